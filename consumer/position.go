@@ -1,0 +1,72 @@
+package consumer
+
+import (
+	"fmt"
+	"time"
+)
+
+// InitialPositionKind says where a shard with no checkpoint starts.
+type InitialPositionKind int
+
+const (
+	// PositionLatest starts after the newest record at the time the lease
+	// is created (the Java KCL's effective default).
+	PositionLatest InitialPositionKind = iota
+	// PositionTrimHorizon starts at the oldest record still kept.
+	PositionTrimHorizon
+	// PositionAtTimestamp starts at the first record at or after a time.
+	PositionAtTimestamp
+)
+
+// InitialPosition is where a shard with no checkpoint starts reading.
+type InitialPosition struct {
+	Kind InitialPositionKind
+	// Timestamp is used with PositionAtTimestamp.
+	Timestamp time.Time
+}
+
+// Named initial positions.
+var (
+	InitialPositionLatest      = InitialPosition{Kind: PositionLatest}
+	InitialPositionTrimHorizon = InitialPosition{Kind: PositionTrimHorizon}
+)
+
+// InitialPositionAtTimestamp starts at the first record at or after t.
+func InitialPositionAtTimestamp(t time.Time) InitialPosition {
+	return InitialPosition{Kind: PositionAtTimestamp, Timestamp: t}
+}
+
+// Checkpoint is the sentinel checkpoint a new lease gets for this position.
+func (p InitialPosition) Checkpoint() ExtendedSequenceNumber {
+	switch p.Kind {
+	case PositionTrimHorizon:
+		return TrimHorizon
+	case PositionAtTimestamp:
+		return AtTimestamp
+	}
+	return Latest
+}
+
+// Validate reports whether p is usable.
+func (p InitialPosition) Validate() error {
+	switch p.Kind {
+	case PositionLatest, PositionTrimHorizon:
+		return nil
+	case PositionAtTimestamp:
+		if p.Timestamp.IsZero() {
+			return fmt.Errorf("AT_TIMESTAMP needs a timestamp")
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown initial position kind %d", p.Kind)
+}
+
+func (p InitialPosition) String() string {
+	switch p.Kind {
+	case PositionTrimHorizon:
+		return SentinelTrimHorizon
+	case PositionAtTimestamp:
+		return SentinelAtTimestamp + "(" + p.Timestamp.UTC().Format(time.RFC3339Nano) + ")"
+	}
+	return SentinelLatest
+}

@@ -1,0 +1,148 @@
+package consumer
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Sentinel checkpoint values, stored in the lease table's checkpoint
+// attribute exactly as the Java KCL stores them.
+const (
+	SentinelTrimHorizon = "TRIM_HORIZON"
+	SentinelLatest      = "LATEST"
+	SentinelAtTimestamp = "AT_TIMESTAMP"
+	SentinelShardEnd    = "SHARD_END"
+)
+
+// ExtendedSequenceNumber is a position in a shard: a Kinesis sequence
+// number and, for a record that came out of a KPL aggregate, the index of
+// the sub-record inside it. It may also be one of the sentinel positions
+// (TRIM_HORIZON, LATEST, AT_TIMESTAMP, SHARD_END), in which case
+// SubSequenceNumber is 0.
+//
+// The zero value is "no position" and IsZero reports true.
+type ExtendedSequenceNumber struct {
+	SequenceNumber    string
+	SubSequenceNumber int64
+}
+
+// Sentinel positions.
+var (
+	TrimHorizon = ExtendedSequenceNumber{SequenceNumber: SentinelTrimHorizon}
+	Latest      = ExtendedSequenceNumber{SequenceNumber: SentinelLatest}
+	AtTimestamp = ExtendedSequenceNumber{SequenceNumber: SentinelAtTimestamp}
+	ShardEnd    = ExtendedSequenceNumber{SequenceNumber: SentinelShardEnd}
+)
+
+// IsZero reports whether e holds no position.
+func (e ExtendedSequenceNumber) IsZero() bool { return e.SequenceNumber == "" }
+
+// IsSentinel reports whether e is one of the sentinel positions.
+func (e ExtendedSequenceNumber) IsSentinel() bool {
+	switch e.SequenceNumber {
+	case SentinelTrimHorizon, SentinelLatest, SentinelAtTimestamp, SentinelShardEnd:
+		return true
+	}
+	return false
+}
+
+// IsShardEnd reports whether e is SHARD_END.
+func (e ExtendedSequenceNumber) IsShardEnd() bool { return e.SequenceNumber == SentinelShardEnd }
+
+func (e ExtendedSequenceNumber) String() string {
+	if e.IsZero() {
+		return "<none>"
+	}
+	if e.SubSequenceNumber != 0 {
+		return fmt.Sprintf("%s/%d", e.SequenceNumber, e.SubSequenceNumber)
+	}
+	return e.SequenceNumber
+}
+
+// ValidSequenceNumber reports whether s is a Kinesis sequence number: a
+// non-empty string of decimal digits.
+func ValidSequenceNumber(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate reports an error if e is neither a sentinel nor a valid
+// sequence number with a non-negative sub-sequence number.
+func (e ExtendedSequenceNumber) Validate() error {
+	if e.IsSentinel() {
+		if e.SubSequenceNumber != 0 {
+			return fmt.Errorf("sentinel position %s with sub-sequence number %d", e.SequenceNumber, e.SubSequenceNumber)
+		}
+		return nil
+	}
+	if !ValidSequenceNumber(e.SequenceNumber) {
+		return fmt.Errorf("invalid sequence number %q", e.SequenceNumber)
+	}
+	if e.SubSequenceNumber < 0 {
+		return fmt.Errorf("negative sub-sequence number %d", e.SubSequenceNumber)
+	}
+	return nil
+}
+
+// rank orders the kinds of position: the starting sentinels come before
+// every sequence number, SHARD_END after every one.
+func (e ExtendedSequenceNumber) rank() int {
+	switch e.SequenceNumber {
+	case "":
+		return -1
+	case SentinelTrimHorizon, SentinelLatest, SentinelAtTimestamp:
+		return 0
+	case SentinelShardEnd:
+		return 2
+	}
+	return 1
+}
+
+// Compare returns -1, 0 or +1 as a is before, equal to, or after b.
+// Sequence numbers are compared as unsigned decimal integers (they are up to
+// 128 bits wide, so they are compared as strings, never parsed). The three
+// starting sentinels compare equal to each other and before every sequence
+// number; SHARD_END is after every sequence number; the zero value is
+// before everything.
+func Compare(a, b ExtendedSequenceNumber) int {
+	ra, rb := a.rank(), b.rank()
+	if ra != rb {
+		if ra < rb {
+			return -1
+		}
+		return 1
+	}
+	if ra != 1 {
+		return 0
+	}
+	if c := CompareSequenceNumbers(a.SequenceNumber, b.SequenceNumber); c != 0 {
+		return c
+	}
+	switch {
+	case a.SubSequenceNumber < b.SubSequenceNumber:
+		return -1
+	case a.SubSequenceNumber > b.SubSequenceNumber:
+		return 1
+	}
+	return 0
+}
+
+// CompareSequenceNumbers compares two decimal sequence numbers numerically.
+func CompareSequenceNumbers(a, b string) int {
+	a = strings.TrimLeft(a, "0")
+	b = strings.TrimLeft(b, "0")
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}

@@ -1,0 +1,29 @@
+package leases
+
+// Attribute names of the lease table, exactly as the Java KCL v3 writes
+// them, so a table written by the Java KCL can be taken over.
+const (
+	AttrLeaseKey                           = "leaseKey"                           // S, hash key
+	AttrLeaseOwner                         = "leaseOwner"                         // S
+	AttrLeaseCounter                       = "leaseCounter"                       // N
+	AttrCheckpoint                         = "checkpoint"                         // S
+	AttrCheckpointSubSequenceNumber        = "checkpointSubSequenceNumber"        // N
+	AttrPendingCheckpoint                  = "pendingCheckpoint"                  // S
+	AttrPendingCheckpointSubSequenceNumber = "pendingCheckpointSubSequenceNumber" // N
+	AttrPendingCheckpointState             = "pendingCheckpointState"             // B
+	AttrOwnerSwitchesSinceCheckpoint       = "ownerSwitchesSinceCheckpoint"       // N
+	AttrParentShardID                      = "parentShardId"                      // SS
+	AttrChildShardIDs                      = "childShardIds"                      // SS
+	AttrStartingHashKey                    = "startingHashKey"                    // S
+	AttrEndingHashKey                      = "endingHashKey"                      // S
+	AttrThroughputKBps                     = "throughputKBps"                     // N
+	AttrCheckpointOwner                    = "checkpointOwner"                    // S
+	AttrEntityType                         = "entityType"                         // S; absent or "LEASE" for a lease
+
+	// EntityTypeLease marks a lease item in a table that also holds other
+	// KCL entities. Items of any other entity type are skipped by List.
+	EntityTypeLease = "LEASE"
+
+	// OwnerIndexName is the GSI over (leaseOwner, leaseKey), keys only.
+	OwnerIndexName = "LeaseOwnerToLeaseKeyIndex"
+)
