@@ -52,6 +52,17 @@ func Require(t testing.TB) Env {
 	return e
 }
 
+// RequireDynamoDB is Require for tests that need only the DynamoDB
+// emulator.
+func RequireDynamoDB(t testing.TB) Env {
+	t.Helper()
+	e := FromEnviron()
+	if e.DynamoDB == "" {
+		t.Skipf("integration test skipped: no DynamoDB emulator (%s unset); run `make test`, which starts it", EnvDynamoDB)
+	}
+	return e
+}
+
 // AWSConfig is an aws.Config for the emulators: fixed region, static fake
 // credentials (the emulators accept any SigV4 signature).
 func AWSConfig() aws.Config {
