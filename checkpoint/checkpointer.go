@@ -1,0 +1,282 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/leases"
+)
+
+// Config describes the lease a Checkpointer writes to.
+type Config struct {
+	// Store is the lease store (required).
+	Store leases.Store
+	// LeaseKey and Owner identify the lease and this worker (required).
+	LeaseKey string
+	Owner    string
+	// Counter is the lease counter this worker holds the lease at.
+	Counter int64
+	// Last is the lease's checkpoint when processing started.
+	Last consumer.ExtendedSequenceNumber
+	// Fence, if set, is called before every write; a non-nil error (the
+	// worker is past its self-fencing deadline) fails the checkpoint with
+	// that error and nothing is written.
+	Fence func() error
+	// OnLeaseLost, if set, is called once when a write fails because the
+	// lease is no longer this worker's.
+	OnLeaseLost func(error)
+}
+
+// Checkpointer is the consumer.Checkpointer of one shard lease. Its methods
+// are safe for concurrent use; writes are serialized so that the counter
+// each write is conditioned on is the one the previous write produced.
+type Checkpointer struct {
+	store       leases.Store
+	key, owner  string
+	fence       func() error
+	onLeaseLost func(error)
+
+	mu         sync.Mutex // guards the fields below and serializes writes
+	counter    int64
+	last       consumer.ExtendedSequenceNumber
+	largest    consumer.ExtendedSequenceNumber
+	shardEnded bool
+	closed     bool
+	lostErr    error
+}
+
+var _ consumer.Checkpointer = (*Checkpointer)(nil)
+
+// New returns a Checkpointer for the lease described by cfg.
+func New(cfg Config) (*Checkpointer, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, errors.New("checkpoint: Config.Store is nil")
+	case cfg.LeaseKey == "":
+		return nil, errors.New("checkpoint: Config.LeaseKey is empty")
+	case cfg.Owner == "":
+		return nil, errors.New("checkpoint: Config.Owner is empty")
+	}
+	return &Checkpointer{
+		store:       cfg.Store,
+		key:         cfg.LeaseKey,
+		owner:       cfg.Owner,
+		fence:       cfg.Fence,
+		onLeaseLost: cfg.OnLeaseLost,
+		counter:     cfg.Counter,
+		last:        cfg.Last,
+	}, nil
+}
+
+// Delivered records that every position up to and including pos has been
+// handed to the processor, so the processor may checkpoint up to it.
+func (c *Checkpointer) Delivered(pos consumer.ExtendedSequenceNumber) {
+	c.mu.Lock()
+	if consumer.Compare(pos, c.largest) > 0 {
+		c.largest = pos
+	}
+	c.mu.Unlock()
+}
+
+// ShardEnded allows a SHARD_END checkpoint: every record of the closed
+// shard has been delivered.
+func (c *Checkpointer) ShardEnded() {
+	c.mu.Lock()
+	c.shardEnded = true
+	c.mu.Unlock()
+}
+
+// Close makes every later call fail with consumer.ErrShutdown.
+func (c *Checkpointer) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+}
+
+// Counter is the lease counter after the last successful write.
+func (c *Checkpointer) Counter() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counter
+}
+
+// SetCounter records a lease counter learned elsewhere (after this worker
+// itself re-took or re-proved the lease).
+func (c *Checkpointer) SetCounter(n int64) {
+	c.mu.Lock()
+	c.counter = n
+	c.mu.Unlock()
+}
+
+// Lost reports the error that proved the lease lost, or nil.
+func (c *Checkpointer) Lost() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lostErr
+}
+
+// LastCheckpoint implements consumer.Checkpointer.
+func (c *Checkpointer) LastCheckpoint() consumer.ExtendedSequenceNumber {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
+}
+
+// LargestDelivered implements consumer.Checkpointer.
+func (c *Checkpointer) LargestDelivered() consumer.ExtendedSequenceNumber {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.shardEnded {
+		return consumer.ShardEnd
+	}
+	return c.largest
+}
+
+// Checkpoint implements consumer.Checkpointer: it records everything
+// delivered, or SHARD_END once the shard has ended.
+func (c *Checkpointer) Checkpoint(ctx context.Context) error {
+	c.mu.Lock()
+	pos := c.largest
+	if c.shardEnded {
+		pos = consumer.ShardEnd
+	}
+	c.mu.Unlock()
+	if pos.IsZero() {
+		// Nothing delivered yet: nothing to record.
+		return nil
+	}
+	return c.CheckpointAt(ctx, pos)
+}
+
+// CheckpointRecord implements consumer.Checkpointer.
+func (c *Checkpointer) CheckpointRecord(ctx context.Context, r *consumer.Record) error {
+	if r == nil {
+		return &consumer.CheckpointError{Reason: "nil record"}
+	}
+	return c.CheckpointAt(ctx, r.Position())
+}
+
+// CheckpointAt implements consumer.Checkpointer.
+func (c *Checkpointer) CheckpointAt(ctx context.Context, pos consumer.ExtendedSequenceNumber) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.check(pos); err != nil {
+		return err
+	}
+	if consumer.Compare(pos, c.last) == 0 {
+		return nil
+	}
+	if err := c.preWrite(); err != nil {
+		return err
+	}
+	n, err := c.store.Checkpoint(ctx, c.key, c.owner, c.counter, pos)
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	c.counter = n
+	c.last = pos
+	return nil
+}
+
+// PrepareCheckpoint implements consumer.Checkpointer.
+func (c *Checkpointer) PrepareCheckpoint(ctx context.Context, pos consumer.ExtendedSequenceNumber, state []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.check(pos); err != nil {
+		return err
+	}
+	if err := c.preWrite(); err != nil {
+		return err
+	}
+	n, err := c.store.PrepareCheckpoint(ctx, c.key, c.owner, c.counter, pos, state)
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	c.counter = n
+	return nil
+}
+
+// RecordChildShards records the children of the ended shard on its lease,
+// under the same ownership fence as a checkpoint.
+func (c *Checkpointer) RecordChildShards(ctx context.Context, children []string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return consumer.ErrShutdown
+	}
+	if c.lostErr != nil {
+		return c.lostErr
+	}
+	if err := c.preWrite(); err != nil {
+		return err
+	}
+	n, err := c.store.SetChildShards(ctx, c.key, c.owner, c.counter, children)
+	if err != nil {
+		return c.writeFailed(err)
+	}
+	c.counter = n
+	return nil
+}
+
+// check applies the checkpoint rules. Called with c.mu held.
+func (c *Checkpointer) check(pos consumer.ExtendedSequenceNumber) error {
+	if c.closed {
+		return consumer.ErrShutdown
+	}
+	if c.lostErr != nil {
+		return c.lostErr
+	}
+	if err := pos.Validate(); err != nil {
+		return &consumer.CheckpointError{Requested: pos, Reason: err.Error()}
+	}
+	if pos.IsSentinel() && !pos.IsShardEnd() {
+		return &consumer.CheckpointError{Requested: pos, Reason: "only SHARD_END or a sequence number can be checkpointed"}
+	}
+	if pos.IsShardEnd() && !c.shardEnded {
+		return &consumer.CheckpointError{Requested: pos, Reason: "SHARD_END before the shard has ended"}
+	}
+	if consumer.Compare(pos, c.last) < 0 {
+		return &consumer.CheckpointError{Requested: pos, Reason: fmt.Sprintf("below the last checkpoint %s", c.last)}
+	}
+	largest := c.largest
+	if c.shardEnded {
+		largest = consumer.ShardEnd
+	}
+	if consumer.Compare(pos, largest) > 0 {
+		return &consumer.CheckpointError{Requested: pos, Reason: fmt.Sprintf("beyond the largest position delivered %s", largest)}
+	}
+	return nil
+}
+
+func (c *Checkpointer) preWrite() error {
+	if c.fence == nil {
+		return nil
+	}
+	if err := c.fence(); err != nil {
+		c.markLost(err)
+		return err
+	}
+	return nil
+}
+
+func (c *Checkpointer) writeFailed(err error) error {
+	if errors.Is(err, consumer.ErrLeaseLost) {
+		c.markLost(err)
+	}
+	return fmt.Errorf("checkpoint %s: %w", c.key, err)
+}
+
+// markLost records the loss and tells the owner once. Called with c.mu held;
+// the callback must not call back into the Checkpointer.
+func (c *Checkpointer) markLost(err error) {
+	if c.lostErr != nil {
+		return
+	}
+	c.lostErr = err
+	if c.onLeaseLost != nil {
+		c.onLeaseLost(err)
+	}
+}

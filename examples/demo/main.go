@@ -1,0 +1,280 @@
+// Command demo produces records into a Kinesis stream and consumes them
+// with several Shardwise workers, printing progress, then a summary line.
+//
+// It runs against local emulators (`make demo` starts them and passes
+// their endpoints in SHARDWISE_KINESIS_ENDPOINT and
+// SHARDWISE_DYNAMODB_ENDPOINT) or, with -aws, against the account of the
+// default AWS configuration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/rs/zerolog"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/scheduler"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		records  = flag.Int("records", 4000, "records to produce")
+		shards   = flag.Int("shards", 4, "shards of the demo stream")
+		workers  = flag.Int("workers", 3, "workers consuming the stream")
+		keys     = flag.Int("keys", 200, "distinct partition keys")
+		useAWS   = flag.Bool("aws", false, "use the default AWS configuration instead of local emulators")
+		timeout  = flag.Duration("timeout", 3*time.Minute, "give up after this long")
+		logLevel = flag.String("log", "warn", "log level of the workers (debug, info, warn, error)")
+	)
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	kc, dc, err := clients(ctx, *useAWS)
+	if err != nil {
+		return err
+	}
+	lvl, err := zerolog.ParseLevel(*logLevel)
+	if err != nil {
+		return fmt.Errorf("-log: %w", err)
+	}
+	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
+
+	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	stream := "shardwise-demo-" + suffix
+	app := "shardwise-demo-app-" + suffix
+	start := time.Now()
+	fmt.Printf("demo: creating stream %s with %d shards\n", stream, *shards)
+	if err := createStream(ctx, kc, stream, *shards); err != nil {
+		return err
+	}
+
+	tally := newTally()
+	var wg sync.WaitGroup
+	runCtx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	errs := make(chan error, *workers)
+	for i := 0; i < *workers; i++ {
+		s, err := scheduler.New(scheduler.Config{
+			ApplicationName:        app,
+			StreamName:             stream,
+			InitialPosition:        consumer.InitialPositionTrimHorizon,
+			KinesisClient:          kc,
+			DynamoDBClient:         dc,
+			WorkerID:               fmt.Sprintf("demo-worker-%d", i+1),
+			Logger:                 log,
+			IdleTimeBetweenReads:   250 * time.Millisecond,
+			LeaseDiscoveryInterval: time.Second,
+		}, consumer.ProcessorFactoryFunc(func(shardID string) consumer.Processor {
+			return &countingProcessor{tally: tally, worker: i + 1}
+		}))
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Run(runCtx); err != nil {
+				errs <- fmt.Errorf("worker %s: %w", s.WorkerID(), err)
+			}
+		}()
+	}
+
+	produced := atomic.Int64{}
+	prodErr := make(chan error, 1)
+	go func() { prodErr <- produce(ctx, kc, stream, *records, *keys, &produced) }()
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case err := <-prodErr:
+			if err != nil {
+				runErr = fmt.Errorf("producing: %w", err)
+				break loop
+			}
+			prodErr = nil
+		case err := <-errs:
+			runErr = err
+			break loop
+		case <-ctx.Done():
+			runErr = fmt.Errorf("gave up after %v: %w", time.Since(start).Round(time.Millisecond), context.Cause(ctx))
+			break loop
+		case <-tick.C:
+			u, _, per := tally.snapshot()
+			fmt.Printf("demo: %5.1fs produced=%d consumed=%d per-worker=%v\n", time.Since(start).Seconds(), produced.Load(), u, per)
+			if prodErr == nil && u >= int64(*records) {
+				break loop
+			}
+		}
+	}
+	stopWorkers()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		runErr = errors.Join(runErr, err)
+	}
+	unique, dup, per := tally.snapshot()
+	fmt.Printf("demo: summary produced=%d consumed=%d duplicates=%d workers=%d shards=%d per_worker=%v elapsed=%s\n",
+		produced.Load(), unique, dup, *workers, *shards, per, time.Since(start).Round(time.Millisecond))
+	if runErr != nil {
+		return runErr
+	}
+	if unique != produced.Load() {
+		return fmt.Errorf("consumed %d distinct records of %d produced", unique, produced.Load())
+	}
+	return nil
+}
+
+// countingProcessor counts records and checkpoints after every batch.
+type countingProcessor struct {
+	tally  *tally
+	worker int
+}
+
+func (p *countingProcessor) Initialize(context.Context, consumer.InitializationInput) error {
+	return nil
+}
+
+func (p *countingProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	for i := range in.Records {
+		p.tally.add(in.Records[i].Position(), p.worker)
+	}
+	return in.Checkpointer.Checkpoint(ctx)
+}
+
+func (p *countingProcessor) LeaseLost(context.Context, consumer.LeaseLostInput) {}
+
+func (p *countingProcessor) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
+	return in.Checkpointer.Checkpoint(ctx)
+}
+
+func (p *countingProcessor) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
+	return in.Checkpointer.Checkpoint(ctx)
+}
+
+// tally counts distinct records seen, repeats, and records per worker.
+type tally struct {
+	mu        sync.Mutex
+	seen      map[consumer.ExtendedSequenceNumber]bool
+	dup       int64
+	perWorker map[int]int64
+}
+
+func newTally() *tally {
+	return &tally{seen: map[consumer.ExtendedSequenceNumber]bool{}, perWorker: map[int]int64{}}
+}
+
+func (t *tally) add(pos consumer.ExtendedSequenceNumber, worker int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.seen[pos] {
+		t.dup++
+		return
+	}
+	t.seen[pos] = true
+	t.perWorker[worker]++
+}
+
+func (t *tally) snapshot() (unique, dup int64, per map[int]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	per = make(map[int]int64, len(t.perWorker))
+	for k, v := range t.perWorker {
+		per[k] = v
+	}
+	return int64(len(t.seen)), t.dup, per
+}
+
+func clients(ctx context.Context, useAWS bool) (*kinesis.Client, *dynamodb.Client, error) {
+	if useAWS {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), nil
+	}
+	ke, de := os.Getenv("SHARDWISE_KINESIS_ENDPOINT"), os.Getenv("SHARDWISE_DYNAMODB_ENDPOINT")
+	if ke == "" || de == "" {
+		return nil, nil, errors.New("no emulator endpoints (SHARDWISE_KINESIS_ENDPOINT, SHARDWISE_DYNAMODB_ENDPOINT): run `make demo`, which starts the emulators, or pass -aws")
+	}
+	cfg := aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDSHARDWISELOCAL", "shardwise-local-secret", ""),
+	}
+	kc := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(ke) })
+	dc := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(de) })
+	return kc, dc, nil
+}
+
+func createStream(ctx context.Context, kc *kinesis.Client, name string, shards int) error {
+	_, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))})
+	if err != nil {
+		return fmt.Errorf("creating stream %s: %w", name, err)
+	}
+	w := kinesis.NewStreamExistsWaiter(kc, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay = 100 * time.Millisecond
+		o.MaxDelay = time.Second
+	})
+	return w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute)
+}
+
+// produce writes n records with PutRecords in batches of up to 500.
+func produce(ctx context.Context, kc *kinesis.Client, stream string, n, keys int, produced *atomic.Int64) error {
+	const batchSize = 250
+	for sent := 0; sent < n; {
+		m := min(batchSize, n-sent)
+		entries := make([]types.PutRecordsRequestEntry, m)
+		for i := range entries {
+			k := (sent + i) % keys
+			entries[i] = types.PutRecordsRequestEntry{
+				PartitionKey: aws.String("key-" + strconv.Itoa(k)),
+				Data:         []byte(fmt.Sprintf(`{"key":%d,"n":%d}`, k, sent+i)),
+			}
+		}
+		for len(entries) > 0 {
+			out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
+			if err != nil {
+				return err
+			}
+			var retry []types.PutRecordsRequestEntry
+			for i, r := range out.Records {
+				if r.ErrorCode != nil {
+					retry = append(retry, entries[i])
+				}
+			}
+			produced.Add(int64(len(entries) - len(retry)))
+			entries = retry
+		}
+		sent += m
+	}
+	return nil
+}

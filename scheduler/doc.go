@@ -1,0 +1,12 @@
+// Package scheduler is the composition root a program runs: Config, New and
+// Run. A Scheduler makes sure the lease table exists, keeps a lease for
+// every shard of the stream (shard sync), takes leases, and runs one shard
+// consumer per held lease: a fetcher goroutine that polls GetRecords into a
+// bounded queue and a processor goroutine that hands batches to the user's
+// consumer.Processor, in order, one call at a time.
+//
+// Run blocks until its context ends, then shuts down gracefully: fetching
+// stops, the batch in hand is finished, each processor gets
+// ShutdownRequested (so it can checkpoint), and the leases are released so
+// that another worker (or the next start) resumes at the checkpoints.
+package scheduler

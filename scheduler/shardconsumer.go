@@ -1,0 +1,281 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/shardwise/shardwise/checkpoint"
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/hashkey"
+	"github.com/shardwise/shardwise/leases"
+)
+
+// errShutdown is the cause of a lease context that ended because the worker
+// shut down.
+var errShutdown = errors.New("shardwise: worker shutting down")
+
+// shardConsumer runs the lifecycle of one held lease:
+//
+//	waiting on parents -> initializing -> processing -> one of
+//	shard ended | shutdown requested | lease lost
+//
+// It owns two goroutines: run (the processor's goroutine, which calls every
+// Processor method, one at a time) and the fetcher it starts. Both end
+// before done is closed.
+type shardConsumer struct {
+	s     *Scheduler
+	lease leases.Lease // as taken; not updated afterwards
+	log   zerolog.Logger
+	cp    *checkpoint.Checkpointer
+
+	// leaseCtx is the context processor calls get. It ends when the lease
+	// ends: lost (cause consumer.ErrLeaseLost) or after shutdown completed.
+	leaseCtx    context.Context
+	cancelLease context.CancelCauseFunc
+
+	// stopCtx ends when the consumer should stop taking new batches
+	// (graceful shutdown or hand-off); the batch in hand is finished.
+	stopCtx context.Context
+	stop    context.CancelFunc
+
+	done chan struct{} // closed when run returned
+
+	mu      sync.Mutex // guards outcome
+	outcome string     // how the consumer ended, for logs and tests
+}
+
+func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
+	c := &shardConsumer{
+		s:     s,
+		lease: l,
+		log:   s.log.With().Str("shard", l.Key).Str("lease", l.Key).Logger(),
+		done:  make(chan struct{}),
+	}
+	cp, err := checkpoint.New(checkpoint.Config{
+		Store:    s.store,
+		LeaseKey: l.Key,
+		Owner:    s.cfg.WorkerID,
+		Counter:  l.Counter,
+		Last:     l.Checkpoint,
+		OnLeaseLost: func(err error) {
+			c.cancelLease(consumer.ErrLeaseLost)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.cp = cp
+	c.leaseCtx, c.cancelLease = context.WithCancelCause(s.runCtx)
+	c.stopCtx, c.stop = context.WithCancel(c.leaseCtx)
+	return c, nil
+}
+
+// leaseLost ends the consumer because the lease is no longer this
+// worker's. The processor gets LeaseLost.
+func (c *shardConsumer) leaseLost() { c.cancelLease(consumer.ErrLeaseLost) }
+
+// requestShutdown asks the consumer to finish the batch in hand, call
+// ShutdownRequested and release the lease.
+func (c *shardConsumer) requestShutdown() { c.stop() }
+
+func (c *shardConsumer) setOutcome(o string) {
+	c.mu.Lock()
+	c.outcome = o
+	c.mu.Unlock()
+}
+
+func (c *shardConsumer) run() {
+	defer close(c.done)
+	defer c.cancelLease(errShutdown)
+	defer c.cp.Close()
+
+	if !c.waitForParents() {
+		c.finish(nil)
+		return
+	}
+	proc := c.s.factory.NewProcessor(c.lease.Key)
+	if proc == nil {
+		c.log.Error().Msg("processor factory returned nil; releasing the lease")
+		c.release()
+		return
+	}
+	if !c.initialize(proc) {
+		c.finish(proc)
+		return
+	}
+	c.log.Info().Str("checkpoint", c.lease.Checkpoint.String()).Msg("processing shard")
+
+	q := newQueue(c.s.cfg.MaxPendingRecords, c.s.cfg.MaxPendingBytes)
+	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint}
+	if c.lease.StartingHashKey != "" && c.lease.EndingHashKey != "" {
+		if r, err := hashkey.ParseRange(c.lease.StartingHashKey, c.lease.EndingHashKey); err == nil {
+			f.conv.keep = &r
+		} else {
+			c.log.Warn().Err(err).Msg("lease has an unreadable hash range; not filtering sub-records by hash key")
+		}
+	}
+	fetchCtx, stopFetch := context.WithCancel(c.stopCtx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.run(fetchCtx)
+	}()
+	end := c.processLoop(proc, q)
+	// Stop the fetcher (it may be blocked on a full queue) and wait for it,
+	// then give back the byte budget of what it fetched but nobody will
+	// process.
+	stopFetch()
+	wg.Wait()
+	for {
+		b, err := q.pop(context.Background())
+		if err != nil {
+			break
+		}
+		c.s.releaseBytes(b.bytes)
+	}
+	if end != nil {
+		c.shardEnded(proc, end)
+		return
+	}
+	c.finish(proc)
+}
+
+// processLoop hands batches to the processor until the shard ends (it
+// returns the end marker), or the consumer is stopped or loses its lease
+// (nil).
+func (c *shardConsumer) processLoop(proc consumer.Processor, q *queue) *batch {
+	for {
+		b, err := q.pop(c.stopCtx)
+		if err != nil {
+			return nil
+		}
+		if b.shardEnd {
+			c.s.releaseBytes(b.bytes)
+			return b
+		}
+		c.cp.Delivered(b.records[len(b.records)-1].Position())
+		ok := c.deliver(proc, b)
+		c.s.releaseBytes(b.bytes)
+		if !ok {
+			return nil
+		}
+	}
+}
+
+// deliver calls ProcessRecords until it succeeds, offering the same batch
+// again after a backoff when it fails or panics. It gives up only when the
+// consumer stops or the lease is lost (the records are then redelivered to
+// whoever processes the shard next, from the last checkpoint).
+func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
+	retry := backoff.Backoff{Base: c.s.cfg.ProcessorRetryBackoff, Max: c.s.cfg.ProcessorRetryMaxBackoff}
+	in := consumer.ProcessRecordsInput{
+		ShardID:            c.lease.Key,
+		Records:            b.records,
+		MillisBehindLatest: b.millisBehind,
+		FetchedAt:          b.fetchedAt,
+		Checkpointer:       c.cp,
+	}
+	for {
+		if c.leaseCtx.Err() != nil {
+			return false
+		}
+		err := safeCall(func() error { return proc.ProcessRecords(c.leaseCtx, in) })
+		if err == nil {
+			c.s.stats.recordsProcessed.Add(int64(len(b.records)))
+			return true
+		}
+		c.s.stats.processorErrors.Add(1)
+		delay := retry.Next()
+		c.log.Warn().Err(err).Int("records", len(b.records)).Str("first", b.records[0].Position().String()).
+			Int("attempt", retry.Attempts()).Dur("retry_in", delay).Msg("ProcessRecords failed; the batch will be offered again")
+		if !backoff.Sleep(c.stopCtx, delay) {
+			return false
+		}
+	}
+}
+
+// initialize calls Initialize until it succeeds, the consumer stops or the
+// lease is lost.
+func (c *shardConsumer) initialize(proc consumer.Processor) bool {
+	retry := backoff.Backoff{Base: c.s.cfg.ProcessorRetryBackoff, Max: c.s.cfg.ProcessorRetryMaxBackoff}
+	in := consumer.InitializationInput{
+		ShardID:                c.lease.Key,
+		Checkpoint:             c.lease.Checkpoint,
+		PendingCheckpoint:      c.lease.PendingCheckpoint,
+		PendingCheckpointState: c.lease.PendingCheckpointState,
+	}
+	for {
+		err := safeCall(func() error { return proc.Initialize(c.leaseCtx, in) })
+		if err == nil {
+			return true
+		}
+		delay := retry.Next()
+		c.log.Warn().Err(err).Dur("retry_in", delay).Msg("Initialize failed; retrying")
+		if !backoff.Sleep(c.stopCtx, delay) {
+			return false
+		}
+	}
+}
+
+// finish ends a consumer that did not reach the end of its shard: LeaseLost
+// if the lease was lost, otherwise ShutdownRequested and a release of the
+// lease.
+func (c *shardConsumer) finish(proc consumer.Processor) {
+	if errors.Is(context.Cause(c.leaseCtx), consumer.ErrLeaseLost) || c.cp.Lost() != nil {
+		c.setOutcome("lease-lost")
+		c.log.Info().Msg("lease lost; processing stopped")
+		c.s.stats.leasesLost.Add(1)
+		if proc != nil {
+			safeCall(func() error {
+				proc.LeaseLost(c.leaseCtx, consumer.LeaseLostInput{ShardID: c.lease.Key})
+				return nil
+			})
+		}
+		return
+	}
+	c.setOutcome("shutdown")
+	if proc != nil {
+		err := safeCall(func() error {
+			return proc.ShutdownRequested(c.leaseCtx, consumer.ShutdownRequestedInput{ShardID: c.lease.Key, Checkpointer: c.cp})
+		})
+		if err != nil {
+			c.log.Warn().Err(err).Msg("ShutdownRequested failed; records after the last checkpoint will be delivered again")
+		}
+	}
+	c.release()
+}
+
+// release gives the lease up so that another worker (or the next start of
+// this one) takes it at once instead of waiting for it to expire.
+func (c *shardConsumer) release() {
+	if c.cp.Lost() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.leaseCtx), c.s.cfg.ShutdownTimeout)
+	defer cancel()
+	l := c.lease
+	l.Counter = c.cp.Counter()
+	if _, err := c.s.store.Release(ctx, l); err != nil {
+		c.log.Warn().Err(err).Msg("releasing the lease failed; it will be taken over when it expires")
+		return
+	}
+	c.log.Info().Msg("lease released")
+}
+
+// safeCall runs f and turns a panic into an error, so that a processor
+// that panics has its batch offered again instead of killing the worker.
+func safeCall(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("processor panicked: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return f()
+}

@@ -1,0 +1,153 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/leases"
+)
+
+// listShards lists every shard of the stream, following NextToken.
+func (s *Scheduler) listShards(ctx context.Context) ([]types.Shard, error) {
+	var shards []types.Shard
+	in := &kinesis.ListShardsInput{StreamARN: s.streamARNOrNil()}
+	if in.StreamARN == nil {
+		in.StreamName = aws.String(s.cfg.StreamName)
+	}
+	seenTokens := map[string]bool{}
+	for {
+		out, err := s.kinesis.ListShards(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		shards = append(shards, out.Shards...)
+		next := aws.ToString(out.NextToken)
+		if next == "" || len(out.Shards) == 0 {
+			return shards, nil
+		}
+		if seenTokens[next] {
+			return nil, fmt.Errorf("ListShards returned the same NextToken twice")
+		}
+		seenTokens[next] = true
+		// With NextToken the stream must not be named again.
+		in = &kinesis.ListShardsInput{NextToken: aws.String(next)}
+	}
+}
+
+// shardParents returns the parent and adjacent parent of a shard.
+func shardParents(sh types.Shard) []string {
+	var p []string
+	if id := aws.ToString(sh.ParentShardId); id != "" {
+		p = append(p, id)
+	}
+	if id := aws.ToString(sh.AdjacentParentShardId); id != "" {
+		p = append(p, id)
+	}
+	return p
+}
+
+// shardOpen reports whether a shard still takes records. A closed shard
+// has an ending sequence number; its value is never compared (one emulator
+// reports 2^63-1 for every closed shard).
+func shardOpen(sh types.Shard) bool {
+	return sh.SequenceNumberRange == nil || sh.SequenceNumberRange.EndingSequenceNumber == nil
+}
+
+func leaseForShard(sh types.Shard, cp consumer.ExtendedSequenceNumber) leases.Lease {
+	l := leases.Lease{
+		Key:            aws.ToString(sh.ShardId),
+		Checkpoint:     cp,
+		ParentShardIDs: shardParents(sh),
+	}
+	if sh.HashKeyRange != nil {
+		l.StartingHashKey = aws.ToString(sh.HashKeyRange.StartingHashKey)
+		l.EndingHashKey = aws.ToString(sh.HashKeyRange.EndingHashKey)
+	}
+	return l
+}
+
+// syncShards creates a lease for every shard that should have one and has
+// none. Creation is conditional, so concurrent syncs are harmless.
+//
+// Which shards get leases, and where they start:
+//   - a shard descended from a leased shard starts at TRIM_HORIZON, so
+//     that nothing written to it after the split or merge is skipped (it
+//     waits for its parents before it starts);
+//   - any other shard starts at the initial position, except that at
+//     LATEST a closed shard with no leased ancestor gets no lease at all
+//     (LATEST means "from now on", and a closed shard has no "now").
+func (s *Scheduler) syncShards(ctx context.Context) error {
+	shards, err := s.listShards(ctx)
+	if err != nil {
+		return err
+	}
+	existing, err := s.store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the lease table: %w", err)
+	}
+	leased := make(map[string]bool, len(existing))
+	for _, l := range existing {
+		leased[l.Key] = true
+	}
+	byID := make(map[string]types.Shard, len(shards))
+	for _, sh := range shards {
+		byID[aws.ToString(sh.ShardId)] = sh
+	}
+	// Visit parents before children so a child sees whether its parent
+	// has (or is getting) a lease.
+	visited := make(map[string]bool, len(shards))
+	var visit func(id string)
+	created := 0
+	var firstErr error
+	visit = func(id string) {
+		if visited[id] {
+			return
+		}
+		visited[id] = true
+		sh, ok := byID[id]
+		if !ok {
+			return
+		}
+		parents := shardParents(sh)
+		for _, p := range parents {
+			visit(p)
+		}
+		if leased[id] {
+			return
+		}
+		parentLeased := false
+		for _, p := range parents {
+			parentLeased = parentLeased || leased[p]
+		}
+		cp := s.cfg.InitialPosition.Checkpoint()
+		switch {
+		case parentLeased:
+			cp = consumer.TrimHorizon
+		case s.cfg.InitialPosition.Kind == consumer.PositionLatest && !shardOpen(sh):
+			return
+		}
+		ok, err := s.store.Create(ctx, leaseForShard(sh, cp))
+		if err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("creating the lease of %s: %w", id, err)
+			}
+			return
+		}
+		leased[id] = true
+		if ok {
+			created++
+		}
+	}
+	for _, sh := range shards {
+		visit(aws.ToString(sh.ShardId))
+	}
+	if created > 0 {
+		s.log.Info().Int("created", created).Int("shards", len(shards)).Msg("shard sync created leases")
+	}
+	return firstErr
+}
