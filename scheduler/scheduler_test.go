@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
@@ -458,5 +459,18 @@ func TestLatestSkipsClosedShardsAndOldRecords(t *testing.T) {
 	}
 	if len(ds) != 30 {
 		t.Fatalf("%d records, want 30", len(ds))
+	}
+}
+
+func TestMissingPermissionIsAClearError(t *testing.T) {
+	h := newHarness(t, 1)
+	h.fake.InjectError("DescribeStreamSummary", "", &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"}, 1)
+	s, err := New(h.config("w1"), nopFactory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "kinesis:DescribeStreamSummary") || !awsapi.IsAccessDenied(err) {
+		t.Fatalf("Run without permission: %v", err)
 	}
 }

@@ -43,7 +43,7 @@ func run() error {
 	var (
 		records  = flag.Int("records", 4000, "records to produce")
 		shards   = flag.Int("shards", 4, "shards of the demo stream")
-		workers  = flag.Int("workers", 3, "workers consuming the stream")
+		workers  = flag.Int("workers", 1, "workers consuming the stream (until lease balancing lands, the first worker to start takes every lease)")
 		keys     = flag.Int("keys", 200, "distinct partition keys")
 		useAWS   = flag.Bool("aws", false, "use the default AWS configuration instead of local emulators")
 		timeout  = flag.Duration("timeout", 3*time.Minute, "give up after this long")
