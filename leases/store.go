@@ -47,17 +47,21 @@ type Store interface {
 
 	// Release removes the owner, on the same condition as Take, and
 	// increments the counter. It returns the lease as stored after the
-	// write.
+	// write. ErrConditionFailed if the lease changed; ErrNotFound if it is
+	// gone.
 	Release(ctx context.Context, l Lease) (Lease, error)
 
 	// StartHandoff moves a live lease to newOwner gracefully: on condition
 	// that the stored lease has l.Owner and l.Counter and no hand-off is
 	// pending, it sets leaseOwner = newOwner and checkpointOwner = l.Owner
-	// and increments the counter.
+	// and increments the counter. It returns the lease as stored after the
+	// write. ErrConditionFailed if the lease changed or a hand-off is
+	// already pending; ErrNotFound if it is gone.
 	StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error)
 
 	// CompleteHandoff removes checkpointOwner on condition that it is
-	// oldOwner, and increments the counter. ErrConditionFailed otherwise.
+	// oldOwner, and increments the counter. ErrConditionFailed otherwise;
+	// ErrNotFound if the lease is gone.
 	CompleteHandoff(ctx context.Context, key, oldOwner string) (Lease, error)
 
 	// Checkpoint records pos for the lease key, fenced by ownership: the

@@ -1,0 +1,571 @@
+package leases
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/rs/zerolog"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/awsapi"
+)
+
+// DynamoConfig configures a DynamoStore.
+type DynamoConfig struct {
+	// Client is the DynamoDB client. Required.
+	Client awsapi.DynamoDB
+	// TableName is the lease table's name (3-255 characters of a-z, A-Z,
+	// 0-9, '_', '-', '.'). Required.
+	TableName string
+	// BillingMode of a table that EnsureTable creates:
+	// types.BillingModePayPerRequest (the default when empty) or
+	// types.BillingModeProvisioned. An existing table is left as it is.
+	BillingMode types.BillingMode
+	// ReadCapacity and WriteCapacity are the capacity units of a
+	// provisioned table and of its owner index. Required (> 0) with
+	// BillingModeProvisioned, must be 0 otherwise.
+	ReadCapacity  int64
+	WriteCapacity int64
+	// ScanPageSize is the most items one Scan or Query page reads; 0 (the
+	// default) leaves it to DynamoDB (1 MB pages).
+	ScanPageSize int32
+	// TableWaitTimeout bounds EnsureTable, including the wait for a new
+	// table to become ACTIVE. Default 2 minutes.
+	TableWaitTimeout time.Duration
+	// Logger receives table creation and fall-back notices. Default: no
+	// logging (the zero Logger is disabled).
+	Logger zerolog.Logger
+}
+
+// DefaultTableWaitTimeout is DynamoConfig.TableWaitTimeout's default.
+const DefaultTableWaitTimeout = 2 * time.Minute
+
+// Validate reports every invalid field of c, naming it.
+func (c DynamoConfig) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("shardwise/leases: DynamoConfig.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Client == nil {
+		bad("Client", "required")
+	}
+	if err := validTableName(c.TableName); err != "" {
+		bad("TableName", "%s", err)
+	}
+	switch c.BillingMode {
+	case "", types.BillingModePayPerRequest:
+		if c.ReadCapacity != 0 {
+			bad("ReadCapacity", "must be 0 with billing mode PAY_PER_REQUEST (got %d)", c.ReadCapacity)
+		}
+		if c.WriteCapacity != 0 {
+			bad("WriteCapacity", "must be 0 with billing mode PAY_PER_REQUEST (got %d)", c.WriteCapacity)
+		}
+	case types.BillingModeProvisioned:
+		if c.ReadCapacity <= 0 {
+			bad("ReadCapacity", "must be > 0 with billing mode PROVISIONED (got %d)", c.ReadCapacity)
+		}
+		if c.WriteCapacity <= 0 {
+			bad("WriteCapacity", "must be > 0 with billing mode PROVISIONED (got %d)", c.WriteCapacity)
+		}
+	default:
+		bad("BillingMode", "%q is neither PAY_PER_REQUEST nor PROVISIONED", c.BillingMode)
+	}
+	if c.ScanPageSize < 0 {
+		bad("ScanPageSize", "must not be negative (got %d)", c.ScanPageSize)
+	}
+	if c.TableWaitTimeout < 0 {
+		bad("TableWaitTimeout", "must not be negative (got %v)", c.TableWaitTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+func validTableName(name string) string {
+	if name == "" {
+		return "required"
+	}
+	if len(name) < 3 || len(name) > 255 {
+		return fmt.Sprintf("%q must be 3 to 255 characters long", name)
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.'
+		if !ok {
+			return fmt.Sprintf("%q has %q; only a-z, A-Z, 0-9, '_', '-' and '.' are allowed", name, r)
+		}
+	}
+	return ""
+}
+
+// DynamoStore is the Store on a DynamoDB lease table in the Java KCL v3
+// format. Every write is an UpdateItem (or, for Create, a PutItem) with the
+// condition the Store interface documents, so attributes Shardwise does not
+// model survive its writes. Each condition also requires the item to exist
+// and to be a lease, so no write creates an item or touches one of the
+// other entities KCL 3.5 keeps in the same table.
+type DynamoStore struct {
+	client      awsapi.DynamoDB
+	table       string
+	billing     types.BillingMode
+	rcu, wcu    int64
+	pageSize    int32
+	waitTimeout time.Duration
+	log         zerolog.Logger
+
+	// pollMin and pollMax bound the interval between DescribeTable polls
+	// while EnsureTable waits; indexRecheck is how often ListKeysByOwner
+	// asks again whether a missing owner index has appeared. Fixed after
+	// construction (tests shorten them).
+	pollMin, pollMax time.Duration
+	indexRecheck     time.Duration
+
+	// indexReady is true once the owner index was seen ACTIVE with the
+	// expected schema; from then on ListKeysByOwner queries it.
+	indexReady atomic.Bool
+
+	mu             sync.Mutex
+	lastIndexCheck time.Time // guarded by mu; when the index was last described
+}
+
+var _ Store = (*DynamoStore)(nil)
+
+// NewDynamoStore validates cfg and returns a store on its table. It makes
+// no request; call EnsureTable before using the store.
+func NewDynamoStore(cfg DynamoConfig) (*DynamoStore, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &DynamoStore{
+		client:       cfg.Client,
+		table:        cfg.TableName,
+		billing:      cfg.BillingMode,
+		rcu:          cfg.ReadCapacity,
+		wcu:          cfg.WriteCapacity,
+		pageSize:     cfg.ScanPageSize,
+		waitTimeout:  cfg.TableWaitTimeout,
+		log:          cfg.Logger.With().Str("table", cfg.TableName).Logger(),
+		pollMin:      20 * time.Millisecond,
+		pollMax:      time.Second,
+		indexRecheck: 30 * time.Second,
+	}
+	if s.billing == "" {
+		s.billing = types.BillingModePayPerRequest
+	}
+	if s.waitTimeout == 0 {
+		s.waitTimeout = DefaultTableWaitTimeout
+	}
+	return s, nil
+}
+
+// TableName returns the lease table's name.
+func (s *DynamoStore) TableName() string { return s.table }
+
+// apiError wraps an error from DynamoDB with the operation and the table,
+// so that a missing permission says what to grant on what.
+func (s *DynamoStore) apiError(apiOp string, err error) error {
+	if awsapi.IsAccessDenied(err) {
+		return fmt.Errorf("shardwise/leases: access denied: dynamodb:%s on table %q (grant it to the worker's role on the table and its indexes): %w", apiOp, s.table, err)
+	}
+	return fmt.Errorf("shardwise/leases: dynamodb:%s on table %q: %w", apiOp, s.table, err)
+}
+
+func (s *DynamoStore) key(k string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrLeaseKey: avS(k)}
+}
+
+// Create implements Store.
+func (s *DynamoStore) Create(ctx context.Context, l Lease) (bool, error) {
+	if err := validateNewLease(l); err != nil {
+		return false, err
+	}
+	e := newExpr()
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     leaseItem(normalizeLease(l)),
+		ConditionExpression:      aws.String(fmt.Sprintf("attribute_not_exists(%s)", e.n(AttrLeaseKey))),
+		ExpressionAttributeNames: e.names,
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case awsapi.IsConditionFailed(err):
+		return false, nil
+	}
+	return false, s.apiError("PutItem", err)
+}
+
+// Get implements Store. An item of another KCL entity type is not a lease
+// and reads as ErrNotFound.
+func (s *DynamoStore) Get(ctx context.Context, key string) (Lease, error) {
+	if key == "" {
+		return Lease{}, argError(OpGet, "", "lease key is empty")
+	}
+	item, err := s.getItem(ctx, key)
+	if err != nil {
+		return Lease{}, err
+	}
+	if len(item) == 0 {
+		return Lease{}, notFound(OpGet, key)
+	}
+	if !isLeaseItem(item) {
+		return Lease{}, fmt.Errorf("%w (the item is a %s item)", notFound(OpGet, key), entityTypeOf(item))
+	}
+	return decodeLease(item)
+}
+
+func (s *DynamoStore) getItem(ctx context.Context, key string) (map[string]types.AttributeValue, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            s.key(key),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, s.apiError("GetItem", err)
+	}
+	return out.Item, nil
+}
+
+// List implements Store; leases come sorted by key.
+func (s *DynamoStore) List(ctx context.Context) ([]Lease, error) {
+	var out []Lease
+	in := &dynamodb.ScanInput{
+		TableName:      aws.String(s.table),
+		ConsistentRead: aws.Bool(true),
+	}
+	if s.pageSize > 0 {
+		in.Limit = aws.Int32(s.pageSize)
+	}
+	for {
+		page, err := s.client.Scan(ctx, in)
+		if err != nil {
+			return nil, s.apiError("Scan", err)
+		}
+		for _, item := range page.Items {
+			if !isLeaseItem(item) {
+				continue
+			}
+			l, err := decodeLease(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, l)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	slices.SortFunc(out, func(a, b Lease) int { return cmp.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// ListKeysByOwner implements Store; keys come sorted. It queries the owner
+// index, or scans the table with a filter while the index is missing or
+// still being built (a table made by an older KCL, or an index being
+// added): slower, but the answer is the same.
+func (s *DynamoStore) ListKeysByOwner(ctx context.Context, owner string) ([]string, error) {
+	if owner == "" {
+		return nil, argError(OpListKeysByOwner, "", "owner is empty")
+	}
+	if s.ownerIndexReady(ctx) {
+		return s.queryKeysByOwner(ctx, owner)
+	}
+	return s.scanKeysByOwner(ctx, owner)
+}
+
+func (s *DynamoStore) queryKeysByOwner(ctx context.Context, owner string) ([]string, error) {
+	e := newExpr()
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(OwnerIndexName),
+		KeyConditionExpression:    aws.String(fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(owner)))),
+		ExpressionAttributeNames:  e.names,
+		ExpressionAttributeValues: e.values,
+	}
+	if s.pageSize > 0 {
+		in.Limit = aws.Int32(s.pageSize)
+	}
+	var keys []string
+	for {
+		page, err := s.client.Query(ctx, in)
+		if err != nil {
+			return nil, s.apiError("Query", err)
+		}
+		keys = appendKeys(keys, page.Items)
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+func (s *DynamoStore) scanKeysByOwner(ctx context.Context, owner string) ([]string, error) {
+	e := newExpr()
+	in := &dynamodb.ScanInput{
+		TableName:                 aws.String(s.table),
+		FilterExpression:          aws.String(fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(owner)))),
+		ProjectionExpression:      aws.String(e.n(AttrLeaseKey) + ", " + e.n(AttrEntityType)),
+		ExpressionAttributeNames:  e.names,
+		ExpressionAttributeValues: e.values,
+	}
+	if s.pageSize > 0 {
+		in.Limit = aws.Int32(s.pageSize)
+	}
+	var keys []string
+	for {
+		page, err := s.client.Scan(ctx, in)
+		if err != nil {
+			return nil, s.apiError("Scan", err)
+		}
+		keys = appendKeys(keys, page.Items)
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// appendKeys adds the lease keys of items. The index projects keys only,
+// so it cannot tell entity types apart; KCL's non-lease items carry no
+// leaseOwner and so are not in it.
+func appendKeys(keys []string, items []map[string]types.AttributeValue) []string {
+	for _, item := range items {
+		if !isLeaseItem(item) {
+			continue
+		}
+		if k, ok := item[AttrLeaseKey].(*types.AttributeValueMemberS); ok {
+			keys = append(keys, k.Value)
+		}
+	}
+	return keys
+}
+
+// write sends one conditional UpdateItem and returns the item as stored
+// after it. The error is the client's, unwrapped, so callers can tell a
+// failed condition apart.
+func (s *DynamoStore) write(ctx context.Context, key string, e *expr, set, remove []string, cond string) (map[string]types.AttributeValue, error) {
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 s.key(key),
+		UpdateExpression:                    aws.String(update(set, remove)),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            e.names,
+		ExpressionAttributeValues:           e.values,
+		ReturnValues:                        types.ReturnValueAllNew,
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Attributes, nil
+}
+
+// ownershipWrite runs one of the writes that fail with ErrConditionFailed
+// (or ErrNotFound) and return the lease.
+func (s *DynamoStore) ownershipWrite(ctx context.Context, op, key string, e *expr, set, remove []string, cond string) (Lease, error) {
+	item, err := s.write(ctx, key, e, set, remove, cond)
+	if err != nil {
+		if awsapi.IsConditionFailed(err) {
+			return Lease{}, s.conditionError(ctx, op, key, err)
+		}
+		return Lease{}, s.apiError("UpdateItem", err)
+	}
+	return decodeLease(item)
+}
+
+// conditionError tells a lease that changed from one that is gone. DynamoDB
+// returns the old item with a failed condition when asked to, which
+// settles it at no cost; emulators (dynalite) ignore the request, so an
+// empty answer is checked with a read.
+func (s *DynamoStore) conditionError(ctx context.Context, op, key string, err error) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && len(ccf.Item) > 0 && isLeaseItem(ccf.Item) {
+		return conditionFailed(op, key)
+	}
+	item, gerr := s.getItem(ctx, key)
+	if gerr != nil {
+		// The write did fail its condition; only the reason is unknown.
+		s.log.Debug().Err(gerr).Str("lease", key).Str("op", op).Msg("reading lease after failed condition")
+		return conditionFailed(op, key)
+	}
+	if len(item) == 0 || !isLeaseItem(item) {
+		return notFound(op, key)
+	}
+	return conditionFailed(op, key)
+}
+
+// Take implements Store.
+func (s *DynamoStore) Take(ctx context.Context, l Lease, newOwner string) (Lease, error) {
+	if err := validateTransfer(OpTake, l, newOwner); err != nil {
+		return Lease{}, err
+	}
+	e := newExpr()
+	cond := e.isLease() + " AND " + e.ownerIs(l.Owner) + " AND " + e.counterIs(l.Counter)
+	set := []string{
+		fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(newOwner))),
+		fmt.Sprintf("%s = %s", e.n(AttrLeaseCounter), e.v(avN(l.Counter+1))),
+	}
+	if newOwner != l.Owner {
+		sw := e.n(AttrOwnerSwitchesSinceCheckpoint)
+		set = append(set, fmt.Sprintf("%s = if_not_exists(%s, %s) + %s", sw, sw, e.v(avN(0)), e.v(avN(1))))
+	}
+	remove := []string{e.n(AttrCheckpointOwner)}
+	return s.ownershipWrite(ctx, OpTake, l.Key, e, set, remove, cond)
+}
+
+// Release implements Store.
+func (s *DynamoStore) Release(ctx context.Context, l Lease) (Lease, error) {
+	if l.Key == "" {
+		return Lease{}, argError(OpRelease, "", "lease key is empty")
+	}
+	e := newExpr()
+	cond := e.isLease() + " AND " + e.ownerIs(l.Owner) + " AND " + e.counterIs(l.Counter)
+	set := []string{fmt.Sprintf("%s = %s", e.n(AttrLeaseCounter), e.v(avN(l.Counter+1)))}
+	remove := []string{e.n(AttrLeaseOwner)}
+	return s.ownershipWrite(ctx, OpRelease, l.Key, e, set, remove, cond)
+}
+
+// StartHandoff implements Store.
+func (s *DynamoStore) StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error) {
+	if err := validateTransfer(OpStartHandoff, l, newOwner); err != nil {
+		return Lease{}, err
+	}
+	e := newExpr()
+	cond := e.isLease() + " AND " + e.ownerIs(l.Owner) + " AND " + e.counterIs(l.Counter) +
+		fmt.Sprintf(" AND attribute_not_exists(%s)", e.n(AttrCheckpointOwner))
+	set := []string{
+		fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(newOwner))),
+		fmt.Sprintf("%s = %s", e.n(AttrCheckpointOwner), e.v(avS(l.Owner))),
+		fmt.Sprintf("%s = %s", e.n(AttrLeaseCounter), e.v(avN(l.Counter+1))),
+	}
+	return s.ownershipWrite(ctx, OpStartHandoff, l.Key, e, set, nil, cond)
+}
+
+// CompleteHandoff implements Store.
+func (s *DynamoStore) CompleteHandoff(ctx context.Context, key, oldOwner string) (Lease, error) {
+	if err := validateFenced(OpCompleteHandoff, key, oldOwner); err != nil {
+		return Lease{}, err
+	}
+	e := newExpr()
+	cond := e.isLease() + fmt.Sprintf(" AND %s = %s", e.n(AttrCheckpointOwner), e.v(avS(oldOwner)))
+	set := []string{e.incrementCounter()}
+	remove := []string{e.n(AttrCheckpointOwner)}
+	return s.ownershipWrite(ctx, OpCompleteHandoff, key, e, set, remove, cond)
+}
+
+// fencedWrite runs one of the checkpoint-fenced writes and returns the
+// new counter. A failed fence is a lost lease whether the lease changed
+// hands or is gone: either way the writer must stop.
+func (s *DynamoStore) fencedWrite(ctx context.Context, op, key, owner string, counter int64, e *expr, set, remove []string) (int64, error) {
+	cond := e.isLease() + " AND " + e.fence(owner, counter)
+	set = append(set, e.incrementCounter())
+	item, err := s.write(ctx, key, e, set, remove, cond)
+	if err != nil {
+		if awsapi.IsConditionFailed(err) {
+			s.log.Debug().Str("lease", key).Str("owner", owner).Int64("counter", counter).Str("op", op).Msg("fenced write refused: lease lost")
+			return 0, leaseLost(op, key)
+		}
+		return 0, s.apiError("UpdateItem", err)
+	}
+	l, err := decodeLease(item)
+	if err != nil {
+		return 0, err
+	}
+	return l.Counter, nil
+}
+
+// Checkpoint implements Store.
+func (s *DynamoStore) Checkpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber) (int64, error) {
+	if err := validateFenced(OpCheckpoint, key, owner); err != nil {
+		return 0, err
+	}
+	if err := validatePosition(pos); err != nil {
+		return 0, err
+	}
+	e := newExpr()
+	set := []string{
+		fmt.Sprintf("%s = %s", e.n(AttrCheckpoint), e.v(avS(pos.SequenceNumber))),
+		fmt.Sprintf("%s = %s", e.n(AttrCheckpointSubSequenceNumber), e.v(avN(pos.SubSequenceNumber))),
+		fmt.Sprintf("%s = %s", e.n(AttrOwnerSwitchesSinceCheckpoint), e.v(avN(0))),
+	}
+	remove := []string{
+		e.n(AttrPendingCheckpoint),
+		e.n(AttrPendingCheckpointSubSequenceNumber),
+		e.n(AttrPendingCheckpointState),
+	}
+	return s.fencedWrite(ctx, OpCheckpoint, key, owner, counter, e, set, remove)
+}
+
+// PrepareCheckpoint implements Store. Empty state removes any state saved
+// with an earlier prepared checkpoint.
+func (s *DynamoStore) PrepareCheckpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber, state []byte) (int64, error) {
+	if err := validateFenced(OpPrepareCheckpoint, key, owner); err != nil {
+		return 0, err
+	}
+	if err := validatePosition(pos); err != nil {
+		return 0, err
+	}
+	e := newExpr()
+	set := []string{
+		fmt.Sprintf("%s = %s", e.n(AttrPendingCheckpoint), e.v(avS(pos.SequenceNumber))),
+		fmt.Sprintf("%s = %s", e.n(AttrPendingCheckpointSubSequenceNumber), e.v(avN(pos.SubSequenceNumber))),
+	}
+	var remove []string
+	if len(state) > 0 {
+		set = append(set, fmt.Sprintf("%s = %s", e.n(AttrPendingCheckpointState), e.v(&types.AttributeValueMemberB{Value: slices.Clone(state)})))
+	} else {
+		remove = append(remove, e.n(AttrPendingCheckpointState))
+	}
+	return s.fencedWrite(ctx, OpPrepareCheckpoint, key, owner, counter, e, set, remove)
+}
+
+// SetChildShards implements Store. Duplicate and empty ids are dropped (a
+// string set holds neither); no children at all removes the attribute.
+func (s *DynamoStore) SetChildShards(ctx context.Context, key, owner string, counter int64, children []string) (int64, error) {
+	if err := validateFenced(OpSetChildShards, key, owner); err != nil {
+		return 0, err
+	}
+	children = normalizeShardIDs(children)
+	e := newExpr()
+	var set, remove []string
+	if len(children) > 0 {
+		set = append(set, fmt.Sprintf("%s = %s", e.n(AttrChildShardIDs), e.v(avSS(children))))
+	} else {
+		remove = append(remove, e.n(AttrChildShardIDs))
+	}
+	return s.fencedWrite(ctx, OpSetChildShards, key, owner, counter, e, set, remove)
+}
+
+// Delete implements Store.
+func (s *DynamoStore) Delete(ctx context.Context, key string, counter int64) error {
+	if key == "" {
+		return argError(OpDelete, "", "lease key is empty")
+	}
+	e := newExpr()
+	cond := fmt.Sprintf("attribute_not_exists(%s) OR (%s AND %s)", e.n(AttrLeaseKey), e.isLease(), e.counterIs(counter))
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       s.key(key),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  e.names,
+		ExpressionAttributeValues: e.values,
+	})
+	switch {
+	case err == nil:
+		return nil
+	case awsapi.IsConditionFailed(err):
+		return conditionFailed(OpDelete, key)
+	}
+	return s.apiError("DeleteItem", err)
+}

@@ -1,0 +1,307 @@
+package leases
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// ErrFenced is the cause given to processors when their worker fenced
+// itself: it could not prove it was alive in time, so another worker may
+// take its leases. It wraps consumer.ErrLeaseLost.
+var ErrFenced = fmt.Errorf("%w: worker session fenced (no successful heartbeat in time)", ErrLeaseLost)
+
+// SessionConfig configures a worker session.
+type SessionConfig struct {
+	Store    WorkerStore
+	WorkerID string
+	// FailoverTime is how long the leader waits, on its own clock, after a
+	// heartbeat counter stopped changing before it declares the worker
+	// dead.
+	FailoverTime time.Duration
+	// HeartbeatInterval is the time between heartbeats. Default
+	// FailoverTime/3.
+	HeartbeatInterval time.Duration
+	// FenceMargin is how long before FailoverTime (counted from the send
+	// time of the last successful heartbeat) the worker fences itself.
+	// Default FailoverTime/5.
+	FenceMargin time.Duration
+	// Load fills in the load figures of each heartbeat (may be nil).
+	Load func(r *WorkerRecord)
+	// OnFenced is called (from the session's goroutine) when the session
+	// passes its fencing deadline; OnAlive when a heartbeat succeeds again
+	// after that.
+	OnFenced func()
+	OnAlive  func()
+	Logger   zerolog.Logger
+}
+
+// Session is a worker's liveness: one record in the worker-metrics table,
+// heartbeated with a compare-and-set on a counter. Leases are held by a
+// worker while its session lives; no per-lease write happens at steady
+// state.
+//
+// # Why self-fencing makes takeover safe
+//
+// The leader declares a worker dead when the worker's heartbeat counter has
+// not changed for FailoverTime, measured on the leader's own monotonic
+// clock from the moment the leader first observed the counter's current
+// value. No wall clocks are compared across hosts.
+//
+// Let T be the instant this worker sent its last successful heartbeat
+// (the request's start, read from this worker's monotonic clock). The write
+// lands after T, so the leader observes the new counter value at some
+// instant >= T, and declares the worker dead no earlier than T +
+// FailoverTime of leader time. This worker stops every processor and
+// refuses every checkpoint at T + FailoverTime - FenceMargin of its own
+// time (Fence checks the deadline itself, so a process that was paused —
+// GC, SIGSTOP, a frozen VM — fences the instant it runs again, before it
+// hands out a batch or writes a checkpoint).
+//
+// The two clocks only measure intervals, so only their rates matter. If
+// each runs within a relative error r of true time, the worker fences at
+// most (FailoverTime - FenceMargin)(1 + r) after T and the leader acts at
+// least FailoverTime(1 - r) after T; the worker is first as long as
+// FenceMargin > 2r·FailoverTime/(1 + r). Quartz clocks drift by about
+// 1e-4; the default margin of FailoverTime/5 covers a rate error of 10%,
+// which leaves room for the leader's own delay between deciding and
+// writing a reassignment to be zero and still be safe. Even if the
+// ordering were broken, a late worker could only process records twice:
+// every lease write is a compare-and-set, so it can never move a
+// checkpoint of a lease that was reassigned.
+type Session struct {
+	cfg  SessionConfig
+	log  zerolog.Logger
+	stop context.CancelFunc
+	done chan struct{}
+
+	mu       sync.Mutex   // guards the fields below
+	rec      WorkerRecord // as last written
+	lastSent time.Time    // send time of the last successful heartbeat (monotonic)
+	fenced   bool         // OnFenced was called and OnAlive not since
+	draining bool
+}
+
+// StartSession registers a new session (replacing any earlier incarnation
+// of the same worker id, whose next heartbeat then fails) and starts
+// heartbeating. The first write must succeed.
+func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
+	if cfg.Store == nil || cfg.WorkerID == "" || cfg.FailoverTime <= 0 {
+		return nil, errors.New("shardwise/leases: session needs Store, WorkerID and FailoverTime")
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = cfg.FailoverTime / 3
+	}
+	if cfg.FenceMargin <= 0 {
+		cfg.FenceMargin = cfg.FailoverTime / 5
+	}
+	if cfg.HeartbeatInterval >= cfg.FailoverTime-cfg.FenceMargin {
+		return nil, fmt.Errorf("shardwise/leases: heartbeat interval %v leaves no time before the fencing deadline (%v - %v)", cfg.HeartbeatInterval, cfg.FailoverTime, cfg.FenceMargin)
+	}
+	s := &Session{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	r := WorkerRecord{ID: cfg.WorkerID, SessionID: newSessionID()}
+	if cfg.Load != nil {
+		cfg.Load(&r)
+	}
+	sent := time.Now()
+	rec, err := cfg.Store.Register(ctx, r)
+	if err != nil {
+		return nil, fmt.Errorf("registering worker %s: %w", cfg.WorkerID, err)
+	}
+	s.rec, s.lastSent = rec, sent
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = cancel
+	go s.loop(loopCtx)
+	return s, nil
+}
+
+func newSessionID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ID is the session id (new for every start of the worker).
+func (s *Session) ID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.SessionID
+}
+
+// Heartbeats is the counter value last written.
+func (s *Session) Heartbeats() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.Heartbeat
+}
+
+// deadline is when this worker must have stopped processing unless a
+// heartbeat succeeds first. Called with s.mu held.
+func (s *Session) deadline() time.Time {
+	return s.lastSent.Add(s.cfg.FailoverTime - s.cfg.FenceMargin)
+}
+
+// Fence returns ErrFenced when the worker is past its fencing deadline (or
+// its session was replaced), nil while it may process and checkpoint. It
+// reads the monotonic clock itself, so it is right even when the
+// heartbeat goroutine has not run for a while.
+func (s *Session) Fence() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fenced || time.Now().After(s.deadline()) {
+		return ErrFenced
+	}
+	return nil
+}
+
+// SetDraining marks the worker as shutting down, with a heartbeat written
+// at once, so the leader assigns it nothing more.
+func (s *Session) SetDraining(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	return s.beat(ctx)
+}
+
+// Close stops heartbeating and deletes the worker's record, so the leader
+// knows at once that the worker is gone. Call it after every lease was
+// handed on or released.
+func (s *Session) Close(ctx context.Context) error {
+	s.stop()
+	<-s.done
+	s.mu.Lock()
+	id, sid := s.rec.ID, s.rec.SessionID
+	s.mu.Unlock()
+	return s.cfg.Store.Deregister(ctx, id, sid)
+}
+
+func (s *Session) loop(ctx context.Context) {
+	defer close(s.done)
+	next := time.NewTimer(s.cfg.HeartbeatInterval)
+	defer next.Stop()
+	for {
+		s.mu.Lock()
+		untilFence := time.Until(s.deadline())
+		fenced := s.fenced
+		s.mu.Unlock()
+		fence := time.NewTimer(max(untilFence, 0))
+		select {
+		case <-ctx.Done():
+			fence.Stop()
+			return
+		case <-fence.C:
+			if !fenced {
+				s.setFenced()
+			}
+			// Keep trying to get alive again, at the retry pace.
+			next.Reset(s.retryDelay())
+			continue
+		case <-next.C:
+		}
+		fence.Stop()
+		err := s.beat(ctx)
+		switch {
+		case err == nil:
+			next.Reset(s.cfg.HeartbeatInterval)
+		case errors.Is(err, ErrConditionFailed):
+			// A later incarnation took over the worker id (or the record
+			// was deleted): this session is over. Fence at once, then
+			// start a new session so the worker can work again; its leases
+			// are re-taken with a compare-and-set, which fences whatever
+			// else runs under this id.
+			s.log.Error().Err(err).Msg("worker session replaced by another process with the same worker id; fencing and re-registering")
+			s.setFenced()
+			if err := s.reregister(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn().Err(err).Msg("re-registering the worker failed")
+			}
+			next.Reset(s.retryDelay())
+		default:
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn().Err(err).Msg("heartbeat failed; retrying")
+			next.Reset(s.retryDelay())
+		}
+	}
+}
+
+// retryDelay spaces retries after a failed heartbeat: several chances
+// before the fencing deadline, without hammering a struggling table.
+func (s *Session) retryDelay() time.Duration {
+	return max(s.cfg.HeartbeatInterval/4, 50*time.Millisecond)
+}
+
+// beat writes one heartbeat and moves the fencing deadline on success.
+func (s *Session) beat(ctx context.Context) error {
+	s.mu.Lock()
+	r := s.rec.Clone()
+	r.Draining = s.draining
+	s.mu.Unlock()
+	if s.cfg.Load != nil {
+		s.cfg.Load(&r)
+	}
+	sent := time.Now()
+	// A heartbeat that lands after the deadline is worthless to the
+	// fencing argument's T; bound the call so it cannot hang.
+	callCtx, cancel := context.WithTimeout(ctx, s.cfg.FailoverTime)
+	defer cancel()
+	rec, err := s.cfg.Store.Heartbeat(callCtx, r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.rec = rec
+	s.lastSent = sent
+	wasFenced := s.fenced
+	s.fenced = false
+	s.mu.Unlock()
+	if wasFenced {
+		s.log.Info().Msg("heartbeat succeeded again; worker session alive")
+		if s.cfg.OnAlive != nil {
+			s.cfg.OnAlive()
+		}
+	}
+	return nil
+}
+
+func (s *Session) reregister(ctx context.Context) error {
+	s.mu.Lock()
+	r := WorkerRecord{ID: s.rec.ID, SessionID: newSessionID(), Draining: s.draining}
+	s.mu.Unlock()
+	if s.cfg.Load != nil {
+		s.cfg.Load(&r)
+	}
+	sent := time.Now()
+	rec, err := s.cfg.Store.Register(ctx, r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.rec, s.lastSent = rec, sent
+	s.fenced = false
+	s.mu.Unlock()
+	if s.cfg.OnAlive != nil {
+		s.cfg.OnAlive()
+	}
+	return nil
+}
+
+func (s *Session) setFenced() {
+	s.mu.Lock()
+	already := s.fenced
+	s.fenced = true
+	s.mu.Unlock()
+	if already {
+		return
+	}
+	s.log.Error().Dur("failover_time", s.cfg.FailoverTime).Msg("no successful heartbeat in time: fencing this worker (all processors stop, checkpoints refused)")
+	if s.cfg.OnFenced != nil {
+		s.cfg.OnFenced()
+	}
+}

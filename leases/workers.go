@@ -1,0 +1,101 @@
+package leases
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Attribute names of the worker-metrics table (<app>-WorkerMetricStats).
+// wid, lut, sts and opr are the Java KCL v3's; sid, hb, ltp and drn are
+// Shardwise's session and liveness attributes.
+const (
+	AttrWorkerID        = "wid" // S, hash key
+	AttrLastUpdate      = "lut" // N, epoch seconds; informational, never compared across hosts
+	AttrStats           = "sts" // M: metric short name -> L of N (last values, -1 = capture failed)
+	AttrOperatingRange  = "opr" // M: metric short name -> L of N ([max utilization])
+	AttrSessionID       = "sid" // S: random per worker incarnation
+	AttrHeartbeat       = "hb"  // N: incremented by every heartbeat of the session
+	AttrLeaseThroughput = "ltp" // M: lease key -> N (KB/s delivered recently)
+	AttrDraining        = "drn" // BOOL: shutting down, assign nothing to it
+)
+
+// Metric short names used in sts and opr, as the Java KCL names them.
+const (
+	MetricCPU        = "C"
+	MetricThroughput = "T"
+)
+
+// WorkerRecord is one worker's item in the worker-metrics table: its
+// session and liveness counter, and the load figures the leader balances
+// on.
+type WorkerRecord struct {
+	ID         string
+	SessionID  string
+	Heartbeat  int64
+	LastUpdate time.Time
+	// Stats holds recent samples per metric (newest last).
+	Stats map[string][]float64
+	// OperatingRange holds the maximum utilization per metric.
+	OperatingRange map[string][]float64
+	// LeaseThroughput is each held lease's recent throughput in KB/s.
+	LeaseThroughput map[string]float64
+	// Draining marks a worker that is shutting down.
+	Draining bool
+}
+
+// Clone returns a deep copy of r.
+func (r WorkerRecord) Clone() WorkerRecord {
+	r.Stats = cloneSeries(r.Stats)
+	r.OperatingRange = cloneSeries(r.OperatingRange)
+	r.LeaseThroughput = maps.Clone(r.LeaseThroughput)
+	return r
+}
+
+func cloneSeries(m map[string][]float64) map[string][]float64 {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string][]float64, len(m))
+	for k, v := range m {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+// LatestCPU is the newest CPU sample in percent, or -1 when there is none
+// or the capture failed.
+func (r *WorkerRecord) LatestCPU() float64 {
+	s := r.Stats[MetricCPU]
+	if len(s) == 0 {
+		return -1
+	}
+	return s[len(s)-1]
+}
+
+// WorkerStore keeps worker records. Writes are compare-and-set on the
+// session id and heartbeat counter, so a worker whose record was replaced
+// by a later incarnation (or deleted) learns it from a failed heartbeat.
+type WorkerStore interface {
+	// EnsureTable creates the table if absent (idempotent, concurrent-safe).
+	EnsureTable(ctx context.Context) error
+	// Register writes r as a new session (Heartbeat 1), replacing any
+	// record of the same worker id. It returns the stored record.
+	Register(ctx context.Context, r WorkerRecord) (WorkerRecord, error)
+	// Heartbeat writes r's load figures and increments the heartbeat, on
+	// condition that the stored record still has r.SessionID and
+	// r.Heartbeat. ErrConditionFailed otherwise.
+	Heartbeat(ctx context.Context, r WorkerRecord) (WorkerRecord, error)
+	// List reads every worker record (strongly consistent).
+	List(ctx context.Context) ([]WorkerRecord, error)
+	// Get reads one worker record (strongly consistent); ErrNotFound if
+	// absent.
+	Get(ctx context.Context, id string) (WorkerRecord, error)
+	// Deregister deletes the record if it still belongs to session.
+	Deregister(ctx context.Context, id, session string) error
+	// Remove deletes the record of a worker found dead, on condition that
+	// it still has the session and heartbeat the observer saw; if the
+	// worker came back, its record is kept.
+	Remove(ctx context.Context, r WorkerRecord) error
+}

@@ -1,0 +1,262 @@
+package leases
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/shardwise/shardwise/internal/awsapi"
+	"github.com/shardwise/shardwise/internal/ddbtable"
+)
+
+// DynamoWorkerStore keeps worker records in the worker-metrics table.
+type DynamoWorkerStore struct {
+	client awsapi.DynamoDB
+	table  string
+}
+
+var _ WorkerStore = (*DynamoWorkerStore)(nil)
+
+// NewDynamoWorkerStore returns a store on table (conventionally
+// <app>-WorkerMetricStats).
+func NewDynamoWorkerStore(client awsapi.DynamoDB, table string) (*DynamoWorkerStore, error) {
+	if client == nil {
+		return nil, errors.New("shardwise/leases: worker store: nil DynamoDB client")
+	}
+	if table == "" {
+		return nil, errors.New("shardwise/leases: worker store: empty table name")
+	}
+	return &DynamoWorkerStore{client: client, table: table}, nil
+}
+
+// EnsureTable implements WorkerStore.
+func (s *DynamoWorkerStore) EnsureTable(ctx context.Context) error {
+	err := ddbtable.Ensure(ctx, s.client, ddbtable.Spec{Table: s.table, HashKey: AttrWorkerID, HashType: types.ScalarAttributeTypeS})
+	var se *ddbtable.SchemaError
+	if errors.As(err, &se) {
+		return &TableSchemaError{Table: se.Table, Want: se.Want, Got: se.Got}
+	}
+	return err
+}
+
+func workerItem(r WorkerRecord) map[string]types.AttributeValue {
+	item := map[string]types.AttributeValue{
+		AttrWorkerID:   avS(r.ID),
+		AttrSessionID:  avS(r.SessionID),
+		AttrHeartbeat:  avN(r.Heartbeat),
+		AttrLastUpdate: avN(r.LastUpdate.Unix()),
+		AttrDraining:   &types.AttributeValueMemberBOOL{Value: r.Draining},
+	}
+	if len(r.Stats) > 0 {
+		item[AttrStats] = seriesAV(r.Stats)
+	}
+	if len(r.OperatingRange) > 0 {
+		item[AttrOperatingRange] = seriesAV(r.OperatingRange)
+	}
+	if len(r.LeaseThroughput) > 0 {
+		m := make(map[string]types.AttributeValue, len(r.LeaseThroughput))
+		for k, v := range r.LeaseThroughput {
+			m[k] = avF(v)
+		}
+		item[AttrLeaseThroughput] = &types.AttributeValueMemberM{Value: m}
+	}
+	return item
+}
+
+func avF(f float64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatFloat(f, 'f', -1, 64)}
+}
+
+func seriesAV(m map[string][]float64) types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(m))
+	for k, vs := range m {
+		l := make([]types.AttributeValue, len(vs))
+		for i, v := range vs {
+			l[i] = avF(v)
+		}
+		out[k] = &types.AttributeValueMemberL{Value: l}
+	}
+	return &types.AttributeValueMemberM{Value: out}
+}
+
+func decodeWorker(item map[string]types.AttributeValue) (WorkerRecord, error) {
+	var r WorkerRecord
+	num := func(av types.AttributeValue) (float64, bool) {
+		n, ok := av.(*types.AttributeValueMemberN)
+		if !ok {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(n.Value, 64)
+		return f, err == nil
+	}
+	if s, ok := item[AttrWorkerID].(*types.AttributeValueMemberS); ok {
+		r.ID = s.Value
+	} else {
+		return r, fmt.Errorf("worker item without %s", AttrWorkerID)
+	}
+	if s, ok := item[AttrSessionID].(*types.AttributeValueMemberS); ok {
+		r.SessionID = s.Value
+	}
+	if f, ok := num(item[AttrHeartbeat]); ok {
+		r.Heartbeat = int64(f)
+	}
+	if f, ok := num(item[AttrLastUpdate]); ok {
+		r.LastUpdate = time.Unix(int64(f), 0)
+	}
+	if b, ok := item[AttrDraining].(*types.AttributeValueMemberBOOL); ok {
+		r.Draining = b.Value
+	}
+	series := func(attr string) map[string][]float64 {
+		m, ok := item[attr].(*types.AttributeValueMemberM)
+		if !ok {
+			return nil
+		}
+		out := make(map[string][]float64, len(m.Value))
+		for k, v := range m.Value {
+			l, ok := v.(*types.AttributeValueMemberL)
+			if !ok {
+				continue
+			}
+			for _, e := range l.Value {
+				if f, ok := num(e); ok {
+					out[k] = append(out[k], f)
+				}
+			}
+		}
+		return out
+	}
+	r.Stats = series(AttrStats)
+	r.OperatingRange = series(AttrOperatingRange)
+	if m, ok := item[AttrLeaseThroughput].(*types.AttributeValueMemberM); ok {
+		r.LeaseThroughput = make(map[string]float64, len(m.Value))
+		for k, v := range m.Value {
+			if f, ok := num(v); ok {
+				r.LeaseThroughput[k] = f
+			}
+		}
+	}
+	return r, nil
+}
+
+func (s *DynamoWorkerStore) apiError(op string, err error) error {
+	if awsapi.IsAccessDenied(err) {
+		return fmt.Errorf("shardwise: not allowed to call dynamodb:%s on table %q: %w", op, s.table, err)
+	}
+	return fmt.Errorf("shardwise: dynamodb:%s on table %q: %w", op, s.table, err)
+}
+
+// Register implements WorkerStore.
+func (s *DynamoWorkerStore) Register(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
+	r = r.Clone()
+	r.Heartbeat = 1
+	r.LastUpdate = time.Now()
+	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: workerItem(r)}); err != nil {
+		return WorkerRecord{}, s.apiError("PutItem", err)
+	}
+	return r, nil
+}
+
+// Heartbeat implements WorkerStore. The whole item is rewritten (it is
+// small, and a put costs the same write unit as an update) on condition
+// that the session and counter are the ones this worker wrote last.
+func (s *DynamoWorkerStore) Heartbeat(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
+	prev := r.Heartbeat
+	r = r.Clone()
+	r.Heartbeat = prev + 1
+	r.LastUpdate = time.Now()
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.table),
+		Item:                workerItem(r),
+		ConditionExpression: aws.String("#sid = :sid AND #hb = :hb"),
+		ExpressionAttributeNames: map[string]string{
+			"#sid": AttrSessionID, "#hb": AttrHeartbeat,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":sid": avS(r.SessionID), ":hb": avN(prev),
+		},
+	})
+	if awsapi.IsConditionFailed(err) {
+		return WorkerRecord{}, fmt.Errorf("heartbeat of worker %s: %w", r.ID, ErrConditionFailed)
+	}
+	if err != nil {
+		return WorkerRecord{}, s.apiError("PutItem", err)
+	}
+	return r, nil
+}
+
+// List implements WorkerStore.
+func (s *DynamoWorkerStore) List(ctx context.Context) ([]WorkerRecord, error) {
+	var out []WorkerRecord
+	in := &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true)}
+	for {
+		page, err := s.client.Scan(ctx, in)
+		if err != nil {
+			return nil, s.apiError("Scan", err)
+		}
+		for _, item := range page.Items {
+			r, err := decodeWorker(item)
+			if err != nil {
+				continue // not a worker record of ours: skip, never rewrite
+			}
+			out = append(out, r)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+}
+
+// Deregister implements WorkerStore.
+func (s *DynamoWorkerStore) Deregister(ctx context.Context, id, session string) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       map[string]types.AttributeValue{AttrWorkerID: avS(id)},
+		ConditionExpression:       aws.String("#sid = :sid"),
+		ExpressionAttributeNames:  map[string]string{"#sid": AttrSessionID},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sid": avS(session)},
+	})
+	if err == nil || awsapi.IsConditionFailed(err) {
+		return nil
+	}
+	return s.apiError("DeleteItem", err)
+}
+
+// Get implements WorkerStore.
+func (s *DynamoWorkerStore) Get(ctx context.Context, id string) (WorkerRecord, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            map[string]types.AttributeValue{AttrWorkerID: avS(id)},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return WorkerRecord{}, s.apiError("GetItem", err)
+	}
+	if len(out.Item) == 0 {
+		return WorkerRecord{}, ErrNotFound
+	}
+	return decodeWorker(out.Item)
+}
+
+// Remove implements WorkerStore.
+func (s *DynamoWorkerStore) Remove(ctx context.Context, r WorkerRecord) error {
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                aws.String(s.table),
+		Key:                      map[string]types.AttributeValue{AttrWorkerID: avS(r.ID)},
+		ConditionExpression:      aws.String("#sid = :sid AND #hb = :hb"),
+		ExpressionAttributeNames: map[string]string{"#sid": AttrSessionID, "#hb": AttrHeartbeat},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":sid": avS(r.SessionID), ":hb": avN(r.Heartbeat),
+		},
+	})
+	if err == nil || awsapi.IsConditionFailed(err) {
+		return nil
+	}
+	return s.apiError("DeleteItem", err)
+}
