@@ -1,0 +1,341 @@
+package kpl
+
+import (
+	"crypto/md5"
+	"fmt"
+	"strings"
+
+	"github.com/shardwise/shardwise/internal/hashkey"
+)
+
+// magic opens every KPL aggregate.
+var magic = [4]byte{0xF3, 0x89, 0x9A, 0xC2}
+
+// Field numbers of the AggregatedRecord, Record and Tag messages.
+const (
+	fieldPartitionKeyTable    = 1
+	fieldExplicitHashKeyTable = 2
+	fieldRecords              = 3
+
+	fieldRecordPartitionKeyIndex    = 1
+	fieldRecordExplicitHashKeyIndex = 2
+	fieldRecordData                 = 3
+	fieldRecordTags                 = 4
+
+	fieldTagKey = 1
+)
+
+// SubRecord is one user record carried inside an aggregate.
+type SubRecord struct {
+	Index           int64 // position in the aggregate's records list (the sub-sequence number)
+	PartitionKey    string
+	ExplicitHashKey string // "" if none
+	Data            []byte // aliases the input buffer: NOT copied
+}
+
+// IsAggregated reports whether data starts with the magic and is long
+// enough to hold a digest. It does not check the digest; Deaggregate does.
+func IsAggregated(data []byte) bool {
+	return len(data) >= len(magic)+md5.Size && [4]byte(data) == magic
+}
+
+// Deaggregate appends the sub-records of the aggregate in data to out and
+// returns it.
+//
+// If keep is non-nil, sub-records whose effective hash key (the explicit
+// hash key if present, else the MD5 of the partition key) is outside *keep
+// are skipped. This is how a consumer drops the records a KPL producer
+// aggregated under one shard's key but that belong to a sibling after a
+// split. Skipped sub-records still count for Index, so sub-sequence numbers
+// stay right.
+//
+// If data is not a valid aggregate it returns out unchanged and an error:
+// ErrNotAggregate when the magic is missing or data is too short, otherwise
+// a *CorruptError (matching ErrCorrupt) for a digest mismatch, malformed or
+// truncated protobuf, a missing required field, a table index out of range
+// or an explicit hash key that is not a decimal in [0, 2^128-1]. The caller
+// should then deliver data as one plain record. An aggregate holding no
+// records is valid and appends nothing.
+//
+// Each SubRecord's Data is a slice of data with its capacity clipped to its
+// length, so appending to it cannot overwrite the rest of the aggregate. Its
+// strings share one allocation per aggregate.
+func Deaggregate(data []byte, keep *hashkey.Range, out []SubRecord) ([]SubRecord, error) {
+	if !IsAggregated(data) {
+		return out, ErrNotAggregate
+	}
+	body := data[len(magic) : len(data)-md5.Size]
+	if md5.Sum(body) != [md5.Size]byte(data[len(data)-md5.Size:]) {
+		return out, &CorruptError{Reason: "MD5 digest does not match the message", Offset: -1}
+	}
+	d := decoder{body: body, keep: keep}
+	res, cerr := d.decode(out)
+	if cerr != nil {
+		// Whatever was appended aliases data; clear it so a caller that
+		// reuses out does not pin the buffer through its spare capacity.
+		clear(res[len(out):])
+		if cerr.Offset >= 0 {
+			cerr.Offset += len(magic)
+		}
+		return out, cerr
+	}
+	return res, nil
+}
+
+// decoder holds the state of one Deaggregate call.
+type decoder struct {
+	body []byte
+	keep *hashkey.Range
+
+	pks, ehks []string
+
+	// keys caches hash keys per table entry, so an aggregate of 100
+	// records under 3 partition keys costs 3 MD5s, not 100. Entries
+	// [0, len(ehks)) are explicit hash keys, parsed whether or not keep is
+	// set so a bad one is an error either way; entries after that are
+	// partition-key hashes, only present when keep is set.
+	keys []cachedKey
+}
+
+type cachedKey struct {
+	key   hashkey.Key
+	state uint8 // 0 unknown, 1 valid
+}
+
+// layout is what the first pass learns about the message.
+type layout struct {
+	nPK, nEHK    int
+	tableBytes   int // total length of all table strings
+	tablesEnd    int // offset just past the last table entry
+	recordsStart int // offset of the first record's key; len(body) if none
+}
+
+func corruptAt(off int, format string, args ...any) *CorruptError {
+	return &CorruptError{Reason: fmt.Sprintf(format, args...), Offset: off}
+}
+
+// decode makes three passes: the first validates the framing of every
+// top-level field and sizes the tables, the second fills the tables, the
+// third decodes records. Protobuf allows the tables to come after the
+// records, so records cannot be resolved in the first pass; in practice the
+// tables come first and the second and third passes each touch only their
+// own part of the message.
+func (d *decoder) decode(out []SubRecord) ([]SubRecord, *CorruptError) {
+	lay, cerr := d.scan()
+	if cerr != nil {
+		return out, cerr
+	}
+	d.fillTables(lay)
+	if n := lay.nEHK; n > 0 || d.keep != nil {
+		if d.keep != nil {
+			n += lay.nPK
+		}
+		d.keys = make([]cachedKey, n)
+	}
+	return d.records(lay, out)
+}
+
+func (d *decoder) scan() (layout, *CorruptError) {
+	b := d.body
+	lay := layout{recordsStart: len(b)}
+	for off := 0; off < len(b); {
+		num, typ, n := consumeTag(b[off:])
+		if n < 0 {
+			return lay, corruptAt(off, "malformed field key")
+		}
+		var m int
+		switch {
+		case num == fieldPartitionKeyTable && typ == bytesType,
+			num == fieldExplicitHashKeyTable && typ == bytesType:
+			var v []byte
+			v, m = consumeBytes(b[off+n:])
+			if m < 0 {
+				break
+			}
+			if num == fieldPartitionKeyTable {
+				lay.nPK++
+			} else {
+				lay.nEHK++
+			}
+			lay.tableBytes += len(v)
+			lay.tablesEnd = off + n + m
+		case num == fieldRecords && typ == bytesType:
+			_, m = consumeBytes(b[off+n:])
+			if lay.recordsStart == len(b) {
+				lay.recordsStart = off
+			}
+		default:
+			m = consumeFieldValue(num, typ, b[off+n:], 0)
+		}
+		if m < 0 {
+			return lay, corruptAt(off, "truncated or malformed field %d", num)
+		}
+		off += n + m
+	}
+	return lay, nil
+}
+
+// fillTables copies every table string into one buffer, so a whole
+// aggregate's keys cost one allocation however many there are. The scan has
+// already validated this part of the message.
+func (d *decoder) fillTables(lay layout) {
+	if lay.nPK+lay.nEHK == 0 {
+		return
+	}
+	tables := make([]string, lay.nPK+lay.nEHK)
+	d.pks, d.ehks = tables[:0:lay.nPK], tables[lay.nPK:lay.nPK]
+	var sb strings.Builder
+	sb.Grow(lay.tableBytes)
+	b := d.body[:lay.tablesEnd]
+	for off := 0; off < len(b); {
+		num, typ, n := consumeTag(b[off:])
+		off += n
+		if typ != bytesType || (num != fieldPartitionKeyTable && num != fieldExplicitHashKeyTable) {
+			off += consumeFieldValue(num, typ, b[off:], 0)
+			continue
+		}
+		v, m := consumeBytes(b[off:])
+		off += m
+		start := sb.Len()
+		sb.Write(v)
+		// A Builder only ever appends, so a string it returned earlier
+		// never changes: slicing the current String is safe and free.
+		s := sb.String()[start:]
+		if num == fieldPartitionKeyTable {
+			d.pks = append(d.pks, s)
+		} else {
+			d.ehks = append(d.ehks, s)
+		}
+	}
+}
+
+func (d *decoder) records(lay layout, out []SubRecord) ([]SubRecord, *CorruptError) {
+	b := d.body
+	var index int64
+	for off := lay.recordsStart; off < len(b); {
+		num, typ, n := consumeTag(b[off:])
+		if num != fieldRecords || typ != bytesType {
+			off += n + consumeFieldValue(num, typ, b[off+n:], 0)
+			continue
+		}
+		v, m := consumeBytes(b[off+n:])
+		valueOff := off + n + m - len(v)
+		off += n + m
+
+		r, cerr := parseRecord(v, valueOff)
+		if cerr != nil {
+			return out, cerr
+		}
+		if r.pk >= uint64(len(d.pks)) {
+			return out, corruptAt(valueOff, "record %d: partition key index %d out of range of a %d-entry table", index, r.pk, len(d.pks))
+		}
+		sub := SubRecord{Index: index, PartitionKey: d.pks[r.pk], Data: r.data}
+		index++
+
+		var key hashkey.Key
+		if r.hasEHK {
+			if r.ehk >= uint64(len(d.ehks)) {
+				return out, corruptAt(valueOff, "record %d: explicit hash key index %d out of range of a %d-entry table", sub.Index, r.ehk, len(d.ehks))
+			}
+			sub.ExplicitHashKey = d.ehks[r.ehk]
+			c := &d.keys[r.ehk]
+			if c.state == 0 {
+				k, err := hashkey.Parse(sub.ExplicitHashKey)
+				if err != nil {
+					return out, &CorruptError{
+						Reason: fmt.Sprintf("record %d: bad explicit hash key", sub.Index),
+						Offset: valueOff, Err: err,
+					}
+				}
+				*c = cachedKey{key: k, state: 1}
+			}
+			key = c.key
+		} else if d.keep != nil {
+			c := &d.keys[len(d.ehks)+int(r.pk)]
+			if c.state == 0 {
+				*c = cachedKey{key: hashkey.FromPartitionKey(sub.PartitionKey), state: 1}
+			}
+			key = c.key
+		}
+		if d.keep != nil && !d.keep.Contains(key) {
+			continue
+		}
+		out = append(out, sub)
+	}
+	return out, nil
+}
+
+// rawRecord is a Record message before its indexes are resolved.
+type rawRecord struct {
+	pk, ehk uint64
+	hasEHK  bool
+	data    []byte
+}
+
+// parseRecord decodes one Record message. Its partition_key_index and data
+// are proto2 required fields: the Java KCL's parser rejects a record
+// without them, and so do we. As in any protobuf parser, a repeated scalar
+// field keeps its last value, and a known field number with an unexpected
+// wire type is an unknown field.
+func parseRecord(b []byte, base int) (rawRecord, *CorruptError) {
+	var r rawRecord
+	var hasPK, hasData bool
+	for off := 0; off < len(b); {
+		num, typ, n := consumeTag(b[off:])
+		if n < 0 {
+			return r, corruptAt(base+off, "malformed field key in record")
+		}
+		var m int
+		switch {
+		case num == fieldRecordPartitionKeyIndex && typ == varintType:
+			r.pk, m = consumeVarint(b[off+n:])
+			hasPK = true
+		case num == fieldRecordExplicitHashKeyIndex && typ == varintType:
+			r.ehk, m = consumeVarint(b[off+n:])
+			r.hasEHK = true
+		case num == fieldRecordData && typ == bytesType:
+			r.data, m = consumeBytes(b[off+n:])
+			hasData = true
+		case num == fieldRecordTags && typ == bytesType:
+			var tag []byte
+			tag, m = consumeBytes(b[off+n:])
+			if m >= 0 && !validTag(tag) {
+				return r, corruptAt(base+off, "malformed tag in record")
+			}
+		default:
+			m = consumeFieldValue(num, typ, b[off+n:], 0)
+		}
+		if m < 0 {
+			return r, corruptAt(base+off, "truncated or malformed record field %d", num)
+		}
+		off += n + m
+	}
+	if !hasPK || !hasData {
+		return r, corruptAt(base, "record lacks its partition key index or data")
+	}
+	r.data = r.data[:len(r.data):len(r.data)]
+	return r, nil
+}
+
+// validTag reports whether b is a well-formed Tag message with its required
+// key. Tags carry nothing a consumer uses, but the Java KCL would fail to
+// parse an aggregate with a broken one, and we should agree on what is an
+// aggregate.
+func validTag(b []byte) bool {
+	hasKey := false
+	for off := 0; off < len(b); {
+		num, typ, n := consumeTag(b[off:])
+		if n < 0 {
+			return false
+		}
+		if num == fieldTagKey && typ == bytesType {
+			hasKey = true
+		}
+		m := consumeFieldValue(num, typ, b[off+n:], 0)
+		if m < 0 {
+			return false
+		}
+		off += n + m
+	}
+	return hasKey
+}
