@@ -181,6 +181,14 @@ func (s *Session) Close(ctx context.Context) error {
 	return s.cfg.Store.Deregister(ctx, id, sid)
 }
 
+// Abandon stops heartbeating without deleting the record, as a process
+// that died would: the leader finds the worker dead after the failover
+// time. For failure drills and tests.
+func (s *Session) Abandon() {
+	s.stop()
+	<-s.done
+}
+
 func (s *Session) loop(ctx context.Context) {
 	defer close(s.done)
 	next := time.NewTimer(s.cfg.HeartbeatInterval)

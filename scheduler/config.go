@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/leases"
@@ -50,6 +51,18 @@ type Config struct {
 	LeaseStore leases.Store
 	// LeaseTableName is the lease table. Default: ApplicationName.
 	LeaseTableName string
+	// WorkerMetricsTableName holds one record per worker: its session,
+	// heartbeat and load. Default: ApplicationName + "-WorkerMetricStats".
+	WorkerMetricsTableName string
+	// CoordinatorTableName holds the leader item. Default:
+	// ApplicationName + "-CoordinatorState".
+	CoordinatorTableName string
+	// WorkerStore and CoordinatorStore override the DynamoDB tables (for
+	// tests, with leases.NewMemoryWorkerStore and
+	// balancer.NewMemoryCoordinatorStore). Set both with LeaseStore, or
+	// none.
+	WorkerStore      leases.WorkerStore
+	CoordinatorStore balancer.CoordinatorStore
 
 	// WorkerID identifies this worker in the lease table. It must be unique
 	// among the application's workers. Default: hostname plus a random
@@ -84,12 +97,48 @@ type Config struct {
 	// Default: 4 per CPU, at least 8.
 	MaxConcurrentFetches int
 
-	// FailoverTime is how long a lease may go unproven before another
-	// worker may take it. Default: 10s.
+	// FailoverTime is how long a worker's heartbeat may stand still before
+	// its leases are given to other workers. Default: 10s.
 	FailoverTime time.Duration
-	// LeaseDiscoveryInterval is how often the worker reads the lease table
-	// for leases to take and for leases it lost. Default: FailoverTime/3.
+	// HeartbeatInterval is the time between two heartbeats of this worker
+	// (one DynamoDB write each, whatever the number of leases). A failed
+	// heartbeat is retried at a quarter of it. Default: FailoverTime/2.
+	HeartbeatInterval time.Duration
+	// FenceMargin: a worker whose last successful heartbeat was sent more
+	// than FailoverTime - FenceMargin ago stops all its processors before
+	// anyone may take its leases. Default: FailoverTime/5.
+	FenceMargin time.Duration
+	// LeaseDiscoveryInterval is how often the worker reads which leases it
+	// owns (a query of the owner index), to start new ones and notice lost
+	// ones and hand-off requests. Default: 500ms.
 	LeaseDiscoveryInterval time.Duration
+	// LeaderScanInterval is how often every worker checks the election and
+	// the leader reads the worker table. Default: FailoverTime/10.
+	LeaderScanInterval time.Duration
+	// LeaseAssignmentInterval is how often the leader reads the lease
+	// table and plans when nothing prompts it sooner. Default:
+	// FailoverTime/2.
+	LeaseAssignmentInterval time.Duration
+	// GracefulHandoffTimeout bounds a graceful hand-off: if the old owner
+	// has not finished it by then, the leader completes it. Default:
+	// FailoverTime.
+	GracefulHandoffTimeout time.Duration
+	// LoadSampler, if set, replaces the CPU measurement sent with each
+	// heartbeat: it returns this worker's utilization in percent (0-100)
+	// of what it may use, or -1 when unknown. Use it to balance on a load
+	// figure of your own.
+	LoadSampler func() float64
+	// MaxLeasesForWorker caps the leases the leader gives one worker; 0 is
+	// unlimited.
+	MaxLeasesForWorker int
+	// RebalanceThresholdPercent and RebalanceDampeningPercent tune load
+	// balancing (KCL's reBalanceThresholdPercentage and
+	// dampeningPercentage). Defaults: 10 and 60.
+	RebalanceThresholdPercent float64
+	RebalanceDampeningPercent float64
+	// BalanceEvery makes every Nth assignment run balance load variance.
+	// Default: 3.
+	BalanceEvery int
 	// ShardSyncInterval is how often shard sync creates leases for shards
 	// that have none. Default: 60s.
 	ShardSyncInterval time.Duration
@@ -131,6 +180,12 @@ func (c Config) withDefaults() Config {
 	if c.LeaseTableName == "" {
 		c.LeaseTableName = c.ApplicationName
 	}
+	if c.WorkerMetricsTableName == "" {
+		c.WorkerMetricsTableName = c.ApplicationName + "-WorkerMetricStats"
+	}
+	if c.CoordinatorTableName == "" {
+		c.CoordinatorTableName = c.ApplicationName + "-CoordinatorState"
+	}
 	if c.StreamName == "" && c.StreamARN != "" {
 		if a, err := arn.Parse(c.StreamARN); err == nil {
 			c.StreamName = strings.TrimPrefix(a.Resource, "stream/")
@@ -147,7 +202,15 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.MaxTotalPendingBytes, 256<<20)
 	setDefault(&c.MaxConcurrentFetches, defaultConcurrentFetches())
 	setDefault(&c.FailoverTime, 10*time.Second)
-	setDefault(&c.LeaseDiscoveryInterval, c.FailoverTime/3)
+	setDefault(&c.HeartbeatInterval, c.FailoverTime/2)
+	setDefault(&c.FenceMargin, c.FailoverTime/5)
+	setDefault(&c.LeaseDiscoveryInterval, min(500*time.Millisecond, c.HeartbeatInterval))
+	setDefault(&c.LeaderScanInterval, c.FailoverTime/10)
+	setDefault(&c.LeaseAssignmentInterval, c.FailoverTime/2)
+	setDefault(&c.GracefulHandoffTimeout, c.FailoverTime)
+	setDefault(&c.RebalanceThresholdPercent, balancer.DefaultThresholdPercent)
+	setDefault(&c.RebalanceDampeningPercent, balancer.DefaultDampeningPercent)
+	setDefault(&c.BalanceEvery, 3)
 	setDefault(&c.ShardSyncInterval, 60*time.Second)
 	setDefault(&c.ParentPollInterval, time.Second)
 	setDefault(&c.ProcessorRetryBackoff, 100*time.Millisecond)
@@ -178,8 +241,20 @@ func (c Config) validate() error {
 	if c.ApplicationName == "" {
 		return bad("ApplicationName", "is required")
 	}
-	if !validTableName(c.LeaseTableName) {
-		return bad("LeaseTableName", "%q is not a valid DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)", c.LeaseTableName)
+	for _, t := range []struct{ field, name string }{
+		{"LeaseTableName", c.LeaseTableName},
+		{"WorkerMetricsTableName", c.WorkerMetricsTableName},
+		{"CoordinatorTableName", c.CoordinatorTableName},
+	} {
+		if !validTableName(t.name) {
+			return bad(t.field, "%q is not a valid DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)", t.name)
+		}
+	}
+	if c.LeaseTableName == c.WorkerMetricsTableName || c.LeaseTableName == c.CoordinatorTableName || c.WorkerMetricsTableName == c.CoordinatorTableName {
+		return bad("LeaseTableName", "the lease, worker-metrics and coordinator tables must be three different tables")
+	}
+	if (c.LeaseStore == nil) != (c.WorkerStore == nil) || (c.LeaseStore == nil) != (c.CoordinatorStore == nil) {
+		return bad("WorkerStore", "LeaseStore, WorkerStore and CoordinatorStore are set together or not at all")
 	}
 	if c.StreamName == "" && c.StreamARN == "" {
 		return bad("StreamName", "one of StreamName or StreamARN is required")
@@ -216,6 +291,11 @@ func (c Config) validate() error {
 		{"IdleTimeBetweenReads", c.IdleTimeBetweenReads},
 		{"FailoverTime", c.FailoverTime},
 		{"LeaseDiscoveryInterval", c.LeaseDiscoveryInterval},
+		{"HeartbeatInterval", c.HeartbeatInterval},
+		{"FenceMargin", c.FenceMargin},
+		{"LeaderScanInterval", c.LeaderScanInterval},
+		{"LeaseAssignmentInterval", c.LeaseAssignmentInterval},
+		{"GracefulHandoffTimeout", c.GracefulHandoffTimeout},
 		{"ShardSyncInterval", c.ShardSyncInterval},
 		{"ParentPollInterval", c.ParentPollInterval},
 		{"ProcessorRetryBackoff", c.ProcessorRetryBackoff},
@@ -237,8 +317,30 @@ func (c Config) validate() error {
 	if c.FailoverTime < time.Second {
 		return bad("FailoverTime", "%v is below 1s", c.FailoverTime)
 	}
-	if c.LeaseDiscoveryInterval > c.FailoverTime {
-		return bad("LeaseDiscoveryInterval", "%v is above FailoverTime %v", c.LeaseDiscoveryInterval, c.FailoverTime)
+	if c.FenceMargin >= c.FailoverTime {
+		return bad("FenceMargin", "%v is not below FailoverTime %v", c.FenceMargin, c.FailoverTime)
+	}
+	if c.HeartbeatInterval >= c.FailoverTime-c.FenceMargin {
+		return bad("HeartbeatInterval", "%v leaves no time to retry before the fencing deadline (FailoverTime %v - FenceMargin %v)", c.HeartbeatInterval, c.FailoverTime, c.FenceMargin)
+	}
+	if c.LeaseDiscoveryInterval > c.HeartbeatInterval {
+		return bad("LeaseDiscoveryInterval", "%v is above HeartbeatInterval %v (a lost lease must be noticed within one heartbeat)", c.LeaseDiscoveryInterval, c.HeartbeatInterval)
+	}
+	if c.LeaderScanInterval > c.FailoverTime/2 {
+		return bad("LeaderScanInterval", "%v is above FailoverTime/2", c.LeaderScanInterval)
+	}
+	if c.MaxLeasesForWorker < 0 {
+		return bad("MaxLeasesForWorker", "%d is negative", c.MaxLeasesForWorker)
+	}
+	if c.BalanceEvery < 1 {
+		return bad("BalanceEvery", "%d is below 1", c.BalanceEvery)
+	}
+	if err := (balancer.PlanConfig{ThresholdPercent: c.RebalanceThresholdPercent, DampeningPercent: c.RebalanceDampeningPercent}).Validate(); err != nil {
+		field := "RebalanceThresholdPercent"
+		if strings.Contains(err.Error(), "Dampening") {
+			field = "RebalanceDampeningPercent"
+		}
+		return bad(field, "%v", err)
 	}
 	if c.MaxPendingRecords < 1 {
 		return bad("MaxPendingRecords", "%d is below 1", c.MaxPendingRecords)

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/leases"
 )
 
 func validConfig() Config {
@@ -42,6 +43,18 @@ func TestConfigValidationNamesTheField(t *testing.T) {
 		{"IdleTimeBetweenReads", func(c *Config) { c.IdleTimeBetweenReads = -time.Second }},
 		{"FailoverTime", func(c *Config) { c.FailoverTime = 10 * time.Millisecond }},
 		{"LeaseDiscoveryInterval", func(c *Config) { c.LeaseDiscoveryInterval = time.Minute }},
+		{"HeartbeatInterval", func(c *Config) { c.HeartbeatInterval = 9 * time.Second }},
+		{"FenceMargin", func(c *Config) { c.FenceMargin = 20 * time.Second }},
+		{"LeaderScanInterval", func(c *Config) { c.LeaderScanInterval = 6 * time.Second }},
+		{"LeaseAssignmentInterval", func(c *Config) { c.LeaseAssignmentInterval = -1 }},
+		{"GracefulHandoffTimeout", func(c *Config) { c.GracefulHandoffTimeout = -1 }},
+		{"MaxLeasesForWorker", func(c *Config) { c.MaxLeasesForWorker = -1 }},
+		{"RebalanceThresholdPercent", func(c *Config) { c.RebalanceThresholdPercent = -3 }},
+		{"RebalanceDampeningPercent", func(c *Config) { c.RebalanceDampeningPercent = 150 }},
+		{"BalanceEvery", func(c *Config) { c.BalanceEvery = -2 }},
+		{"WorkerMetricsTableName", func(c *Config) { c.WorkerMetricsTableName = "x" }},
+		{"LeaseTableName", func(c *Config) { c.CoordinatorTableName = "orders-app" }},
+		{"WorkerStore", func(c *Config) { c.LeaseStore = leases.NewMemoryStore() }},
 		{"ShardSyncInterval", func(c *Config) { c.ShardSyncInterval = -1 }},
 		{"ParentPollInterval", func(c *Config) { c.ParentPollInterval = -1 }},
 		{"ProcessorRetryMaxBackoff", func(c *Config) { c.ProcessorRetryBackoff = time.Minute; c.ProcessorRetryMaxBackoff = time.Second }},
@@ -81,7 +94,8 @@ func TestConfigValidAndDefaults(t *testing.T) {
 	}
 	d := cfg.withDefaults()
 	if d.LeaseTableName != "orders-app" || d.MaxRecords != 10000 || d.FailoverTime != 10*time.Second ||
-		d.LeaseDiscoveryInterval != d.FailoverTime/3 || d.WorkerID == "" || d.InitialPosition.Kind != consumer.PositionLatest {
+		d.LeaseDiscoveryInterval != 500*time.Millisecond || d.HeartbeatInterval != 5*time.Second ||
+		d.WorkerMetricsTableName != "orders-app-WorkerMetricStats" || d.CoordinatorTableName != "orders-app-CoordinatorState" || d.WorkerID == "" || d.InitialPosition.Kind != consumer.PositionLatest {
 		t.Fatalf("defaults not applied: %+v", d)
 	}
 	// A stream named only by ARN takes its name from the ARN.

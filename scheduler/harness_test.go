@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
@@ -19,10 +20,12 @@ import (
 // harness is a stream on the in-memory Kinesis fake and an in-memory lease
 // store with DynamoDB's conditional-write semantics.
 type harness struct {
-	t      *testing.T
-	fake   *kinesisfake.Fake
-	store  *leases.MemoryStore
-	stream string
+	t       *testing.T
+	fake    *kinesisfake.Fake
+	store   *leases.MemoryStore
+	workers *leases.MemoryWorkerStore
+	coord   *balancer.MemoryCoordinatorStore
+	stream  string
 }
 
 func newHarness(t *testing.T, shards int, opts ...kinesisfake.Option) *harness {
@@ -30,7 +33,8 @@ func newHarness(t *testing.T, shards int, opts ...kinesisfake.Option) *harness {
 	// Tests poll fast, so the fake's 5 calls/s limits are off unless a
 	// test turns them on again (later options win).
 	opts = append([]kinesisfake.Option{kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0)}, opts...)
-	h := &harness{t: t, fake: kinesisfake.New(opts...), store: leases.NewMemoryStore(), stream: "test-stream"}
+	h := &harness{t: t, fake: kinesisfake.New(opts...), store: leases.NewMemoryStore(),
+		workers: leases.NewMemoryWorkerStore(), coord: balancer.NewMemoryCoordinatorStore(), stream: "test-stream"}
 	if err := h.fake.CreateStream(h.stream, shards); err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +52,8 @@ func (h *harness) config(worker string) Config {
 		InitialPosition:          consumer.InitialPositionTrimHorizon,
 		KinesisClient:            h.fake,
 		LeaseStore:               h.store,
+		WorkerStore:              h.workers,
+		CoordinatorStore:         h.coord,
 		WorkerID:                 worker,
 		Logger:                   testLogger(h.t),
 		MinGetRecordsInterval:    5 * time.Millisecond,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,25 +18,34 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
 	"github.com/shardwise/shardwise/leases"
 )
 
-// Scheduler runs a worker of a consumer application: it keeps leases for
-// the stream's shards and runs a processor for every lease it holds.
+// Scheduler runs a worker of a consumer application: it keeps a worker
+// session alive, takes part in leader election (the leader assigns leases),
+// and runs a processor for every lease assigned to it.
 type Scheduler struct {
-	cfg     Config
-	factory consumer.ProcessorFactory
-	kinesis KinesisAPI
-	store   leases.Store
-	log     zerolog.Logger
+	cfg         Config
+	factory     consumer.ProcessorFactory
+	kinesis     KinesisAPI
+	store       leases.Store
+	workers     leases.WorkerStore
+	coordStore  balancer.CoordinatorStore
+	log         zerolog.Logger
+	cpu         *balancer.CPUSampler
+	loadSample  func() float64 // Config.LoadSampler, or nil for cpu
+	session     *leases.Session      // set by Run before any consumer starts
+	coordinator *balancer.Coordinator // set by Run
 
 	fetchSem  *semaphore.Weighted // GetRecords calls in flight, worker-wide
 	bytesSem  *semaphore.Weighted // prefetched bytes, worker-wide
 	stats     counters
 	running   atomic.Bool
+	crashed   atomic.Bool     // Run's context ended with ErrCrash
 	runCtx    context.Context // parent of every lease context; set by Run
 	wakeLoop  chan struct{}   // nudges the main loop to discover leases now
 	endSignal struct {
@@ -43,13 +53,18 @@ type Scheduler struct {
 		ch chan struct{} // closed and replaced whenever a local shard ends
 	}
 
-	mu        sync.Mutex // guards consumers
+	mu        sync.Mutex // guards the fields below
 	consumers map[string]*shardConsumer
+	finished  map[string]bool // leases seen at SHARD_END: never started again
+	handOn    []string        // during shutdown: workers to hand leases on to
+	handOnN   int             // round-robin position in handOn
+	load      loadTracker
 }
 
 // counters are the scheduler's running totals.
 type counters struct {
 	recordsProcessed atomic.Int64
+	bytesProcessed   atomic.Int64
 	processorErrors  atomic.Int64
 	leasesLost       atomic.Int64
 	leasesTaken      atomic.Int64
@@ -66,14 +81,19 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		return nil, err
 	}
 	s := &Scheduler{
-		cfg:       cfg,
-		factory:   factory,
-		kinesis:   cfg.KinesisClient,
-		store:     cfg.LeaseStore,
-		fetchSem:  semaphore.NewWeighted(int64(cfg.MaxConcurrentFetches)),
-		bytesSem:  semaphore.NewWeighted(cfg.MaxTotalPendingBytes),
-		wakeLoop:  make(chan struct{}, 1),
-		consumers: make(map[string]*shardConsumer),
+		cfg:        cfg,
+		factory:    factory,
+		kinesis:    cfg.KinesisClient,
+		store:      cfg.LeaseStore,
+		workers:    cfg.WorkerStore,
+		coordStore: cfg.CoordinatorStore,
+		cpu:        balancer.NewCPUSampler("/"),
+		loadSample: cfg.LoadSampler,
+		fetchSem:   semaphore.NewWeighted(int64(cfg.MaxConcurrentFetches)),
+		bytesSem:   semaphore.NewWeighted(cfg.MaxTotalPendingBytes),
+		wakeLoop:   make(chan struct{}, 1),
+		consumers:  make(map[string]*shardConsumer),
+		finished:   make(map[string]bool),
 	}
 	s.endSignal.ch = make(chan struct{})
 	s.log = cfg.Logger.With().Str("worker", cfg.WorkerID).Str("stream", cfg.StreamName).Logger()
@@ -90,6 +110,12 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 			return nil, fmt.Errorf("shardwise: lease store: %w", err)
 		}
 		s.store = st
+		if s.workers, err = leases.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName); err != nil {
+			return nil, err
+		}
+		if s.coordStore, err = balancer.NewDynamoCoordinatorStore(ddb, cfg.CoordinatorTableName); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -97,10 +123,15 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 // WorkerID is this worker's id in the lease table.
 func (s *Scheduler) WorkerID() string { return s.cfg.WorkerID }
 
+// IsLeader reports whether this worker currently assigns the leases.
+func (s *Scheduler) IsLeader() bool {
+	return s.coordinator != nil && s.coordinator.IsLeader()
+}
+
 // Run runs the worker until ctx ends, then shuts down gracefully and
 // returns nil. It returns an error at once if the worker cannot start: the
-// stream does not exist, a permission is missing, the lease table has a
-// foreign key schema. A Scheduler runs once.
+// stream does not exist, a permission is missing, a table has a foreign key
+// schema. A Scheduler runs once.
 func (s *Scheduler) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("shardwise: Run called twice")
@@ -115,7 +146,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if err := s.start(ctx); err != nil {
 		return err
 	}
-	s.log.Info().Str("lease_table", s.cfg.LeaseTableName).Str("initial_position", s.cfg.InitialPosition.String()).Msg("worker started")
+	// The coordinator runs until the consumers are stopped: a leader that
+	// shuts down keeps leading until its own leases are handed on.
+	coordCtx, stopCoord := context.WithCancel(runCtx)
+	coordDone := make(chan struct{})
+	go func() {
+		defer close(coordDone)
+		s.coordinator.Run(coordCtx)
+	}()
+	s.log.Info().Str("lease_table", s.cfg.LeaseTableName).Str("initial_position", s.cfg.InitialPosition.String()).
+		Str("cpu_source", s.loadSource()).Msg("worker started")
 
 	discover := time.NewTicker(s.cfg.LeaseDiscoveryInterval)
 	defer discover.Stop()
@@ -125,13 +165,26 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), ErrCrash) {
+				s.crash(cancelRun)
+				stopCoord()
+				<-coordDone
+				s.session.Abandon()
+				return nil
+			}
 			s.shutdown(cancelRun)
+			stopCoord()
+			<-coordDone
+			s.finishShutdown()
 			return nil
 		case <-discover.C:
 			s.discover(ctx)
 		case <-s.wakeLoop:
 			s.discover(ctx)
 		case <-sync.C:
+			if !s.IsLeader() {
+				continue
+			}
 			if err := s.syncShards(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn().Err(err).Msg("shard sync failed; will retry")
 			}
@@ -139,20 +192,30 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// start checks the stream, makes sure the lease table exists and creates
-// the missing leases. Its errors are fatal and name the problem.
+// start checks the stream, makes sure the tables exist, creates the
+// missing leases and starts the worker session. Its errors are fatal and
+// name the problem.
 func (s *Scheduler) start(ctx context.Context) error {
 	if err := s.describeStream(ctx); err != nil {
 		return err
 	}
-	if err := s.store.EnsureTable(ctx); err != nil {
-		return fmt.Errorf("shardwise: lease table %q: %w", s.cfg.LeaseTableName, err)
+	for _, t := range []struct {
+		name   string
+		ensure func(context.Context) error
+	}{
+		{s.cfg.LeaseTableName, s.store.EnsureTable},
+		{s.cfg.WorkerMetricsTableName, s.workers.EnsureTable},
+		{s.cfg.CoordinatorTableName, s.coordStore.EnsureTable},
+	} {
+		if err := t.ensure(ctx); err != nil {
+			return fmt.Errorf("shardwise: table %q: %w", t.name, err)
+		}
 	}
 	retry := backoff.Backoff{Base: s.cfg.ThrottleBackoff, Max: s.cfg.ThrottleMaxBackoff}
 	for {
 		err := s.syncShards(ctx)
 		if err == nil {
-			return nil
+			break
 		}
 		if awsapi.IsNotFound(err) || awsapi.IsAccessDenied(err) || ctx.Err() != nil {
 			return fmt.Errorf("shardwise: shard sync of stream %q: %w", s.cfg.StreamName, err)
@@ -162,6 +225,48 @@ func (s *Scheduler) start(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	sess, err := leases.StartSession(ctx, leases.SessionConfig{
+		Store:             s.workers,
+		WorkerID:          s.cfg.WorkerID,
+		FailoverTime:      s.cfg.FailoverTime,
+		HeartbeatInterval: s.cfg.HeartbeatInterval,
+		FenceMargin:       s.cfg.FenceMargin,
+		Load:              s.fillLoad,
+		OnFenced:          s.fenceAll,
+		OnAlive:           s.wake,
+		Logger:            s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("shardwise: worker session in table %q: %w", s.cfg.WorkerMetricsTableName, err)
+	}
+	s.session = sess
+	coord, err := balancer.NewCoordinator(balancer.CoordinatorConfig{
+		WorkerID:           s.cfg.WorkerID,
+		Session:            sess,
+		Leases:             s.store,
+		Workers:            s.workers,
+		Coordinator:        s.coordStore,
+		FailoverTime:       s.cfg.FailoverTime,
+		ScanInterval:       s.cfg.LeaderScanInterval,
+		AssignmentInterval: s.cfg.LeaseAssignmentInterval,
+		HandoffTimeout:     s.cfg.GracefulHandoffTimeout,
+		BalanceEvery:       s.cfg.BalanceEvery,
+		Plan: balancer.PlanConfig{
+			MaxLeasesForWorker: s.cfg.MaxLeasesForWorker,
+			ThresholdPercent:   s.cfg.RebalanceThresholdPercent,
+			DampeningPercent:   s.cfg.RebalanceDampeningPercent,
+		},
+		Logger: s.log,
+		OnAssign: func([]balancer.Move, int) {
+			s.wake() // moves to this worker start without waiting a discovery tick
+		},
+	})
+	if err != nil {
+		_ = sess.Close(context.WithoutCancel(ctx))
+		return err
+	}
+	s.coordinator = coord
+	return nil
 }
 
 // describeStream fails with a clear error when the stream is missing or
@@ -183,69 +288,118 @@ func (s *Scheduler) describeStream(ctx context.Context) error {
 	return fmt.Errorf("shardwise: describing stream %q: %w", s.cfg.StreamName, err)
 }
 
-// discover reads the lease table, takes the leases this worker should
-// process, starts their consumers, and stops the consumers of leases this
-// worker no longer holds.
+// wake makes the main loop discover leases now.
+func (s *Scheduler) wake() {
+	select {
+	case s.wakeLoop <- struct{}{}:
+	default:
+	}
+}
+
+// fence is the self-fencing check made before a batch is handed out and
+// before every checkpoint.
+func (s *Scheduler) fence() error { return s.session.Fence() }
+
+// fenceAll stops every processor: the worker could not prove it is alive
+// in time, so another worker may soon be given its leases.
+func (s *Scheduler) fenceAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.consumers {
+		c.cancelLease(leases.ErrFenced)
+	}
+}
+
+// discover reads which leases the leader gave this worker (a query of the
+// owner index, which costs no write), starts their consumers, and stops
+// the consumers of leases this worker lost or must hand off.
 func (s *Scheduler) discover(ctx context.Context) {
-	all, err := s.store.List(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Warn().Err(err).Msg("reading the lease table failed; will retry")
-		}
+	if ctx.Err() != nil || s.fence() != nil {
 		return
 	}
 	me := s.cfg.WorkerID
-	seen := make(map[string]bool, len(all))
-	for _, l := range all {
-		seen[l.Key] = true
-		s.mu.Lock()
-		c := s.consumers[l.Key]
-		s.mu.Unlock()
-		if c != nil {
-			select {
-			case <-c.done:
-				s.mu.Lock()
-				delete(s.consumers, l.Key)
-				s.mu.Unlock()
-				c = nil
-			default:
-			}
+	keys, err := s.store.ListKeysByOwner(ctx, me)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("reading this worker's leases failed; will retry")
 		}
-		if c != nil {
-			if l.Owner != me && l.CheckpointOwner != me {
-				c.log.Info().Str("new_owner", l.Owner).Msg("lease taken by another worker")
-				c.leaseLost()
-			}
-			continue
-		}
-		if l.IsFinished() || ctx.Err() != nil {
-			continue
-		}
-		// Take unowned leases and leases still held under this worker id
-		// by an earlier incarnation; the compare-and-set bumps the counter,
-		// which fences any earlier incarnation that may still wake up.
-		if l.Owner != "" && l.Owner != me {
-			continue
-		}
-		taken, err := s.store.Take(ctx, l, me)
-		if err != nil {
-			if !errors.Is(err, leases.ErrConditionFailed) && !errors.Is(err, leases.ErrNotFound) && ctx.Err() == nil {
-				s.log.Warn().Err(err).Str("lease", l.Key).Msg("taking the lease failed")
-			}
-			continue
-		}
-		s.stats.leasesTaken.Add(1)
-		s.log.Info().Str("lease", taken.Key).Str("previous_owner", l.Owner).Msg("lease taken")
-		s.startConsumer(taken)
+		return
 	}
-	// A lease that vanished from the table is lost too.
+	mine := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		mine[k] = true
+	}
 	s.mu.Lock()
-	for key, c := range s.consumers {
-		if !seen[key] {
-			c.leaseLost()
+	running := make(map[string]*shardConsumer, len(s.consumers))
+	for k, c := range s.consumers {
+		select {
+		case <-c.done:
+			delete(s.consumers, k)
+		default:
+			running[k] = c
 		}
 	}
 	s.mu.Unlock()
+
+	// Running consumers whose lease is no longer listed as ours: the index
+	// may lag, so the lease itself decides.
+	for key, c := range running {
+		if mine[key] {
+			continue
+		}
+		l, err := s.store.Get(ctx, key)
+		switch {
+		case errors.Is(err, leases.ErrNotFound):
+			c.log.Info().Msg("lease deleted")
+			c.leaseLost()
+		case err != nil:
+			// Unknown: keep going; the checkpoint fence protects the lease.
+		case l.Owner == me:
+		case l.CheckpointOwner == me:
+			c.log.Info().Str("new_owner", l.Owner).Msg("hand-off requested: finishing the batch in hand and checkpointing")
+			c.requestHandoff()
+		default:
+			c.log.Info().Str("new_owner", l.Owner).Msg("lease taken by another worker")
+			c.leaseLost()
+		}
+	}
+	for _, key := range keys {
+		s.mu.Lock()
+		skip := running[key] != nil || s.finished[key]
+		s.mu.Unlock()
+		if skip {
+			continue
+		}
+		l, err := s.store.Get(ctx, key)
+		if err != nil || l.Owner != me {
+			continue
+		}
+		if l.IsFinished() {
+			s.mu.Lock()
+			s.finished[key] = true
+			s.mu.Unlock()
+			continue
+		}
+		if l.HandoffPending() {
+			continue // the old owner is still checkpointing; it completes the hand-off
+		}
+		// Prove ownership with a compare-and-set that bumps the counter:
+		// any earlier incarnation of this worker id still holding the
+		// lease can then no longer checkpoint.
+		taken, err := s.store.Take(ctx, l, me)
+		if err != nil {
+			if !errors.Is(err, leases.ErrConditionFailed) && !errors.Is(err, leases.ErrNotFound) && ctx.Err() == nil {
+				s.log.Warn().Err(err).Str("lease", key).Msg("taking the lease failed")
+			}
+			continue
+		}
+		if s.fence() != nil {
+			return
+		}
+		s.stats.leasesTaken.Add(1)
+		s.log.Info().Str("lease", key).Str("checkpoint", taken.Checkpoint.String()).Msg("lease acquired")
+		s.startConsumer(taken)
+	}
 }
 
 func (s *Scheduler) startConsumer(l leases.Lease) {
@@ -260,27 +414,34 @@ func (s *Scheduler) startConsumer(l leases.Lease) {
 	go c.run()
 }
 
-// shutdown stops every consumer gracefully (each finishes its batch, gets
-// ShutdownRequested and releases its lease), bounded by ShutdownTimeout;
-// after that, lease contexts are cancelled and the consumers are waited
-// for.
+// shutdown stops every consumer gracefully — each finishes its batch, gets
+// ShutdownRequested, and hands its lease on to another worker at once —
+// bounded by ShutdownTimeout; after that, lease contexts are cancelled and
+// the consumers are waited for.
 func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) {
+	ctx, cancel := context.WithTimeout(s.runCtx, s.cfg.ShutdownTimeout)
+	defer cancel()
+	// Tell the leader to assign this worker nothing more, then pick the
+	// workers to hand leases on to.
+	if err := s.session.SetDraining(ctx); err != nil {
+		s.log.Warn().Err(err).Msg("marking this worker as draining failed")
+	}
+	targets := s.handOnTargets(ctx)
 	s.mu.Lock()
+	s.handOn = targets
 	cs := make([]*shardConsumer, 0, len(s.consumers))
 	for _, c := range s.consumers {
 		cs = append(cs, c)
 	}
 	s.mu.Unlock()
-	s.log.Info().Int("consumers", len(cs)).Msg("shutting down")
+	s.log.Info().Int("consumers", len(cs)).Strs("hand_on_to", targets).Msg("shutting down")
 	for _, c := range cs {
 		c.requestShutdown()
 	}
-	timeout := time.NewTimer(s.cfg.ShutdownTimeout)
-	defer timeout.Stop()
 	for _, c := range cs {
 		select {
 		case <-c.done:
-		case <-timeout.C:
+		case <-ctx.Done():
 			s.log.Warn().Dur("timeout", s.cfg.ShutdownTimeout).Msg("graceful shutdown timed out; cancelling processors")
 			cancelRun(fmt.Errorf("%w: ShutdownTimeout exceeded", errShutdown))
 		}
@@ -289,7 +450,87 @@ func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) {
 	for _, c := range cs {
 		<-c.done
 	}
+}
+
+// ErrCrash, as the cause of Run's context (context.WithCancelCause), makes
+// the worker stop the way a killed process would: at once, with no
+// ShutdownRequested, no checkpoint, no hand-on, no goodbye to the leader.
+// Its leases wait for the failover time. It exists for failure drills and
+// tests.
+var ErrCrash = errors.New("shardwise: simulated crash")
+
+// crash stops every consumer without any of the shutdown protocol.
+func (s *Scheduler) crash(cancelRun context.CancelCauseFunc) {
+	s.crashed.Store(true)
+	s.mu.Lock()
+	cs := make([]*shardConsumer, 0, len(s.consumers))
+	for _, c := range s.consumers {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	cancelRun(ErrCrash)
+	for _, c := range cs {
+		<-c.done
+	}
+	s.log.Warn().Msg("worker crashed (simulated)")
+}
+
+// finishShutdown gives up leadership and deletes the worker record, so the
+// fleet learns at once that this worker is gone.
+func (s *Scheduler) finishShutdown() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.runCtx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	s.coordinator.Release(ctx)
+	if err := s.session.Close(ctx); err != nil {
+		s.log.Warn().Err(err).Msg("deleting the worker record failed; the leader removes it once it expires")
+	}
 	s.log.Info().Int64("records_processed", s.stats.recordsProcessed.Load()).Msg("worker stopped")
+}
+
+// handOnTargets lists the other workers that are not draining, those with
+// the fewest leases first. Their liveness is not checked: a target that
+// turns out dead has its leases reassigned by the leader after the failover
+// time, which is what they would have waited for anyway.
+func (s *Scheduler) handOnTargets(ctx context.Context) []string {
+	ws, err := s.workers.List(ctx)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("reading the worker table failed; releasing leases instead of handing them on")
+		return nil
+	}
+	type cand struct {
+		id     string
+		leases int
+	}
+	var cs []cand
+	for _, w := range ws {
+		if w.ID != s.cfg.WorkerID && !w.Draining {
+			cs = append(cs, cand{w.ID, len(w.LeaseThroughput)})
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].leases != cs[j].leases {
+			return cs[i].leases < cs[j].leases
+		}
+		return cs[i].id < cs[j].id
+	})
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.id
+	}
+	return out
+}
+
+// nextHandOnTarget picks the worker the next lease is handed on to, or ""
+// to release it.
+func (s *Scheduler) nextHandOnTarget() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.handOn) == 0 {
+		return ""
+	}
+	t := s.handOn[s.handOnN%len(s.handOn)]
+	s.handOnN++
+	return t
 }
 
 // shardEndSignal returns a channel closed at the next local shard end.
@@ -344,4 +585,11 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+func (s *Scheduler) loadSource() string {
+	if s.loadSample != nil {
+		return "Config.LoadSampler"
+	}
+	return s.cpu.Source()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/internal/kpl"
+	"github.com/shardwise/shardwise/leases"
 )
 
 func TestConsumeEverythingOnceThenResumeAtCheckpoints(t *testing.T) {
@@ -329,6 +330,12 @@ func TestLeaseTakenByAnotherWorkerEndsProcessor(t *testing.T) {
 	stop := h.start(h.config("w1"), factoryOf(j, "w1", nil))
 	waitFor(t, 10*time.Second, "10 records", func() bool { return j.count() >= 10 })
 	ctx := context.Background()
+	// The thief is a live worker, so the leader leaves the lease with it.
+	thief, err := leases.StartSession(ctx, leases.SessionConfig{Store: h.workers, WorkerID: "thief", FailoverTime: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer thief.Close(ctx)
 	l, err := h.store.Get(ctx, "shardId-000000000000")
 	if err != nil {
 		t.Fatal(err)

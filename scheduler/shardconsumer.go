@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 
@@ -46,6 +47,12 @@ type shardConsumer struct {
 
 	done chan struct{} // closed when run returned
 
+	// handoff is set when the leader moved the lease to another worker
+	// and this worker must finish, checkpoint and complete the hand-off.
+	handoff atomic.Bool
+	// bytes counts payload bytes processed, for throughput figures.
+	bytes atomic.Int64
+
 	mu      sync.Mutex // guards outcome
 	outcome string     // how the consumer ended, for logs and tests
 }
@@ -63,8 +70,9 @@ func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
 		Owner:    s.cfg.WorkerID,
 		Counter:  l.Counter,
 		Last:     l.Checkpoint,
+		Fence: s.fence,
 		OnLeaseLost: func(err error) {
-			c.cancelLease(consumer.ErrLeaseLost)
+			c.cancelLease(err)
 		},
 	})
 	if err != nil {
@@ -81,8 +89,15 @@ func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
 func (c *shardConsumer) leaseLost() { c.cancelLease(consumer.ErrLeaseLost) }
 
 // requestShutdown asks the consumer to finish the batch in hand, call
-// ShutdownRequested and release the lease.
+// ShutdownRequested and hand the lease on.
 func (c *shardConsumer) requestShutdown() { c.stop() }
+
+// requestHandoff is requestShutdown for a lease the leader moved: the
+// consumer completes the hand-off instead of handing the lease on itself.
+func (c *shardConsumer) requestHandoff() {
+	c.handoff.Store(true)
+	c.stop()
+}
 
 func (c *shardConsumer) setOutcome(o string) {
 	c.mu.Lock()
@@ -186,9 +201,17 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 		if c.leaseCtx.Err() != nil {
 			return false
 		}
+		// A worker past its fencing deadline must not hand out another
+		// batch: another worker may already own the shard.
+		if err := c.s.fence(); err != nil {
+			c.cancelLease(err)
+			return false
+		}
 		err := safeCall(func() error { return proc.ProcessRecords(c.leaseCtx, in) })
 		if err == nil {
 			c.s.stats.recordsProcessed.Add(int64(len(b.records)))
+			c.s.stats.bytesProcessed.Add(b.bytes)
+			c.bytes.Add(b.bytes)
 			return true
 		}
 		c.s.stats.processorErrors.Add(1)
@@ -225,9 +248,14 @@ func (c *shardConsumer) initialize(proc consumer.Processor) bool {
 }
 
 // finish ends a consumer that did not reach the end of its shard: LeaseLost
-// if the lease was lost, otherwise ShutdownRequested and a release of the
-// lease.
+// if the lease was lost, otherwise ShutdownRequested and then the lease
+// goes on: the hand-off the leader asked for is completed, or (on worker
+// shutdown) the lease is handed on to another worker at once.
 func (c *shardConsumer) finish(proc consumer.Processor) {
+	if c.s.crashed.Load() {
+		c.setOutcome("crashed")
+		return // a dead process calls nothing and writes nothing
+	}
 	if errors.Is(context.Cause(c.leaseCtx), consumer.ErrLeaseLost) || c.cp.Lost() != nil {
 		c.setOutcome("lease-lost")
 		c.log.Info().Msg("lease lost; processing stopped")
@@ -252,16 +280,37 @@ func (c *shardConsumer) finish(proc consumer.Processor) {
 	c.release()
 }
 
-// release gives the lease up so that another worker (or the next start of
-// this one) takes it at once instead of waiting for it to expire.
+// release passes the lease on so that another worker (or the next start
+// of this one) takes it at once instead of waiting for it to expire: it
+// completes a hand-off the leader asked for, or writes the next owner
+// itself (on shutdown), or clears the owner when there is nobody to hand
+// it to.
 func (c *shardConsumer) release() {
 	if c.cp.Lost() != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.leaseCtx), c.s.cfg.ShutdownTimeout)
 	defer cancel()
+	me := c.s.cfg.WorkerID
+	if c.handoff.Load() {
+		if _, err := c.s.store.CompleteHandoff(ctx, c.lease.Key, me); err != nil {
+			c.log.Warn().Err(err).Msg("completing the hand-off failed; the leader completes it after its timeout")
+			return
+		}
+		c.log.Info().Msg("hand-off completed")
+		return
+	}
 	l := c.lease
+	l.Owner = me
 	l.Counter = c.cp.Counter()
+	if target := c.s.nextHandOnTarget(); target != "" {
+		if _, err := c.s.store.Take(ctx, l, target); err == nil {
+			c.log.Info().Str("to", target).Msg("lease handed on")
+			return
+		} else if !errors.Is(err, leases.ErrConditionFailed) {
+			c.log.Warn().Err(err).Str("to", target).Msg("handing the lease on failed; releasing it")
+		}
+	}
 	if _, err := c.s.store.Release(ctx, l); err != nil {
 		c.log.Warn().Err(err).Msg("releasing the lease failed; it will be taken over when it expires")
 		return

@@ -97,6 +97,11 @@ func (c *shardConsumer) shardEnded(proc consumer.Processor, end *batch) {
 	ids := make([]string, 0, len(children))
 	for _, child := range children {
 		ids = append(ids, child.Key)
+		// The children are created owned by this worker, so they start
+		// here the moment the parent is done instead of waiting for the
+		// leader's next assignment run; the leader rebalances later. For a
+		// merge, whichever parent ends first creates the child.
+		child.Owner = c.s.cfg.WorkerID
 		for {
 			_, err := c.s.store.Create(ctx, child)
 			if err == nil {
@@ -153,6 +158,9 @@ func (c *shardConsumer) finishEnded(proc consumer.Processor, checkpointed bool) 
 	case checkpointed:
 		c.setOutcome("shard-end")
 		c.log.Info().Msg("shard finished (SHARD_END checkpointed)")
+		c.s.mu.Lock()
+		c.s.finished[c.lease.Key] = true
+		c.s.mu.Unlock()
 		c.s.broadcastShardEnd()
 	case errors.Is(context.Cause(c.leaseCtx), consumer.ErrLeaseLost) || c.cp.Lost() != nil:
 		c.finish(proc)

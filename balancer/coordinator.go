@@ -1,0 +1,445 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/shardwise/shardwise/leases"
+)
+
+// SessionView is what the coordinator needs of this worker's session.
+type SessionView interface {
+	ID() string
+	// Fence returns an error while the worker may not act (it could not
+	// prove it is alive in time).
+	Fence() error
+}
+
+// CoordinatorConfig configures the election and the leader's loop.
+type CoordinatorConfig struct {
+	WorkerID    string
+	Session     SessionView
+	Leases      leases.Store
+	Workers     leases.WorkerStore
+	Coordinator CoordinatorStore
+	// FailoverTime: a worker (or leader) whose heartbeat has not changed
+	// for this long, on this process's clock, is dead.
+	FailoverTime time.Duration
+	// ScanInterval is how often the election is checked and, on the
+	// leader, the worker table read. Default FailoverTime/10.
+	ScanInterval time.Duration
+	// AssignmentInterval is how often the leader reads the lease table and
+	// plans, when nothing else prompts it. Default FailoverTime/2.
+	AssignmentInterval time.Duration
+	// HandoffTimeout bounds a graceful hand-off: after it, the leader
+	// completes the transfer itself. Default FailoverTime.
+	HandoffTimeout time.Duration
+	// BalanceEvery makes every Nth assignment run balance load variance
+	// (KCL: 3).
+	BalanceEvery int
+	Plan         PlanConfig
+	Logger       zerolog.Logger
+	// OnAssign is called after moves were written (for metrics and to wake
+	// local discovery).
+	OnAssign func(moves []Move, applied int)
+}
+
+// Coordinator runs leader election on every worker and, on the leader,
+// assigns leases. Two leaders at once are harmless: every move is a
+// compare-and-set on the lease as the leader read it.
+type Coordinator struct {
+	cfg CoordinatorConfig
+	log zerolog.Logger
+
+	leader atomic.Bool
+
+	// Owned by the Run goroutine:
+	rec        LeaderRecord // last leader item read or written
+	watch      sighting     // non-leaders: the leader's worker record as first seen
+	watching   bool
+	obs        *observer // leader: every worker
+	lastAssign time.Time
+	runs       int
+	handoffs   map[string]time.Time // lease key -> when the leader first saw its hand-off pending
+	wake       chan struct{}
+
+	mu    sync.Mutex // guards stats
+	stats CoordinatorStats
+}
+
+// CoordinatorStats are the leader's running figures.
+type CoordinatorStats struct {
+	IsLeader         bool
+	Workers          int // alive workers seen by the leader
+	TotalLeases      int
+	ExpiredLeases    int // leases of dead workers found in the last run
+	Reassignments    int64
+	AssignmentRuns   int64
+	LastAssignmentAt time.Time
+}
+
+// NewCoordinator validates cfg.
+func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
+	switch {
+	case cfg.WorkerID == "", cfg.Session == nil, cfg.Leases == nil, cfg.Workers == nil, cfg.Coordinator == nil:
+		return nil, errors.New("shardwise/balancer: coordinator needs WorkerID, Session, Leases, Workers and Coordinator")
+	case cfg.FailoverTime <= 0:
+		return nil, errors.New("shardwise/balancer: coordinator needs a FailoverTime")
+	}
+	if err := cfg.Plan.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ScanInterval <= 0 {
+		cfg.ScanInterval = cfg.FailoverTime / 10
+	}
+	if cfg.AssignmentInterval <= 0 {
+		cfg.AssignmentInterval = cfg.FailoverTime / 2
+	}
+	if cfg.HandoffTimeout <= 0 {
+		cfg.HandoffTimeout = cfg.FailoverTime
+	}
+	if cfg.BalanceEvery <= 0 {
+		cfg.BalanceEvery = 3
+	}
+	return &Coordinator{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		obs:      newObserver(cfg.FailoverTime),
+		handoffs: map[string]time.Time{},
+		wake:     make(chan struct{}, 1),
+	}, nil
+}
+
+// IsLeader reports whether this worker led at its last check.
+func (c *Coordinator) IsLeader() bool { return c.leader.Load() }
+
+// Stats returns the leader's figures.
+func (c *Coordinator) Stats() CoordinatorStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.IsLeader = c.IsLeader()
+	return s
+}
+
+// Wake asks the leader to run an assignment at once.
+func (c *Coordinator) Wake() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run checks the election every ScanInterval and, while leading, assigns
+// leases, until ctx ends.
+func (c *Coordinator) Run(ctx context.Context) {
+	t := time.NewTicker(c.cfg.ScanInterval)
+	defer t.Stop()
+	for {
+		c.tick(ctx, false)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.wake:
+			c.tick(ctx, true)
+		}
+	}
+}
+
+// Release gives up leadership (on graceful shutdown), so another worker
+// claims it at its next scan instead of after a failover time.
+func (c *Coordinator) Release(ctx context.Context) {
+	if !c.leader.Swap(false) {
+		return
+	}
+	if err := c.cfg.Coordinator.ReleaseLeader(ctx, c.rec); err != nil && !errors.Is(err, leases.ErrConditionFailed) {
+		c.log.Warn().Err(err).Msg("releasing leadership failed; another worker takes over after the failover time")
+		return
+	}
+	c.log.Info().Msg("leadership released")
+}
+
+func (c *Coordinator) tick(ctx context.Context, force bool) {
+	if ctx.Err() != nil {
+		return
+	}
+	if err := c.elect(ctx); err != nil {
+		if ctx.Err() == nil {
+			c.log.Warn().Err(err).Msg("leader election check failed")
+		}
+		return
+	}
+	if !c.IsLeader() {
+		return
+	}
+	if err := c.lead(ctx, force); err != nil && ctx.Err() == nil {
+		c.log.Warn().Err(err).Msg("lease assignment failed; will retry")
+	}
+}
+
+// elect reads the leader item and claims it when it is free, held by an
+// earlier incarnation of this worker, or held by a leader whose heartbeat
+// has not changed for the failover time.
+func (c *Coordinator) elect(ctx context.Context) error {
+	now := time.Now()
+	if c.cfg.Session.Fence() != nil {
+		// A fenced worker may not lead: it cannot prove it is alive, and
+		// others will take over once its heartbeat has stood still.
+		if c.leader.Swap(false) {
+			c.log.Warn().Msg("stepping down as leader: worker session fenced")
+		}
+		return nil
+	}
+	rec, err := c.cfg.Coordinator.GetLeader(ctx)
+	if err != nil {
+		return err
+	}
+	c.rec = rec
+	mySession := c.cfg.Session.ID()
+	switch {
+	case rec.Leader == c.cfg.WorkerID && rec.SessionID == mySession:
+		c.setLeader(true)
+		return nil
+	case rec.Leader == "" || rec.Leader == c.cfg.WorkerID:
+		// Free, or held by an earlier incarnation of this worker id.
+		return c.claim(ctx, rec, "leadership free")
+	}
+	c.setLeader(false)
+	// Watch the leader's worker record: its heartbeat is the leader's
+	// liveness, so leadership costs no writes of its own.
+	w, err := c.cfg.Workers.Get(ctx, rec.Leader)
+	if errors.Is(err, leases.ErrNotFound) || (err == nil && w.SessionID != rec.SessionID) {
+		// The leader deregistered (it shut down) or restarted as a new
+		// session that does not lead: nobody is leading.
+		return c.claim(ctx, rec, "leader gone")
+	}
+	if err != nil {
+		return err
+	}
+	if !c.watching || c.watch.rec.ID != w.ID || c.watch.rec.SessionID != w.SessionID || c.watch.rec.Heartbeat != w.Heartbeat {
+		c.watch, c.watching = sighting{rec: w, since: now}, true
+		return nil
+	}
+	if now.Sub(c.watch.since) >= c.cfg.FailoverTime {
+		return c.claim(ctx, rec, "leader heartbeat stopped")
+	}
+	return nil
+}
+
+func (c *Coordinator) claim(ctx context.Context, prev LeaderRecord, why string) error {
+	rec, err := c.cfg.Coordinator.ClaimLeader(ctx, prev.Epoch, c.cfg.WorkerID, c.cfg.Session.ID())
+	if errors.Is(err, leases.ErrConditionFailed) {
+		return nil // someone else claimed first
+	}
+	if err != nil {
+		return err
+	}
+	c.rec = rec
+	c.log.Info().Str("reason", why).Str("previous_leader", prev.Leader).Int64("epoch", rec.Epoch).Msg("became leader")
+	// What this worker already observed of the previous leader is
+	// evidence the new leader keeps: the dead leader's leases can move
+	// without waiting another failover time.
+	c.obs = newObserver(c.cfg.FailoverTime)
+	if c.watching && c.watch.rec.ID == prev.Leader {
+		c.obs.seen[c.watch.rec.ID] = c.watch
+	}
+	c.watching = false
+	c.handoffs = map[string]time.Time{}
+	c.lastAssign = time.Time{}
+	c.setLeader(true)
+	return nil
+}
+
+func (c *Coordinator) setLeader(v bool) {
+	if c.leader.Swap(v) != v && !v {
+		c.log.Info().Msg("no longer leader")
+	}
+}
+
+// lead reads the worker table and, when workers died or appeared, when a
+// run is due or forced, reads the leases, plans and writes the moves.
+func (c *Coordinator) lead(ctx context.Context, force bool) error {
+	now := time.Now()
+	ws, err := c.cfg.Workers.List(ctx)
+	if err != nil {
+		return err
+	}
+	before := c.aliveSet(now)
+	c.obs.observeAll(now, ws)
+	after := c.aliveSet(now)
+	changed := len(before) != len(after)
+	for id := range after {
+		changed = changed || !before[id]
+	}
+	if !force && !changed && now.Sub(c.lastAssign) < c.cfg.AssignmentInterval && len(c.handoffs) == 0 {
+		return nil
+	}
+	return c.assign(ctx, now)
+}
+
+func (c *Coordinator) aliveSet(now time.Time) map[string]bool {
+	out := map[string]bool{}
+	for id := range c.obs.seen {
+		if c.obs.alive(now, id) {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
+	all, err := c.cfg.Leases.List(ctx)
+	if err != nil {
+		return err
+	}
+	c.lastAssign = now
+	c.runs++
+	byKey := make(map[string]leases.Lease, len(all))
+	var alive []WorkerLoad
+	draining := map[string]bool{}
+	throughput := map[string]float64{}
+	for id, s := range c.obs.seen {
+		if !c.obs.alive(now, id) {
+			continue
+		}
+		for k, v := range s.rec.LeaseThroughput {
+			throughput[k] = v
+		}
+		if s.rec.Draining {
+			draining[id] = true
+			continue
+		}
+		maxCPU := 0.0
+		if opr := s.rec.OperatingRange[leases.MetricCPU]; len(opr) > 0 {
+			maxCPU = opr[0]
+		}
+		alive = append(alive, WorkerLoad{ID: id, CPU: s.rec.LatestCPU(), MaxCPU: maxCPU})
+	}
+	infos := make([]LeaseInfo, 0, len(all))
+	expired := 0
+	pending := map[string]bool{}
+	for _, l := range all {
+		byKey[l.Key] = l
+		if draining[l.Owner] || draining[l.CheckpointOwner] {
+			continue // a draining worker hands its leases on itself
+		}
+		if l.HandoffPending() {
+			pending[l.Key] = true
+			if c.expireHandoff(ctx, now, l) {
+				continue
+			}
+		}
+		if l.Owner != "" && !l.IsFinished() && !c.obs.alive(now, l.Owner) {
+			expired++
+		}
+		infos = append(infos, LeaseInfo{
+			Key:            l.Key,
+			Owner:          l.Owner,
+			ThroughputKBps: throughput[l.Key],
+			HandoffPending: l.HandoffPending(),
+			Finished:       l.IsFinished(),
+		})
+	}
+	for k := range c.handoffs {
+		if !pending[k] {
+			delete(c.handoffs, k)
+		}
+	}
+	cfg := c.cfg.Plan
+	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
+	moves := Plan(infos, alive, cfg)
+	applied := 0
+	for _, m := range moves {
+		if err := c.apply(ctx, byKey[m.Key], m); err != nil {
+			if !errors.Is(err, leases.ErrConditionFailed) && !errors.Is(err, leases.ErrNotFound) && ctx.Err() == nil {
+				c.log.Warn().Err(err).Str("lease", m.Key).Msg("lease move failed")
+			}
+			continue
+		}
+		applied++
+		c.log.Info().Str("lease", m.Key).Str("from", m.From).Str("to", m.To).Str("reason", string(m.Reason)).Bool("graceful", m.Graceful).Msg("lease moved")
+	}
+	c.removeDeadWorkers(ctx, now, all)
+	c.mu.Lock()
+	c.stats.Workers = len(alive)
+	c.stats.TotalLeases = len(all)
+	c.stats.ExpiredLeases = expired
+	c.stats.Reassignments += int64(applied)
+	c.stats.AssignmentRuns++
+	c.stats.LastAssignmentAt = now
+	c.mu.Unlock()
+	if c.cfg.OnAssign != nil && len(moves) > 0 {
+		c.cfg.OnAssign(moves, applied)
+	}
+	return nil
+}
+
+// apply writes one move as a compare-and-set on the lease as read: a
+// graceful hand-off when the owner is alive, a direct take otherwise.
+func (c *Coordinator) apply(ctx context.Context, l leases.Lease, m Move) error {
+	if l.Key == "" || l.Owner != m.From {
+		return fmt.Errorf("move of %s from %q does not match the lease read: %w", m.Key, m.From, leases.ErrConditionFailed)
+	}
+	if m.Graceful {
+		_, err := c.cfg.Leases.StartHandoff(ctx, l, m.To)
+		return err
+	}
+	_, err := c.cfg.Leases.Take(ctx, l, m.To)
+	return err
+}
+
+// expireHandoff completes a hand-off the old owner did not finish in time
+// (or cannot, being dead), and reports whether it did.
+func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases.Lease) bool {
+	first, ok := c.handoffs[l.Key]
+	if !ok {
+		c.handoffs[l.Key] = now
+		first = now
+	}
+	oldAlive := c.obs.alive(now, l.CheckpointOwner)
+	if oldAlive && now.Sub(first) < c.cfg.HandoffTimeout {
+		return false
+	}
+	if _, err := c.cfg.Leases.CompleteHandoff(ctx, l.Key, l.CheckpointOwner); err != nil {
+		if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {
+			c.log.Warn().Err(err).Str("lease", l.Key).Msg("forcing the hand-off failed")
+		}
+		return true
+	}
+	delete(c.handoffs, l.Key)
+	reason := "timeout"
+	if !oldAlive {
+		reason = "old owner dead"
+	}
+	c.log.Warn().Str("lease", l.Key).Str("old_owner", l.CheckpointOwner).Str("new_owner", l.Owner).Str("reason", reason).Msg("hand-off forced")
+	return true
+}
+
+// removeDeadWorkers deletes the records of workers that have been dead for
+// two failover times and own no lease any more, so the worker table stays
+// the size of the fleet.
+func (c *Coordinator) removeDeadWorkers(ctx context.Context, now time.Time, all []leases.Lease) {
+	owners := map[string]bool{}
+	for _, l := range all {
+		if !l.IsFinished() {
+			owners[l.Owner] = true
+		}
+	}
+	for _, r := range c.obs.dead(now) {
+		s := c.obs.seen[r.ID]
+		if owners[r.ID] || now.Sub(s.since) < 2*c.cfg.FailoverTime || r.ID == c.cfg.WorkerID {
+			continue
+		}
+		if err := c.cfg.Workers.Remove(ctx, s.rec); err == nil {
+			delete(c.obs.seen, r.ID)
+			c.log.Info().Str("dead_worker", r.ID).Msg("removed the record of a dead worker")
+		}
+	}
+}

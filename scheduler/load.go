@@ -1,0 +1,82 @@
+package scheduler
+
+import (
+	"time"
+
+	"github.com/shardwise/shardwise/leases"
+)
+
+// loadTracker turns the bytes each lease delivered into recent throughput
+// figures for the heartbeat. Guarded by Scheduler.mu.
+type loadTracker struct {
+	last     time.Time
+	lastByte map[string]int64   // lease key -> bytes delivered at the last sample
+	kbps     map[string]float64 // lease key -> KB/s (EMA)
+	cpu      []float64          // newest last, at most statsHistory
+	total    []float64
+}
+
+// statsHistory is how many samples each sts series keeps, as the Java KCL.
+const statsHistory = 10
+
+// throughputAlpha weighs the newest throughput sample (KCL uses 0.5).
+const throughputAlpha = 0.5
+
+// fillLoad is the session's Load callback: it samples CPU and per-lease
+// throughput and writes them into the heartbeat record.
+func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
+	var cpu float64
+	if s.loadSample != nil {
+		cpu = s.loadSample()
+	} else {
+		cpu = s.cpu.Sample()
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := &s.load
+	if t.lastByte == nil {
+		t.lastByte, t.kbps = map[string]int64{}, map[string]float64{}
+	}
+	elapsed := now.Sub(t.last).Seconds()
+	live := make(map[string]bool, len(s.consumers))
+	total := 0.0
+	for key, c := range s.consumers {
+		live[key] = true
+		b := c.bytes.Load()
+		if !t.last.IsZero() && elapsed > 0 {
+			sample := float64(b-t.lastByte[key]) / 1024 / elapsed
+			if prev, ok := t.kbps[key]; ok {
+				sample = throughputAlpha*sample + (1-throughputAlpha)*prev
+			}
+			t.kbps[key] = sample
+		} else if _, ok := t.kbps[key]; !ok {
+			t.kbps[key] = 0
+		}
+		t.lastByte[key] = b
+		total += t.kbps[key]
+	}
+	for key := range t.kbps {
+		if !live[key] {
+			delete(t.kbps, key)
+			delete(t.lastByte, key)
+		}
+	}
+	t.last = now
+	t.cpu = appendCapped(t.cpu, cpu)
+	t.total = appendCapped(t.total, total)
+	r.Stats = map[string][]float64{leases.MetricCPU: append([]float64(nil), t.cpu...), leases.MetricThroughput: append([]float64(nil), t.total...)}
+	r.OperatingRange = map[string][]float64{leases.MetricCPU: {100}}
+	r.LeaseThroughput = make(map[string]float64, len(t.kbps))
+	for k, v := range t.kbps {
+		r.LeaseThroughput[k] = v
+	}
+}
+
+func appendCapped(xs []float64, x float64) []float64 {
+	xs = append(xs, x)
+	if len(xs) > statsHistory {
+		xs = xs[len(xs)-statsHistory:]
+	}
+	return xs
+}
