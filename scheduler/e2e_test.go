@@ -41,7 +41,9 @@ func newEmuHarness(t *testing.T, shards int) *emuHarness {
 	if _, err := h.kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(h.stream), ShardCount: aws.Int32(int32(shards))}); err != nil {
 		t.Fatal(err)
 	}
-	w := kinesis.NewStreamExistsWaiter(h.kc, func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay, o.MaxDelay = 50*time.Millisecond, 500*time.Millisecond })
+	w := kinesis.NewStreamExistsWaiter(h.kc, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 500*time.Millisecond
+	})
 	if err := w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(h.stream)}, time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -37,8 +37,8 @@ type Scheduler struct {
 	coordStore  balancer.CoordinatorStore
 	log         zerolog.Logger
 	cpu         *balancer.CPUSampler
-	loadSample  func() float64 // Config.LoadSampler, or nil for cpu
-	session     *leases.Session      // set by Run before any consumer starts
+	loadSample  func() float64        // Config.LoadSampler, or nil for cpu
+	session     *leases.Session       // set by Run before any consumer starts
 	coordinator *balancer.Coordinator // set by Run
 
 	fetchSem  *semaphore.Weighted // GetRecords calls in flight, worker-wide

@@ -70,7 +70,7 @@ func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
 		Owner:    s.cfg.WorkerID,
 		Counter:  l.Counter,
 		Last:     l.Checkpoint,
-		Fence: s.fence,
+		Fence:    s.fence,
 		OnLeaseLost: func(err error) {
 			c.cancelLease(err)
 		},
