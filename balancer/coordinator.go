@@ -366,6 +366,7 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 		applied++
 		c.log.Info().Str("lease", m.Key).Str("from", m.From).Str("to", m.To).Str("reason", string(m.Reason)).Bool("graceful", m.Graceful).Msg("lease moved")
 	}
+	c.removeFinishedLeases(ctx, byKey)
 	c.removeDeadWorkers(ctx, now, all)
 	c.mu.Lock()
 	c.stats.Workers = len(alive)
@@ -420,6 +421,36 @@ func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases
 	}
 	c.log.Warn().Str("lease", l.Key).Str("old_owner", l.CheckpointOwner).Str("new_owner", l.Owner).Str("reason", reason).Msg("hand-off forced")
 	return true
+}
+
+// removeFinishedLeases deletes the leases of shards processed to SHARD_END
+// once every child has a lease with an owner: nothing needs the parent any
+// more (a child waits only for parent leases that exist, and shard sync
+// never recreates a lease for a closed shard with a leased descendant), and
+// the lease table stays the size of the live shard graph.
+func (c *Coordinator) removeFinishedLeases(ctx context.Context, byKey map[string]leases.Lease) {
+	for key, l := range byKey {
+		if !l.IsFinished() || len(l.ChildShardIDs) == 0 {
+			continue
+		}
+		ready := true
+		for _, child := range l.ChildShardIDs {
+			if cl, ok := byKey[child]; !ok || (cl.Owner == "" && !cl.IsFinished()) {
+				ready = false
+				break
+			}
+		}
+		if !ready {
+			continue
+		}
+		if err := c.cfg.Leases.Delete(ctx, key, l.Counter); err != nil {
+			if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {
+				c.log.Warn().Err(err).Str("lease", key).Msg("deleting a finished lease failed")
+			}
+			continue
+		}
+		c.log.Info().Str("lease", key).Strs("children", l.ChildShardIDs).Msg("deleted a finished lease")
+	}
 }
 
 // removeDeadWorkers deletes the records of workers that have been dead for

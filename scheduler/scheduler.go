@@ -59,6 +59,7 @@ type Scheduler struct {
 	handOn    []string        // during shutdown: workers to hand leases on to
 	handOnN   int             // round-robin position in handOn
 	load      loadTracker
+	vanished  map[string]bool // leases missing from the last shard listing (main loop only)
 }
 
 // counters are the scheduler's running totals.
@@ -161,6 +162,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer discover.Stop()
 	sync := time.NewTicker(s.cfg.ShardSyncInterval)
 	defer sync.Stop()
+	audit := time.NewTicker(max(s.cfg.ShardSyncInterval/4, time.Second))
+	defer audit.Stop()
 	s.discover(ctx)
 	for {
 		select {
@@ -181,6 +184,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.discover(ctx)
 		case <-s.wakeLoop:
 			s.discover(ctx)
+		case <-audit.C:
+			if s.IsLeader() {
+				s.auditHashRanges(ctx)
+			}
 		case <-sync.C:
 			if !s.IsLeader() {
 				continue

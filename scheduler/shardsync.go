@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -72,9 +73,13 @@ func leaseForShard(sh types.Shard, cp consumer.ExtendedSequenceNumber) leases.Le
 }
 
 // syncShards creates a lease for every shard that should have one and has
-// none. Creation is conditional, so concurrent syncs are harmless.
+// none, and (on the leader) deletes the leases of shards that no longer
+// exist. Creation is conditional, so concurrent syncs are harmless.
 //
 // Which shards get leases, and where they start:
+//   - a closed shard with a leased descendant gets none: its records were
+//     processed before the descendant's lease was created (this is what
+//     keeps a finished, deleted parent from being processed again);
 //   - a shard descended from a leased shard starts at TRIM_HORIZON, so
 //     that nothing written to it after the split or merge is skipped (it
 //     waits for its parents before it starts);
@@ -95,8 +100,29 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 		leased[l.Key] = true
 	}
 	byID := make(map[string]types.Shard, len(shards))
+	children := make(map[string][]string, len(shards))
 	for _, sh := range shards {
-		byID[aws.ToString(sh.ShardId)] = sh
+		id := aws.ToString(sh.ShardId)
+		byID[id] = sh
+		for _, p := range shardParents(sh) {
+			children[p] = append(children[p], id)
+		}
+	}
+	// hasLeasedDescendant is memoized over the shard graph.
+	memo := map[string]bool{}
+	var hasLeasedDescendant func(id string) bool
+	hasLeasedDescendant = func(id string) bool {
+		if v, ok := memo[id]; ok {
+			return v
+		}
+		memo[id] = false // a cycle cannot happen, but must not recurse forever
+		for _, c := range children[id] {
+			if leased[c] || hasLeasedDescendant(c) {
+				memo[id] = true
+				return true
+			}
+		}
+		return false
 	}
 	// Visit parents before children so a child sees whether its parent
 	// has (or is getting) a lease.
@@ -117,7 +143,7 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 		for _, p := range parents {
 			visit(p)
 		}
-		if leased[id] {
+		if leased[id] || (!shardOpen(sh) && hasLeasedDescendant(id)) {
 			return
 		}
 		parentLeased := false
@@ -149,5 +175,65 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 	if created > 0 {
 		s.log.Info().Int("created", created).Int("shards", len(shards)).Msg("shard sync created leases")
 	}
+	if s.IsLeader() {
+		s.removeVanishedLeases(ctx, existing, byID)
+	}
 	return firstErr
+}
+
+// removeVanishedLeases deletes the leases of shards that ListShards no
+// longer returns (their data expired). A lease must be missing from two
+// consecutive syncs, so a listing taken at an unlucky moment deletes
+// nothing. Deleting it lets the shard's children start.
+func (s *Scheduler) removeVanishedLeases(ctx context.Context, existing []leases.Lease, listed map[string]types.Shard) {
+	missing := map[string]bool{}
+	for _, l := range existing {
+		if _, ok := listed[l.Key]; ok {
+			continue
+		}
+		missing[l.Key] = true
+		if !s.vanished[l.Key] {
+			continue
+		}
+		if err := s.store.Delete(ctx, l.Key, l.Counter); err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn().Err(err).Str("lease", l.Key).Msg("deleting the lease of a vanished shard failed")
+			}
+			continue
+		}
+		s.log.Info().Str("lease", l.Key).Str("checkpoint", l.Checkpoint.String()).Msg("deleted the lease of a shard that no longer exists")
+	}
+	s.vanished = missing
+}
+
+// auditHashRanges checks that the unfinished leases cover the whole hash
+// key space; a hole means a shard has no lease, and a shard sync follows at
+// once instead of at the next ShardSyncInterval.
+func (s *Scheduler) auditHashRanges(ctx context.Context) {
+	all, err := s.store.List(ctx)
+	if err != nil {
+		return
+	}
+	var ranges []hashkey.Range
+	for _, l := range all {
+		if l.IsFinished() || l.StartingHashKey == "" {
+			continue
+		}
+		r, err := hashkey.ParseRange(l.StartingHashKey, l.EndingHashKey)
+		if err != nil {
+			continue
+		}
+		ranges = append(ranges, r)
+	}
+	if len(ranges) == 0 {
+		return
+	}
+	holes := hashkey.Holes(ranges)
+	if len(holes) == 0 {
+		return
+	}
+	s.log.Warn().Int("holes", len(holes)).Str("first", holes[0].String()).Msg("the leases do not cover the whole hash key range; syncing shards now")
+	if err := s.syncShards(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn().Err(err).Msg("shard sync after the hash range audit failed")
+	}
 }

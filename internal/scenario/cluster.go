@@ -11,10 +11,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/scheduler"
@@ -257,7 +261,10 @@ type processor struct {
 	shard  string
 }
 
-func (p *processor) Initialize(context.Context, consumer.InitializationInput) error { return nil }
+func (p *processor) Initialize(context.Context, consumer.InitializationInput) error {
+	p.c.Journal.event(p.worker, p.shard, "init")
+	return nil
+}
 
 func (p *processor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
 	start := time.Now()
@@ -271,7 +278,11 @@ func (p *processor) ProcessRecords(ctx context.Context, in consumer.ProcessRecor
 func (p *processor) LeaseLost(context.Context, consumer.LeaseLostInput) {}
 
 func (p *processor) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
-	return in.Checkpointer.Checkpoint(ctx)
+	if err := in.Checkpointer.Checkpoint(ctx); err != nil {
+		return err
+	}
+	p.c.Journal.event(p.worker, p.shard, "end")
+	return nil
 }
 
 func (p *processor) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
@@ -292,11 +303,32 @@ type Interval struct {
 	Start, End    time.Time
 }
 
+// Event is a lifecycle call: "init" (Initialize) or "end" (ShardEnded
+// after its SHARD_END checkpoint succeeded).
+type Event struct {
+	Worker, Shard, Kind string
+	At                  time.Time
+}
+
 // Journal records every delivery in the order processors reported them.
 type Journal struct {
 	mu         sync.Mutex
 	deliveries []Delivery
 	intervals  []Interval
+	events     []Event
+}
+
+func (j *Journal) event(worker, shard, kind string) {
+	j.mu.Lock()
+	j.events = append(j.events, Event{Worker: worker, Shard: shard, Kind: kind, At: time.Now()})
+	j.mu.Unlock()
+}
+
+// Events copies the lifecycle events.
+func (j *Journal) Events() []Event {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]Event(nil), j.events...)
 }
 
 func newJournal() *Journal { return &Journal{} }
@@ -448,4 +480,138 @@ func (c *Cluster) Pauses(since time.Time) []time.Duration {
 		}
 	}
 	return out
+}
+
+// ChildStart is how long after its last parent ended a child shard was
+// initialized, and whether it started on the worker that ended that
+// parent.
+type ChildStart struct {
+	Child      string
+	Delay      time.Duration
+	SameWorker bool
+}
+
+// ChildStarts pairs every child's first Initialize with the latest
+// ShardEnded of its parents (from the shard graph of the stream).
+func (c *Cluster) ChildStarts() ([]ChildStart, error) {
+	shards, err := c.Shards()
+	if err != nil {
+		return nil, err
+	}
+	ends := map[string]Event{}
+	inits := map[string]Event{}
+	for _, e := range c.Journal.Events() {
+		switch e.Kind {
+		case "end":
+			if _, ok := ends[e.Shard]; !ok {
+				ends[e.Shard] = e
+			}
+		case "init":
+			if _, ok := inits[e.Shard]; !ok {
+				inits[e.Shard] = e
+			}
+		}
+	}
+	var out []ChildStart
+	for id, parents := range shards {
+		init, ok := inits[id]
+		if !ok || len(parents) == 0 {
+			continue
+		}
+		var last Event
+		for _, p := range parents {
+			if e, ok := ends[p]; ok && e.At.After(last.At) {
+				last = e
+			}
+		}
+		if last.At.IsZero() {
+			continue
+		}
+		out = append(out, ChildStart{Child: id, Delay: init.At.Sub(last.At), SameWorker: init.Worker == last.Worker})
+	}
+	return out, nil
+}
+
+// Shards maps every shard of the stream to its parents.
+func (c *Cluster) Shards() (map[string][]string, error) {
+	out := map[string][]string{}
+	var token *string
+	for {
+		in := &kinesis.ListShardsInput{StreamName: aws.String(c.Stream)}
+		if token != nil {
+			in = &kinesis.ListShardsInput{NextToken: token}
+		}
+		page, err := c.Fake.ListShards(context.Background(), in)
+		if err != nil {
+			return nil, err
+		}
+		for _, sh := range page.Shards {
+			var ps []string
+			for _, p := range []*string{sh.ParentShardId, sh.AdjacentParentShardId} {
+				if aws.ToString(p) != "" {
+					ps = append(ps, aws.ToString(p))
+				}
+			}
+			out[aws.ToString(sh.ShardId)] = ps
+		}
+		if page.NextToken == nil {
+			return out, nil
+		}
+		token = page.NextToken
+	}
+}
+
+// OpenShards counts the shards that are still open.
+func (c *Cluster) OpenShards() (int, error) {
+	out, err := c.Fake.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String(c.Stream),
+		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}})
+	if err != nil {
+		return 0, err
+	}
+	n := len(out.Shards)
+	for out.NextToken != nil {
+		if out, err = c.Fake.ListShards(context.Background(), &kinesis.ListShardsInput{NextToken: out.NextToken}); err != nil {
+			return 0, err
+		}
+		n += len(out.Shards)
+	}
+	return n, nil
+}
+
+// LeaseCount is the number of leases in the table, finished ones included.
+func (c *Cluster) LeaseCount() int {
+	all, _ := c.Leases.List(context.Background())
+	return len(all)
+}
+
+// AdjacentOpenPairs returns up to n disjoint pairs of open shards whose
+// hash ranges touch (candidates for MergeShards).
+func (c *Cluster) AdjacentOpenPairs(n int) ([][2]string, error) {
+	out, err := c.Fake.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String(c.Stream),
+		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}})
+	if err != nil {
+		return nil, err
+	}
+	type rng struct {
+		id         string
+		start, end hashkey.Key
+	}
+	var open []rng
+	for _, sh := range out.Shards {
+		r, err := hashkey.ParseRange(aws.ToString(sh.HashKeyRange.StartingHashKey), aws.ToString(sh.HashKeyRange.EndingHashKey))
+		if err != nil {
+			return nil, err
+		}
+		open = append(open, rng{aws.ToString(sh.ShardId), r.Start, r.End})
+	}
+	sort.Slice(open, func(i, j int) bool { return hashkey.Compare(open[i].start, open[j].start) < 0 })
+	var pairs [][2]string
+	for i := 0; i+1 < len(open) && len(pairs) < n; i++ {
+		next, ok := open[i].end.Add1()
+		if ok && next == open[i+1].start {
+			pairs = append(pairs, [2]string{open[i].id, open[i+1].id})
+			i++
+		}
+	}
+	return pairs, nil
 }
