@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // SessionView is what the coordinator needs of this worker's session.
@@ -45,6 +46,9 @@ type CoordinatorConfig struct {
 	BalanceEvery int
 	Plan         PlanConfig
 	Logger       zerolog.Logger
+	// Metrics receives the leader's metrics; its dimensions (e.g.
+	// WorkerIdentifier) are extended with Operation. May be nil.
+	Metrics *metrics.Scope
 	// OnAssign is called after moves were written (for metrics and to wake
 	// local discovery).
 	OnAssign func(moves []Move, applied int)
@@ -170,7 +174,10 @@ func (c *Coordinator) tick(ctx context.Context, force bool) {
 	if ctx.Err() != nil {
 		return
 	}
-	if err := c.elect(ctx); err != nil {
+	err := c.elect(ctx)
+	c.cfg.Metrics.With(metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationLeaderDecider}).
+		Success(metrics.MetricIsLeader, c.IsLeader(), metrics.LevelDetailed)
+	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn().Err(err).Msg("leader election check failed")
 		}
@@ -368,6 +375,13 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	}
 	c.removeFinishedLeases(ctx, byKey)
 	c.removeDeadWorkers(ctx, now, all)
+	if m := c.cfg.Metrics; m != nil {
+		m = m.With(metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationLeaseAssignmentManager})
+		m.Value(metrics.MetricTotalLeases, float64(len(all)), metrics.UnitCount, metrics.LevelSummary)
+		m.Value(metrics.MetricNumWorkers, float64(len(alive)), metrics.UnitCount, metrics.LevelSummary)
+		m.Value(metrics.MetricExpiredLeases, float64(expired), metrics.UnitCount, metrics.LevelSummary)
+		m.Count(metrics.MetricNumOfLeasesReassignment, int64(applied), metrics.LevelSummary)
+	}
 	c.mu.Lock()
 	c.stats.Workers = len(alive)
 	c.stats.TotalLeases = len(all)

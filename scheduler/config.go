@@ -15,6 +15,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // KinesisAPI is the part of *kinesis.Client a Scheduler uses.
@@ -70,6 +71,19 @@ type Config struct {
 	WorkerID string
 	// Logger receives structured logs. Default: no logs.
 	Logger zerolog.Logger
+
+	// Metrics receives the worker's metrics, with the Java KCL's names and
+	// dimensions (see package metrics). Default: none. The scheduler does
+	// not close a sink it was given; close it after Run returns.
+	Metrics metrics.Sink
+	// CloudWatch, if set, makes the scheduler publish its metrics to
+	// CloudWatch itself, in namespace ApplicationName at MetricsLevel, and
+	// flush them when Run returns. Set at most one of Metrics and
+	// CloudWatch.
+	CloudWatch metrics.CloudWatchAPI
+	// MetricsLevel is the level of the CloudWatch publisher. Default:
+	// DETAILED (as the Java KCL).
+	MetricsLevel metrics.Level
 
 	// MaxRecords is the Limit of each GetRecords call (1..10000).
 	// Default: 10000.
@@ -341,6 +355,9 @@ func (c Config) validate() error {
 			field = "RebalanceDampeningPercent"
 		}
 		return bad(field, "%v", err)
+	}
+	if c.Metrics != nil && c.CloudWatch != nil {
+		return bad("CloudWatch", "set Metrics or CloudWatch, not both")
 	}
 	if c.MaxPendingRecords < 1 {
 		return bad("MaxPendingRecords", "%d is below 1", c.MaxPendingRecords)

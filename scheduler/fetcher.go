@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +14,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // fetcher polls one shard with GetRecords and pushes what it reads into the
@@ -24,6 +26,8 @@ type fetcher struct {
 	q       *queue
 	log     zerolog.Logger
 	conv    recordConverter
+	scope   *metrics.Scope
+	fetched *atomic.Int64 // records pushed, for Stats
 
 	// after is the position everything up to which has been pushed (or
 	// was already checkpointed); an iterator renewal restarts there.
@@ -49,6 +53,10 @@ func (f *fetcher) run(ctx context.Context) {
 		}
 		lastCall = time.Now()
 		out, err := f.getRecords(ctx, iter)
+		if f.scope.Enabled(metrics.LevelDetailed) {
+			f.scope.Time(metrics.MetricGetRecordsTime, time.Since(lastCall), metrics.LevelDetailed)
+			f.scope.Success(metrics.MetricGetRecordsSuccess, err == nil, metrics.LevelDetailed)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -58,12 +66,14 @@ func (f *fetcher) run(ctx context.Context) {
 				// The iterator outlived its five minutes (a slow processor
 				// kept the queue full): start again after what was pushed.
 				f.log.Info().Msg("shard iterator expired; getting a fresh one")
+				f.scope.Count(metrics.MetricExpiredIterator, 1, metrics.LevelSummary)
 				if iter, ok = f.iterator(ctx, &throttle); !ok {
 					return
 				}
 				continue
 			case awsapi.IsThrottle(err):
 				f.log.Debug().Err(err).Msg("GetRecords throttled; backing off")
+				f.scope.Count(metrics.MetricGetRecordsThrottled, 1, metrics.LevelSummary)
 			default:
 				f.log.Warn().Err(err).Msg("GetRecords failed; backing off")
 			}
@@ -78,6 +88,7 @@ func (f *fetcher) run(ctx context.Context) {
 		b.records, b.bytes = f.conv.appendRecords(nil, out.Records, f.after)
 		if n := len(b.records); n > 0 {
 			f.after = b.records[n-1].Position()
+			f.fetched.Add(int64(n))
 			if err := f.push(ctx, b); err != nil {
 				return
 			}

@@ -26,6 +26,7 @@ type harness struct {
 	workers *leases.MemoryWorkerStore
 	coord   *balancer.MemoryCoordinatorStore
 	stream  string
+	sched   *Scheduler // the last one started
 }
 
 func newHarness(t *testing.T, shards int, opts ...kinesisfake.Option) *harness {
@@ -78,6 +79,7 @@ func (h *harness) start(cfg Config, f consumer.ProcessorFactory) (stop func() er
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.sched = s
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // loadTracker turns the bytes each lease delivered into recent throughput
@@ -14,6 +15,11 @@ type loadTracker struct {
 	kbps     map[string]float64 // lease key -> KB/s (EMA)
 	cpu      []float64          // newest last, at most statsHistory
 	total    []float64
+	// lostReported is the lost-lease count already sent as a metric.
+	lostReported int64
+	// records processed at the last sample, and the EMA rate.
+	lastRecords      int64
+	recordsPerSecond float64
 }
 
 // statsHistory is how many samples each sts series keeps, as the Java KCL.
@@ -62,7 +68,17 @@ func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
 			delete(t.lastByte, key)
 		}
 	}
+	if recs := s.stats.recordsProcessed.Load(); !t.last.IsZero() && elapsed > 0 {
+		rate := float64(recs-t.lastRecords) / elapsed
+		t.recordsPerSecond = throughputAlpha*rate + (1-throughputAlpha)*t.recordsPerSecond
+		t.lastRecords = recs
+	} else {
+		t.lastRecords = recs
+	}
 	t.last = now
+	s.workerScope.Value(metrics.MetricCurrentLeases, float64(len(s.consumers)), metrics.UnitCount, metrics.LevelSummary)
+	s.workerScope.Count(metrics.MetricLostLeases, s.stats.leasesLost.Load()-t.lostReported, metrics.LevelSummary)
+	t.lostReported = s.stats.leasesLost.Load()
 	t.cpu = appendCapped(t.cpu, cpu)
 	t.total = appendCapped(t.total, total)
 	r.Stats = map[string][]float64{leases.MetricCPU: append([]float64(nil), t.cpu...), leases.MetricThroughput: append([]float64(nil), t.total...)}

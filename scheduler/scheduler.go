@@ -23,6 +23,7 @@ import (
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
 	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // Scheduler runs a worker of a consumer application: it keeps a worker
@@ -38,6 +39,9 @@ type Scheduler struct {
 	log         zerolog.Logger
 	cpu         *balancer.CPUSampler
 	loadSample  func() float64        // Config.LoadSampler, or nil for cpu
+	sink        metrics.Sink          // never nil
+	ownSink     bool                  // the scheduler built sink and closes it
+	workerScope *metrics.Scope        // Operation=RenewAllLeases
 	session     *leases.Session       // set by Run before any consumer starts
 	coordinator *balancer.Coordinator // set by Run
 
@@ -98,6 +102,25 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	}
 	s.endSignal.ch = make(chan struct{})
 	s.log = cfg.Logger.With().Str("worker", cfg.WorkerID).Str("stream", cfg.StreamName).Logger()
+	switch {
+	case cfg.Metrics != nil:
+		s.sink = cfg.Metrics
+	case cfg.CloudWatch != nil:
+		cw, err := metrics.NewCloudWatch(metrics.CloudWatchConfig{
+			Client:    cfg.CloudWatch,
+			Namespace: cfg.ApplicationName,
+			Level:     cfg.MetricsLevel,
+			Logger:    s.log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("shardwise: metrics: %w", err)
+		}
+		s.sink, s.ownSink = cw, true
+	default:
+		s.sink = metrics.Nop{}
+	}
+	s.workerScope = metrics.NewScope(s.sink, metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationRenewAllLeases},
+		metrics.Dimension{Name: metrics.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {
 		s.kinesis = kinesis.NewFromConfig(*cfg.AWSConfig)
 	}
@@ -263,7 +286,8 @@ func (s *Scheduler) start(ctx context.Context) error {
 			ThresholdPercent:   s.cfg.RebalanceThresholdPercent,
 			DampeningPercent:   s.cfg.RebalanceDampeningPercent,
 		},
-		Logger: s.log,
+		Logger:  s.log,
+		Metrics: metrics.NewScope(s.sink, metrics.Dimension{Name: metrics.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
 		OnAssign: func([]balancer.Move, int) {
 			s.wake() // moves to this worker start without waiting a discovery tick
 		},
@@ -490,6 +514,11 @@ func (s *Scheduler) finishShutdown() {
 	s.coordinator.Release(ctx)
 	if err := s.session.Close(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("deleting the worker record failed; the leader removes it once it expires")
+	}
+	if s.ownSink {
+		if err := s.sink.Close(ctx); err != nil {
+			s.log.Warn().Err(err).Msg("flushing metrics failed")
+		}
 	}
 	s.log.Info().Int64("records_processed", s.stats.recordsProcessed.Load()).Msg("worker stopped")
 }

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/shardwise/shardwise/internal/backoff"
 	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // errShutdown is the cause of a lease context that ended because the worker
@@ -34,6 +36,7 @@ type shardConsumer struct {
 	lease leases.Lease // as taken; not updated afterwards
 	log   zerolog.Logger
 	cp    *checkpoint.Checkpointer
+	scope *metrics.Scope // Operation=ProcessTask, ShardId, WorkerIdentifier
 
 	// leaseCtx is the context processor calls get. It ends when the lease
 	// ends: lost (cause consumer.ErrLeaseLost) or after shutdown completed.
@@ -49,9 +52,17 @@ type shardConsumer struct {
 
 	// handoff is set when the leader moved the lease to another worker
 	// and this worker must finish, checkpoint and complete the hand-off.
-	handoff atomic.Bool
-	// bytes counts payload bytes processed, for throughput figures.
-	bytes atomic.Int64
+	handoff   atomic.Bool
+	handoffAt time.Time // when the hand-off was noticed; written before handoff is set
+	// bytes and records count what was processed, for throughput figures
+	// and Stats; behind is the last batch's MillisBehindLatest.
+	bytes   atomic.Int64
+	records atomic.Int64
+	fetched atomic.Int64
+	behind  atomic.Int64
+	queue   atomic.Pointer[queue] // set once fetching starts
+	phase   atomic.Value          // string: lifecycle state for Stats
+	since   time.Time             // when the consumer started
 
 	mu      sync.Mutex // guards outcome
 	outcome string     // how the consumer ended, for logs and tests
@@ -63,7 +74,13 @@ func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
 		lease: l,
 		log:   s.log.With().Str("shard", l.Key).Str("lease", l.Key).Logger(),
 		done:  make(chan struct{}),
+		scope: metrics.NewScope(s.sink,
+			metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationProcessTask},
+			metrics.Dimension{Name: metrics.DimensionShardID, Value: l.Key},
+			metrics.Dimension{Name: metrics.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
 	}
+	c.since = time.Now()
+	c.phase.Store("waiting-for-parents")
 	cp, err := checkpoint.New(checkpoint.Config{
 		Store:    s.store,
 		LeaseKey: l.Key,
@@ -95,8 +112,18 @@ func (c *shardConsumer) requestShutdown() { c.stop() }
 // requestHandoff is requestShutdown for a lease the leader moved: the
 // consumer completes the hand-off instead of handing the lease on itself.
 func (c *shardConsumer) requestHandoff() {
-	c.handoff.Store(true)
+	if !c.handoff.Swap(true) {
+		c.handoffAt = time.Now()
+	}
 	c.stop()
+}
+
+// state is the lifecycle state shown by Stats.
+func (c *shardConsumer) state() string {
+	if v, ok := c.phase.Load().(string); ok {
+		return v
+	}
+	return "starting"
 }
 
 func (c *shardConsumer) setOutcome(o string) {
@@ -120,6 +147,7 @@ func (c *shardConsumer) run() {
 		c.release()
 		return
 	}
+	c.phase.Store("initializing")
 	if !c.initialize(proc) {
 		c.finish(proc)
 		return
@@ -127,7 +155,9 @@ func (c *shardConsumer) run() {
 	c.log.Info().Str("checkpoint", c.lease.Checkpoint.String()).Msg("processing shard")
 
 	q := newQueue(c.s.cfg.MaxPendingRecords, c.s.cfg.MaxPendingBytes)
-	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint}
+	c.queue.Store(q)
+	c.phase.Store("processing")
+	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope, fetched: &c.fetched}
 	if c.lease.StartingHashKey != "" && c.lease.EndingHashKey != "" {
 		if r, err := hashkey.ParseRange(c.lease.StartingHashKey, c.lease.EndingHashKey); err == nil {
 			f.conv.keep = &r
@@ -156,9 +186,11 @@ func (c *shardConsumer) run() {
 		c.s.releaseBytes(b.bytes)
 	}
 	if end != nil {
+		c.phase.Store("shard-ended")
 		c.shardEnded(proc, end)
 		return
 	}
+	c.phase.Store("shutting-down")
 	c.finish(proc)
 }
 
@@ -207,14 +239,24 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 			c.cancelLease(err)
 			return false
 		}
+		started := time.Now()
 		err := safeCall(func() error { return proc.ProcessRecords(c.leaseCtx, in) })
+		took := time.Since(started)
+		c.scope.Time(metrics.MetricProcessRecordsTime, took, metrics.LevelSummary)
+		c.scope.Success(metrics.MetricProcessTaskSuccess, err == nil, metrics.LevelSummary)
 		if err == nil {
 			c.s.stats.recordsProcessed.Add(int64(len(b.records)))
 			c.s.stats.bytesProcessed.Add(b.bytes)
 			c.bytes.Add(b.bytes)
+			c.records.Add(int64(len(b.records)))
+			c.behind.Store(b.millisBehind)
+			c.scope.Count(metrics.MetricRecordsProcessed, int64(len(b.records)), metrics.LevelSummary)
+			c.scope.Value(metrics.MetricDataBytesProcessed, float64(b.bytes), metrics.UnitBytes, metrics.LevelSummary)
+			c.scope.Value(metrics.MetricMillisBehindLatest, float64(b.millisBehind), metrics.UnitMilliseconds, metrics.LevelSummary)
 			return true
 		}
 		c.s.stats.processorErrors.Add(1)
+		c.scope.Count(metrics.MetricProcessRecordsRetries, 1, metrics.LevelSummary)
 		delay := retry.Next()
 		c.log.Warn().Err(err).Int("records", len(b.records)).Str("first", b.records[0].Position().String()).
 			Int("attempt", retry.Attempts()).Dur("retry_in", delay).Msg("ProcessRecords failed; the batch will be offered again")
@@ -297,7 +339,8 @@ func (c *shardConsumer) release() {
 			c.log.Warn().Err(err).Msg("completing the hand-off failed; the leader completes it after its timeout")
 			return
 		}
-		c.log.Info().Msg("hand-off completed")
+		c.scope.Time(metrics.MetricHandoffTime, time.Since(c.handoffAt), metrics.LevelSummary)
+		c.log.Info().Dur("took", time.Since(c.handoffAt)).Msg("hand-off completed")
 		return
 	}
 	l := c.lease
