@@ -164,6 +164,7 @@ func measureRollingRestart(ctx context.Context, _ options, out *report, failover
 	}
 	defer c.StopAll()
 	pctx, stopProd := context.WithCancel(ctx)
+	defer stopProd()
 	prod := c.ProduceEvery(pctx, 10*time.Millisecond, 12, 120)
 	ids := []string{"w1", "w2", "w3"}
 	ws, err := startAll(c, ids...)
@@ -189,6 +190,7 @@ func measureRollingRestart(ctx context.Context, _ options, out *report, failover
 	if err := <-prod; err != nil {
 		return err
 	}
+	prod = nil
 	if err := waitOrFail(4*failover, "every record processed", func() bool { return int64(c.Journal.Distinct()) >= c.Produced() }); err != nil {
 		return err
 	}

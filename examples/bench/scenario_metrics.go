@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+
+	"github.com/shardwise/shardwise/balancer"
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
+	"github.com/shardwise/shardwise/scheduler"
+)
+
+func init() {
+	register("metrics-overhead", "records/s with metrics off vs DETAILED CloudWatch metrics, same in-memory input, alternating rounds", runMetricsOverhead)
+}
+
+// discardCloudWatch accepts every PutMetricData and counts the datums, so
+// the publisher does all its work (aggregation, batching, encoding) but
+// nothing leaves the process.
+type discardCloudWatch struct{ datums atomic.Int64 }
+
+func (d *discardCloudWatch) PutMetricData(_ context.Context, in *cloudwatch.PutMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
+	d.datums.Add(int64(len(in.MetricData)))
+	return &cloudwatch.PutMetricDataOutput{}, nil
+}
+
+func runMetricsOverhead(ctx context.Context, opts options, out *report) error {
+	const shards = 4
+	records, rounds := 1_000_000, 5
+	if opts.quick {
+		records, rounds = 100_000, 3
+	}
+	out.kv("shards", shards)
+	out.kv("records_per_round", records)
+	out.kv("record_bytes", 100)
+	var off, on []float64
+	var datums int64
+	for r := 0; r < rounds; r++ {
+		for _, detailed := range []bool{false, true} {
+			rate, d, err := consumeOnce(ctx, shards, records, detailed)
+			if err != nil {
+				return err
+			}
+			if detailed {
+				on = append(on, rate)
+				datums += d
+			} else {
+				off = append(off, rate)
+			}
+		}
+	}
+	mOff, mOn := median(off), median(on)
+	out.kv("rounds", rounds)
+	out.kv("records_per_s_metrics_off", mOff)
+	out.kv("records_per_s_metrics_detailed", mOn)
+	out.kv("ratio_detailed_over_off", mOn/mOff)
+	out.kv("cloudwatch_datums_published", datums)
+	return nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// consumeOnce loads a fresh in-memory stream with n records and measures
+// the records/s of one worker from its first processed batch to the last.
+func consumeOnce(ctx context.Context, shards, n int, detailed bool) (float64, int64, error) {
+	fake := kinesisfake.New(kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0))
+	if err := fake.CreateStream("bench", shards); err != nil {
+		return 0, 0, err
+	}
+	payload := make([]byte, 100)
+	const chunk = 10_000
+	for sent := 0; sent < n; sent += chunk {
+		entries := make([]kinesisfake.PutEntry, min(chunk, n-sent))
+		for i := range entries {
+			entries[i] = kinesisfake.PutEntry{PartitionKey: "k" + strconv.Itoa((sent+i)%1000), Data: payload}
+		}
+		if _, err := fake.PutRecords("bench", entries); err != nil {
+			return 0, 0, err
+		}
+	}
+	var count atomic.Int64
+	var first, last atomic.Int64 // unix nanos
+	done := make(chan struct{})
+	var once sync.Once
+	cfg := scheduler.Config{
+		ApplicationName:       "bench",
+		StreamName:            "bench",
+		InitialPosition:       consumer.InitialPositionTrimHorizon,
+		KinesisClient:         fake,
+		LeaseStore:            leases.NewMemoryStore(),
+		WorkerStore:           leases.NewMemoryWorkerStore(),
+		CoordinatorStore:      balancer.NewMemoryCoordinatorStore(),
+		WorkerID:              "bench-worker",
+		MinGetRecordsInterval: time.Millisecond,
+		LeaderScanInterval:    50 * time.Millisecond,
+	}
+	cw := &discardCloudWatch{}
+	if detailed {
+		cfg.CloudWatch = cw
+		cfg.MetricsLevel = metrics.LevelDetailed
+	}
+	s, err := scheduler.New(cfg, consumer.ProcessorFactoryFunc(func(string) consumer.Processor {
+		return &countingBenchProcessor{count: &count, first: &first, last: &last, target: int64(n), done: done, once: &once}
+	}))
+	if err != nil {
+		return 0, 0, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(runCtx) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		cancel()
+		<-errc
+		return 0, 0, fmt.Errorf("consumed %d of %d records in 5 minutes", count.Load(), n)
+	case err := <-errc:
+		cancel()
+		return 0, 0, fmt.Errorf("worker stopped early: %v", err)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		return 0, 0, err
+	}
+	elapsed := time.Duration(last.Load() - first.Load())
+	return float64(n) / elapsed.Seconds(), cw.datums.Load(), nil
+}
+
+// countingBenchProcessor counts records and checkpoints every batch.
+type countingBenchProcessor struct {
+	count       *atomic.Int64
+	first, last *atomic.Int64
+	target      int64
+	done        chan struct{}
+	once        *sync.Once
+}
+
+func (p *countingBenchProcessor) Initialize(context.Context, consumer.InitializationInput) error {
+	return nil
+}
+
+func (p *countingBenchProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	now := time.Now().UnixNano()
+	p.first.CompareAndSwap(0, now)
+	if err := in.Checkpointer.Checkpoint(ctx); err != nil {
+		return err
+	}
+	if p.count.Add(int64(len(in.Records))) >= p.target {
+		p.last.Store(time.Now().UnixNano())
+		p.once.Do(func() { close(p.done) })
+	}
+	return nil
+}
+
+func (p *countingBenchProcessor) LeaseLost(context.Context, consumer.LeaseLostInput) {}
+
+func (p *countingBenchProcessor) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
+	return in.Checkpointer.Checkpoint(ctx)
+}
+
+func (p *countingBenchProcessor) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
+	return in.Checkpointer.Checkpoint(ctx)
+}
