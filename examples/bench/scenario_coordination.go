@@ -190,7 +190,6 @@ func measureRollingRestart(ctx context.Context, _ options, out *report, failover
 	if err := <-prod; err != nil {
 		return err
 	}
-	prod = nil
 	if err := waitOrFail(4*failover, "every record processed", func() bool { return int64(c.Journal.Distinct()) >= c.Produced() }); err != nil {
 		return err
 	}
