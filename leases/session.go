@@ -198,21 +198,30 @@ func (s *Session) loop(ctx context.Context) {
 		untilFence := time.Until(s.deadline())
 		fenced := s.fenced
 		s.mu.Unlock()
-		fence := time.NewTimer(max(untilFence, 0))
+		// The fencing timer is armed only while not fenced: once fenced,
+		// the deadline is in the past and only heartbeat retries remain.
+		var fenceC <-chan time.Time
+		var fence *time.Timer
+		if !fenced {
+			fence = time.NewTimer(max(untilFence, 0))
+			fenceC = fence.C
+		}
 		select {
 		case <-ctx.Done():
-			fence.Stop()
-			return
-		case <-fence.C:
-			if !fenced {
-				s.setFenced()
+			if fence != nil {
+				fence.Stop()
 			}
+			return
+		case <-fenceC:
+			s.setFenced()
 			// Keep trying to get alive again, at the retry pace.
 			next.Reset(s.retryDelay())
 			continue
 		case <-next.C:
 		}
-		fence.Stop()
+		if fence != nil {
+			fence.Stop()
+		}
 		err := s.beat(ctx)
 		switch {
 		case err == nil:

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -10,9 +11,10 @@ import (
 	"github.com/shardwise/shardwise/internal/scenario"
 )
 
-// The multi-worker scenarios run in real time with a one-second failover
-// time: every wait is a condition polled with a deadline.
-const failover = time.Second
+// The multi-worker scenarios run at the default failover time, in
+// simulated time (testing/synctest): every wait is a condition polled with
+// a deadline, and the clock only moves when every goroutine is blocked.
+const failover = 10 * time.Second
 
 func newCluster(t *testing.T, shards int) *scenario.Cluster {
 	t.Helper()
@@ -92,7 +94,7 @@ func assignedTo(c *scenario.Cluster, minEach int, ids ...string) func() bool {
 // invariants.
 func drain(t *testing.T, c *scenario.Cluster, allowDuplicates bool) scenario.Report {
 	t.Helper()
-	waitFor(t, 20*time.Second, "every record delivered", func() bool { return int64(c.Journal.Distinct()) >= c.Produced() })
+	waitFor(t, 6*failover, "every record delivered", func() bool { return int64(c.Journal.Distinct()) >= c.Produced() })
 	r := c.Check()
 	t.Log(r.String())
 	if !r.OK() {
@@ -104,15 +106,15 @@ func drain(t *testing.T, c *scenario.Cluster, allowDuplicates bool) scenario.Rep
 	return r
 }
 
-func TestThreeWorkersReachEvenSpread(t *testing.T) {
+func scenarioThreeWorkersReachEvenSpread(t *testing.T) {
 	c := newCluster(t, 12)
 	for _, id := range []string{"w1", "w2", "w3"} {
 		start(t, c, id)
 	}
 	// Without load figures the planner balances lease counts.
-	waitFor(t, 15*time.Second, "4 leases each", evenSpread(c, 3, 4))
+	waitFor(t, 3*failover, "4 leases each", evenSpread(c, 3, 4))
 	stop := produce(t, c)
-	waitFor(t, 10*time.Second, "records flowing", func() bool { return c.Journal.Distinct() > 200 })
+	waitFor(t, 3*failover, "records flowing", func() bool { return c.Journal.Distinct() > 200 })
 	stop()
 	drain(t, c, false)
 	if counts := c.Counts(); counts["w1"]+counts["w2"]+counts["w3"] != 12 {
@@ -120,11 +122,11 @@ func TestThreeWorkersReachEvenSpread(t *testing.T) {
 	}
 }
 
-func TestWorkerKilledWithoutWarning(t *testing.T) {
+func scenarioWorkerKilledWithoutWarning(t *testing.T) {
 	c := newCluster(t, 12)
 	stop := produce(t, c)
 	ws := []*scenario.Worker{start(t, c, "w1"), start(t, c, "w2"), start(t, c, "w3")}
-	waitFor(t, 15*time.Second, "even spread", evenSpread(c, 3, 4))
+	waitFor(t, 3*failover, "even spread", evenSpread(c, 3, 4))
 	// Kill a worker that is not the leader.
 	victim := ws[0]
 	if c.Leader() == victim.ID {
@@ -163,42 +165,42 @@ func TestWorkerKilledWithoutWarning(t *testing.T) {
 			alive = append(alive, w.ID)
 		}
 	}
-	waitFor(t, 10*time.Second, "every lease on a survivor", assignedTo(c, 1, alive...))
+	waitFor(t, 3*failover, "every lease on a survivor", assignedTo(c, 1, alive...))
 	stop()
 	drain(t, c, true)
 }
 
-func TestWorkerJoinsAndTakesItsShareGracefully(t *testing.T) {
+func scenarioWorkerJoinsAndTakesItsShareGracefully(t *testing.T) {
 	c := newCluster(t, 12)
 	for _, id := range []string{"w1", "w2", "w3"} {
 		start(t, c, id)
 	}
-	waitFor(t, 15*time.Second, "even spread over 3", evenSpread(c, 3, 4))
+	waitFor(t, 3*failover, "even spread over 3", evenSpread(c, 3, 4))
 	stop := produce(t, c)
-	waitFor(t, 10*time.Second, "records flowing", func() bool { return c.Journal.Distinct() > 200 })
+	waitFor(t, 3*failover, "records flowing", func() bool { return c.Journal.Distinct() > 200 })
 	// The newcomer gets its share by graceful hand-offs, under traffic:
 	// nothing may be processed twice.
 	start(t, c, "w4")
-	waitFor(t, 20*time.Second, "w4 holding a share", assignedTo(c, 2, "w1", "w2", "w3", "w4"))
+	waitFor(t, 6*failover, "w4 holding a share", assignedTo(c, 2, "w1", "w2", "w3", "w4"))
 	stop()
 	drain(t, c, false)
 }
 
-func TestRollingRestartLosesNothingAndPausesBriefly(t *testing.T) {
+func scenarioRollingRestartLosesNothingAndPausesBriefly(t *testing.T) {
 	c := newCluster(t, 12)
 	stop := produce(t, c)
 	ws := map[string]*scenario.Worker{}
 	for _, id := range []string{"w1", "w2", "w3"} {
 		ws[id] = start(t, c, id)
 	}
-	waitFor(t, 15*time.Second, "every worker holding leases", assignedTo(c, 2, "w1", "w2", "w3"))
+	waitFor(t, 3*failover, "every worker holding leases", assignedTo(c, 2, "w1", "w2", "w3"))
 	began := time.Now()
 	for _, id := range []string{"w1", "w2", "w3"} {
 		if err := c.Stop(ws[id]); err != nil {
 			t.Fatal(err)
 		}
 		ws[id] = start(t, c, id)
-		waitFor(t, 20*time.Second, "the restarted "+id+" holding leases again", assignedTo(c, 2, "w1", "w2", "w3"))
+		waitFor(t, 6*failover, "the restarted "+id+" holding leases again", assignedTo(c, 2, "w1", "w2", "w3"))
 	}
 	stop()
 	drain(t, c, false)
@@ -217,15 +219,15 @@ func TestRollingRestartLosesNothingAndPausesBriefly(t *testing.T) {
 	}
 }
 
-func TestLeaderKilled(t *testing.T) {
+func scenarioLeaderKilled(t *testing.T) {
 	c := newCluster(t, 8)
 	stop := produce(t, c)
 	ws := map[string]*scenario.Worker{}
 	for _, id := range []string{"w1", "w2", "w3"} {
 		ws[id] = start(t, c, id)
 	}
-	waitFor(t, 15*time.Second, "a leader", func() bool { return c.Leader() != "" })
-	waitFor(t, 15*time.Second, "all leases assigned", func() bool { return c.Counts()[""] == 0 && len(c.Counts()) == 3 })
+	waitFor(t, 3*failover, "a leader", func() bool { return c.Leader() != "" })
+	waitFor(t, 3*failover, "all leases assigned", func() bool { return c.Counts()[""] == 0 && len(c.Counts()) == 3 })
 	old := c.Leader()
 	killed := time.Now()
 	if err := c.Crash(ws[old]); err != nil {
@@ -245,14 +247,14 @@ func TestLeaderKilled(t *testing.T) {
 	drain(t, c, true)
 }
 
-func TestPartitionedWorkerStopsBeforeItsLeasesMove(t *testing.T) {
+func scenarioPartitionedWorkerStopsBeforeItsLeasesMove(t *testing.T) {
 	c := newCluster(t, 8)
 	stop := produce(t, c)
 	ws := map[string]*scenario.Worker{}
 	for _, id := range []string{"w1", "w2"} {
 		ws[id] = start(t, c, id)
 	}
-	waitFor(t, 15*time.Second, "both workers holding leases", assignedTo(c, 2, "w1", "w2"))
+	waitFor(t, 3*failover, "both workers holding leases", assignedTo(c, 2, "w1", "w2"))
 	victim := ws["w1"]
 	if c.Leader() == "w1" {
 		victim = ws["w2"]
@@ -263,25 +265,47 @@ func TestPartitionedWorkerStopsBeforeItsLeasesMove(t *testing.T) {
 	})
 	// Heal the partition: the worker comes back and gets a share again.
 	victim.Partition(false)
-	waitFor(t, 20*time.Second, "the healed worker holding leases again", assignedTo(c, 1, "w1", "w2"))
+	waitFor(t, 6*failover, "the healed worker holding leases again", assignedTo(c, 1, "w1", "w2"))
 	stop()
 	// The overlap check in drain proves the partitioned worker stopped
 	// processing before another worker started on its shards.
 	drain(t, c, true)
 }
 
-func TestOverloadedWorkerShedsLeases(t *testing.T) {
+func scenarioOverloadedWorkerShedsLeases(t *testing.T) {
 	c := newCluster(t, 12)
 	stop := produce(t, c)
 	ws := []*scenario.Worker{start(t, c, "w1"), start(t, c, "w2"), start(t, c, "w3")}
 	// No CPU figures yet: lease counts are balanced first.
-	waitFor(t, 15*time.Second, "every worker holding leases", assignedTo(c, 3, "w1", "w2", "w3"))
+	waitFor(t, 3*failover, "every worker holding leases", assignedTo(c, 3, "w1", "w2", "w3"))
 	ws[1].SetCPU(20)
 	ws[2].SetCPU(20)
 	before := c.Counts()["w1"]
 	ws[0].SetCPU(95)
-	waitFor(t, 20*time.Second, "w1 sheds leases", func() bool { return c.Counts()["w1"] < before })
+	waitFor(t, 6*failover, "w1 sheds leases", func() bool { return c.Counts()["w1"] < before })
 	t.Logf("lease counts after overload: %v", c.Counts())
 	stop()
 	drain(t, c, false)
+}
+
+// The scenarios run in a synctest bubble: time is simulated, so they run
+// at the default failover time in a fraction of a second of real time.
+func TestThreeWorkersReachEvenSpread(t *testing.T) {
+	synctest.Test(t, scenarioThreeWorkersReachEvenSpread)
+}
+func TestWorkerKilledWithoutWarning(t *testing.T) {
+	synctest.Test(t, scenarioWorkerKilledWithoutWarning)
+}
+func TestWorkerJoinsAndTakesItsShareGracefully(t *testing.T) {
+	synctest.Test(t, scenarioWorkerJoinsAndTakesItsShareGracefully)
+}
+func TestRollingRestartLosesNothingAndPausesBriefly(t *testing.T) {
+	synctest.Test(t, scenarioRollingRestartLosesNothingAndPausesBriefly)
+}
+func TestLeaderKilled(t *testing.T) { synctest.Test(t, scenarioLeaderKilled) }
+func TestPartitionedWorkerStopsBeforeItsLeasesMove(t *testing.T) {
+	synctest.Test(t, scenarioPartitionedWorkerStopsBeforeItsLeasesMove)
+}
+func TestOverloadedWorkerShedsLeases(t *testing.T) {
+	synctest.Test(t, scenarioOverloadedWorkerShedsLeases)
 }

@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,21 +33,21 @@ func leaseTableSettles(t *testing.T, c *scenario.Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "finished leases cleaned up", func() bool { return c.LeaseCount() == open })
+	waitFor(t, 6*failover, "finished leases cleaned up", func() bool { return c.LeaseCount() == open })
 }
 
-func TestSplitStormUnderLoadKeepsEveryKeyInOrder(t *testing.T) {
+func scenarioSplitStormUnderLoadKeepsEveryKeyInOrder(t *testing.T) {
 	c := newCluster(t, 4)
 	stop := produce(t, c)
 	for _, id := range []string{"w1", "w2", "w3"} {
 		start(t, c, id)
 	}
-	waitFor(t, 15*time.Second, "records flowing", func() bool { return c.Journal.Distinct() > 100 })
+	waitFor(t, 3*failover, "records flowing", func() bool { return c.Journal.Distinct() > 100 })
 	// afterwards waits until records written after a reshard were
 	// processed, i.e. the children are running.
 	afterwards := func(what string) {
 		mark := c.Produced() + 200
-		waitFor(t, 20*time.Second, what, func() bool { return int64(c.Journal.Distinct()) >= mark })
+		waitFor(t, 6*failover, what, func() bool { return int64(c.Journal.Distinct()) >= mark })
 	}
 	for _, n := range []int{8, 16} {
 		if err := c.Fake.UpdateShardCount(c.Stream, n); err != nil {
@@ -84,7 +85,7 @@ func openAdjacentPairs(t *testing.T, c *scenario.Cluster, n int) [][2]string {
 	return pairs
 }
 
-func TestSplitOfAChildBeforeItsParentFinished(t *testing.T) {
+func scenarioSplitOfAChildBeforeItsParentFinished(t *testing.T) {
 	// A slow processor keeps the parent busy while its child is split
 	// again: the grandchildren must wait for both generations.
 	c := newSlowCluster(t, 1, 20*time.Millisecond)
@@ -121,14 +122,14 @@ func TestSplitOfAChildBeforeItsParentFinished(t *testing.T) {
 	leaseTableSettles(t, c)
 }
 
-func TestMergeOfParentsOnDifferentWorkers(t *testing.T) {
+func scenarioMergeOfParentsOnDifferentWorkers(t *testing.T) {
 	c := newCluster(t, 2)
 	if err := c.Produce(200, 20); err != nil {
 		t.Fatal(err)
 	}
 	start(t, c, "w1")
 	start(t, c, "w2")
-	waitFor(t, 15*time.Second, "one shard each", evenSpread(c, 2, 1))
+	waitFor(t, 3*failover, "one shard each", evenSpread(c, 2, 1))
 	if err := c.Fake.MergeShards(c.Stream, "shardId-000000000000", "shardId-000000000001"); err != nil {
 		t.Fatal(err)
 	}
@@ -147,14 +148,14 @@ func TestMergeOfParentsOnDifferentWorkers(t *testing.T) {
 	leaseTableSettles(t, c)
 }
 
-func TestWorkerDiesHoldingAParent(t *testing.T) {
+func scenarioWorkerDiesHoldingAParent(t *testing.T) {
 	c := newSlowCluster(t, 2, 10*time.Millisecond)
 	if err := c.Produce(400, 40); err != nil {
 		t.Fatal(err)
 	}
 	w1 := start(t, c, "w1")
 	start(t, c, "w2")
-	waitFor(t, 15*time.Second, "one shard each", evenSpread(c, 2, 1))
+	waitFor(t, 3*failover, "one shard each", evenSpread(c, 2, 1))
 	if err := c.Fake.UpdateShardCount(c.Stream, 4); err != nil {
 		t.Fatal(err)
 	}
@@ -177,3 +178,14 @@ func TestWorkerDiesHoldingAParent(t *testing.T) {
 	}
 	leaseTableSettles(t, c)
 }
+
+func TestSplitStormUnderLoadKeepsEveryKeyInOrder(t *testing.T) {
+	synctest.Test(t, scenarioSplitStormUnderLoadKeepsEveryKeyInOrder)
+}
+func TestSplitOfAChildBeforeItsParentFinished(t *testing.T) {
+	synctest.Test(t, scenarioSplitOfAChildBeforeItsParentFinished)
+}
+func TestMergeOfParentsOnDifferentWorkers(t *testing.T) {
+	synctest.Test(t, scenarioMergeOfParentsOnDifferentWorkers)
+}
+func TestWorkerDiesHoldingAParent(t *testing.T) { synctest.Test(t, scenarioWorkerDiesHoldingAParent) }
