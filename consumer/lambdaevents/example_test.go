@@ -1,0 +1,137 @@
+package lambdaevents_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/consumer/lambdaevents"
+	"github.com/shardwise/shardwise/internal/kinesisfake"
+)
+
+// The body of a Lambda function on a Kinesis trigger (with
+// ReportBatchItemFailures) runs unchanged under the scheduler; here on the
+// in-memory Kinesis fake, with a record that is not JSON among 50 orders.
+func Example() {
+	type order struct {
+		Customer string `json:"customer"`
+		Amount   int    `json:"amount"`
+	}
+	var (
+		mu       sync.Mutex
+		totals   = map[string]int{}
+		progress = make(chan struct{}, 1)
+	)
+	// As it ran in Lambda: stop at the first bad record and report it, so
+	// that processing resumes there.
+	handler := func(ctx context.Context, e events.KinesisEvent) (events.KinesisEventResponse, error) {
+		defer notify(progress)
+		for _, r := range e.Records {
+			var o order
+			if err := json.Unmarshal(r.Kinesis.Data, &o); err != nil {
+				return events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{
+					{ItemIdentifier: r.Kinesis.SequenceNumber},
+				}}, nil
+			}
+			mu.Lock()
+			totals[o.Customer] += o.Amount
+			mu.Unlock()
+		}
+		return events.KinesisEventResponse{}, nil
+	}
+	var givenUp []string
+	onFailure := func(ctx context.Context, f consumer.FailedRecords) error {
+		defer notify(progress)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, r := range f.Records {
+			givenUp = append(givenUp, string(r.Data))
+		}
+		return nil
+	}
+
+	factory, err := lambdaevents.NewWithResponse(handler, lambdaevents.Config{},
+		consumer.BatchSize(20), consumer.ParallelizationFactor(2),
+		consumer.MaxRetryAttempts(2), consumer.OnFailure(onFailure),
+		consumer.WithRetryBackoff(time.Millisecond, 10*time.Millisecond))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	s, err := newFakeStream(1)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var entries []kinesisfake.PutEntry
+	for i := range 50 {
+		o := order{Customer: "bob", Amount: 2}
+		if i%2 == 0 {
+			o = order{Customer: "alice", Amount: 3}
+		}
+		data, _ := json.Marshal(o)
+		entries = append(entries, kinesisfake.PutEntry{PartitionKey: o.Customer, Data: data})
+		if i == 20 {
+			entries = append(entries, kinesisfake.PutEntry{PartitionKey: "alice", Data: []byte("not json " + strconv.Itoa(i))})
+		}
+	}
+	if _, err := s.fake.PutRecords(s.stream, entries); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	stop, err := s.run(factory)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	finished := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return totals["alice"] == 75 && totals["bob"] == 50 && len(givenUp) == 1
+	}
+	deadline := time.After(30 * time.Second)
+wait:
+	for !finished() {
+		select {
+		case <-progress:
+		case <-deadline:
+			fmt.Println("timed out")
+			break wait
+		}
+	}
+	if err := stop(); err != nil {
+		fmt.Println(err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	var names []string
+	for n := range totals {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Printf("%s: %d\n", n, totals[n])
+	}
+	fmt.Printf("given up: %q\n", givenUp)
+	// Output:
+	// alice: 75
+	// bob: 50
+	// given up: ["not json 20"]
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
