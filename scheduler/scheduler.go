@@ -168,6 +168,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.runCtx = runCtx
 
 	if err := s.start(ctx); err != nil {
+		if ctx.Err() != nil {
+			// Stopped while starting: nothing was taken, nothing to undo.
+			return nil
+		}
 		return err
 	}
 	// The coordinator runs until the consumers are stopped: a leader that
