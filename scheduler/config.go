@@ -157,7 +157,7 @@ type Config struct {
 	// that have none. Default: 60s.
 	ShardSyncInterval time.Duration
 	// ParentPollInterval is how often a child shard waiting for a parent on
-	// another worker re-reads the parent's lease. Default: 1s.
+X
 	ParentPollInterval time.Duration
 
 	// ProcessorRetryBackoff is the first wait before a batch whose
@@ -226,7 +226,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.RebalanceDampeningPercent, balancer.DefaultDampeningPercent)
 	setDefault(&c.BalanceEvery, 3)
 	setDefault(&c.ShardSyncInterval, 60*time.Second)
-	setDefault(&c.ParentPollInterval, time.Second)
+	setDefault(&c.ParentPollInterval, 500*time.Millisecond)
 	setDefault(&c.ProcessorRetryBackoff, 100*time.Millisecond)
 	setDefault(&c.ProcessorRetryMaxBackoff, 10*time.Second)
 	setDefault(&c.ThrottleBackoff, 200*time.Millisecond)

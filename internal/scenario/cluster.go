@@ -587,6 +587,18 @@ func (c *Cluster) LeaseCount() int {
 // AdjacentOpenPairs returns up to n disjoint pairs of open shards whose
 // hash ranges touch (candidates for MergeShards).
 func (c *Cluster) AdjacentOpenPairs(n int) ([][2]string, error) {
+	return c.adjacentOpenPairs(n, nil)
+}
+
+// AdjacentOpenPairsOnDifferentWorkers is AdjacentOpenPairs restricted to
+// pairs whose leases are held by two different workers, so the merged
+// child waits for a parent on another worker.
+func (c *Cluster) AdjacentOpenPairsOnDifferentWorkers(n int) ([][2]string, error) {
+	owners := c.Owners()
+	return c.adjacentOpenPairs(n, func(a, b string) bool { return owners[a] != "" && owners[b] != "" && owners[a] != owners[b] })
+}
+
+func (c *Cluster) adjacentOpenPairs(n int, ok func(a, b string) bool) ([][2]string, error) {
 	out, err := c.Fake.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String(c.Stream),
 		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}})
 	if err != nil {
@@ -607,11 +619,41 @@ func (c *Cluster) AdjacentOpenPairs(n int) ([][2]string, error) {
 	sort.Slice(open, func(i, j int) bool { return hashkey.Compare(open[i].start, open[j].start) < 0 })
 	var pairs [][2]string
 	for i := 0; i+1 < len(open) && len(pairs) < n; i++ {
-		next, ok := open[i].end.Add1()
-		if ok && next == open[i+1].start {
+		next, adj := open[i].end.Add1()
+		if adj && next == open[i+1].start && (ok == nil || ok(open[i].id, open[i+1].id)) {
 			pairs = append(pairs, [2]string{open[i].id, open[i+1].id})
 			i++
 		}
 	}
 	return pairs, nil
+}
+
+// SplitAllOpen splits every open shard at the middle of its hash range.
+func (c *Cluster) SplitAllOpen() error {
+	out, err := c.Fake.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String(c.Stream),
+		ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}})
+	if err != nil {
+		return err
+	}
+	shards := out.Shards
+	for out.NextToken != nil {
+		if out, err = c.Fake.ListShards(context.Background(), &kinesis.ListShardsInput{NextToken: out.NextToken}); err != nil {
+			return err
+		}
+		shards = append(shards, out.Shards...)
+	}
+	for _, sh := range shards {
+		r, err := hashkey.ParseRange(aws.ToString(sh.HashKeyRange.StartingHashKey), aws.ToString(sh.HashKeyRange.EndingHashKey))
+		if err != nil {
+			return err
+		}
+		halves := hashkey.Split(r, 2)
+		if len(halves) != 2 {
+			continue
+		}
+		if err := c.Fake.SplitShard(c.Stream, aws.ToString(sh.ShardId), halves[1].Start.String()); err != nil {
+			return err
+		}
+	}
+	return nil
 }

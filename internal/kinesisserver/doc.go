@@ -1,0 +1,32 @@
+// Package kinesisserver is an in-process Kinesis endpoint for measurement:
+// an HTTP/1.1 server on 127.0.0.1 speaking the Kinesis JSON 1.1 protocol
+// for DescribeStreamSummary, ListShards, GetShardIterator and GetRecords,
+// serving an endless stream of synthetic records from memory, so that a
+// real *kinesis.Client — the SDK's request pipeline, its HTTP transport
+// and its decoder, or a replacement — can be measured against a server that
+// is never the bottleneck.
+//
+// Every shard reads as an endless run of pages, one page per GetRecords
+// call. A page is encoded once, when the server starts: only its sequence
+// numbers and its NextShardIterator change from one call to the next, and
+// they are fixed-width decimal digits patched in place. Sequence numbers
+// keep increasing for as long as the server runs: each is
+// "49" + 20 digits of page number + 6 digits of record index + 28 zeros
+// (56 digits, like Kinesis's). Iterators name a shard and a page.
+//
+// Pages are written with one Write call from a per-shard copy of the
+// page (patched under the shard's lock) when all shards' copies fit in
+// Config.MaxPageMemory; otherwise, for very large records, from one shared
+// copy, written in pieces with the patched digits between them, so that
+// 64 shards of 10 MB records cost 13 MB of memory, not 860 MB.
+//
+// What it does not do: put records, reshard, expire iterators, throttle,
+// or keep sequence numbers unique across shards (they are per shard). A
+// GetShardIterator at or after a sequence number resumes at the start of
+// the page holding it; the consumer drops what it has already seen, as
+// Shardwise does. LATEST and AT_TIMESTAMP start at page 0, like
+// TRIM_HORIZON: the synthetic stream has no past.
+//
+// It imports only the standard library, the AWS SDK and internal/kpl and
+// internal/hashkey.
+package kinesisserver
