@@ -157,7 +157,7 @@ type Config struct {
 	// that have none. Default: 60s.
 	ShardSyncInterval time.Duration
 	// ParentPollInterval is how often a child shard waiting for a parent on
-X
+	// another worker re-reads the parent's lease. Default: 500ms.
 	ParentPollInterval time.Duration
 
 	// ProcessorRetryBackoff is the first wait before a batch whose
