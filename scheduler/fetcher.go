@@ -132,7 +132,7 @@ func (f *fetcher) getRecords(ctx context.Context, iter string) (*kinesis.GetReco
 		ShardIterator: aws.String(iter),
 		Limit:         aws.Int32(int32(f.s.cfg.MaxRecords)),
 		StreamARN:     f.s.streamARNOrNil(),
-	})
+	}, f.s.getRecOpt)
 }
 
 // iterator gets a shard iterator at f.after: right at a sequence number

@@ -22,6 +22,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/fastdecode"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -38,12 +39,14 @@ type Scheduler struct {
 	coordStore  balancer.CoordinatorStore
 	log         zerolog.Logger
 	cpu         *balancer.CPUSampler
-	loadSample  func() float64        // Config.LoadSampler, or nil for cpu
-	sink        metrics.Sink          // never nil
-	ownSink     bool                  // the scheduler built sink and closes it
-	workerScope *metrics.Scope        // Operation=RenewAllLeases
-	session     *leases.Session       // set by Run before any consumer starts
-	coordinator *balancer.Coordinator // set by Run
+	loadSample  func() float64 // Config.LoadSampler, or nil for cpu
+	sink        metrics.Sink   // never nil
+	ownSink     bool           // the scheduler built sink and closes it
+	workerScope *metrics.Scope // Operation=RenewAllLeases
+	decoder     *fastdecode.Decoder
+	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
+	session     *leases.Session        // set by Run before any consumer starts
+	coordinator *balancer.Coordinator  // set by Run
 
 	fetchSem  *semaphore.Weighted // GetRecords calls in flight, worker-wide
 	bytesSem  *semaphore.Weighted // prefetched bytes, worker-wide
@@ -118,6 +121,13 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		s.sink, s.ownSink = cw, true
 	default:
 		s.sink = metrics.Nop{}
+	}
+	s.decoder = fastdecode.New()
+	s.getRecOpt = s.decoder.Option
+	if cfg.SDKDecoder {
+		// The request-body fix is independent of the decoder: it avoids
+		// needless retries of responses that arrived whole.
+		s.getRecOpt = fastdecode.RequestBodyFix
 	}
 	s.workerScope = metrics.NewScope(s.sink, metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationRenewAllLeases},
 		metrics.Dimension{Name: metrics.DimensionWorkerIdentifier, Value: cfg.WorkerID})

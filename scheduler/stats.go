@@ -6,6 +6,7 @@ import (
 
 	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/fastdecode"
 )
 
 // Stats is a snapshot of a worker, for a service's health endpoint.
@@ -27,6 +28,10 @@ type Stats struct {
 	// Rates over the last heartbeat intervals (exponentially weighted).
 	RecordsPerSecond float64
 	KBPerSecond      float64
+	// Decode counts GetRecords responses decoded by Shardwise's decoder
+	// (zero with Config.SDKDecoder), responses salvaged after a failed
+	// final read, and retried GetRecords attempts.
+	Decode fastdecode.Stats
 	// Leader holds the leader's figures while this worker leads.
 	Leader *balancer.CoordinatorStats
 }
@@ -62,6 +67,7 @@ func (s *Scheduler) Stats() Stats {
 		ProcessorErrors:  s.stats.processorErrors.Load(),
 		LeasesTaken:      s.stats.leasesTaken.Load(),
 		LeasesLost:       s.stats.leasesLost.Load(),
+		Decode:           s.decoder.Stats(),
 	}
 	if s.session != nil {
 		st.Fenced = s.session.Fence() != nil
