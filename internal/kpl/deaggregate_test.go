@@ -9,6 +9,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/shardwise/shardwise/internal/hashkey"
 )
 
@@ -54,10 +56,10 @@ func TestDeaggregate(t *testing.T) {
 	badMagic := slices.Clone(valid)
 	badMagic[0] = 0xF4
 	deepGroup := pb{}
-	for range maxGroupDepth + 1 {
+	for range 2 * protowire.DefaultRecursionLimit {
 		deepGroup = deepGroup.key(9, startGroupType)
 	}
-	for range maxGroupDepth + 1 {
+	for range 2 * protowire.DefaultRecursionLimit {
 		deepGroup = deepGroup.key(9, endGroupType)
 	}
 
@@ -123,7 +125,7 @@ func TestDeaggregate(t *testing.T) {
 				str(1, "pk-a").
 				msg(3, rec(0, -1, "one").varint(9, 7).str(10, "x")).
 				msg(3, pb{}.str(99, "before").varint(1, 0).str(3, "two")).
-				str(maxFieldNumber, "last")),
+				str(uint64(protowire.MaxValidNumber), "last")),
 			want: []SubRecord{sub(0, "pk-a", "", "one"), sub(1, "pk-a", "", "two")},
 		},
 		{
