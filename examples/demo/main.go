@@ -43,7 +43,7 @@ func run() error {
 	var (
 		records  = flag.Int("records", 4000, "records to produce")
 		shards   = flag.Int("shards", 4, "shards of the demo stream")
-		workers  = flag.Int("workers", 1, "workers consuming the stream (until lease balancing lands, the first worker to start takes every lease)")
+		workers  = flag.Int("workers", 3, "workers consuming the stream")
 		keys     = flag.Int("keys", 200, "distinct partition keys")
 		useAWS   = flag.Bool("aws", false, "use the default AWS configuration instead of local emulators")
 		timeout  = flag.Duration("timeout", 3*time.Minute, "give up after this long")
@@ -82,15 +82,17 @@ func run() error {
 	errs := make(chan error, *workers)
 	for i := 0; i < *workers; i++ {
 		s, err := scheduler.New(scheduler.Config{
-			ApplicationName:        app,
-			StreamName:             stream,
-			InitialPosition:        consumer.InitialPositionTrimHorizon,
-			KinesisClient:          kc,
-			DynamoDBClient:         dc,
-			WorkerID:               fmt.Sprintf("demo-worker-%d", i+1),
-			Logger:                 log,
-			IdleTimeBetweenReads:   250 * time.Millisecond,
-			LeaseDiscoveryInterval: time.Second,
+			ApplicationName:      app,
+			StreamName:           stream,
+			InitialPosition:      consumer.InitialPositionTrimHorizon,
+			KinesisClient:        kc,
+			DynamoDBClient:       dc,
+			WorkerID:             fmt.Sprintf("demo-worker-%d", i+1),
+			Logger:               log,
+			IdleTimeBetweenReads: 250 * time.Millisecond,
+			// The demo's workers share one process, so they would all report
+			// the same CPU figure: balance on throughput and lease counts.
+			LoadSampler: func() float64 { return -1 },
 		}, consumer.ProcessorFactoryFunc(func(shardID string) consumer.Processor {
 			return &countingProcessor{tally: tally, worker: i + 1}
 		}))
