@@ -218,11 +218,39 @@ func TestEmulatorThreeWorkersSpreadCrashAndRollingRestart(t *testing.T) {
 	waitFor(t, time.Minute, "records flowing", func() bool { return f.j.count() > 300 })
 
 	// Crash w2 (it may be the leader; either way its leases must move).
+	var held []string
+	for _, l := range f.leases() {
+		if l.Owner == "w2" && !l.IsFinished() {
+			held = append(held, l.Key)
+		}
+	}
+	crashed := time.Now()
 	f.stop("w2", ErrCrash)
 	waitFor(t, time.Minute, "w2's leases on w1 and w3", func() bool {
 		c := f.counts()
 		return c["w2"] == 0 && c[""] == 0 && c["w1"]+c["w3"] == 12
 	})
+	// Failover: crash to the last of w2's shards processed elsewhere.
+	var worst time.Duration
+	waitFor(t, time.Minute, "w2's shards processed elsewhere", func() bool {
+		ds, _ := f.j.snapshot()
+		first := map[string]time.Time{}
+		for _, d := range ds {
+			if d.worker != "w2" && d.at.After(crashed) && first[d.shard].IsZero() {
+				first[d.shard] = d.at
+			}
+		}
+		worst = 0
+		for _, k := range held {
+			if first[k].IsZero() {
+				return false
+			}
+			worst = max(worst, first[k].Sub(crashed))
+		}
+		return true
+	})
+	t.Logf("emulators: failover after a crash took %v for %d shards (FailoverTime %v, ratio %.2f)",
+		worst.Round(time.Millisecond), len(held), f.config("x").FailoverTime, worst.Seconds()/f.config("x").FailoverTime.Seconds())
 	f.start("w2")
 	// Rolling restart of all three.
 	for _, id := range []string{"w1", "w2", "w3"} {

@@ -133,6 +133,7 @@ type delivery struct {
 	pos    consumer.ExtendedSequenceNumber
 	data   string
 	worker string
+	at     time.Time
 }
 
 // journal records every delivery and lifecycle call across processors, in
@@ -245,7 +246,7 @@ func (p *testProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessR
 		}
 	}
 	for _, r := range in.Records {
-		p.j.add(delivery{shard: p.shard, pos: r.Position(), data: string(r.Data), worker: p.worker})
+		p.j.add(delivery{shard: p.shard, pos: r.Position(), data: string(r.Data), worker: p.worker, at: time.Now()})
 	}
 	if p.checkpoint {
 		return in.Checkpointer.Checkpoint(ctx)
