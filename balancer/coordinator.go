@@ -312,10 +312,15 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	var alive []WorkerLoad
 	draining := map[string]bool{}
 	throughput := map[string]float64{}
+	// running holds, per live worker, the leases its last heartbeat said
+	// it runs (LeaseThroughput lists every lease with a consumer, even at
+	// 0 KB/s).
+	running := map[string]map[string]float64{}
 	for id, s := range c.obs.seen {
 		if !c.obs.alive(now, id) {
 			continue
 		}
+		running[id] = s.rec.LeaseThroughput
 		for k, v := range s.rec.LeaseThroughput {
 			throughput[k] = v
 		}
@@ -346,11 +351,20 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 		if l.Owner != "" && !l.IsFinished() && !c.obs.alive(now, l.Owner) {
 			expired++
 		}
+		// A lease a live owner does not run yet (assigned since its last
+		// heartbeat) is not moved: a graceful hand-off needs the owner's
+		// consumer to finish it, and a consumer that never starts would
+		// leave it to the hand-off timeout.
+		_, started := running[l.Owner][l.Key]
+		notStarted := l.Owner != "" && running[l.Owner] != nil && !started
+		if l.Owner != "" && c.obs.alive(now, l.Owner) && running[l.Owner] == nil {
+			notStarted = true // the owner runs nothing yet
+		}
 		infos = append(infos, LeaseInfo{
 			Key:            l.Key,
 			Owner:          l.Owner,
 			ThroughputKBps: throughput[l.Key],
-			HandoffPending: l.HandoffPending(),
+			HandoffPending: l.HandoffPending() || notStarted,
 			Finished:       l.IsFinished(),
 		})
 	}

@@ -495,6 +495,39 @@ func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) {
 	for _, c := range cs {
 		<-c.done
 	}
+	s.handOnUnstarted(ctx, cs)
+}
+
+// handOnUnstarted hands on the leases this worker owns but never started
+// (assigned since its last discovery), so they do not wait for the leader
+// to notice that this worker is gone.
+func (s *Scheduler) handOnUnstarted(ctx context.Context, started []*shardConsumer) {
+	ran := make(map[string]bool, len(started))
+	for _, c := range started {
+		ran[c.lease.Key] = true
+	}
+	keys, err := s.store.ListKeysByOwner(ctx, s.cfg.WorkerID)
+	if err != nil {
+		return
+	}
+	for _, key := range keys {
+		if ran[key] {
+			continue
+		}
+		l, err := s.store.Get(ctx, key)
+		if err != nil || l.Owner != s.cfg.WorkerID || l.IsFinished() || l.HandoffPending() {
+			continue
+		}
+		if target := s.nextHandOnTarget(); target != "" {
+			if _, err := s.store.Take(ctx, l, target); err == nil {
+				s.log.Info().Str("lease", key).Str("to", target).Msg("unstarted lease handed on")
+				continue
+			}
+		}
+		if _, err := s.store.Release(ctx, l); err == nil {
+			s.log.Info().Str("lease", key).Msg("unstarted lease released")
+		}
+	}
 }
 
 // ErrCrash, as the cause of Run's context (context.WithCancelCause), makes

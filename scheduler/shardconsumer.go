@@ -335,30 +335,60 @@ func (c *shardConsumer) release() {
 	defer cancel()
 	me := c.s.cfg.WorkerID
 	if c.handoff.Load() {
-		if _, err := c.s.store.CompleteHandoff(ctx, c.lease.Key, me); err != nil {
-			c.log.Warn().Err(err).Msg("completing the hand-off failed; the leader completes it after its timeout")
-			return
-		}
-		c.scope.Time(metrics.MetricHandoffTime, time.Since(c.handoffAt), metrics.LevelSummary)
-		c.log.Info().Dur("took", time.Since(c.handoffAt)).Msg("hand-off completed")
+		c.completeHandoff(ctx)
 		return
 	}
 	l := c.lease
 	l.Owner = me
 	l.Counter = c.cp.Counter()
 	if target := c.s.nextHandOnTarget(); target != "" {
-		if _, err := c.s.store.Take(ctx, l, target); err == nil {
+		_, err := c.s.store.Take(ctx, l, target)
+		switch {
+		case err == nil:
 			c.log.Info().Str("to", target).Msg("lease handed on")
 			return
-		} else if !errors.Is(err, leases.ErrConditionFailed) {
+		case errors.Is(err, leases.ErrConditionFailed):
+			if c.handoffRequestedMeanwhile(ctx) {
+				return
+			}
+		default:
 			c.log.Warn().Err(err).Str("to", target).Msg("handing the lease on failed; releasing it")
 		}
 	}
 	if _, err := c.s.store.Release(ctx, l); err != nil {
+		if errors.Is(err, leases.ErrConditionFailed) && c.handoffRequestedMeanwhile(ctx) {
+			return
+		}
 		c.log.Warn().Err(err).Msg("releasing the lease failed; it will be taken over when it expires")
 		return
 	}
 	c.log.Info().Msg("lease released")
+}
+
+// handoffRequestedMeanwhile handles a hand-on that lost its
+// compare-and-set because the leader started a graceful hand-off of the
+// lease while this worker was shutting down: the processor has already
+// checkpointed, so the hand-off is completed at once (otherwise the new
+// owner would wait for the leader's hand-off timeout). It reports whether
+// that was the case.
+func (c *shardConsumer) handoffRequestedMeanwhile(ctx context.Context) bool {
+	cur, err := c.s.store.Get(ctx, c.lease.Key)
+	if err != nil || cur.CheckpointOwner != c.s.cfg.WorkerID {
+		return false
+	}
+	c.handoffAt = time.Now()
+	c.completeHandoff(ctx)
+	return true
+}
+
+// completeHandoff clears checkpointOwner, letting the new owner start.
+func (c *shardConsumer) completeHandoff(ctx context.Context) {
+	if _, err := c.s.store.CompleteHandoff(ctx, c.lease.Key, c.s.cfg.WorkerID); err != nil {
+		c.log.Warn().Err(err).Msg("completing the hand-off failed; the leader completes it after its timeout")
+		return
+	}
+	c.scope.Time(metrics.MetricHandoffTime, time.Since(c.handoffAt), metrics.LevelSummary)
+	c.log.Info().Dur("took", time.Since(c.handoffAt)).Msg("hand-off completed")
 }
 
 // safeCall runs f and turns a panic into an error, so that a processor
