@@ -20,6 +20,10 @@
 //     and types, retries, throttling and response metadata are the SDK's.
 //   - Body reading into pooled buffers, and salvaging a response that
 //     arrived whole but whose last read failed (see Stats.Salvaged).
+//   - RequestBodyFix: a request-side option (installed by Decoder.Option,
+//     usable alone) that closes a race between net/http's write loop and
+//     the SDK's request body, which otherwise cuts large responses short
+//     and makes the SDK fetch them again (see requestbody.go).
 //
 // Equivalence with the SDK is the contract: for every body the SDK decodes,
 // Decode yields a deeply equal output; for every body the SDK rejects,

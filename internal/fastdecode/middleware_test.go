@@ -452,7 +452,7 @@ func TestOptionIsIdempotentAndGetRecordsOnly(t *testing.T) {
 // TestReadBodyPooling checks readBody on bodies around the buffer classes,
 // with and without a size hint, and with a reader that fails.
 func TestReadBodyPooling(t *testing.T) {
-	for _, n := range []int{0, 1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 3 << 20} {
+	for _, n := range []int{0, 1, 64<<10 - 1, 64 << 10, 64<<10 + 1, 3 << 20, 5 << 20} {
 		want := strings.Repeat("x", n)
 		for _, hint := range []int64{-1, int64(n), int64(n / 2)} {
 			bp, err := readBody(bufio.NewReaderSize(strings.NewReader(want), 4096), hint)

@@ -56,6 +56,9 @@ func parseFloat(tok []byte) (float64, error) {
 	if n, ok := parseInt(tok); ok {
 		return float64(n), nil
 	}
+	if f, ok := parseShortDecimal(tok); ok {
+		return f, nil
+	}
 	// The token is only read here, so it need not be copied; the error
 	// must not keep it, since the body's buffer is reused.
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(tok), len(tok)), 64)
@@ -63,6 +66,44 @@ func parseFloat(tok []byte) (float64, error) {
 		return 0, errors.New("fastdecode: timestamp out of range")
 	}
 	return f, nil
+}
+
+// pow10 holds the powers of ten a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseShortDecimal is strconv.ParseFloat for the shape Kinesis sends
+// timestamps in ("1700000000.123"): no exponent and at most 15 digits. The
+// digits then make an integer m below 2^53 and the fraction a power of ten
+// 10^k with k <= 22, both exact in a float64, so m / 10^k is one IEEE
+// division of exact operands: the correctly rounded value, which is what
+// ParseFloat returns. Profiles showed ParseFloat at a fifth of the scan of
+// small records.
+func parseShortDecimal(tok []byte) (float64, bool) {
+	neg := tok[0] == '-'
+	if neg {
+		tok = tok[1:]
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for i, c := range tok {
+		switch {
+		case isDigit(c):
+			m = m*10 + uint64(c-'0')
+			digits++
+		case c == '.' && frac < 0:
+			frac = len(tok) - i - 1
+		default:
+			return 0, false
+		}
+	}
+	if digits > 15 || frac < 0 {
+		return 0, false
+	}
+	f := float64(m) / pow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // parseFloatString turns an (unquoted) string timestamp into a float64 as

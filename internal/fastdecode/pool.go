@@ -16,19 +16,47 @@ const (
 	maxClass = 25 // 32 MiB
 )
 
-var bodyPools [maxClass - minClass + 1]sync.Pool // of *[]byte
+// Small classes are sync.Pools. Classes from 4 MiB up keep at most two
+// buffers each in a free list instead: a sync.Pool would hold on to every
+// buffer of a burst of large responses until two GCs later, which with
+// 10 MB records is hundreds of MB of heap above the prefetch bound a user
+// configured.
+const (
+	firstBoundedClass = 22 // 4 MiB
+	boundedFree       = 2
+)
+
+var (
+	bodyPools [firstBoundedClass - minClass]sync.Pool // of *[]byte
+	bigFree   [maxClass - firstBoundedClass + 1]chan *[]byte
+)
+
+func init() {
+	for i := range bigFree {
+		bigFree[i] = make(chan *[]byte, boundedFree)
+	}
+}
 
 // getBuffer returns an empty buffer with room for at least n bytes.
 func getBuffer(n int) *[]byte {
 	c := max(minClass, bits.Len(uint(max(n, 1)-1)))
-	if c > maxClass {
+	switch {
+	case c > maxClass:
 		b := make([]byte, 0, n)
 		return &b
-	}
-	if v := bodyPools[c-minClass].Get(); v != nil {
-		bp := v.(*[]byte)
-		*bp = (*bp)[:0]
-		return bp
+	case c >= firstBoundedClass:
+		select {
+		case bp := <-bigFree[c-firstBoundedClass]:
+			*bp = (*bp)[:0]
+			return bp
+		default:
+		}
+	default:
+		if v := bodyPools[c-minClass].Get(); v != nil {
+			bp := v.(*[]byte)
+			*bp = (*bp)[:0]
+			return bp
+		}
 	}
 	b := make([]byte, 0, 1<<c)
 	return &b
@@ -41,6 +69,13 @@ func putBuffer(bp *[]byte) {
 		return
 	}
 	*bp = (*bp)[:0]
+	if c >= firstBoundedClass {
+		select {
+		case bigFree[c-firstBoundedClass] <- bp:
+		default: // the free list is full: let the GC have it
+		}
+		return
+	}
 	bodyPools[c-minClass].Put(bp)
 }
 

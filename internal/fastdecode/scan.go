@@ -2,6 +2,7 @@ package fastdecode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -111,6 +112,13 @@ func (s *scanner) str() (start, end int, escaped bool, err error) {
 	start = s.i + 1
 	i := start
 	for {
+		// Eight bytes at a time while none of them ends the fast scan:
+		// keys, sequence numbers and partition keys are mostly longer
+		// than eight bytes, and profiles had this loop at a fifth of the
+		// scan of small records.
+		for i+8 <= len(b) && !hasStop(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && !strStop[b[i]] {
 			i++
 		}
@@ -135,6 +143,19 @@ func (s *scanner) str() (start, end int, escaped bool, err error) {
 			return 0, 0, false, s.errorf("control character in string")
 		}
 	}
+}
+
+// hasStop reports whether any byte of v is '"', '\\' or below 0x20 (the
+// classic SWAR tests: a byte b of x is zero iff the high bit of
+// (b-1) &^ b is set, and subtraction's borrows only ever flag a byte above
+// a zero one, which is harmless here since any flag means "look closer").
+func hasStop(v uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	less := (v - lo*0x20) &^ v & hi
+	x, y := v^(lo*'"'), v^(lo*'\\')
+	quote := (x - lo) &^ x & hi
+	bslash := (y - lo) &^ y & hi
+	return less|quote|bslash != 0
 }
 
 // longStr is str for strings expected to be long and free of escapes (the

@@ -14,6 +14,10 @@
 // "49" + 20 digits of page number + 6 digits of record index + 28 zeros
 // (56 digits, like Kinesis's). Iterators name a shard and a page.
 //
+// KPL aggregates are built per shard, as the KPL builds them for the shard
+// its records are bound to: every sub-record's partition key hashes into
+// the shard's range (a consumer drops the others as a sibling's).
+//
 // Pages are written with one Write call from a per-shard copy of the
 // page (patched under the shard's lock) when all shards' copies fit in
 // Config.MaxPageMemory; otherwise, for very large records, from one shared

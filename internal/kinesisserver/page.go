@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/kpl"
 )
 
@@ -69,15 +70,23 @@ type page struct {
 // payloadVariants is how many distinct payloads a page cycles through.
 const payloadVariants = 16
 
-func buildPage(cfg *Config) (*page, error) {
+// buildPage encodes the page of a shard whose hash keys are keys. Only KPL
+// aggregates depend on the shard: like the KPL, which aggregates the user
+// records bound for one shard, their sub-records' partition keys hash into
+// the shard's range, or a consumer would rightly drop them as a sibling's.
+func buildPage(cfg *Config, keys hashkey.Range) (*page, error) {
 	rng := rand.New(rand.NewPCG(uint64(cfg.RecordSize), uint64(cfg.SubRecords)))
 	pg := &page{}
+	var userKeys []string
+	if cfg.SubRecords > 0 {
+		userKeys = partitionKeysIn(keys, min(cfg.SubRecords, 100))
+	}
 	for v := range min(payloadVariants, cfg.RecordsPerCall) {
 		var data []byte
 		if cfg.SubRecords > 0 {
 			urs := make([]kpl.UserRecord, cfg.SubRecords)
 			for i := range urs {
-				urs[i] = kpl.UserRecord{PartitionKey: fmt.Sprintf("user-%08d", rng.IntN(1e8)), Data: randomBytes(rng, cfg.SubRecordSize)}
+				urs[i] = kpl.UserRecord{PartitionKey: userKeys[(v+i)%len(userKeys)], Data: randomBytes(rng, cfg.SubRecordSize)}
 			}
 			data = kpl.Aggregate(urs)
 		} else {
@@ -178,6 +187,18 @@ func (pg *page) short(cfg *Config, shard int, page uint64, n int) []byte {
 	putDigits(buf[it:it+shardDigits], uint64(shard))
 	putDigits(buf[it+shardDigits+1:it+shardDigits+1+pageDigits], page+1)
 	return buf
+}
+
+// partitionKeysIn returns n partition keys whose MD5 hash keys fall in r.
+func partitionKeysIn(r hashkey.Range, n int) []string {
+	var keys []string
+	for i := 0; len(keys) < n; i++ {
+		pk := "user-" + strconv.Itoa(i)
+		if r.Contains(hashkey.FromPartitionKey(pk)) {
+			keys = append(keys, pk)
+		}
+	}
+	return keys
 }
 
 func randomBytes(rng *rand.Rand, n int) []byte {

@@ -95,8 +95,9 @@ type Server struct {
 
 // shard holds a shard's own copy of the page, when pages are per shard.
 type shard struct {
-	mu  sync.Mutex // guards buf while it is patched and written
-	buf []byte
+	mu   sync.Mutex // guards buf while it is patched and written
+	buf  []byte
+	page *page // the offsets of buf's digits
 }
 
 // Start builds the pages and starts serving on 127.0.0.1 on a free port.
@@ -104,18 +105,34 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	pg, err := buildPage(&cfg)
+	s := &Server{cfg: cfg, ranges: hashkey.Split(hashkey.Full, cfg.Shards), served: make(chan struct{})}
+	pg, err := buildPage(&cfg, hashkey.Full)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, page: pg, ranges: hashkey.Split(hashkey.Full, cfg.Shards), served: make(chan struct{})}
-	if int64(len(pg.buf))*int64(cfg.Shards) <= cfg.MaxPageMemory {
+	s.page = pg
+	switch {
+	case cfg.SubRecords > 0:
+		// Aggregates differ by shard: every shard has a page of its own.
+		if need := int64(len(pg.buf)) * int64(cfg.Shards); need > cfg.MaxPageMemory {
+			return nil, fmt.Errorf("kinesisserver: KPL pages need %d MiB, above MaxPageMemory", need>>20)
+		}
 		s.shards = make([]*shard, cfg.Shards)
 		for i := range s.shards {
-			b := append([]byte(nil), pg.buf...)
-			putDigits(b[pg.iterShard:pg.iterShard+shardDigits], uint64(i))
-			s.shards[i] = &shard{buf: b}
+			sp, err := buildPage(&cfg, s.ranges[i])
+			if err != nil {
+				return nil, err
+			}
+			s.shards[i] = &shard{buf: sp.buf, page: sp}
 		}
+	case int64(len(pg.buf))*int64(cfg.Shards) <= cfg.MaxPageMemory:
+		s.shards = make([]*shard, cfg.Shards)
+		for i := range s.shards {
+			s.shards[i] = &shard{buf: append([]byte(nil), pg.buf...), page: pg}
+		}
+	}
+	for i, sh := range s.shards {
+		putDigits(sh.buf[sh.page.iterShard:sh.page.iterShard+shardDigits], uint64(i))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -161,8 +178,13 @@ func (s *Server) StreamARN() string {
 	return "arn:aws:kinesis:us-east-1:000000000000:stream/" + s.cfg.StreamName
 }
 
-// PageBytes is the size of one GetRecords answer.
-func (s *Server) PageBytes() int { return len(s.page.buf) }
+// PageBytes is the size of one GetRecords answer of shard 0.
+func (s *Server) PageBytes() int {
+	if s.shards != nil {
+		return len(s.shards[0].buf)
+	}
+	return len(s.page.buf)
+}
 
 func shardID(i int) string { return fmt.Sprintf("shardId-%012d", i) }
 
@@ -334,7 +356,11 @@ func (s *Server) serveGetRecords(w http.ResponseWriter, body []byte) {
 	s.getRecords.Add(1)
 	if in.Limit > 0 && in.Limit < s.cfg.RecordsPerCall {
 		// A short page is built on the spot: correct, not fast.
-		b := s.page.short(&s.cfg, shard, page, in.Limit)
+		pg := s.page
+		if s.shards != nil {
+			pg = s.shards[shard].page
+		}
+		b := pg.short(&s.cfg, shard, page, in.Limit)
 		s.records.Add(int64(in.Limit))
 		s.bytes.Add(int64(len(b)))
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
@@ -343,17 +369,19 @@ func (s *Server) serveGetRecords(w http.ResponseWriter, body []byte) {
 		return
 	}
 	s.records.Add(int64(s.cfg.RecordsPerCall))
-	s.bytes.Add(int64(len(s.page.buf)))
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("Content-Length", strconv.Itoa(len(s.page.buf)))
 	if s.shards != nil {
 		sh := s.shards[shard]
+		s.bytes.Add(int64(len(sh.buf)))
+		w.Header().Set("Content-Length", strconv.Itoa(len(sh.buf)))
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
-		s.page.patch(sh.buf, page)
+		sh.page.patch(sh.buf, page)
 		_, _ = w.Write(sh.buf)
 		return
 	}
+	s.bytes.Add(int64(len(s.page.buf)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(s.page.buf)))
 	_ = s.page.writePieces(w, shard, page)
 }
 

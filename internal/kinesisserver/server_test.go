@@ -177,20 +177,25 @@ func rawGetRecords(t *testing.T, s *Server, it string) []byte {
 }
 
 func TestKPLAggregates(t *testing.T) {
-	s := start(t, Config{RecordsPerCall: 3, SubRecords: 100, SubRecordSize: 100})
+	s := start(t, Config{Shards: 4, RecordsPerCall: 3, SubRecords: 100, SubRecordSize: 100})
 	c := (&dials{}).client(s)
-	out, err := c.GetRecords(ctx(t), &kinesis.GetRecordsInput{ShardIterator: aws.String(iteratorAt(t, c, "shardId-000000000000", "LATEST", ""))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range out.Records {
-		subs, err := kpl.Deaggregate(r.Data, nil, nil)
-		if err != nil || len(subs) != 100 {
-			t.Fatalf("aggregate: %d sub-records, err %v", len(subs), err)
+	for shard, r := range hashkey.Split(hashkey.Full, 4) {
+		it := iteratorAt(t, c, s.Shards()[shard], "LATEST", "")
+		out, err := c.GetRecords(ctx(t), &kinesis.GetRecordsInput{ShardIterator: aws.String(it)})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, sub := range subs {
-			if len(sub.Data) != 100 || sub.PartitionKey == "" {
-				t.Fatalf("bad sub-record %+v", sub)
+		for _, rec := range out.Records {
+			// keep=r: a sub-record outside the shard's range would be
+			// dropped, as a consumer drops a sibling's after a reshard.
+			subs, err := kpl.Deaggregate(rec.Data, &r, nil)
+			if err != nil || len(subs) != 100 {
+				t.Fatalf("shard %d: %d sub-records in the shard's range, err %v", shard, len(subs), err)
+			}
+			for _, sub := range subs {
+				if len(sub.Data) != 100 || sub.PartitionKey == "" {
+					t.Fatalf("bad sub-record %+v", sub)
+				}
 			}
 		}
 	}

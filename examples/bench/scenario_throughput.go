@@ -1,0 +1,586 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/shardwise/shardwise/balancer"
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/fastdecode"
+	"github.com/shardwise/shardwise/internal/kinesisserver"
+	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/scheduler"
+)
+
+// The throughput scenario measures, side by side and in alternating rounds
+// so that machine drift hits all of them alike:
+//
+//	(a) raw: the best plain loop of aws-sdk-go-v2 GetRecords calls over
+//	    every shard that does nothing with the records — one goroutine per
+//	    shard, unbounded and with at most 8 calls in flight, the faster
+//	    of the two per round;
+//	(b) Shardwise with the SDK's decoder (Config.SDKDecoder);
+//	(c) Shardwise with its fast decode path (the default);
+//
+// (b) and (c) with a processor that counts bytes and checkpoints every
+// batch, for 1 KB records and for KPL aggregates of 100 x 100 B on 4 and
+// 64 shards; then 10 MB records on 64 shards with a slow processor, for the
+// peak heap against the configured prefetch bound.
+//
+// Records are user records: for KPL, the raw loop counts 100 per Kinesis
+// record without deaggregating (it does nothing with records), Shardwise
+// counts the sub-records its processor receives.
+//
+// The Kinesis endpoint (internal/kinesisserver) runs in a child process of
+// this command, so that CPU time, allocations and heap figures are the
+// consumer's alone; -throughput-inprocess runs it in this process.
+//
+// All three clients are the same *kinesis.Client configuration: the SDK's
+// HTTP client with idle connections enough for 64 shards, and
+// fastdecode.RequestBodyFix, without which net/http tears down 1-4% of
+// the connections carrying a large response from a local endpoint (the
+// race is described in internal/fastdecode/requestbody.go) and the SDK
+// retries them after a backoff; the fix is about the request, not the
+// decoding, so it is in the bar too.
+func init() {
+	register("throughput", "records/s: raw SDK loop vs Shardwise with the SDK decoder vs the fast path; heap with 10 MB records", runThroughput)
+	if os.Getenv(childServerEnv) != "" {
+		os.Exit(serveChild())
+	}
+}
+
+var throughputInProcess = flag.Bool("throughput-inprocess", false, "throughput: run the Kinesis endpoint in this process instead of a child process")
+
+const childServerEnv = "SHARDWISE_BENCH_KINESIS_SERVER"
+
+type throughputCase struct {
+	name       string
+	server     kinesisserver.Config
+	usersPer   int // user records per Kinesis record
+	payloadPer int // payload bytes per user record
+}
+
+func throughputCases() []throughputCase {
+	var cs []throughputCase
+	for _, shards := range []int{4, 64} {
+		cs = append(cs, throughputCase{
+			name:       fmt.Sprintf("1kb/%dshards", shards),
+			server:     kinesisserver.Config{Shards: shards, RecordsPerCall: 1000, RecordSize: 1024},
+			usersPer:   1,
+			payloadPer: 1024,
+		})
+	}
+	for _, shards := range []int{4, 64} {
+		cs = append(cs, throughputCase{
+			name:       fmt.Sprintf("kpl100x100b/%dshards", shards),
+			server:     kinesisserver.Config{Shards: shards, RecordsPerCall: 100, SubRecords: 100, SubRecordSize: 100},
+			usersPer:   100,
+			payloadPer: 100,
+		})
+	}
+	return cs
+}
+
+func runThroughput(ctx context.Context, opts options, out *report) error {
+	rounds, warmup, window := 3, time.Second, 4*time.Second
+	if opts.quick {
+		rounds, warmup, window = 1, 500*time.Millisecond, 1500*time.Millisecond
+	}
+	out.kv("rounds", rounds)
+	out.kv("window_s", window.Seconds())
+	out.kv("gomaxprocs", runtime.GOMAXPROCS(0))
+	for _, tc := range throughputCases() {
+		if err := runThroughputCase(ctx, tc, rounds, warmup, window, out); err != nil {
+			return fmt.Errorf("%s: %w", tc.name, err)
+		}
+	}
+	return runMemoryCase(ctx, opts, out)
+}
+
+// variant is one way of consuming the stream, measured over a window.
+type variant struct {
+	name string
+	run  func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error
+}
+
+func runThroughputCase(ctx context.Context, tc throughputCase, rounds int, warmup, window time.Duration, out *report) error {
+	ep, err := startEndpoint(tc.server)
+	if err != nil {
+		return err
+	}
+	defer ep.close()
+	variants := []variant{
+		{"raw-unbounded", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+			return rawLoop(ctx, ep, tc, 0, c)
+		}},
+		{"raw-bounded8", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+			return rawLoop(ctx, ep, tc, 8, c)
+		}},
+		{"sdk_decoder", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+			return runShardwise(ctx, ep, tc, true, 0, c)
+		}},
+		{"fast", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+			return runShardwise(ctx, ep, tc, false, 0, c)
+		}},
+	}
+	results := map[string][]measurement{}
+	for round := range rounds {
+		// Rotate the order each round so that no variant always runs
+		// first or last.
+		order := slices.Clone(variants)
+		for range round % len(order) {
+			order = append(order[1:], order[0])
+		}
+		for _, v := range order {
+			m, err := measureVariant(ctx, ep, tc, v, warmup, window)
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			results[v.name] = append(results[v.name], m)
+			out.note("%s round %d %s: %.0f records/s, %.3g allocs/record, %.3g cpu s/GB", tc.name, round+1, v.name, m.rate(), m.allocsPerRecord(), m.cpuPerGB(tc))
+		}
+	}
+	raw := make([]measurement, rounds)
+	for i := range raw {
+		raw[i] = results["raw-unbounded"][i]
+		if b := results["raw-bounded8"][i]; b.rate() > raw[i].rate() {
+			raw[i] = b
+		}
+	}
+	rawRate, sdkRate, fastRate := medianOf(raw, measurement.rate), medianOf(results["sdk_decoder"], measurement.rate), medianOf(results["fast"], measurement.rate)
+	out.kv("case", tc.name)
+	out.kv("raw_records_per_s", rawRate)
+	out.kv("raw_best_variant", bestRaw(results))
+	out.kv("sdk_decoder_records_per_s", sdkRate)
+	out.kv("fast_records_per_s", fastRate)
+	out.kv("sdk_decoder_ratio", sdkRate/rawRate)
+	out.kv("fast_ratio", fastRate/rawRate)
+	out.kv("allocs_per_record", medianOf(results["fast"], measurement.allocsPerRecord))
+	out.kv("cpu_s_per_gb", medianOf(results["fast"], func(m measurement) float64 { return m.cpuPerGB(tc) }))
+	out.kv("sdk_decoder_allocs_per_record", medianOf(results["sdk_decoder"], measurement.allocsPerRecord))
+	out.kv("sdk_decoder_cpu_s_per_gb", medianOf(results["sdk_decoder"], func(m measurement) float64 { return m.cpuPerGB(tc) }))
+	out.kv("raw_allocs_per_record", medianOf(raw, measurement.allocsPerRecord))
+	out.kv("raw_cpu_s_per_gb", medianOf(raw, func(m measurement) float64 { return m.cpuPerGB(tc) }))
+	return nil
+}
+
+func bestRaw(results map[string][]measurement) string {
+	if medianOf(results["raw-bounded8"], measurement.rate) > medianOf(results["raw-unbounded"], measurement.rate) {
+		return "bounded8"
+	}
+	return "unbounded"
+}
+
+func medianOf(ms []measurement, f func(measurement) float64) float64 {
+	vs := make([]float64, len(ms))
+	for i, m := range ms {
+		vs[i] = f(m)
+	}
+	slices.Sort(vs)
+	if len(vs) == 0 {
+		return 0
+	}
+	return vs[len(vs)/2]
+}
+
+// counter counts what a variant consumed; it is read by the measurement
+// while the variant runs.
+type counter struct {
+	records atomic.Int64 // user records
+}
+
+type measurement struct {
+	records int64
+	seconds float64
+	cpu     float64 // process CPU seconds
+	mallocs uint64
+}
+
+func (m measurement) rate() float64 { return float64(m.records) / m.seconds }
+
+func (m measurement) allocsPerRecord() float64 {
+	return float64(m.mallocs) / float64(max(m.records, 1))
+}
+
+func (m measurement) cpuPerGB(tc throughputCase) float64 {
+	gb := float64(m.records) * float64(tc.payloadPer) / 1e9
+	return m.cpu / gb
+}
+
+// measureVariant runs v until it has records flowing, lets it warm up,
+// then measures it over the window, and stops it.
+func measureVariant(ctx context.Context, ep *endpoint, tc throughputCase, v variant, warmup, window time.Duration) (measurement, error) {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var c counter
+	done := make(chan error, 1)
+	go func() { done <- v.run(runCtx, ep, tc, &c) }()
+
+	// Wait for the first records, bounded.
+	deadline := time.Now().Add(30 * time.Second)
+	for c.records.Load() == 0 {
+		select {
+		case err := <-done:
+			return measurement{}, fmt.Errorf("stopped before any record: %v", err)
+		case <-ctx.Done():
+			return measurement{}, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return measurement{}, errors.New("no record within 30s")
+		}
+	}
+	if !sleepCtx(ctx, warmup) {
+		return measurement{}, ctx.Err()
+	}
+	r0, cpu0, m0, t0 := c.records.Load(), cpuSeconds(), mallocs(), time.Now()
+	if !sleepCtx(ctx, window) {
+		return measurement{}, ctx.Err()
+	}
+	r1, cpu1, m1, t1 := c.records.Load(), cpuSeconds(), mallocs(), time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return measurement{}, err
+		}
+	case <-time.After(time.Minute):
+		return measurement{}, errors.New("did not stop within a minute")
+	}
+	return measurement{records: r1 - r0, seconds: t1.Sub(t0).Seconds(), cpu: cpu1 - cpu0, mallocs: m1 - m0}, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+var mallocSample = []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+
+func mallocs() uint64 {
+	metrics.Read(mallocSample)
+	return mallocSample[0].Value.Uint64()
+}
+
+// newClient is the client every variant uses (see the scenario's doc).
+func newClient(ep *endpoint) *kinesis.Client {
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = 256
+		t.MaxIdleConnsPerHost = 256
+	})
+	return kinesis.New(kinesis.Options{
+		Region:       "us-east-1",
+		Credentials:  aws.AnonymousCredentials{},
+		BaseEndpoint: aws.String(ep.url),
+		HTTPClient:   httpClient,
+	}, fastdecode.RequestBodyFix)
+}
+
+// rawLoop is variant (a): GetRecords over every shard, one goroutine per
+// shard, with at most bound calls in flight (0: unbounded).
+func rawLoop(ctx context.Context, ep *endpoint, tc throughputCase, bound int, c *counter) error {
+	client := newClient(ep)
+	var sem *semaphore.Weighted
+	if bound > 0 {
+		sem = semaphore.NewWeighted(int64(bound))
+	}
+	var wg sync.WaitGroup
+	for _, shard := range ep.shards {
+		wg.Go(func() {
+			it, err := client.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{
+				StreamName: aws.String("bench"), ShardId: aws.String(shard), ShardIteratorType: types.ShardIteratorTypeTrimHorizon,
+			})
+			if err != nil {
+				return
+			}
+			iter := it.ShardIterator
+			for ctx.Err() == nil {
+				if sem != nil && sem.Acquire(ctx, 1) != nil {
+					return
+				}
+				out, err := client.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+				if sem != nil {
+					sem.Release(1)
+				}
+				if err != nil {
+					continue // the same iterator again; the SDK has retried already
+				}
+				c.records.Add(int64(len(out.Records) * tc.usersPer))
+				iter = out.NextShardIterator
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+// countingProcessor counts records and bytes and checkpoints every batch.
+// With a delay it is the slow processor of the memory case.
+type countingProcessor struct {
+	c     *counter
+	bytes *atomic.Int64
+	delay time.Duration
+}
+
+func (p *countingProcessor) Initialize(context.Context, consumer.InitializationInput) error {
+	return nil
+}
+
+func (p *countingProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	var n int64
+	for i := range in.Records {
+		n += int64(len(in.Records[i].Data))
+	}
+	p.bytes.Add(n)
+	if p.delay > 0 && !sleepCtx(ctx, p.delay) {
+		return ctx.Err()
+	}
+	p.c.records.Add(int64(len(in.Records)))
+	return in.Checkpointer.Checkpoint(ctx)
+}
+
+func (p *countingProcessor) LeaseLost(context.Context, consumer.LeaseLostInput) {}
+
+func (p *countingProcessor) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
+	return in.Checkpointer.Checkpoint(ctx)
+}
+
+func (p *countingProcessor) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
+	return in.Checkpointer.Checkpoint(ctx)
+}
+
+// shardwiseConfig is the worker of variants (b) and (c). GetRecords is
+// not held to Kinesis's five calls per second per shard
+// (MinGetRecordsInterval), since the raw loop is not either.
+func shardwiseConfig(ep *endpoint, sdkDecoder bool) scheduler.Config {
+	return scheduler.Config{
+		ApplicationName:       "bench-throughput",
+		StreamName:            "bench",
+		InitialPosition:       consumer.InitialPositionTrimHorizon,
+		KinesisClient:         newClient(ep),
+		LeaseStore:            leases.NewMemoryStore(),
+		WorkerStore:           leases.NewMemoryWorkerStore(),
+		CoordinatorStore:      balancer.NewMemoryCoordinatorStore(),
+		WorkerID:              "bench-worker",
+		MinGetRecordsInterval: time.Microsecond,
+		ShutdownTimeout:       10 * time.Second,
+		SDKDecoder:            sdkDecoder,
+	}
+}
+
+func runShardwise(ctx context.Context, ep *endpoint, tc throughputCase, sdkDecoder bool, delay time.Duration, c *counter) error {
+	var bytes atomic.Int64
+	factory := consumer.ProcessorFactoryFunc(func(string) consumer.Processor {
+		return &countingProcessor{c: c, bytes: &bytes, delay: delay}
+	})
+	s, err := scheduler.New(shardwiseConfig(ep, sdkDecoder), factory)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
+
+// runMemoryCase: 64 shards of 10 MB records, a processor that takes 200 ms
+// a batch. The prefetch queues fill and must stay within their bound.
+func runMemoryCase(ctx context.Context, opts options, out *report) error {
+	dur := 8 * time.Second
+	if opts.quick {
+		dur = 4 * time.Second
+	}
+	cfg := kinesisserver.Config{Shards: 64, RecordsPerCall: 1, RecordSize: 10 << 20}
+	ep, err := startEndpoint(cfg)
+	if err != nil {
+		return err
+	}
+	defer ep.close()
+	base := heapInuse()
+	scfg := shardwiseConfig(ep, false)
+	var c counter
+	var bytes atomic.Int64
+	s, err := scheduler.New(scfg, consumer.ProcessorFactoryFunc(func(string) consumer.Processor {
+		return &countingProcessor{c: &c, bytes: &bytes, delay: 200 * time.Millisecond}
+	}))
+	if err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	var peak, peakLive uint64
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	end := time.After(dur)
+loop:
+	for {
+		select {
+		case <-tick.C:
+			peak = max(peak, heapInuse())
+			peakLive = max(peakLive, liveHeap())
+		case <-end:
+			break loop
+		case err := <-done:
+			return fmt.Errorf("memory case: worker stopped: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	// The bound a user configures for what is fetched and not yet
+	// processed is the worker-wide one (the per-shard bound admits one
+	// batch above it, and every shard's batch is 10 MB here).
+	out.kv("case", "10mb/64shards/slow")
+	out.kv("configured_queue_mb", float64(defaultTotalPending(scfg))/(1<<20))
+	out.kv("peak_heap_mb", float64(peak-min(base, peak))/(1<<20))
+	out.kv("peak_live_heap_mb", float64(peakLive-min(base, peakLive))/(1<<20))
+	out.kv("records_processed", c.records.Load())
+	out.note("heap figures are above the heap in use before the worker started (%.0f MB)", float64(base)/(1<<20))
+	return nil
+}
+
+func defaultTotalPending(cfg scheduler.Config) int64 {
+	if cfg.MaxTotalPendingBytes > 0 {
+		return cfg.MaxTotalPendingBytes
+	}
+	return 256 << 20 // scheduler.Config's documented default
+}
+
+var heapSamples = []metrics.Sample{
+	{Name: "/memory/classes/heap/objects:bytes"},
+	{Name: "/memory/classes/heap/unused:bytes"},
+	{Name: "/gc/heap/live:bytes"},
+}
+
+// heapInuse is the heap's in-use spans (runtime.MemStats.HeapInuse),
+// without stopping the world.
+func heapInuse() uint64 {
+	metrics.Read(heapSamples)
+	return heapSamples[0].Value.Uint64() + heapSamples[1].Value.Uint64()
+}
+
+// liveHeap is the heap the last GC found live.
+func liveHeap() uint64 {
+	metrics.Read(heapSamples)
+	return heapSamples[2].Value.Uint64()
+}
+
+// endpoint is a running kinesisserver, in a child process or in this one.
+type endpoint struct {
+	url    string
+	shards []string
+	close  func()
+}
+
+func startEndpoint(cfg kinesisserver.Config) (*endpoint, error) {
+	shards := make([]string, cfg.Shards)
+	for i := range shards {
+		shards[i] = fmt.Sprintf("shardId-%012d", i)
+	}
+	if *throughputInProcess {
+		s, err := kinesisserver.Start(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &endpoint{url: s.URL, shards: shards, close: func() { _ = s.Close() }}, nil
+	}
+	conf, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childServerEnv+"="+string(conf))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() {
+		_ = stdin.Close() // the child stops when its stdin closes
+		waited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-waited
+		}
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("the endpoint process did not start: %v", err)
+	}
+	var url string
+	if _, err := fmt.Sscanf(line, "url=%s", &url); err != nil {
+		stop()
+		return nil, fmt.Errorf("the endpoint process said %q", line)
+	}
+	return &endpoint{url: url, shards: shards, close: stop}, nil
+}
+
+// serveChild is the endpoint process: it serves until its stdin closes.
+func serveChild() int {
+	var cfg kinesisserver.Config
+	if err := json.Unmarshal([]byte(os.Getenv(childServerEnv)), &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "bench endpoint:", err)
+		return 2
+	}
+	s, err := kinesisserver.Start(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench endpoint:", err)
+		return 1
+	}
+	fmt.Printf("url=%s\n", s.URL)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	_ = s.Close()
+	return 0
+}
