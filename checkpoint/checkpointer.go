@@ -81,6 +81,19 @@ func (c *Checkpointer) Delivered(pos consumer.ExtendedSequenceNumber) {
 	c.mu.Unlock()
 }
 
+// Rewind lowers the largest delivered position back to pos after a batch
+// the processor did not handle (it returned an error and will not be
+// offered the batch again here), so that Checkpoint() cannot record
+// records that were never processed. Explicit checkpoints written while
+// the batch was in hand stand.
+func (c *Checkpointer) Rewind(pos consumer.ExtendedSequenceNumber) {
+	c.mu.Lock()
+	if consumer.Compare(pos, c.largest) < 0 {
+		c.largest = pos
+	}
+	c.mu.Unlock()
+}
+
 // ShardEnded allows a SHARD_END checkpoint: every record of the closed
 // shard has been delivered.
 func (c *Checkpointer) ShardEnded() {
@@ -144,8 +157,18 @@ func (c *Checkpointer) Checkpoint(ctx context.Context) error {
 		pos = consumer.ShardEnd
 	}
 	c.mu.Unlock()
-	if pos.IsZero() {
-		// Nothing delivered yet: nothing to record.
+	c.mu.Lock()
+	closed, lost := c.closed, c.lostErr
+	nothingNew := pos.IsZero() || consumer.Compare(pos, c.last) <= 0
+	c.mu.Unlock()
+	switch {
+	case closed:
+		return consumer.ErrShutdown
+	case lost != nil:
+		return lost
+	}
+	if nothingNew {
+		// Nothing delivered beyond the last checkpoint: nothing to record.
 		return nil
 	}
 	return c.CheckpointAt(ctx, pos)

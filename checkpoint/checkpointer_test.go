@@ -262,3 +262,25 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestRewindKeepsCheckpointOffUnhandledRecords(t *testing.T) {
+	ctx := context.Background()
+	st, cp, _ := setup(t)
+	cp.Delivered(seq("10", 0))
+	if err := cp.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A batch up to 20 is delivered but not handled.
+	cp.Delivered(seq("20", 0))
+	cp.Rewind(seq("10", 0))
+	w := st.writes.Load()
+	if err := cp.Checkpoint(ctx); err != nil || st.writes.Load() != w {
+		t.Fatalf("Checkpoint after a rewind to the last checkpoint: err %v, writes %d -> %d", err, w, st.writes.Load())
+	}
+	if err := cp.CheckpointAt(ctx, seq("15", 0)); !errors.Is(err, consumer.ErrInvalidCheckpoint) {
+		t.Fatalf("checkpoint inside the unhandled batch: %v", err)
+	}
+	if got := stored(t, st).Checkpoint; got != seq("10", 0) {
+		t.Fatalf("stored %v", got)
+	}
+}

@@ -212,6 +212,10 @@ func (p *handlerProcessor) ProcessRecords(ctx context.Context, in ProcessRecords
 		case <-changed:
 		case <-ctx.Done():
 			return context.Cause(ctx)
+		case <-in.Stopping:
+			// The worker is stopping this shard: records not yet taken
+			// are left to the next owner (they are past the checkpoint).
+			return ErrShutdown
 		}
 	}
 	return nil

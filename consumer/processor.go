@@ -82,6 +82,13 @@ type ProcessRecordsInput struct {
 	FetchedAt time.Time
 	// Checkpointer records progress for this shard.
 	Checkpointer Checkpointer
+	// Stopping is closed when the worker asks this shard to stop (graceful
+	// shutdown, or a hand-off to another worker). A processor that waits
+	// on something of its own (backpressure, a slow downstream) may return
+	// early with an error; the batch is then not offered again here, and
+	// whatever was not checkpointed is delivered to the next owner. Nil
+	// (never closed) when the caller has no such signal.
+	Stopping <-chan struct{}
 }
 
 // LeaseLostInput is given to Processor.LeaseLost.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -481,5 +482,52 @@ func TestMissingPermissionIsAClearError(t *testing.T) {
 	err = s.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "kinesis:DescribeStreamSummary") || !awsapi.IsAccessDenied(err) {
 		t.Fatalf("Run without permission: %v", err)
+	}
+}
+
+// stoppingProcessor blocks in ProcessRecords until the worker asks the
+// shard to stop, as a processor waiting on backpressure would.
+type stoppingProcessor struct {
+	*testProcessor
+	blocked chan struct{}
+	once    sync.Once
+}
+
+func (p *stoppingProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	p.once.Do(func() { close(p.blocked) })
+	<-in.Stopping
+	return errors.New("gave up: shard stopping")
+}
+
+func TestStoppingLetsABlockedProcessorReturn(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 10, 1)
+	j := &journal{}
+	blocked := make(chan struct{})
+	cfg := h.config("w1")
+	cfg.ShutdownTimeout = time.Minute // a stuck processor would hold Run this long
+	stop := h.start(cfg, consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor {
+		return &stoppingProcessor{testProcessor: &testProcessor{j: j, shard: shard}, blocked: blocked}
+	}))
+	<-blocked
+	done := make(chan error, 1)
+	go func() { done <- stop() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return: the processor never saw Stopping")
+	}
+	if !j.hasEvent("shardId-000000000000:shutdown-requested") {
+		t.Fatal("ShutdownRequested not called after the early return")
+	}
+	if n := h.sched.stats.processorErrors.Load(); n != 0 {
+		t.Fatalf("an early return on stop counted as %d processor errors", n)
+	}
+	l, _ := h.store.Get(context.Background(), "shardId-000000000000")
+	if l.Checkpoint != consumer.TrimHorizon {
+		t.Fatalf("checkpoint moved to %v though nothing was handled", l.Checkpoint)
 	}
 }

@@ -207,10 +207,14 @@ func (c *shardConsumer) processLoop(proc consumer.Processor, q *queue) *batch {
 			c.s.releaseBytes(b.bytes)
 			return b
 		}
+		prev := c.cp.LargestDelivered()
 		c.cp.Delivered(b.records[len(b.records)-1].Position())
 		ok := c.deliver(proc, b)
 		c.s.releaseBytes(b.bytes)
 		if !ok {
+			// The batch was not handled: Checkpoint() in ShutdownRequested
+			// must not cover it.
+			c.cp.Rewind(prev)
 			return nil
 		}
 	}
@@ -228,6 +232,7 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 		MillisBehindLatest: b.millisBehind,
 		FetchedAt:          b.fetchedAt,
 		Checkpointer:       c.cp,
+		Stopping:           c.stopCtx.Done(),
 	}
 	for {
 		if c.leaseCtx.Err() != nil {
@@ -254,6 +259,13 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 			c.scope.Value(metrics.MetricDataBytesProcessed, float64(b.bytes), metrics.UnitBytes, metrics.LevelSummary)
 			c.scope.Value(metrics.MetricMillisBehindLatest, float64(b.millisBehind), metrics.UnitMilliseconds, metrics.LevelSummary)
 			return true
+		}
+		if c.stopCtx.Err() != nil {
+			// Asked to stop, the processor gave up on the batch: it is
+			// not offered again here (the next owner resumes at the last
+			// checkpoint), and this is not a processor failure.
+			c.log.Debug().Err(err).Msg("ProcessRecords returned early because the shard is stopping")
+			return false
 		}
 		c.s.stats.processorErrors.Add(1)
 		c.scope.Count(metrics.MetricProcessRecordsRetries, 1, metrics.LevelSummary)
