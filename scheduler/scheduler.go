@@ -45,8 +45,10 @@ type Scheduler struct {
 	workerScope *metrics.Scope // Operation=RenewAllLeases
 	decoder     *fastdecode.Decoder
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
-	session     *leases.Session        // set by Run before any consumer starts
-	coordinator *balancer.Coordinator  // set by Run
+	// session and coordinator are set by Run's start-up, before any
+	// consumer starts; atomic because Stats may read them at any time.
+	session     atomic.Pointer[leases.Session]
+	coordinator atomic.Pointer[balancer.Coordinator]
 
 	fetchSem  *semaphore.Weighted // GetRecords calls in flight, worker-wide
 	bytesSem  *semaphore.Weighted // prefetched bytes, worker-wide
@@ -159,7 +161,8 @@ func (s *Scheduler) WorkerID() string { return s.cfg.WorkerID }
 
 // IsLeader reports whether this worker currently assigns the leases.
 func (s *Scheduler) IsLeader() bool {
-	return s.coordinator != nil && s.coordinator.IsLeader()
+	c := s.coordinator.Load()
+	return c != nil && c.IsLeader()
 }
 
 // Run runs the worker until ctx ends, then shuts down gracefully and
@@ -190,7 +193,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	coordDone := make(chan struct{})
 	go func() {
 		defer close(coordDone)
-		s.coordinator.Run(coordCtx)
+		s.coordinator.Load().Run(coordCtx)
 	}()
 	s.log.Info().Str("lease_table", s.cfg.LeaseTableName).Str("initial_position", s.cfg.InitialPosition.String()).
 		Str("cpu_source", s.loadSource()).Msg("worker started")
@@ -209,7 +212,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				s.crash(cancelRun)
 				stopCoord()
 				<-coordDone
-				s.session.Abandon()
+				s.session.Load().Abandon()
 				return nil
 			}
 			s.shutdown(cancelRun)
@@ -283,7 +286,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("shardwise: worker session in table %q: %w", s.cfg.WorkerMetricsTableName, err)
 	}
-	s.session = sess
+	s.session.Store(sess)
 	coord, err := balancer.NewCoordinator(balancer.CoordinatorConfig{
 		WorkerID:           s.cfg.WorkerID,
 		Session:            sess,
@@ -310,7 +313,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 		_ = sess.Close(context.WithoutCancel(ctx))
 		return err
 	}
-	s.coordinator = coord
+	s.coordinator.Store(coord)
 	return nil
 }
 
@@ -343,7 +346,7 @@ func (s *Scheduler) wake() {
 
 // fence is the self-fencing check made before a batch is handed out and
 // before every checkpoint.
-func (s *Scheduler) fence() error { return s.session.Fence() }
+func (s *Scheduler) fence() error { return s.session.Load().Fence() }
 
 // fenceAll stops every processor: the worker could not prove it is alive
 // in time, so another worker may soon be given its leases.
@@ -468,7 +471,7 @@ func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) {
 	defer cancel()
 	// Tell the leader to assign this worker nothing more, then pick the
 	// workers to hand leases on to.
-	if err := s.session.SetDraining(ctx); err != nil {
+	if err := s.session.Load().SetDraining(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("marking this worker as draining failed")
 	}
 	targets := s.handOnTargets(ctx)
@@ -495,7 +498,10 @@ func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) {
 	for _, c := range cs {
 		<-c.done
 	}
-	s.handOnUnstarted(ctx, cs)
+	// The run context is cancelled now; the last hand-on gets its own.
+	handCtx, cancelHand := context.WithTimeout(context.WithoutCancel(s.runCtx), s.cfg.ShutdownTimeout)
+	defer cancelHand()
+	s.handOnUnstarted(handCtx, cs)
 }
 
 // handOnUnstarted hands on the leases this worker owns but never started
@@ -558,8 +564,8 @@ func (s *Scheduler) crash(cancelRun context.CancelCauseFunc) {
 func (s *Scheduler) finishShutdown() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.runCtx), s.cfg.ShutdownTimeout)
 	defer cancel()
-	s.coordinator.Release(ctx)
-	if err := s.session.Close(ctx); err != nil {
+	s.coordinator.Load().Release(ctx)
+	if err := s.session.Load().Close(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("deleting the worker record failed; the leader removes it once it expires")
 	}
 	if s.ownSink {

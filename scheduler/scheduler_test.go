@@ -531,3 +531,42 @@ func TestStoppingLetsABlockedProcessorReturn(t *testing.T) {
 		t.Fatalf("checkpoint moved to %v though nothing was handled", l.Checkpoint)
 	}
 }
+
+func TestShutdownHandsOnLeasesItNeverStarted(t *testing.T) {
+	h := newHarness(t, 2)
+	cfg1 := h.config("w1")
+	// w1 discovers its leases only every 500ms, so a lease given to it
+	// just before it stops is still unstarted.
+	cfg1.LeaseDiscoveryInterval = 500 * time.Millisecond
+	j := &journal{}
+	stop1 := h.start(cfg1, factoryOf(j, "w1", nil))
+	ctx := context.Background()
+	waitFor(t, 10*time.Second, "w1 running both shards", func() bool {
+		return h.sched.Stats().IsLeader && len(h.sched.Stats().Leases) == 2
+	})
+	w1 := h.sched
+	stop2 := h.start(h.config("w2"), factoryOf(j, "w2", nil))
+	defer stop2()
+	waitFor(t, 10*time.Second, "w2 registered", func() bool {
+		ws, _ := h.workers.List(ctx)
+		return len(ws) == 2
+	})
+	// A third shard's lease appears, owned by w1 (as a child lease of a
+	// shard w1 ended would be), and w1 stops before discovering it.
+	if _, err := h.store.Create(ctx, leases.Lease{Key: "extra-lease", Owner: "w1", Checkpoint: consumer.TrimHorizon}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop1(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(w1.Stats().Leases); n != 0 {
+		t.Fatalf("w1 still runs %d leases", n)
+	}
+	l, err := h.store.Get(ctx, "extra-lease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Owner != "w2" {
+		t.Fatalf("the unstarted lease is owned by %q after w1 stopped, want it handed on to w2", l.Owner)
+	}
+}

@@ -69,11 +69,11 @@ func (s *Scheduler) Stats() Stats {
 		LeasesLost:       s.stats.leasesLost.Load(),
 		Decode:           s.decoder.Stats(),
 	}
-	if s.session != nil {
-		st.Fenced = s.session.Fence() != nil
+	if sess := s.session.Load(); sess != nil {
+		st.Fenced = sess.Fence() != nil
 	}
 	if st.IsLeader {
-		ls := s.coordinator.Stats()
+		ls := s.coordinator.Load().Stats()
 		st.Leader = &ls
 	}
 	s.mu.Lock()
