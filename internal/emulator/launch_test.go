@@ -436,3 +436,37 @@ func emulatorChildren(t *testing.T) []string {
 	}
 	return found
 }
+
+// TestDynaliteSurvivesAbortedRequests hangs up in the middle of sending a
+// request to dynalite (as a Go client whose context is cancelled mid-call
+// does) and checks that it still answers: dynalite rethrows the request's
+// error event and, without the preload's handler, dies.
+func TestDynaliteSurvivesAbortedRequests(t *testing.T) {
+	requireInstalled(t, false)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	c, err := Start(ctx, Options{LogDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	host := strings.TrimPrefix(c.Env().DynamoDB, "http://")
+	for i := 0; i < 3; i++ {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Headers promise 1,000 bytes; 10 arrive, then the connection is
+		// reset.
+		fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nContent-Length: 1000\r\n\r\n{\"Limit\":1", host)
+		if tc, ok := conn.(*net.TCPConn); ok {
+			_ = tc.SetLinger(0) // close with RST, as an aborted client does
+		}
+		conn.Close()
+	}
+	waitCtx, cancelWait := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelWait()
+	if _, err := DynamoDBClient(c.Env().DynamoDB).ListTables(waitCtx, &dynamodb.ListTablesInput{}); err != nil {
+		t.Fatalf("dynalite after aborted requests: %v", err)
+	}
+}

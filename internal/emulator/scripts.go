@@ -41,6 +41,24 @@ const originalListen = net.Server.prototype.listen;
 const exitNow = process.exit.bind(process);
 process.on('SIGTERM', () => exitNow(0));
 
+// dynalite rethrows the 'error' event of an incoming request
+// (req.on('error', err => { throw err })), so a client that hangs up in
+// the middle of sending a request -- a Go context cancelled mid-call --
+// kills the whole emulator with "Error: aborted" / ECONNRESET. Such a
+// request is gone and nothing is half-applied, so only that error is
+// survived; anything else still ends the process, as it would have.
+process.on('uncaughtException', (err) => {
+  if (err && (err.code === 'ECONNRESET' || err.code === 'ECONNABORTED' || err.message === 'aborted')) {
+    process.stderr.write('shardwise-emulator: ignored a request aborted by its client (' + (err.code || err.message) + ')\n');
+    return;
+  }
+  // An emulator with a handler of its own (kinesis-mock's runtime has
+  // one) decides for itself; otherwise crash as Node would have.
+  if (process.listenerCount('uncaughtException') > 1) return;
+  process.stderr.write('shardwise-emulator: uncaught exception: ' + (err && err.stack ? err.stack : String(err)) + '\n');
+  exitNow(1);
+});
+
 function isPort(v) {
   return typeof v === 'number' || (typeof v === 'string' && /^[0-9]+$/.test(v));
 }
