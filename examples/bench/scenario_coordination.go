@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	sc "github.com/shardwise/shardwise/internal/scenario"
@@ -61,6 +62,48 @@ func allAssigned(c *sc.Cluster, ids ...string) func() bool {
 	}
 }
 
+// fleet is a cluster whose workers hold every lease, under steady traffic
+// (unless every is 0).
+type fleet struct {
+	c        *sc.Cluster
+	ws       map[string]*sc.Worker
+	stopOnce sync.Once
+	stopErr  error
+	stop     func() error
+}
+
+func startFleet(ctx context.Context, shards int, failover, every time.Duration, ids ...string) (*fleet, error) {
+	c, err := newCluster(shards, failover)
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{c: c, stop: func() error { return nil }}
+	if every > 0 {
+		pctx, cancel := context.WithCancel(ctx)
+		prod := c.ProduceEvery(pctx, every, shards, 10*shards)
+		f.stop = func() error { cancel(); return <-prod }
+	}
+	if f.ws, err = startAll(c, ids...); err == nil {
+		err = waitOrFail(6*failover, "all leases assigned", allAssigned(c, ids...))
+	}
+	if err != nil {
+		f.close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// stopProducing stops the traffic (once) and reports the producer's error.
+func (f *fleet) stopProducing() error {
+	f.stopOnce.Do(func() { f.stopErr = f.stop() })
+	return f.stopErr
+}
+
+func (f *fleet) close() {
+	_ = f.stopProducing()
+	f.c.StopAll()
+}
+
 func waitOrFail(timeout time.Duration, what string, cond func() bool) error {
 	if !sc.WaitFor(timeout, cond) {
 		return fmt.Errorf("timed out after %v waiting for %s", timeout, what)
@@ -71,21 +114,12 @@ func waitOrFail(timeout time.Duration, what string, cond func() bool) error {
 // measureFailover crashes a worker that is not the leader and measures the
 // time until the last of its shards is processed by another worker.
 func measureFailover(ctx context.Context, _ options, out *report, failover time.Duration) error {
-	c, err := newCluster(12, failover)
+	f, err := startFleet(ctx, 12, failover, 20*time.Millisecond, "w1", "w2", "w3")
 	if err != nil {
 		return err
 	}
-	defer c.StopAll()
-	pctx, stopProd := context.WithCancel(ctx)
-	prod := c.ProduceEvery(pctx, 20*time.Millisecond, 12, 120)
-	defer func() { stopProd(); <-prod }()
-	ws, err := startAll(c, "w1", "w2", "w3")
-	if err != nil {
-		return err
-	}
-	if err := waitOrFail(4*failover, "all leases assigned", allAssigned(c, "w1", "w2", "w3")); err != nil {
-		return err
-	}
+	defer f.close()
+	c, ws := f.c, f.ws
 	victim := ws["w1"]
 	if c.Leader() == "w1" {
 		victim = ws["w2"]
@@ -125,21 +159,12 @@ func measureFailover(ctx context.Context, _ options, out *report, failover time.
 // another worker has claimed leadership, and until the dead leader's
 // shards are processed elsewhere.
 func measureLeaderTakeover(ctx context.Context, _ options, out *report, failover time.Duration) error {
-	c, err := newCluster(8, failover)
+	f, err := startFleet(ctx, 8, failover, 20*time.Millisecond, "w1", "w2", "w3")
 	if err != nil {
 		return err
 	}
-	defer c.StopAll()
-	pctx, stopProd := context.WithCancel(ctx)
-	prod := c.ProduceEvery(pctx, 20*time.Millisecond, 8, 80)
-	defer func() { stopProd(); <-prod }()
-	ws, err := startAll(c, "w1", "w2", "w3")
-	if err != nil {
-		return err
-	}
-	if err := waitOrFail(4*failover, "all leases assigned", allAssigned(c, "w1", "w2", "w3")); err != nil {
-		return err
-	}
+	defer f.close()
+	c, ws := f.c, f.ws
 	old := c.Leader()
 	crashed := time.Now()
 	if err := c.Crash(ws[old]); err != nil {
@@ -158,22 +183,13 @@ func measureLeaderTakeover(ctx context.Context, _ options, out *report, failover
 // measures, for every shard that changed hands, the pause between the old
 // owner's last batch and the new owner's first.
 func measureRollingRestart(ctx context.Context, _ options, out *report, failover time.Duration) error {
-	c, err := newCluster(12, failover)
-	if err != nil {
-		return err
-	}
-	defer c.StopAll()
-	pctx, stopProd := context.WithCancel(ctx)
-	defer stopProd()
-	prod := c.ProduceEvery(pctx, 10*time.Millisecond, 12, 120)
 	ids := []string{"w1", "w2", "w3"}
-	ws, err := startAll(c, ids...)
+	f, err := startFleet(ctx, 12, failover, 10*time.Millisecond, ids...)
 	if err != nil {
 		return err
 	}
-	if err := waitOrFail(4*failover, "all leases assigned", allAssigned(c, ids...)); err != nil {
-		return err
-	}
+	defer f.close()
+	c, ws := f.c, f.ws
 	began := time.Now()
 	for _, id := range ids {
 		if err := c.Stop(ws[id]); err != nil {
@@ -186,8 +202,7 @@ func measureRollingRestart(ctx context.Context, _ options, out *report, failover
 			return err
 		}
 	}
-	stopProd()
-	if err := <-prod; err != nil {
+	if err := f.stopProducing(); err != nil {
 		return err
 	}
 	if err := waitOrFail(4*failover, "every record processed", func() bool { return int64(c.Journal.Distinct()) >= c.Produced() }); err != nil {
@@ -214,18 +229,12 @@ func measureRollingRestart(ctx context.Context, _ options, out *report, failover
 // workers hold 64 leases with no traffic (so no checkpoints), and scales
 // it to writes per lease-hour.
 func measureSteadyWrites(ctx context.Context, opts options, out *report, failover time.Duration) error {
-	c, err := newCluster(64, failover)
+	f, err := startFleet(ctx, 64, failover, 0, "w1", "w2", "w3", "w4")
 	if err != nil {
 		return err
 	}
-	defer c.StopAll()
-	ids := []string{"w1", "w2", "w3", "w4"}
-	if _, err := startAll(c, ids...); err != nil {
-		return err
-	}
-	if err := waitOrFail(6*failover, "all 64 leases assigned", allAssigned(c, ids...)); err != nil {
-		return err
-	}
+	defer f.close()
+	c := f.c
 	// Let the start-up moves settle, then measure.
 	if err := settle(ctx, c, failover); err != nil {
 		return err
@@ -277,21 +286,12 @@ func settle(ctx context.Context, c *sc.Cluster, failover time.Duration) error {
 // traffic and reports the moves and the time until the owners stop
 // changing.
 func measureRebalance(ctx context.Context, _ options, out *report, failover time.Duration) error {
-	c, err := newCluster(12, failover)
+	f, err := startFleet(ctx, 12, failover, 20*time.Millisecond, "w1", "w2", "w3")
 	if err != nil {
 		return err
 	}
-	defer c.StopAll()
-	pctx, stopProd := context.WithCancel(ctx)
-	prod := c.ProduceEvery(pctx, 20*time.Millisecond, 12, 120)
-	defer func() { stopProd(); <-prod }()
-	ids := []string{"w1", "w2", "w3"}
-	if _, err := startAll(c, ids...); err != nil {
-		return err
-	}
-	if err := waitOrFail(4*failover, "all leases assigned", allAssigned(c, ids...)); err != nil {
-		return err
-	}
+	defer f.close()
+	c := f.c
 	if err := settle(ctx, c, failover); err != nil {
 		return err
 	}
