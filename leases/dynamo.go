@@ -292,20 +292,14 @@ func (s *DynamoStore) queryKeysByOwner(ctx context.Context, owner string) ([]str
 	if s.pageSize > 0 {
 		in.Limit = aws.Int32(s.pageSize)
 	}
-	var keys []string
-	for {
+	return s.collectKeys("Query", func(start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
+		in.ExclusiveStartKey = start
 		page, err := s.client.Query(ctx, in)
 		if err != nil {
-			return nil, s.apiError("Query", err)
+			return nil, nil, err
 		}
-		keys = appendKeys(keys, page.Items)
-		if len(page.LastEvaluatedKey) == 0 {
-			break
-		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
-	}
-	slices.Sort(keys)
-	return keys, nil
+		return page.Items, page.LastEvaluatedKey, nil
+	})
 }
 
 func (s *DynamoStore) scanKeysByOwner(ctx context.Context, owner string) ([]string, error) {
@@ -320,17 +314,31 @@ func (s *DynamoStore) scanKeysByOwner(ctx context.Context, owner string) ([]stri
 	if s.pageSize > 0 {
 		in.Limit = aws.Int32(s.pageSize)
 	}
-	var keys []string
-	for {
+	return s.collectKeys("Scan", func(start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
+		in.ExclusiveStartKey = start
 		page, err := s.client.Scan(ctx, in)
 		if err != nil {
-			return nil, s.apiError("Scan", err)
+			return nil, nil, err
 		}
-		keys = appendKeys(keys, page.Items)
-		if len(page.LastEvaluatedKey) == 0 {
+		return page.Items, page.LastEvaluatedKey, nil
+	})
+}
+
+// collectKeys pages through a Query or Scan (fetch reads the page after
+// start) and returns the lease keys found, sorted.
+func (s *DynamoStore) collectKeys(op string, fetch func(start map[string]types.AttributeValue) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error)) ([]string, error) {
+	var keys []string
+	var start map[string]types.AttributeValue
+	for {
+		items, last, err := fetch(start)
+		if err != nil {
+			return nil, s.apiError(op, err)
+		}
+		keys = appendKeys(keys, items)
+		if len(last) == 0 {
 			break
 		}
-		in.ExclusiveStartKey = page.LastEvaluatedKey
+		start = last
 	}
 	slices.Sort(keys)
 	return keys, nil

@@ -34,27 +34,21 @@ func (f *Fake) encodeIterator(it iterator) string {
 	if !it.atTime.IsZero() {
 		at = it.atTime.UnixMilli()
 	}
-	raw := strings.Join([]string{
-		iteratorVersion, f.tag, it.stream,
+	return f.seal(iteratorVersion, it.stream,
 		strconv.FormatUint(it.incarnation, 10),
 		strconv.Itoa(it.shardIndex),
 		strconv.FormatUint(it.pos, 10),
 		strconv.FormatBool(!it.atTime.IsZero()),
 		strconv.FormatInt(at, 10),
 		strconv.FormatInt(it.issued.UnixMilli(), 10),
-	}, "|")
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+	)
 }
 
 // decodeIterator parses an iterator this Fake issued; ok is false for
 // anything else.
 func (f *Fake) decodeIterator(s string) (it iterator, ok bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return it, false
-	}
-	p := strings.Split(string(raw), "|")
-	if len(p) != 9 || p[0] != iteratorVersion || p[1] != f.tag {
+	p, ok := f.unseal(s, iteratorVersion, 9)
+	if !ok {
 		return it, false
 	}
 	it.stream = p[2]
@@ -185,4 +179,26 @@ func (f *Fake) seqInShard(st *stream, s *shard, seq *string) (uint64, error) {
 			v, s.id, st.name, f.cfg.account)
 	}
 	return p.counter, nil
+}
+
+// seal frames an opaque token (an iterator or a ListShards NextToken): a
+// version, this Fake's tag (so tokens of another Fake are refused) and the
+// fields, "|"-joined and base64-encoded.
+func (f *Fake) seal(version string, fields ...string) string {
+	raw := strings.Join(append([]string{version, f.tag}, fields...), "|")
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// unseal opens a token sealed with version by this Fake, returning all n
+// parts (version and tag included); ok is false for anything else.
+func (f *Fake) unseal(s, version string, n int) (parts []string, ok bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	p := strings.Split(string(raw), "|")
+	if len(p) != n || p[0] != version || p[1] != f.tag {
+		return nil, false
+	}
+	return p, true
 }

@@ -2,9 +2,7 @@ package kinesisfake
 
 import (
 	"context"
-	"encoding/base64"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -37,25 +35,19 @@ func (f *Fake) encodeToken(t listToken) string {
 	if !t.filter.at.IsZero() {
 		at = t.filter.at.UnixMilli()
 	}
-	raw := strings.Join([]string{
-		tokenVersion, f.tag, t.stream,
+	return f.seal(tokenVersion, t.stream,
 		strconv.FormatUint(t.incarnation, 10),
 		string(t.filter.typ), t.filter.shardID,
 		strconv.FormatBool(!t.filter.at.IsZero()),
 		strconv.FormatInt(at, 10),
 		t.last,
 		strconv.FormatInt(t.issued.UnixMilli(), 10),
-	}, "|")
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+	)
 }
 
 func (f *Fake) decodeToken(s string) (t listToken, ok bool) {
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return t, false
-	}
-	p := strings.Split(string(raw), "|")
-	if len(p) != 10 || p[0] != tokenVersion || p[1] != f.tag {
+	p, ok := f.unseal(s, tokenVersion, 10)
+	if !ok {
 		return t, false
 	}
 	t.stream = p[2]
