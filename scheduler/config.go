@@ -110,7 +110,13 @@ type Config struct {
 	MaxPendingRecords int
 	MaxPendingBytes   int64
 	// MaxTotalPendingBytes bounds the prefetched bytes of all shards of
-	// this worker together. Default: 256 MiB.
+	// this worker together: records fetched and not yet processed, and
+	// GetRecords responses being read and decoded (budgeted before each
+	// call at 2.5 times the payload the shard's previous response brought,
+	// then settled at the actual payload). A response bigger than its
+	// reservation waits for room while it holds its call slot, so the
+	// bound can be exceeded by at most MaxConcurrentFetches responses, and
+	// in practice only by the first calls of a worker. Default: 256 MiB.
 	MaxTotalPendingBytes int64
 	// MaxConcurrentFetches bounds GetRecords calls (and so response
 	// decodes) in flight across all shards; decoding is CPU-bound, and more

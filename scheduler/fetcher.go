@@ -32,7 +32,16 @@ type fetcher struct {
 	// after is the position everything up to which has been pushed (or
 	// was already checkpointed); an iterator renewal restarts there.
 	after consumer.ExtendedSequenceNumber
+	// reserve is the payload expected of the next call: the previous
+	// response's bytes, or -1 before the first call.
+	reserve int64
 }
+
+// inFlightFactorX2 is twice the memory a GetRecords response takes while
+// it is read and decoded, per byte of payload: the body (about 1.37 bytes
+// of JSON and base64 per byte, in a buffer rounded up to a power of two)
+// and the decoded records.
+const inFlightFactorX2 = 5
 
 // run fetches until the shard ends (the queue then holds the end marker)
 // or ctx ends. It closes the queue when it returns.
@@ -52,11 +61,7 @@ func (f *fetcher) run(ctx context.Context) {
 			return
 		}
 		lastCall = time.Now()
-		out, err := f.getRecords(ctx, iter)
-		if f.scope.Enabled(metrics.LevelDetailed) {
-			f.scope.Time(metrics.MetricGetRecordsTime, time.Since(lastCall), metrics.LevelDetailed)
-			f.scope.Success(metrics.MetricGetRecordsSuccess, err == nil, metrics.LevelDetailed)
-		}
+		out, b, err := f.fetch(ctx, iter)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -83,9 +88,6 @@ func (f *fetcher) run(ctx context.Context) {
 			continue
 		}
 		throttle.Reset()
-		now := time.Now()
-		b := &batch{millisBehind: aws.ToInt64(out.MillisBehindLatest), fetchedAt: now}
-		b.records, b.bytes = f.conv.appendRecords(nil, out.Records, f.after)
 		if n := len(b.records); n > 0 {
 			f.after = b.records[n-1].Position()
 			f.fetched.Add(int64(n))
@@ -93,6 +95,7 @@ func (f *fetcher) run(ctx context.Context) {
 				return
 			}
 		}
+		now := b.fetchedAt
 		if out.NextShardIterator == nil {
 			f.log.Info().Int("child_shards", len(out.ChildShards)).Msg("reached the end of the shard")
 			_ = f.push(ctx, &batch{shardEnd: true, childShards: out.ChildShards, fetchedAt: now})
@@ -107,32 +110,88 @@ func (f *fetcher) run(ctx context.Context) {
 	}
 }
 
-// push waits for room in the worker-wide byte budget, then in the shard's
-// queue. The budget is given back by the processor once the batch is done.
+// push waits for room in the shard's queue. The batch's share of the
+// worker-wide byte budget (b.held) is already held; the processor gives it
+// back once the batch is done, or push does if the batch never gets in.
 func (f *fetcher) push(ctx context.Context, b *batch) error {
-	if err := f.s.acquireBytes(ctx, b.bytes); err != nil {
-		return err
-	}
 	if err := f.q.push(ctx, b); err != nil {
-		f.s.releaseBytes(b.bytes)
+		f.s.releaseBytes(b.held)
 		return err
 	}
 	return nil
 }
 
-// getRecords makes one GetRecords call with the worker-wide bound on calls
-// in flight: the response is decoded inside the call, and decoding is
-// CPU-bound, so more decodes than a few per core only adds contention.
-func (f *fetcher) getRecords(ctx context.Context, iter string) (*kinesis.GetRecordsOutput, error) {
-	if err := f.s.fetchSem.Acquire(ctx, 1); err != nil {
-		return nil, err
+// fetch makes one GetRecords call and converts its records into a batch
+// whose bytes are held in the worker-wide prefetch budget (b.held).
+//
+// The call is made within the worker-wide bound on calls in flight: the
+// response is decoded inside the call, and decoding is CPU-bound, so more
+// decodes than a few per core only adds contention.
+//
+// Memory: with the call's slot held, the budget is reserved for the
+// response the call is expected to bring (the size of this shard's
+// previous response, or of the worker's latest for a shard's first call),
+// counted inFlightFactorX2/2 times to cover the body being read and
+// decoded as well as the records; then the call is made, and the slot is
+// kept until the response's actual size is held. So a response decoded but
+// not yet counted in the budget exists only while its slot is held (at most
+// MaxConcurrentFetches of them, each over its reservation by less than one
+// response), and fetchers that could not be admitted wait before calling,
+// holding nothing. Nothing waits for budget while holding budget (a
+// reservation that turns out short is given back before waiting for the
+// whole size), so waits for the budget always end as processors finish.
+func (f *fetcher) fetch(ctx context.Context, iter string) (*kinesis.GetRecordsOutput, *batch, error) {
+	s := f.s
+	if err := s.fetchSem.Acquire(ctx, 1); err != nil {
+		return nil, nil, err
 	}
-	defer f.s.fetchSem.Release(1)
-	return f.s.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{
+	defer s.fetchSem.Release(1)
+	est := f.reserve
+	if est < 0 {
+		est = s.lastResponse.Load()
+	}
+	reserved := min(est*inFlightFactorX2/2, s.cfg.MaxTotalPendingBytes)
+	if err := s.acquireBytes(ctx, reserved); err != nil {
+		return nil, nil, err
+	}
+	started := time.Now()
+	out, err := s.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{
 		ShardIterator: aws.String(iter),
-		Limit:         aws.Int32(int32(f.s.cfg.MaxRecords)),
-		StreamARN:     f.s.streamARNOrNil(),
-	}, f.s.getRecOpt)
+		Limit:         aws.Int32(int32(s.cfg.MaxRecords)),
+		StreamARN:     s.streamARNOrNil(),
+	}, s.getRecOpt)
+	if f.scope.Enabled(metrics.LevelDetailed) && ctx.Err() == nil {
+		f.scope.Time(metrics.MetricGetRecordsTime, time.Since(started), metrics.LevelDetailed)
+		f.scope.Success(metrics.MetricGetRecordsSuccess, err == nil, metrics.LevelDetailed)
+	}
+	if err != nil {
+		s.releaseBytes(reserved)
+		return nil, nil, err
+	}
+	b := &batch{millisBehind: aws.ToInt64(out.MillisBehindLatest), fetchedAt: time.Now()}
+	b.records, b.bytes = f.conv.appendRecords(nil, out.Records, f.after)
+	f.reserve = b.bytes
+	if b.bytes > 0 {
+		s.lastResponse.Store(b.bytes)
+	}
+	// A batch larger than the whole budget holds the whole budget.
+	b.held = min(b.bytes, s.cfg.MaxTotalPendingBytes)
+	switch {
+	case b.held > reserved:
+		if !s.bytesSem.TryAcquire(b.held - reserved) {
+			s.releaseBytes(reserved)
+			if err := s.acquireBytes(ctx, b.held); err != nil {
+				return nil, nil, err
+			}
+		}
+	case b.held < reserved:
+		s.releaseBytes(reserved - b.held)
+	}
+	if len(b.records) == 0 {
+		s.releaseBytes(b.held)
+		b.held = 0
+	}
+	return out, b, nil
 }
 
 // iterator gets a shard iterator at f.after: right at a sequence number

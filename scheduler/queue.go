@@ -16,6 +16,7 @@ import (
 type batch struct {
 	records      []consumer.Record
 	bytes        int64 // payload bytes held by records
+	held         int64 // share of the worker-wide byte budget held (bytes, capped at the budget)
 	millisBehind int64
 	fetchedAt    time.Time
 	// shardEnd marks the last item of a closed shard; childShards come

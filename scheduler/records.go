@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"slices"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -15,70 +17,133 @@ import (
 // drops every position at or before `after` (the checkpoint on resume, or
 // the last record fetched when an iterator is renewed).
 //
-// One converter belongs to one fetcher goroutine; its scratch buffer is
-// reused between calls.
+// One converter belongs to one fetcher goroutine; its scratch memory is
+// reused between calls. A response is converted in passes: find the
+// aggregates and check all their digests at once, deaggregate them into
+// scratch, then allocate the user records exactly once.
 type recordConverter struct {
-	keep    *hashkey.Range
-	scratch []kpl.SubRecord
+	keep  *hashkey.Range
+	deagg kpl.Deaggregator
+	subs  []kpl.SubRecord // every aggregate's sub-records, in order
+	plan  []recordPlan    // per Kinesis record
+	aggs  [][]byte        // the aggregates' data, for Verify
+	ok    []bool
+}
+
+// recordPlan is what a Kinesis record becomes: nothing (skip), itself
+// (plain), or subs[first:end].
+type recordPlan struct {
+	skip       bool
+	aggregate  bool // deliver subs[first:end]
+	first, end int
+	minSub     int64 // sub-records at or below are at or before `after`
 }
 
 // appendRecords appends the user records of recs that come after `after`
 // to dst, and returns dst and the payload bytes appended.
 func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Record, after consumer.ExtendedSequenceNumber) ([]consumer.Record, int64) {
-	var bytes int64
 	filter := !after.IsZero() && !after.IsSentinel()
+	c.plan = c.plan[:0]
+	c.aggs = c.aggs[:0]
 	for i := range recs {
 		r := &recs[i]
-		seq := aws.ToString(r.SequenceNumber)
 		// minSub is the first sub-sequence number of this record still to
 		// deliver; -1 delivers all of it.
-		minSub := int64(-1)
+		p := recordPlan{minSub: -1}
 		if filter {
-			switch consumer.CompareSequenceNumbers(seq, after.SequenceNumber) {
+			switch consumer.CompareSequenceNumbers(aws.ToString(r.SequenceNumber), after.SequenceNumber) {
 			case -1:
-				continue
+				p.skip = true
 			case 0:
-				minSub = after.SubSequenceNumber
+				p.minSub = after.SubSequenceNumber
 			}
 		}
-		arrival := aws.ToTime(r.ApproximateArrivalTimestamp)
-		if kpl.IsAggregated(r.Data) {
-			subs, err := kpl.Deaggregate(r.Data, c.keep, c.scratch[:0])
-			if err == nil {
-				c.scratch = subs
-				for j := range subs {
-					s := &subs[j]
-					if s.Index <= minSub {
-						continue
+		if !p.skip && kpl.IsAggregated(r.Data) {
+			p.aggregate = true
+			c.aggs = append(c.aggs, r.Data)
+		}
+		c.plan = append(c.plan, p)
+	}
+	if len(c.aggs) > 0 {
+		c.ok = slices.Grow(c.ok[:0], len(c.aggs))[:len(c.aggs)]
+		c.deagg.Verify(c.aggs, c.ok)
+	}
+	c.subs = c.subs[:0]
+	n, j := 0, 0
+	for i := range c.plan {
+		p := &c.plan[i]
+		if p.skip {
+			continue
+		}
+		if p.aggregate {
+			var err error
+			p.first = len(c.subs)
+			if c.ok[j] {
+				c.subs, err = c.deagg.DeaggregateVerified(recs[i].Data, c.keep, c.subs)
+			}
+			j++
+			// A corrupt aggregate is delivered whole, as a plain record:
+			// dropping it would lose data silently.
+			p.aggregate = c.ok[j-1] && err == nil
+			p.end = len(c.subs)
+			if p.aggregate {
+				for k := p.first; k < p.end; k++ {
+					if c.subs[k].Index > p.minSub {
+						n++
 					}
-					dst = append(dst, consumer.Record{
-						SequenceNumber:              seq,
-						SubSequenceNumber:           s.Index,
-						Aggregated:                  true,
-						PartitionKey:                s.PartitionKey,
-						ExplicitHashKey:             s.ExplicitHashKey,
-						Data:                        s.Data,
-						ApproximateArrivalTimestamp: arrival,
-						EncryptionType:              string(r.EncryptionType),
-					})
-					bytes += int64(len(s.Data))
 				}
 				continue
 			}
-			// A corrupt aggregate is delivered whole, as a plain record:
-			// dropping it would lose data silently.
 		}
-		if minSub >= 0 {
-			continue // a plain record is sub-sequence 0, at or before `after`
+		if p.minSub >= 0 {
+			p.skip = true // a plain record is sub-sequence 0, at or before `after`
+			continue
 		}
-		dst = append(dst, consumer.Record{
-			SequenceNumber:              seq,
-			PartitionKey:                aws.ToString(r.PartitionKey),
-			Data:                        r.Data,
-			ApproximateArrivalTimestamp: arrival,
-			EncryptionType:              string(r.EncryptionType),
-		})
-		bytes += int64(len(r.Data))
+		n++
 	}
+	if dst == nil {
+		dst = make([]consumer.Record, 0, n)
+	}
+	var bytes int64
+	for i := range c.plan {
+		p := &c.plan[i]
+		if p.skip {
+			continue
+		}
+		r := &recs[i]
+		seq := aws.ToString(r.SequenceNumber)
+		arrival := aws.ToTime(r.ApproximateArrivalTimestamp)
+		if !p.aggregate {
+			dst = append(dst, consumer.Record{
+				SequenceNumber:              seq,
+				PartitionKey:                aws.ToString(r.PartitionKey),
+				Data:                        r.Data,
+				ApproximateArrivalTimestamp: arrival,
+				EncryptionType:              string(r.EncryptionType),
+			})
+			bytes += int64(len(r.Data))
+			continue
+		}
+		for k := p.first; k < p.end; k++ {
+			s := &c.subs[k]
+			if s.Index <= p.minSub {
+				continue
+			}
+			dst = append(dst, consumer.Record{
+				SequenceNumber:              seq,
+				SubSequenceNumber:           s.Index,
+				Aggregated:                  true,
+				PartitionKey:                s.PartitionKey,
+				ExplicitHashKey:             s.ExplicitHashKey,
+				Data:                        s.Data,
+				ApproximateArrivalTimestamp: arrival,
+				EncryptionType:              string(r.EncryptionType),
+			})
+			bytes += int64(len(s.Data))
+		}
+	}
+	// The scratch must not pin this response's buffers.
+	clear(c.subs)
+	clear(c.aggs)
 	return dst, bytes
 }

@@ -50,14 +50,17 @@ type Scheduler struct {
 	session     atomic.Pointer[leases.Session]
 	coordinator atomic.Pointer[balancer.Coordinator]
 
-	fetchSem  *semaphore.Weighted // GetRecords calls in flight, worker-wide
-	bytesSem  *semaphore.Weighted // prefetched bytes, worker-wide
-	stats     counters
-	running   atomic.Bool
-	crashed   atomic.Bool     // Run's context ended with ErrCrash
-	runCtx    context.Context // parent of every lease context; set by Run
-	wakeLoop  chan struct{}   // nudges the main loop to discover leases now
-	endSignal struct {
+	fetchSem *semaphore.Weighted // GetRecords calls in flight, worker-wide
+	// lastResponse is the payload bytes of the latest non-empty GetRecords
+	// response on any shard: a shard's first call reserves budget for it.
+	lastResponse atomic.Int64
+	bytesSem     *semaphore.Weighted // prefetched bytes, worker-wide
+	stats        counters
+	running      atomic.Bool
+	crashed      atomic.Bool     // Run's context ended with ErrCrash
+	runCtx       context.Context // parent of every lease context; set by Run
+	wakeLoop     chan struct{}   // nudges the main loop to discover leases now
+	endSignal    struct {
 		mu sync.Mutex
 		ch chan struct{} // closed and replaced whenever a local shard ends
 	}
@@ -646,18 +649,18 @@ func (s *Scheduler) broadcastShardEnd() {
 // collected once it fires or is unreferenced.
 func (s *Scheduler) after(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// acquireBytes reserves n bytes of the worker-wide prefetch budget. A
-// batch larger than the whole budget reserves the whole budget.
+// acquireBytes reserves n bytes (at most MaxTotalPendingBytes) of the
+// worker-wide prefetch budget.
 func (s *Scheduler) acquireBytes(ctx context.Context, n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	return s.bytesSem.Acquire(ctx, min(n, s.cfg.MaxTotalPendingBytes))
+	return s.bytesSem.Acquire(ctx, n)
 }
 
 func (s *Scheduler) releaseBytes(n int64) {
 	if n > 0 {
-		s.bytesSem.Release(min(n, s.cfg.MaxTotalPendingBytes))
+		s.bytesSem.Release(n)
 	}
 }
 

@@ -157,7 +157,7 @@ func (c *shardConsumer) run() {
 	q := newQueue(c.s.cfg.MaxPendingRecords, c.s.cfg.MaxPendingBytes)
 	c.queue.Store(q)
 	c.phase.Store("processing")
-	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope, fetched: &c.fetched}
+	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope, fetched: &c.fetched, reserve: -1}
 	if c.lease.StartingHashKey != "" && c.lease.EndingHashKey != "" {
 		if r, err := hashkey.ParseRange(c.lease.StartingHashKey, c.lease.EndingHashKey); err == nil {
 			f.conv.keep = &r
@@ -183,7 +183,7 @@ func (c *shardConsumer) run() {
 		if err != nil {
 			break
 		}
-		c.s.releaseBytes(b.bytes)
+		c.s.releaseBytes(b.held)
 	}
 	if end != nil {
 		c.phase.Store("shard-ended")
@@ -204,13 +204,13 @@ func (c *shardConsumer) processLoop(proc consumer.Processor, q *queue) *batch {
 			return nil
 		}
 		if b.shardEnd {
-			c.s.releaseBytes(b.bytes)
+			c.s.releaseBytes(b.held)
 			return b
 		}
 		prev := c.cp.LargestDelivered()
 		c.cp.Delivered(b.records[len(b.records)-1].Position())
 		ok := c.deliver(proc, b)
-		c.s.releaseBytes(b.bytes)
+		c.s.releaseBytes(b.held)
 		if !ok {
 			// The batch was not handled: Checkpoint() in ShutdownRequested
 			// must not cover it.

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -67,6 +68,7 @@ func main() {
 	name := flag.String("scenario", "", "scenario to run: "+strings.Join(names(), ", "))
 	quick := flag.Bool("quick", false, "smaller, faster run (less precise figures)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "stop the scenario after this long")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	sc, ok := scenarios[*name]
 	if !ok {
@@ -80,6 +82,18 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+	}
 	out := &report{scenario: *name}
 	out.kv("scenario", *name)
 	start := time.Now()

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"sync"
@@ -70,7 +72,12 @@ func init() {
 	}
 }
 
-var throughputInProcess = flag.Bool("throughput-inprocess", false, "throughput: run the Kinesis endpoint in this process instead of a child process")
+var (
+	throughputInProcess = flag.Bool("throughput-inprocess", false, "throughput: run the Kinesis endpoint in this process instead of a child process")
+	throughputCaseRE    = flag.String("throughput-cases", "", "throughput: run only the cases whose name matches this regular expression (for profiling)")
+	throughputFetches   = flag.Int("throughput-fetches", 0, "throughput: Shardwise's MaxConcurrentFetches (0: its default)")
+	throughputVariantRE = flag.String("throughput-variants", "", "throughput: run only the variants whose name matches this regular expression (for profiling; ratios need all)")
+)
 
 const childServerEnv = "SHARDWISE_BENCH_KINESIS_SERVER"
 
@@ -110,13 +117,25 @@ func runThroughput(ctx context.Context, opts options, out *report) error {
 	out.kv("rounds", rounds)
 	out.kv("window_s", window.Seconds())
 	out.kv("gomaxprocs", runtime.GOMAXPROCS(0))
+	caseRE, err := regexp.Compile(*throughputCaseRE)
+	if err != nil {
+		return fmt.Errorf("-throughput-cases: %w", err)
+	}
 	for _, tc := range throughputCases() {
+		if !caseRE.MatchString(tc.name) {
+			continue
+		}
 		if err := runThroughputCase(ctx, tc, rounds, warmup, window, out); err != nil {
 			return fmt.Errorf("%s: %w", tc.name, err)
 		}
 	}
+	if !caseRE.MatchString(memoryCaseName) {
+		return nil
+	}
 	return runMemoryCase(ctx, opts, out)
 }
+
+const memoryCaseName = "10mb/64shards/slow"
 
 // variant is one way of consuming the stream, measured over a window.
 type variant struct {
@@ -143,6 +162,24 @@ func runThroughputCase(ctx context.Context, tc throughputCase, rounds int, warmu
 		{"fast", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
 			return runShardwise(ctx, ep, tc, false, 0, c)
 		}},
+	}
+	variantRE, err := regexp.Compile(*throughputVariantRE)
+	if err != nil {
+		return fmt.Errorf("-throughput-variants: %w", err)
+	}
+	variants = slices.DeleteFunc(variants, func(v variant) bool { return !variantRE.MatchString(v.name) })
+	if len(variants) < 4 {
+		// Profiling a subset: per-round lines only, no ratios.
+		for _, v := range variants {
+			for round := range rounds {
+				m, err := measureVariant(ctx, ep, tc, v, warmup, window)
+				if err != nil {
+					return fmt.Errorf("%s: %w", v.name, err)
+				}
+				out.note("%s round %d %s: %.0f records/s, %.3g allocs/record, %.3g cpu s/GB", tc.name, round+1, v.name, m.rate(), m.allocsPerRecord(), m.cpuPerGB(tc))
+			}
+		}
+		return nil
 	}
 	results := map[string][]measurement{}
 	for round := range rounds {
@@ -400,6 +437,7 @@ func shardwiseConfig(ep *endpoint, sdkDecoder bool) scheduler.Config {
 		MinGetRecordsInterval: time.Microsecond,
 		ShutdownTimeout:       10 * time.Second,
 		SDKDecoder:            sdkDecoder,
+		MaxConcurrentFetches:  *throughputFetches,
 	}
 }
 
@@ -417,6 +455,13 @@ func runShardwise(ctx context.Context, ep *endpoint, tc throughputCase, sdkDecod
 
 // runMemoryCase: 64 shards of 10 MB records, a processor that takes 200 ms
 // a batch. The prefetch queues fill and must stay within their bound.
+//
+// It runs twice: with the Go runtime's defaults (GOGC=100 lets the heap
+// grow to about twice what is live before collecting, so heap in use
+// measures the GC's policy more than the worker), and with a soft memory
+// limit (debug.SetMemoryLimit, what GOMEMLIMIT sets) of the heap before the
+// worker started + the configured bound + 64 MB, the way a service that
+// must fit a memory budget is run. Live heap is reported for both.
 func runMemoryCase(ctx context.Context, opts options, out *report) error {
 	dur := 8 * time.Second
 	if opts.quick {
@@ -428,21 +473,70 @@ func runMemoryCase(ctx context.Context, opts options, out *report) error {
 		return err
 	}
 	defer ep.close()
-	base := heapInuse()
 	scfg := shardwiseConfig(ep, false)
+	// The bound a user configures for what is fetched and not yet
+	// processed is the worker-wide one (the per-shard bound admits one
+	// batch above it, and every shard's batch is 10 MB here).
+	bound := defaultTotalPending(scfg)
+	out.kv("case", memoryCaseName)
+	out.kv("configured_queue_mb", float64(bound)/(1<<20))
+
+	runtime.GC()
+	base := heapInuse()
+	free, err := memoryRun(ctx, ep, scfg, dur)
+	if err != nil {
+		return err
+	}
+	out.kv("peak_heap_mb_without_memlimit", free.peakMB(base))
+	out.kv("peak_live_heap_mb_without_memlimit", free.peakLiveMB(base))
+
+	runtime.GC()
+	base = heapInuse()
+	limit := int64(base) + bound + 64<<20
+	prev := debug.SetMemoryLimit(limit)
+	limited, err := memoryRun(ctx, ep, scfg, dur)
+	debug.SetMemoryLimit(prev)
+	if err != nil {
+		return err
+	}
+	out.kv("memlimit_mb", float64(limit)/(1<<20))
+	out.kv("peak_heap_mb", limited.peakMB(base))
+	out.kv("peak_live_heap_mb", limited.peakLiveMB(base))
+	out.kv("records_processed", limited.records)
+	out.kv("records_processed_without_memlimit", free.records)
+	out.note("heap figures are above the heap in use before the worker started (%.0f MB); peak_heap_mb is under the memory limit", float64(base)/(1<<20))
+	return nil
+}
+
+type memoryPeaks struct {
+	peak, peakLive uint64
+	records        int64
+}
+
+func (m memoryPeaks) peakMB(base uint64) float64 {
+	return float64(m.peak-min(base, m.peak)) / (1 << 20)
+}
+
+func (m memoryPeaks) peakLiveMB(base uint64) float64 {
+	return float64(m.peakLive-min(base, m.peakLive)) / (1 << 20)
+}
+
+// memoryRun runs one worker with the slow processor for dur and samples
+// the heap every 20 ms.
+func memoryRun(ctx context.Context, ep *endpoint, scfg scheduler.Config, dur time.Duration) (memoryPeaks, error) {
+	var res memoryPeaks
 	var c counter
 	var bytes atomic.Int64
 	s, err := scheduler.New(scfg, consumer.ProcessorFactoryFunc(func(string) consumer.Processor {
 		return &countingProcessor{c: &c, bytes: &bytes, delay: 200 * time.Millisecond}
 	}))
 	if err != nil {
-		return err
+		return res, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx) }()
-	var peak, peakLive uint64
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	end := time.After(dur)
@@ -450,30 +544,22 @@ loop:
 	for {
 		select {
 		case <-tick.C:
-			peak = max(peak, heapInuse())
-			peakLive = max(peakLive, liveHeap())
+			res.peak = max(res.peak, heapInuse())
+			res.peakLive = max(res.peakLive, liveHeap())
 		case <-end:
 			break loop
 		case err := <-done:
-			return fmt.Errorf("memory case: worker stopped: %v", err)
+			return res, fmt.Errorf("memory case: worker stopped: %v", err)
 		case <-ctx.Done():
-			return ctx.Err()
+			return res, ctx.Err()
 		}
 	}
 	cancel()
 	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-		return err
+		return res, err
 	}
-	// The bound a user configures for what is fetched and not yet
-	// processed is the worker-wide one (the per-shard bound admits one
-	// batch above it, and every shard's batch is 10 MB here).
-	out.kv("case", "10mb/64shards/slow")
-	out.kv("configured_queue_mb", float64(defaultTotalPending(scfg))/(1<<20))
-	out.kv("peak_heap_mb", float64(peak-min(base, peak))/(1<<20))
-	out.kv("peak_live_heap_mb", float64(peakLive-min(base, peakLive))/(1<<20))
-	out.kv("records_processed", c.records.Load())
-	out.note("heap figures are above the heap in use before the worker started (%.0f MB)", float64(base)/(1<<20))
-	return nil
+	res.records = c.records.Load()
+	return res, nil
 }
 
 func defaultTotalPending(cfg scheduler.Config) int64 {

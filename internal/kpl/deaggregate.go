@@ -61,15 +61,65 @@ func IsAggregated(data []byte) bool {
 // length, so appending to it cannot overwrite the rest of the aggregate. Its
 // strings share one allocation per aggregate.
 func Deaggregate(data []byte, keep *hashkey.Range, out []SubRecord) ([]SubRecord, error) {
+	var d Deaggregator
+	return d.deaggregate(data, keep, out, false)
+}
+
+// A Deaggregator deaggregates many aggregates, keeping its scratch memory
+// between calls, and computes MD5 digests many at a time (internal/md5x
+// hashes up to 16 messages at once with SIMD): the digests of all the
+// aggregates of a GetRecords response in one Verify, and the hash keys of
+// all of an aggregate's partition keys in one go. The zero value is ready
+// to use; it is not safe for concurrent use.
+type Deaggregator struct {
+	tables []string    // an aggregate's partition and explicit hash key tables
+	keys   []cachedKey // their hash keys
+	sums   [][md5.Size]byte
+	bodies [][]byte
+}
+
+// Verify sets ok[i] to whether datas[i] is an aggregate (IsAggregated)
+// whose digest matches its message. Such data can be passed to
+// DeaggregateVerified, which does not check the digest again. len(ok)
+// must be at least len(datas).
+func (d *Deaggregator) Verify(datas [][]byte, ok []bool) {
+	_ = ok[:len(datas)]
+	d.bodies = d.bodies[:0]
+	for i, data := range datas {
+		ok[i] = IsAggregated(data)
+		if ok[i] {
+			d.bodies = append(d.bodies, data[len(magic):len(data)-md5.Size])
+		}
+	}
+	d.sums = grow(d.sums, len(d.bodies))
+	sumMany(d.sums, d.bodies)
+	j := 0
+	for i, data := range datas {
+		if ok[i] {
+			ok[i] = d.sums[j] == [md5.Size]byte(data[len(data)-md5.Size:])
+			j++
+		}
+	}
+	clear(d.bodies) // do not pin the callers' buffers
+}
+
+// DeaggregateVerified is Deaggregate for data that Verify accepted: it
+// does not check the digest again (data Verify did not accept gets an
+// error, as from Deaggregate).
+func (d *Deaggregator) DeaggregateVerified(data []byte, keep *hashkey.Range, out []SubRecord) ([]SubRecord, error) {
+	return d.deaggregate(data, keep, out, true)
+}
+
+func (d *Deaggregator) deaggregate(data []byte, keep *hashkey.Range, out []SubRecord, verified bool) ([]SubRecord, error) {
 	if !IsAggregated(data) {
 		return out, ErrNotAggregate
 	}
 	body := data[len(magic) : len(data)-md5.Size]
-	if md5.Sum(body) != [md5.Size]byte(data[len(data)-md5.Size:]) {
+	if !verified && md5.Sum(body) != [md5.Size]byte(data[len(data)-md5.Size:]) {
 		return out, &CorruptError{Reason: "MD5 digest does not match the message", Offset: -1}
 	}
-	d := decoder{body: body, keep: keep}
-	res, cerr := d.decode(out)
+	dec := decoder{body: body, keep: keep, scratch: d}
+	res, cerr := dec.decode(out)
 	if cerr != nil {
 		// Whatever was appended aliases data; clear it so a caller that
 		// reuses out does not pin the buffer through its spare capacity.
@@ -82,12 +132,22 @@ func Deaggregate(data []byte, keep *hashkey.Range, out []SubRecord) ([]SubRecord
 	return res, nil
 }
 
+// grow returns s with length n, reusing its array when it is big enough.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
 // decoder holds the state of one Deaggregate call.
 type decoder struct {
-	body []byte
-	keep *hashkey.Range
+	body    []byte
+	keep    *hashkey.Range
+	scratch *Deaggregator
 
 	pks, ehks []string
+	pkHashed  bool // keys holds every partition key's hash
 
 	// keys caches hash keys per table entry, so an aggregate of 100
 	// records under 3 partition keys costs 3 MD5s, not 100. Entries
@@ -130,9 +190,13 @@ func (d *decoder) decode(out []SubRecord) ([]SubRecord, *CorruptError) {
 		if d.keep != nil {
 			n += lay.nPK
 		}
-		d.keys = make([]cachedKey, n)
+		d.scratch.keys = grow(d.scratch.keys, n)
+		clear(d.scratch.keys)
+		d.keys = d.scratch.keys
 	}
-	return d.records(lay, out)
+	res, cerr := d.records(lay, out)
+	clear(d.scratch.tables) // the tables' strings alias the caller's records
+	return res, cerr
 }
 
 func (d *decoder) scan() (layout, *CorruptError) {
@@ -182,7 +246,8 @@ func (d *decoder) fillTables(lay layout) {
 	if lay.nPK+lay.nEHK == 0 {
 		return
 	}
-	tables := make([]string, lay.nPK+lay.nEHK)
+	d.scratch.tables = grow(d.scratch.tables, lay.nPK+lay.nEHK)
+	tables := d.scratch.tables
 	d.pks, d.ehks = tables[:0:lay.nPK], tables[lay.nPK:lay.nPK]
 	var sb strings.Builder
 	sb.Grow(lay.tableBytes)
@@ -251,11 +316,10 @@ func (d *decoder) records(lay layout, out []SubRecord) ([]SubRecord, *CorruptErr
 			}
 			key = c.key
 		} else if d.keep != nil {
-			c := &d.keys[len(d.ehks)+int(r.pk)]
-			if c.state == 0 {
-				*c = cachedKey{key: hashkey.FromPartitionKey(sub.PartitionKey), state: 1}
+			if !d.pkHashed {
+				d.hashPartitionKeys()
 			}
-			key = c.key
+			key = d.keys[len(d.ehks)+int(r.pk)].key
 		}
 		if d.keep != nil && !d.keep.Contains(key) {
 			continue
@@ -263,6 +327,17 @@ func (d *decoder) records(lay layout, out []SubRecord) ([]SubRecord, *CorruptErr
 		out = append(out, sub)
 	}
 	return out, nil
+}
+
+// hashPartitionKeys computes the hash key of every partition key in the
+// table at once (the MD5s many at a time).
+func (d *decoder) hashPartitionKeys() {
+	d.pkHashed = true
+	d.scratch.sums = grow(d.scratch.sums, len(d.pks))
+	sumStrings(d.scratch.sums, d.pks)
+	for i, sum := range d.scratch.sums {
+		d.keys[len(d.ehks)+i] = cachedKey{key: hashkey.FromBytesBE(sum), state: 1}
+	}
 }
 
 // rawRecord is a Record message before its indexes are resolved.

@@ -2,6 +2,7 @@ package kpl
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -45,6 +46,7 @@ func FuzzDeaggregate(f *testing.F) {
 	f.Add([]byte(pb{}.key(5, startGroupType).varint(1, 1).key(5, endGroupType).str(1, "k").msg(3, rec(0, -1, "x").msg(4, pb{}.str(1, "t")))), true, uint64(0), uint64(0))
 	f.Add([]byte("not an aggregate"), false, uint64(1), uint64(0))
 
+	var shared Deaggregator // reused across inputs, as a fetcher does
 	f.Fuzz(func(t *testing.T, in []byte, sealed bool, lo, hi uint64) {
 		if sealed {
 			in = seal(in)
@@ -59,6 +61,22 @@ func FuzzDeaggregate(f *testing.F) {
 		got, err := Deaggregate(in, keep, slices.Clone(prefix))
 		if !bytes.Equal(in, orig) {
 			t.Fatal("Deaggregate modified its input")
+		}
+
+		// The batch path agrees with the one-shot one: Verify accepts
+		// exactly the aggregates whose digest matches, and
+		// DeaggregateVerified then gives the same result.
+		ok := make([]bool, 3)
+		shared.Verify([][]byte{in, []byte("plain"), in}, ok)
+		wantOK := IsAggregated(in) && md5.Sum(in[len(magic):len(in)-md5.Size]) == [md5.Size]byte(in[len(in)-md5.Size:])
+		if ok[0] != wantOK || ok[2] != wantOK || ok[1] {
+			t.Fatalf("Verify = %v, want [%v false %v]", ok, wantOK, wantOK)
+		}
+		if wantOK {
+			got2, err2 := shared.DeaggregateVerified(in, keep, slices.Clone(prefix))
+			if (err == nil) != (err2 == nil) || (err == nil && !equalSubs(got, got2)) {
+				t.Fatalf("DeaggregateVerified = %v, %v; Deaggregate = %v, %v", got2, err2, got, err)
+			}
 		}
 		if err != nil {
 			if !errors.Is(err, ErrNotAggregate) && !errors.Is(err, ErrCorrupt) {
