@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/shardwise/shardwise/internal/b64"
 )
 
 // Decode decodes a GetRecords response body (of a 2xx response) into the
@@ -633,7 +635,7 @@ func decodeData(buf []byte, want int32, src []byte, unquoted bool) (data, rest [
 		return emptyData, buf, nil
 	}
 	dst := buf[:want:want]
-	n, err := base64.StdEncoding.Decode(dst, src)
+	n, err := b64.Decode(dst, src)
 	if err != nil {
 		return nil, nil, fmt.Errorf("fastdecode: decode base64 Data: %w", err)
 	}
