@@ -2,6 +2,7 @@ package kpl
 
 import (
 	"crypto/md5"
+	"fmt"
 	"testing"
 
 	"github.com/shardwise/shardwise/internal/hashkey"
@@ -55,5 +56,49 @@ func BenchmarkAggregate100x100(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = Aggregate(recs)
+	}
+}
+
+// BenchmarkDeaggregatorResponse is deaggregation as a consumer does it per
+// GetRecords response: the digests of all 100 aggregates checked in one
+// Verify (many at a time), then each split with a reused Deaggregator,
+// filtering by a shard's hash range (every partition key hashed).
+func BenchmarkDeaggregatorResponse(b *testing.B) {
+	half := hashkey.Split(hashkey.Full, 2)[0]
+	for _, bc := range []struct {
+		name string
+		keep *hashkey.Range
+	}{{"nofilter", nil}, {"filter", &half}} {
+		b.Run(bc.name+"/100x100x100B", func(b *testing.B) {
+			aggs := make([][]byte, 100)
+			size := 0
+			for i := range aggs {
+				recs := makeRecords(100, 100, 100)
+				for j := range recs {
+					recs[j].PartitionKey = fmt.Sprintf("pk-%d-%d", i, j)
+				}
+				aggs[i] = Aggregate(recs)
+				size += len(aggs[i])
+			}
+			var d Deaggregator
+			ok := make([]bool, len(aggs))
+			out := make([]SubRecord, 0, 100*len(aggs))
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				d.Verify(aggs, ok)
+				out = out[:0]
+				for i, agg := range aggs {
+					if !ok[i] {
+						b.Fatal("Verify rejected a valid aggregate")
+					}
+					var err error
+					if out, err = d.DeaggregateVerified(agg, bc.keep, out); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(100*len(aggs)), "ns/subrecord")
+		})
 	}
 }

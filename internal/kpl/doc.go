@@ -14,5 +14,5 @@
 // valid aggregate is reported as an error, and the caller delivers the bytes
 // as one plain record, as the Java KCL does.
 //
-// It imports only the standard library and internal/hashkey.
+// It imports only the standard library, internal/hashkey and internal/md5x.
 package kpl

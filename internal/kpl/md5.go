@@ -1,21 +1,10 @@
 package kpl
 
-import (
-	"crypto/md5"
-	"unsafe"
-)
+import "github.com/shardwise/shardwise/internal/md5x"
 
-// sumMany and sumStrings compute MD5 digests of many messages:
-// out[i] = md5.Sum(msgs[i]).
+// sumMany and sumStrings compute MD5 digests of many messages at once:
+// out[i] = md5.Sum(msgs[i]) (SIMD across messages where the CPU has it).
 var (
-	sumMany = func(out [][md5.Size]byte, msgs [][]byte) {
-		for i, m := range msgs {
-			out[i] = md5.Sum(m)
-		}
-	}
-	sumStrings = func(out [][md5.Size]byte, msgs []string) {
-		for i, m := range msgs {
-			out[i] = md5.Sum(unsafe.Slice(unsafe.StringData(m), len(m)))
-		}
-	}
+	sumMany    = md5x.SumMany
+	sumStrings = md5x.SumStrings
 )

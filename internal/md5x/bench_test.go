@@ -1,0 +1,101 @@
+package md5x
+
+import (
+	"crypto/md5"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+func benchMsgs(count, size int) [][]byte {
+	r := rand.New(rand.NewPCG(uint64(count), uint64(size)))
+	msgs := make([][]byte, count)
+	for i := range msgs {
+		msgs[i] = randMsg(r, size)
+	}
+	return msgs
+}
+
+// partitionKeys returns n 12-byte keys shaped like "pk-42-123456".
+func partitionKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("pk-%02d-%06d", i%100, 123456+i)
+	}
+	return keys
+}
+
+func benchSum(b *testing.B, msgs [][]byte, generic bool) {
+	total := 0
+	for _, m := range msgs {
+		total += len(m)
+	}
+	out := make([][16]byte, len(msgs))
+	forceGeneric = generic
+	defer func() { forceGeneric = false }()
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		SumMany(out, msgs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(msgs)), "ns/msg")
+}
+
+func benchCrypto(b *testing.B, msgs [][]byte) {
+	total := 0
+	for _, m := range msgs {
+		total += len(m)
+	}
+	out := make([][16]byte, len(msgs))
+	b.SetBytes(int64(total))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for i, m := range msgs {
+			out[i] = md5.Sum(m)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(msgs)), "ns/msg")
+}
+
+func benchSet(b *testing.B, msgs [][]byte) {
+	b.Run("md5x", func(b *testing.B) {
+		if !useSIMD {
+			b.Skip("no AVX-512")
+		}
+		benchSum(b, msgs, false)
+	})
+	b.Run("crypto-md5", func(b *testing.B) { benchCrypto(b, msgs) })
+}
+
+func BenchmarkAggregates100x10KB(b *testing.B) { benchSet(b, benchMsgs(100, 10<<10)) }
+
+func Benchmark1000x1KB(b *testing.B) { benchSet(b, benchMsgs(1000, 1<<10)) }
+
+func BenchmarkPartitionKeys100x12B(b *testing.B) {
+	keys := partitionKeys(100)
+	msgs := make([][]byte, len(keys))
+	for i, k := range keys {
+		msgs[i] = []byte(k)
+	}
+	benchSet(b, msgs)
+	b.Run("md5x-strings", func(b *testing.B) {
+		if !useSIMD {
+			b.Skip("no AVX-512")
+		}
+		out := make([][16]byte, len(keys))
+		b.SetBytes(int64(12 * len(keys)))
+		b.ReportAllocs()
+		for b.Loop() {
+			SumStrings(out, keys)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/msg")
+	})
+}
+
+// BenchmarkHugeAndTiny is one 1 MiB message and a hundred 20-byte ones.
+func BenchmarkHugeAndTiny(b *testing.B) {
+	msgs := append(benchMsgs(1, 1<<20), benchMsgs(100, 20)...)
+	benchSet(b, msgs)
+}
