@@ -43,6 +43,21 @@ type fetcher struct {
 // and the decoded records.
 const inFlightFactorX2 = 5
 
+// maxResponseBytes is the most data one GetRecords response returns.
+const maxResponseBytes = 10 << 20
+
+// noteResponse folds a response's payload bytes into the worker's
+// estimate: a maximum that decays by an eighth with every smaller
+// response, so a few large shards are not forgotten at once.
+func (s *Scheduler) noteResponse(n int64) {
+	for {
+		old := s.respEstimate.Load()
+		if s.respEstimate.CompareAndSwap(old, max(n, old-old/8)) {
+			return
+		}
+	}
+}
+
 // run fetches until the shard ends (the queue then holds the end marker)
 // or ctx ends. It closes the queue when it returns.
 func (f *fetcher) run(ctx context.Context) {
@@ -130,7 +145,9 @@ func (f *fetcher) push(ctx context.Context, b *batch) error {
 //
 // Memory: with the call's slot held, the budget is reserved for the
 // response the call is expected to bring (the size of this shard's
-// previous response, or of the worker's latest for a shard's first call),
+// previous response; for a shard's first call, or after an empty one, a
+// decaying maximum of the worker's recent responses; with no response seen
+// yet, the most a GetRecords response holds),
 // counted inFlightFactorX2/2 times to cover the body being read and
 // decoded as well as the records; then the call is made, and the slot is
 // kept until the response's actual size is held. So a response decoded but
@@ -147,8 +164,13 @@ func (f *fetcher) fetch(ctx context.Context, iter string) (*kinesis.GetRecordsOu
 	}
 	defer s.fetchSem.Release(1)
 	est := f.reserve
-	if est < 0 {
-		est = s.lastResponse.Load()
+	if est <= 0 {
+		// A shard with no history of its own (or an empty last response)
+		// expects what the worker's shards recently brought; with nothing
+		// known at all, the most Kinesis returns.
+		if est = s.respEstimate.Load(); est == 0 {
+			est = maxResponseBytes
+		}
 	}
 	reserved := min(est*inFlightFactorX2/2, s.cfg.MaxTotalPendingBytes)
 	if err := s.acquireBytes(ctx, reserved); err != nil {
@@ -172,7 +194,7 @@ func (f *fetcher) fetch(ctx context.Context, iter string) (*kinesis.GetRecordsOu
 	b.records, b.bytes = f.conv.appendRecords(nil, out.Records, f.after)
 	f.reserve = b.bytes
 	if b.bytes > 0 {
-		s.lastResponse.Store(b.bytes)
+		s.noteResponse(b.bytes)
 	}
 	// A batch larger than the whole budget holds the whole budget.
 	b.held = min(b.bytes, s.cfg.MaxTotalPendingBytes)

@@ -51,9 +51,10 @@ type Scheduler struct {
 	coordinator atomic.Pointer[balancer.Coordinator]
 
 	fetchSem *semaphore.Weighted // GetRecords calls in flight, worker-wide
-	// lastResponse is the payload bytes of the latest non-empty GetRecords
-	// response on any shard: a shard's first call reserves budget for it.
-	lastResponse atomic.Int64
+	// respEstimate is a decaying maximum of the payload bytes of the
+	// worker's non-empty GetRecords responses (see noteResponse): a
+	// shard's first call reserves budget for it.
+	respEstimate atomic.Int64
 	bytesSem     *semaphore.Weighted // prefetched bytes, worker-wide
 	stats        counters
 	running      atomic.Bool
@@ -671,7 +672,7 @@ func (s *Scheduler) streamARNOrNil() *string {
 	return aws.String(s.cfg.StreamARN)
 }
 
-func defaultConcurrentFetches() int { return max(8, 4*runtime.GOMAXPROCS(0)) }
+func defaultConcurrentFetches() int { return 32 * runtime.GOMAXPROCS(0) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
