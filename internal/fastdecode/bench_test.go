@@ -117,10 +117,14 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkDecodeAndDeaggregate is the whole per-response CPU cost of a
 // consumer of KPL aggregates: decode, then split every aggregate into its
-// sub-records (slices of the decoded buffer, not copies).
+// sub-records (slices of the decoded buffer, not copies), digests checked
+// for the whole response at once as the worker does.
 func BenchmarkDecodeAndDeaggregate(b *testing.B) {
 	bb := benchBodies[2]
 	subs := make([]kpl.SubRecord, 0, 100)
+	var d kpl.Deaggregator
+	var aggs [][]byte
+	var ok []bool
 	b.SetBytes(int64(len(bb.body)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -128,8 +132,17 @@ func BenchmarkDecodeAndDeaggregate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		aggs = aggs[:0]
 		for i := range out.Records {
-			if subs, err = kpl.Deaggregate(out.Records[i].Data, nil, subs[:0]); err != nil {
+			aggs = append(aggs, out.Records[i].Data)
+		}
+		ok = append(ok[:0], make([]bool, len(aggs))...)
+		d.Verify(aggs, ok)
+		for i, agg := range aggs {
+			if !ok[i] {
+				b.Fatal("not a valid aggregate")
+			}
+			if subs, err = d.DeaggregateVerified(agg, nil, subs[:0]); err != nil {
 				b.Fatal(err)
 			}
 		}
