@@ -80,6 +80,7 @@ func run() error {
 	runCtx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
 	errs := make(chan error, *workers)
+	var scheds []*scheduler.Scheduler
 	for i := 0; i < *workers; i++ {
 		s, err := scheduler.New(scheduler.Config{
 			ApplicationName:      app,
@@ -99,6 +100,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
+		scheds = append(scheds, s)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -106,6 +108,15 @@ func run() error {
 				errs <- fmt.Errorf("worker %s: %w", s.WorkerID(), err)
 			}
 		}()
+	}
+	// Produce once the leases are spread (each worker holds one, when
+	// there are shards enough), so the demo shows the workers sharing the
+	// stream rather than whichever worker the leader saw first.
+	spreadStart := time.Now()
+	if spreadLeases(ctx, scheds, min(*workers, *shards), 30*time.Second) {
+		fmt.Printf("demo: leases spread over the workers after %.1fs\n", time.Since(spreadStart).Seconds())
+	} else {
+		fmt.Println("demo: leases not yet spread over the workers after 30s; producing anyway")
 	}
 
 	produced := atomic.Int64{}
@@ -247,6 +258,31 @@ func createStream(ctx context.Context, kc *kinesis.Client, name string, shards i
 		o.MaxDelay = time.Second
 	})
 	return w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute)
+}
+
+// spreadLeases waits until `holders` workers each run at least one lease,
+// polling their Stats, for at most timeout. It reports whether they do.
+func spreadLeases(ctx context.Context, scheds []*scheduler.Scheduler, holders int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		n := 0
+		for _, s := range scheds {
+			if len(s.Stats().Leases) > 0 {
+				n++
+			}
+		}
+		if n >= holders {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // produce writes n records with PutRecords in batches of up to 500.
