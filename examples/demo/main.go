@@ -22,13 +22,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/scheduler"
 )
 
@@ -71,7 +71,7 @@ func run() error {
 	app := "shardwise-demo-app-" + suffix
 	start := time.Now()
 	fmt.Printf("demo: creating stream %s with %d shards\n", stream, *shards)
-	if err := createStream(ctx, kc, stream, *shards); err != nil {
+	if err := emulator.CreateStream(ctx, kc, stream, *shards); err != nil {
 		return err
 	}
 
@@ -235,29 +235,11 @@ func clients(ctx context.Context, useAWS bool) (*kinesis.Client, *dynamodb.Clien
 		}
 		return kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), nil
 	}
-	ke, de := os.Getenv("SHARDWISE_KINESIS_ENDPOINT"), os.Getenv("SHARDWISE_DYNAMODB_ENDPOINT")
-	if ke == "" || de == "" {
-		return nil, nil, errors.New("no emulator endpoints (SHARDWISE_KINESIS_ENDPOINT, SHARDWISE_DYNAMODB_ENDPOINT): run `make demo`, which starts the emulators, or pass -aws")
+	env := emulator.FromEnviron()
+	if env.Kinesis == "" || env.DynamoDB == "" {
+		return nil, nil, errors.New("no emulator endpoints (" + emulator.EnvKinesis + ", " + emulator.EnvDynamoDB + "): run `make demo`, which starts the emulators, or pass -aws")
 	}
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDSHARDWISELOCAL", "shardwise-local-secret", ""),
-	}
-	kc := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(ke) })
-	dc := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(de) })
-	return kc, dc, nil
-}
-
-func createStream(ctx context.Context, kc *kinesis.Client, name string, shards int) error {
-	_, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))})
-	if err != nil {
-		return fmt.Errorf("creating stream %s: %w", name, err)
-	}
-	w := kinesis.NewStreamExistsWaiter(kc, func(o *kinesis.StreamExistsWaiterOptions) {
-		o.MinDelay = 100 * time.Millisecond
-		o.MaxDelay = time.Second
-	})
-	return w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute)
+	return emulator.KinesisClient(env.Kinesis), emulator.DynamoDBClient(env.DynamoDB), nil
 }
 
 // spreadLeases waits until `holders` workers each run at least one lease,

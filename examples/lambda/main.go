@@ -31,7 +31,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -39,6 +38,7 @@ import (
 
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/consumer/lambdaevents"
+	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/scheduler"
 )
 
@@ -147,7 +147,7 @@ func run() error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
-		if err := createStream(ctx, kc, stream, *shards); err != nil {
+		if err := emulator.CreateStream(ctx, kc, stream, *shards); err != nil {
 			return err
 		}
 		if err := produceOrders(ctx, kc, stream, *records, *badEvery); err != nil {
@@ -221,29 +221,11 @@ wait:
 }
 
 func clients() (*kinesis.Client, *dynamodb.Client, error) {
-	ke, de := os.Getenv("SHARDWISE_KINESIS_ENDPOINT"), os.Getenv("SHARDWISE_DYNAMODB_ENDPOINT")
-	if ke == "" || de == "" {
-		return nil, nil, errors.New("no emulator endpoints (SHARDWISE_KINESIS_ENDPOINT, SHARDWISE_DYNAMODB_ENDPOINT): run it under `go run ./internal/emulator/cmd/withemulators -- go run ./examples/lambda`")
+	env := emulator.FromEnviron()
+	if env.Kinesis == "" || env.DynamoDB == "" {
+		return nil, nil, errors.New("no emulator endpoints (" + emulator.EnvKinesis + ", " + emulator.EnvDynamoDB + "): run it under `go run ./internal/emulator/cmd/withemulators -- go run ./examples/lambda`")
 	}
-	cfg := aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider("AKIDSHARDWISELOCAL", "shardwise-local-secret", ""),
-	}
-	kc := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(ke) })
-	dc := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(de) })
-	return kc, dc, nil
-}
-
-func createStream(ctx context.Context, kc *kinesis.Client, name string, shards int) error {
-	_, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))})
-	if err != nil {
-		return fmt.Errorf("creating stream %s: %w", name, err)
-	}
-	w := kinesis.NewStreamExistsWaiter(kc, func(o *kinesis.StreamExistsWaiterOptions) {
-		o.MinDelay = 100 * time.Millisecond
-		o.MaxDelay = time.Second
-	})
-	return w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute)
+	return emulator.KinesisClient(env.Kinesis), emulator.DynamoDBClient(env.DynamoDB), nil
 }
 
 // produceOrders writes n records, every badEvery-th of them not JSON.
