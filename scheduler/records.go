@@ -104,6 +104,7 @@ func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Reco
 	if dst == nil {
 		dst = make([]consumer.Record, 0, n)
 	}
+	dst = slices.Grow(dst, n)
 	var bytes int64
 	for i := range c.plan {
 		p := &c.plan[i]
@@ -129,16 +130,19 @@ func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Reco
 			if s.Index <= p.minSub {
 				continue
 			}
-			dst = append(dst, consumer.Record{
-				SequenceNumber:              seq,
-				SubSequenceNumber:           s.Index,
-				Aggregated:                  true,
-				PartitionKey:                s.PartitionKey,
-				ExplicitHashKey:             s.ExplicitHashKey,
-				Data:                        s.Data,
-				ApproximateArrivalTimestamp: arrival,
-				EncryptionType:              string(r.EncryptionType),
-			})
+			// Field by field into the slot (within the capacity counted
+			// above): a composite literal would be built aside and copied
+			// in, with a bulk write barrier while the GC runs.
+			dst = dst[:len(dst)+1]
+			o := &dst[len(dst)-1]
+			o.SequenceNumber = seq
+			o.SubSequenceNumber = s.Index
+			o.Aggregated = true
+			o.PartitionKey = s.PartitionKey
+			o.ExplicitHashKey = s.ExplicitHashKey
+			o.Data = s.Data
+			o.ApproximateArrivalTimestamp = arrival
+			o.EncryptionType = string(r.EncryptionType)
 			bytes += int64(len(s.Data))
 		}
 	}

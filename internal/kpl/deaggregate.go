@@ -278,18 +278,32 @@ func (d *decoder) records(lay layout, out []SubRecord) ([]SubRecord, *CorruptErr
 	b := d.body
 	var index int64
 	for off := lay.recordsStart; off < len(b); {
-		num, typ, n := consumeTag(b[off:])
-		if num != fieldRecords || typ != bytesType {
-			off += n + consumeFieldValue(num, typ, b[off+n:], 0)
-			continue
+		var v []byte
+		var valueOff int
+		if off+1 < len(b) && b[off] == fieldRecords<<3|byte(bytesType) && b[off+1] < 0x80 && off+2+int(b[off+1]) <= len(b) {
+			// The usual records field, with a one-byte length, decoded
+			// here rather than in two calls.
+			valueOff = off + 2
+			off = valueOff + int(b[off+1])
+			v = b[valueOff:off]
+		} else {
+			num, typ, n := consumeTag(b[off:])
+			if num != fieldRecords || typ != bytesType {
+				off += n + consumeFieldValue(num, typ, b[off+n:], 0)
+				continue
+			}
+			var m int
+			v, m = consumeBytes(b[off+n:])
+			valueOff = off + n + m - len(v)
+			off += n + m
 		}
-		v, m := consumeBytes(b[off+n:])
-		valueOff := off + n + m - len(v)
-		off += n + m
 
-		r, cerr := parseRecord(v, valueOff)
-		if cerr != nil {
-			return out, cerr
+		r, ok := parseCanonical(v)
+		if !ok {
+			var cerr *CorruptError
+			if r, cerr = parseRecordGeneral(v, valueOff); cerr != nil {
+				return out, cerr
+			}
 		}
 		if r.pk >= uint64(len(d.pks)) {
 			return out, corruptAt(valueOff, "record %d: partition key index %d out of range of a %d-entry table", index, r.pk, len(d.pks))
@@ -347,12 +361,14 @@ type rawRecord struct {
 	data    []byte
 }
 
-// parseRecord decodes one Record message. Its partition_key_index and data
-// are proto2 required fields: the Java KCL's parser rejects a record
-// without them, and so do we. As in any protobuf parser, a repeated scalar
+// parseRecordGeneral decodes one Record message. Its partition_key_index
+// and data are proto2 required fields: the Java KCL's parser rejects a
+// record without them, and so do we. As in any protobuf parser, a repeated scalar
 // field keeps its last value, and a known field number with an unexpected
 // wire type is an unknown field.
-func parseRecord(b []byte, base int) (rawRecord, *CorruptError) {
+//
+// parseCanonical decodes most records faster; the decoder tries it first.
+func parseRecordGeneral(b []byte, base int) (rawRecord, *CorruptError) {
 	var r rawRecord
 	var hasPK, hasData bool
 	for off := 0; off < len(b); {
@@ -390,6 +406,37 @@ func parseRecord(b []byte, base int) (rawRecord, *CorruptError) {
 	}
 	r.data = r.data[:len(r.data):len(r.data)]
 	return r, nil
+}
+
+// parseCanonical decodes a Record message laid out the way the KPL writes
+// one with no tags: partition_key_index, then explicit_hash_key_index if
+// any, then data, each once, with one-byte keys and indexes. It reports
+// false for anything else (including valid but different encodings), which
+// parseRecordGeneral then decodes; where it reports true the general
+// parser gives the same result.
+func parseCanonical(b []byte) (rawRecord, bool) {
+	var r rawRecord
+	if len(b) < 4 || b[0] != fieldRecordPartitionKeyIndex<<3|byte(varintType) || b[1] >= 0x80 {
+		return r, false
+	}
+	r.pk = uint64(b[1])
+	off := 2
+	if b[off] == fieldRecordExplicitHashKeyIndex<<3|byte(varintType) {
+		if off+2 >= len(b) || b[off+1] >= 0x80 {
+			return r, false
+		}
+		r.ehk, r.hasEHK = uint64(b[off+1]), true
+		off += 2
+	}
+	if b[off] != fieldRecordData<<3|byte(bytesType) {
+		return r, false
+	}
+	v, m := consumeBytes(b[off+1:])
+	if m < 0 || off+1+m != len(b) {
+		return r, false
+	}
+	r.data = v[:len(v):len(v)]
+	return r, true
 }
 
 // validTag reports whether b is a well-formed Tag message with its required
