@@ -103,8 +103,9 @@ func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Reco
 	}
 	if dst == nil {
 		dst = make([]consumer.Record, 0, n)
+	} else {
+		dst = slices.Grow(dst, n)
 	}
-	dst = slices.Grow(dst, n)
 	var bytes int64
 	for i := range c.plan {
 		p := &c.plan[i]

@@ -363,9 +363,9 @@ type rawRecord struct {
 
 // parseRecordGeneral decodes one Record message. Its partition_key_index
 // and data are proto2 required fields: the Java KCL's parser rejects a
-// record without them, and so do we. As in any protobuf parser, a repeated scalar
-// field keeps its last value, and a known field number with an unexpected
-// wire type is an unknown field.
+// record without them, and so do we. As in any protobuf parser, a repeated
+// scalar field keeps its last value, and a known field number with an
+// unexpected wire type is an unknown field.
 //
 // parseCanonical decodes most records faster; the decoder tries it first.
 func parseRecordGeneral(b []byte, base int) (rawRecord, *CorruptError) {
