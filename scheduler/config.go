@@ -1,7 +1,7 @@
 package scheduler
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/balancer"
@@ -18,38 +20,83 @@ import (
 	"github.com/shardwise/shardwise/metrics"
 )
 
-// KinesisAPI is the part of *kinesis.Client a Scheduler uses.
-type KinesisAPI = awsapi.Kinesis
+// KinesisAPI is the part of *kinesis.Client a Scheduler calls: a client of
+// your own (a wrapper, a fake such as kinesistest's) answers these.
+type KinesisAPI interface {
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+}
 
-// DynamoDBAPI is the part of *dynamodb.Client a Scheduler uses.
-type DynamoDBAPI = awsapi.DynamoDB
+// DynamoDBAPI is the part of *dynamodb.Client a Scheduler calls for the
+// lease, worker-metrics and coordinator-state tables.
+type DynamoDBAPI interface {
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTable(ctx context.Context, in *dynamodb.UpdateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateTableOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
 
-// Config configures a Scheduler. Every field states its default; zero means
-// the default.
+var (
+	_ KinesisAPI  = (*kinesis.Client)(nil)
+	_ DynamoDBAPI = (*dynamodb.Client)(nil)
+	// The internal layers take the same method sets.
+	_ awsapi.Kinesis  = KinesisAPI(nil)
+	_ awsapi.DynamoDB = DynamoDBAPI(nil)
+)
+
+// Config configures a Scheduler. It is one flat struct, as the Java KCL's
+// settings read in its documentation: a field is found by its KCL name, and
+// a zero Config with the required fields set is a working worker.
+//
+// Every field states its default in the form "Default: X." and a zero
+// value means that default. Defaults are applied once, by New (and
+// Validate), in one function; TestConfigDocumentedDefaults checks every
+// documented default against the value that function applies. A default
+// written in terms of another field (FailoverTime/2) follows that field's
+// final value.
 type Config struct {
-	// ApplicationName names the consumer application (required). It is the
-	// lease table's name unless LeaseTableName is set, and the metrics
-	// namespace.
+	// ApplicationName names the consumer application. It is the lease
+	// table's name unless LeaseTableName is set, and the metrics
+	// namespace. Required.
 	ApplicationName string
-	// StreamName or StreamARN names the stream (exactly one is required,
-	// or both if they agree).
+	// StreamName names the stream. Exactly one of StreamName and
+	// StreamARN is required (or both, if they name the same stream).
+	// Default: the name in StreamARN.
 	StreamName string
-	StreamARN  string
+	// StreamARN names the stream by ARN. Default: none.
+	StreamARN string
 	// InitialPosition is where a shard with no checkpoint starts.
 	// Default: LATEST (as the Java KCL).
 	InitialPosition consumer.InitialPosition
 
-	// AWSConfig builds the Kinesis and DynamoDB clients that are not given.
-	// Required unless both KinesisClient and (DynamoDBClient or LeaseStore)
-	// are set.
+	// AWSConfig builds the Kinesis and DynamoDB clients that are not
+	// given. Required unless KinesisClient is set and DynamoDBClient or
+	// LeaseStore is. Default: none.
 	AWSConfig *aws.Config
-	// KinesisClient overrides the client built from AWSConfig.
+	// KinesisClient is the Kinesis client. Default: none (one built from
+	// AWSConfig).
 	KinesisClient KinesisAPI
-	// DynamoDBClient overrides the client built from AWSConfig.
+	// DynamoDBClient is the DynamoDB client for the three tables.
+	// Default: none (one built from AWSConfig).
 	DynamoDBClient DynamoDBAPI
-	// LeaseStore overrides the DynamoDB lease store (for tests and for
-	// stores of your own). When set, DynamoDBClient is not used for leases.
+	// LeaseStore replaces the DynamoDB lease table (for tests, with
+	// leases.NewMemoryStore, or for a store of your own); set it together
+	// with WorkerStore and CoordinatorStore. Default: none (the DynamoDB
+	// table).
 	LeaseStore leases.Store
+	// WorkerStore replaces the DynamoDB worker-metrics table; set it with
+	// LeaseStore. Default: none (the DynamoDB table).
+	WorkerStore leases.WorkerStore
+	// CoordinatorStore replaces the DynamoDB coordinator-state table; set
+	// it with LeaseStore. Default: none (the DynamoDB table).
+	CoordinatorStore balancer.CoordinatorStore
 	// LeaseTableName is the lease table. Default: ApplicationName.
 	LeaseTableName string
 	// WorkerMetricsTableName holds one record per worker: its session,
@@ -58,28 +105,23 @@ type Config struct {
 	// CoordinatorTableName holds the leader item. Default:
 	// ApplicationName + "-CoordinatorState".
 	CoordinatorTableName string
-	// WorkerStore and CoordinatorStore override the DynamoDB tables (for
-	// tests, with leases.NewMemoryWorkerStore and
-	// balancer.NewMemoryCoordinatorStore). Set both with LeaseStore, or
-	// none.
-	WorkerStore      leases.WorkerStore
-	CoordinatorStore balancer.CoordinatorStore
 
-	// WorkerID identifies this worker in the lease table. It must be unique
-	// among the application's workers. Default: hostname plus a random
-	// suffix.
+	// WorkerID identifies this worker in the lease table. It must be
+	// unique among the application's workers and at most 512 bytes.
+	// Default: the host name, a dash and 12 random hex digits.
 	WorkerID string
-	// Logger receives structured logs. Default: no logs.
+	// Logger receives structured logs. Default: none (no logs).
 	Logger zerolog.Logger
 
 	// Metrics receives the worker's metrics, with the Java KCL's names and
-	// dimensions (see package metrics). Default: none. The scheduler does
-	// not close a sink it was given; close it after Run returns.
+	// dimensions (see package metrics). The scheduler does not close a
+	// sink it was given; close it after Run returns. Default: none (no
+	// metrics).
 	Metrics metrics.Sink
 	// CloudWatch, if set, makes the scheduler publish its metrics to
 	// CloudWatch itself, in namespace ApplicationName at MetricsLevel, and
 	// flush them when Run returns. Set at most one of Metrics and
-	// CloudWatch.
+	// CloudWatch. Default: none.
 	CloudWatch metrics.CloudWatchAPI
 	// MetricsLevel is the level of the CloudWatch publisher. Default:
 	// DETAILED (as the Java KCL).
@@ -89,11 +131,11 @@ type Config struct {
 	// JSON decoder. By default Shardwise decodes them itself, into exactly
 	// the output the SDK would produce (proven by differential and fuzz
 	// tests) at a fraction of the CPU; errors, throttling and retries stay
-	// the SDK's either way.
+	// the SDK's either way. Default: false.
 	SDKDecoder bool
 
-	// MaxRecords is the Limit of each GetRecords call (1..10000).
-	// Default: 10000.
+	// MaxRecords is the Limit of each GetRecords call, in records
+	// (1..10000). Default: 10000.
 	MaxRecords int
 	// MinGetRecordsInterval is the least time between two GetRecords calls
 	// of one shard; Kinesis allows 5 calls per second per shard.
@@ -102,13 +144,14 @@ type Config struct {
 	// IdleTimeBetweenReads is the wait before polling again a shard that
 	// returned no records and is caught up. Default: 1s.
 	IdleTimeBetweenReads time.Duration
-	// MaxPendingRecords and MaxPendingBytes bound one shard's prefetch
-	// queue (records fetched but not yet processed). A single batch larger
-	// than the bound is still admitted when the queue is empty, so the
-	// bound can be exceeded by at most one GetRecords response.
-	// Defaults: 20000 records, 8 MiB.
+	// MaxPendingRecords bounds one shard's prefetch queue (records fetched
+	// but not yet processed), in records. A single batch larger than the
+	// bound is still admitted when the queue is empty, so the bound can be
+	// exceeded by at most one GetRecords response. Default: 20000.
 	MaxPendingRecords int
-	MaxPendingBytes   int64
+	// MaxPendingBytes bounds one shard's prefetch queue in bytes of record
+	// data, as MaxPendingRecords does in records. Default: 8 MiB.
+	MaxPendingBytes int64
 	// MaxTotalPendingBytes bounds the prefetched bytes of all shards of
 	// this worker together: records fetched and not yet processed, and
 	// GetRecords responses being read and decoded (budgeted before each
@@ -124,19 +167,22 @@ type Config struct {
 	// decodes) in flight across all shards. Their memory is bounded by
 	// MaxTotalPendingBytes, so this bound is about CPU: decodes beyond
 	// what the cores can run only wait. Measured on 2 cores at 64 shards
-	// (examples/bench -throughput-fetches), 8, 16, 32 and 64 calls in
+	// (the bench command's -throughput-fetches), 8, 16, 32 and 64 calls in
 	// flight read 1 KB records at 0.85, 0.82, 0.90 and 1.1 M/s and KPL
 	// sub-records at 5.0, 5.5, 5.85 and 5.65 M/s: waiting on the network
-	// is part of a call, so more calls than cores pay off. Default: 32 per
-	// CPU (GOMAXPROCS).
+	// is part of a call, so more calls than cores pay off.
+	// Default: 32*GOMAXPROCS.
 	MaxConcurrentFetches int
 
 	// FailoverTime is how long a worker's heartbeat may stand still before
-	// its leases are given to other workers. Default: 10s.
+	// its leases are given to other workers (at least 1s).
+	// Default: 10s.
 	FailoverTime time.Duration
 	// HeartbeatInterval is the time between two heartbeats of this worker
 	// (one DynamoDB write each, whatever the number of leases). A failed
-	// heartbeat is retried at a quarter of it. Default: FailoverTime/2.
+	// heartbeat is retried at a quarter of it. It must leave room for
+	// retries before the fencing deadline (below FailoverTime -
+	// FenceMargin). Default: FailoverTime/2.
 	HeartbeatInterval time.Duration
 	// FenceMargin: a worker whose last successful heartbeat was sent more
 	// than FailoverTime - FenceMargin ago stops all its processors before
@@ -144,31 +190,37 @@ type Config struct {
 	FenceMargin time.Duration
 	// LeaseDiscoveryInterval is how often the worker reads which leases it
 	// owns (a query of the owner index), to start new ones and notice lost
-	// ones and hand-off requests. Default: 500ms.
+	// ones and hand-off requests; at most HeartbeatInterval.
+	// Default: min(500ms, HeartbeatInterval).
 	LeaseDiscoveryInterval time.Duration
 	// LeaderScanInterval is how often every worker checks the election and
-	// the leader reads the worker table. Default: FailoverTime/10.
+	// the leader reads the worker table; at most FailoverTime/2.
+	// Default: FailoverTime/10.
 	LeaderScanInterval time.Duration
 	// LeaseAssignmentInterval is how often the leader reads the lease
-	// table and plans when nothing prompts it sooner. Default:
-	// FailoverTime/2.
+	// table and plans when nothing prompts it sooner.
+	// Default: FailoverTime/2.
 	LeaseAssignmentInterval time.Duration
 	// GracefulHandoffTimeout bounds a graceful hand-off: if the old owner
-	// has not finished it by then, the leader completes it. Default:
-	// FailoverTime.
+	// has not finished it by then, the leader completes it.
+	// Default: FailoverTime.
 	GracefulHandoffTimeout time.Duration
 	// LoadSampler, if set, replaces the CPU measurement sent with each
 	// heartbeat: it returns this worker's utilization in percent (0-100)
 	// of what it may use, or -1 when unknown. Use it to balance on a load
-	// figure of your own.
+	// figure of your own. Default: none (the CPU use of this process's
+	// cgroup, else of the host).
 	LoadSampler func() float64
 	// MaxLeasesForWorker caps the leases the leader gives one worker; 0 is
-	// unlimited.
+	// unlimited. Default: 0.
 	MaxLeasesForWorker int
-	// RebalanceThresholdPercent and RebalanceDampeningPercent tune load
-	// balancing (KCL's reBalanceThresholdPercentage and
-	// dampeningPercentage). Defaults: 10 and 60.
+	// RebalanceThresholdPercent is how far above the fleet's average load
+	// a worker may be before the leader moves leases away from it, in
+	// percent of the average (KCL's reBalanceThresholdPercentage).
+	// Default: 10.
 	RebalanceThresholdPercent float64
+	// RebalanceDampeningPercent is the share of the excess load moved in
+	// one rebalance, in percent (KCL's dampeningPercentage). Default: 60.
 	RebalanceDampeningPercent float64
 	// BalanceEvery makes every Nth assignment run balance load variance.
 	// Default: 3.
@@ -182,32 +234,22 @@ type Config struct {
 
 	// ProcessorRetryBackoff is the first wait before a batch whose
 	// ProcessRecords failed is offered again; it doubles (with jitter) up
-	// to ProcessorRetryMaxBackoff. Defaults: 100ms and 10s.
-	ProcessorRetryBackoff    time.Duration
+	// to ProcessorRetryMaxBackoff. Default: 100ms.
+	ProcessorRetryBackoff time.Duration
+	// ProcessorRetryMaxBackoff caps ProcessorRetryBackoff's doubling.
+	// Default: 10s.
 	ProcessorRetryMaxBackoff time.Duration
-	// ThrottleBackoff and ThrottleMaxBackoff bound the backoff after a
-	// throttled or failed GetRecords. Defaults: 200ms and 5s.
-	ThrottleBackoff    time.Duration
+	// ThrottleBackoff is the first wait after a throttled or failed
+	// GetRecords; it doubles (with jitter) up to ThrottleMaxBackoff.
+	// Default: 200ms.
+	ThrottleBackoff time.Duration
+	// ThrottleMaxBackoff caps ThrottleBackoff's doubling. Default: 5s.
 	ThrottleMaxBackoff time.Duration
-	// ShutdownTimeout bounds graceful shutdown. Default: 30s.
+	// ShutdownTimeout bounds graceful shutdown; past it the processors
+	// still running are cancelled and Run returns an error wrapping
+	// consumer.ErrShutdownTimeout. Default: 30s.
 	ShutdownTimeout time.Duration
 }
-
-// ConfigError reports an invalid Config field.
-type ConfigError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("shardwise: invalid config: %s: %s", e.Field, e.Reason)
-}
-
-// ErrInvalidConfig matches every *ConfigError with errors.Is.
-var ErrInvalidConfig = errors.New("shardwise: invalid config")
-
-// Is makes errors.Is(err, ErrInvalidConfig) true for a ConfigError.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
 
 // withDefaults returns a copy of c with every zero field set to its default.
 func (c Config) withDefaults() Config {
@@ -263,14 +305,14 @@ func setDefault[T comparable](p *T, v T) {
 }
 
 // Validate reports the first invalid field of c (after defaults are
-// applied), as a *ConfigError.
+// applied), as a *consumer.ConfigError.
 func (c Config) Validate() error {
 	return c.withDefaults().validate()
 }
 
 func (c Config) validate() error {
 	bad := func(field, reason string, args ...any) error {
-		return &ConfigError{Field: field, Reason: fmt.Sprintf(reason, args...)}
+		return &consumer.ConfigError{Field: field, Reason: fmt.Sprintf(reason, args...)}
 	}
 	if c.ApplicationName == "" {
 		return bad("ApplicationName", "is required")

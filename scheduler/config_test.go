@@ -69,16 +69,16 @@ func TestConfigValidationNamesTheField(t *testing.T) {
 		cfg := validConfig()
 		tc.edit(&cfg)
 		err := cfg.Validate()
-		var ce *ConfigError
+		var ce *consumer.ConfigError
 		if !errors.As(err, &ce) {
-			t.Errorf("%s: err = %v, want *ConfigError", tc.field, err)
+			t.Errorf("%s: err = %v, want *consumer.ConfigError", tc.field, err)
 			continue
 		}
 		if ce.Field != tc.field || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: error names %q: %v", tc.field, ce.Field, err)
 		}
-		if !errors.Is(err, ErrInvalidConfig) {
-			t.Errorf("%s: errors.Is(err, ErrInvalidConfig) is false", tc.field)
+		if !errors.Is(err, consumer.ErrInvalidConfig) {
+			t.Errorf("%s: errors.Is(err, consumer.ErrInvalidConfig) is false", tc.field)
 		}
 		// New must refuse the same config with the same error, not panic.
 		if s, err := New(cfg, nopFactory()); err == nil || s != nil {
@@ -112,7 +112,7 @@ func TestConfigValidAndDefaults(t *testing.T) {
 
 func TestNewRejectsNilFactory(t *testing.T) {
 	_, err := New(validConfig(), nil)
-	var ce *ConfigError
+	var ce *consumer.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "factory" {
 		t.Fatalf("err = %v", err)
 	}

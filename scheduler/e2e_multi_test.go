@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/shardwise/shardwise/internal/crashtest"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -225,7 +226,7 @@ func TestEmulatorThreeWorkersSpreadCrashAndRollingRestart(t *testing.T) {
 		}
 	}
 	crashed := time.Now()
-	f.stop("w2", ErrCrash)
+	f.stop("w2", crashtest.ErrCrash)
 	waitFor(t, time.Minute, "w2's leases on w1 and w3", func() bool {
 		c := f.counts()
 		return c["w2"] == 0 && c[""] == 0 && c["w1"]+c["w3"] == 12

@@ -22,6 +22,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/crashtest"
 	"github.com/shardwise/shardwise/internal/fastdecode"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
@@ -58,7 +59,7 @@ type Scheduler struct {
 	bytesSem     *semaphore.Weighted // prefetched bytes, worker-wide
 	stats        counters
 	running      atomic.Bool
-	crashed      atomic.Bool     // Run's context ended with ErrCrash
+	crashed      atomic.Bool     // Run's context ended with crashtest.ErrCrash
 	runCtx       context.Context // parent of every lease context; set by Run
 	wakeLoop     chan struct{}   // nudges the main loop to discover leases now
 	endSignal    struct {
@@ -88,7 +89,7 @@ type counters struct {
 // processors made by factory. It does no I/O and never panics.
 func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	if factory == nil {
-		return nil, &ConfigError{Field: "factory", Reason: "is nil"}
+		return nil, &consumer.ConfigError{Field: "factory", Reason: "is nil"}
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -170,9 +171,12 @@ func (s *Scheduler) IsLeader() bool {
 }
 
 // Run runs the worker until ctx ends, then shuts down gracefully and
-// returns nil. It returns an error at once if the worker cannot start: the
-// stream does not exist, a permission is missing, a table has a foreign key
-// schema. A Scheduler runs once.
+// returns nil. If the graceful shutdown does not finish within
+// ShutdownTimeout, the processors still running are cancelled (their
+// context's cause wraps consumer.ErrShutdownTimeout) and Run returns an
+// error wrapping consumer.ErrShutdownTimeout. It returns an error at once if
+// the worker cannot start: the stream does not exist, a permission is
+// missing, a table has a foreign key schema. A Scheduler runs once.
 func (s *Scheduler) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("shardwise: Run called twice")
@@ -181,7 +185,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// hand is finished and the processor may checkpoint), so they hang off
 	// a context of their own, cancelled once shutdown is over.
 	runCtx, cancelRun := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancelRun(errShutdown)
+	defer cancelRun(consumer.ErrShutdown)
 	s.runCtx = runCtx
 
 	if err := s.start(ctx); err != nil {
@@ -212,17 +216,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), ErrCrash) {
+			if errors.Is(context.Cause(ctx), crashtest.ErrCrash) {
 				s.crash(cancelRun)
 				stopCoord()
 				<-coordDone
 				s.session.Load().Abandon()
 				return nil
 			}
-			s.shutdown(cancelRun)
+			abandoned := s.shutdown(cancelRun)
 			stopCoord()
 			<-coordDone
 			s.finishShutdown()
+			if abandoned > 0 {
+				return fmt.Errorf("%w (ShutdownTimeout %v): %d shard processors did not finish and were cancelled; their records after the last checkpoint will be delivered again",
+					consumer.ErrShutdownTimeout, s.cfg.ShutdownTimeout, abandoned)
+			}
 			return nil
 		case <-discover.C:
 			s.discover(ctx)
@@ -470,7 +478,10 @@ func (s *Scheduler) startConsumer(l leases.Lease) {
 // ShutdownRequested, and hands its lease on to another worker at once —
 // bounded by ShutdownTimeout; after that, lease contexts are cancelled and
 // the consumers are waited for.
-func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) {
+//
+// It returns how many consumers had not finished when ShutdownTimeout
+// ran out.
+func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) (abandoned int) {
 	ctx, cancel := context.WithTimeout(s.runCtx, s.cfg.ShutdownTimeout)
 	defer cancel()
 	// Tell the leader to assign this worker nothing more, then pick the
@@ -493,12 +504,21 @@ func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) {
 	for _, c := range cs {
 		select {
 		case <-c.done:
-		case <-ctx.Done():
-			s.log.Warn().Dur("timeout", s.cfg.ShutdownTimeout).Msg("graceful shutdown timed out; cancelling processors")
-			cancelRun(fmt.Errorf("%w: ShutdownTimeout exceeded", errShutdown))
+			continue
+		default:
 		}
+		select {
+		case <-c.done:
+			continue
+		case <-ctx.Done():
+		}
+		if abandoned == 0 {
+			s.log.Warn().Dur("timeout", s.cfg.ShutdownTimeout).Msg("graceful shutdown timed out; cancelling processors")
+			cancelRun(fmt.Errorf("%w: %w", consumer.ErrShutdown, consumer.ErrShutdownTimeout))
+		}
+		abandoned++
 	}
-	cancelRun(errShutdown)
+	cancelRun(consumer.ErrShutdown)
 	for _, c := range cs {
 		<-c.done
 	}
@@ -506,6 +526,7 @@ func (s *Scheduler) shutdown(cancelRun context.CancelCauseFunc) {
 	handCtx, cancelHand := context.WithTimeout(context.WithoutCancel(s.runCtx), s.cfg.ShutdownTimeout)
 	defer cancelHand()
 	s.handOnUnstarted(handCtx, cs)
+	return abandoned
 }
 
 // handOnUnstarted hands on the leases this worker owns but never started
@@ -540,13 +561,6 @@ func (s *Scheduler) handOnUnstarted(ctx context.Context, started []*shardConsume
 	}
 }
 
-// ErrCrash, as the cause of Run's context (context.WithCancelCause), makes
-// the worker stop the way a killed process would: at once, with no
-// ShutdownRequested, no checkpoint, no hand-on, no goodbye to the leader.
-// Its leases wait for the failover time. It exists for failure drills and
-// tests.
-var ErrCrash = errors.New("shardwise: simulated crash")
-
 // crash stops every consumer without any of the shutdown protocol.
 func (s *Scheduler) crash(cancelRun context.CancelCauseFunc) {
 	s.crashed.Store(true)
@@ -556,7 +570,7 @@ func (s *Scheduler) crash(cancelRun context.CancelCauseFunc) {
 		cs = append(cs, c)
 	}
 	s.mu.Unlock()
-	cancelRun(ErrCrash)
+	cancelRun(crashtest.ErrCrash)
 	for _, c := range cs {
 		<-c.done
 	}

@@ -19,10 +19,6 @@ import (
 	"github.com/shardwise/shardwise/metrics"
 )
 
-// errShutdown is the cause of a lease context that ended because the worker
-// shut down.
-var errShutdown = errors.New("shardwise: worker shutting down")
-
 // shardConsumer runs the lifecycle of one held lease:
 //
 //	waiting on parents -> initializing -> processing -> one of
@@ -134,7 +130,7 @@ func (c *shardConsumer) setOutcome(o string) {
 
 func (c *shardConsumer) run() {
 	defer close(c.done)
-	defer c.cancelLease(errShutdown)
+	defer c.cancelLease(consumer.ErrShutdown)
 	defer c.cp.Close()
 
 	if !c.waitForParents() {

@@ -4,13 +4,12 @@ import (
 	"sort"
 	"time"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/fastdecode"
 )
 
 // Stats is a snapshot of a worker, for a service's health endpoint.
 type Stats struct {
+	// WorkerID is this worker's id in the lease table.
 	WorkerID string
 	// IsLeader reports whether this worker assigns the leases.
 	IsLeader bool
@@ -19,25 +18,58 @@ type Stats struct {
 	Fenced bool
 	// Leases are the shards this worker is running, by shard id.
 	Leases []LeaseStats
-	// Totals since Run started.
+	// RecordsProcessed counts records handed to processors whose
+	// ProcessRecords returned nil, since Run started.
 	RecordsProcessed int64
-	BytesProcessed   int64
-	ProcessorErrors  int64
-	LeasesTaken      int64
-	LeasesLost       int64
-	// Rates over the last heartbeat intervals (exponentially weighted).
+	// BytesProcessed counts the data bytes of those records.
+	BytesProcessed int64
+	// ProcessorErrors counts ProcessRecords calls that failed or
+	// panicked (each is offered again).
+	ProcessorErrors int64
+	// LeasesTaken counts leases this worker started.
+	LeasesTaken int64
+	// LeasesLost counts leases taken from this worker before it finished
+	// or handed them on.
+	LeasesLost int64
+	// RecordsPerSecond is the processing rate over the last heartbeat
+	// intervals (exponentially weighted).
 	RecordsPerSecond float64
-	KBPerSecond      float64
-	// Decode counts GetRecords responses decoded by Shardwise's decoder
-	// (zero with Config.SDKDecoder), responses salvaged after a failed
-	// final read, and retried GetRecords attempts.
-	Decode fastdecode.Stats
-	// Leader holds the leader's figures while this worker leads.
-	Leader *balancer.CoordinatorStats
+	// KBPerSecond is the same for data, in KB per second.
+	KBPerSecond float64
+	// DecodedResponses counts GetRecords responses decoded by Shardwise's
+	// own decoder (zero with Config.SDKDecoder).
+	DecodedResponses int64
+	// SalvagedResponses counts responses whose body read failed only
+	// after the whole document had arrived, used instead of read again.
+	SalvagedResponses int64
+	// GetRecordsRetries counts GetRecords attempts after the first of a
+	// call (throttling, 5xx, connection errors).
+	GetRecordsRetries int64
+	// Leader holds the leader's figures while this worker leads, else nil.
+	Leader *LeaderStats
+}
+
+// LeaderStats are the leader's running figures.
+type LeaderStats struct {
+	// Workers is the number of live workers the leader sees.
+	Workers int
+	// TotalLeases is the number of leases in the table at the last
+	// assignment.
+	TotalLeases int
+	// ExpiredLeases is the number of leases of dead workers found at the
+	// last assignment.
+	ExpiredLeases int
+	// Reassignments counts lease moves the leader made.
+	Reassignments int64
+	// AssignmentRuns counts assignment runs.
+	AssignmentRuns int64
+	// LastAssignmentAt is when the last assignment ran.
+	LastAssignmentAt time.Time
 }
 
 // LeaseStats describes one shard this worker runs.
 type LeaseStats struct {
+	// ShardID is the shard's id (the lease key).
 	ShardID string
 	// State is one of waiting-for-parents, initializing, processing,
 	// shard-ended, shutting-down.
@@ -48,12 +80,16 @@ type LeaseStats struct {
 	// MillisBehindLatest is the lag Kinesis reported with the last batch
 	// processed.
 	MillisBehindLatest int64
-	RecordsFetched     int64
-	RecordsProcessed   int64
-	// PendingRecords and PendingBytes are fetched but not yet processed.
+	// RecordsFetched counts records read from the shard since it started.
+	RecordsFetched int64
+	// RecordsProcessed counts records its processor handled.
+	RecordsProcessed int64
+	// PendingRecords are fetched but not yet processed.
 	PendingRecords int64
-	PendingBytes   int64
-	Since          time.Time
+	// PendingBytes are the data bytes of PendingRecords.
+	PendingBytes int64
+	// Since is when this worker started the lease.
+	Since time.Time
 }
 
 // Stats returns a snapshot of the worker. It is safe to call at any time
@@ -67,14 +103,18 @@ func (s *Scheduler) Stats() Stats {
 		ProcessorErrors:  s.stats.processorErrors.Load(),
 		LeasesTaken:      s.stats.leasesTaken.Load(),
 		LeasesLost:       s.stats.leasesLost.Load(),
-		Decode:           s.decoder.Stats(),
+	}
+	if s.decoder != nil {
+		d := s.decoder.Stats()
+		st.DecodedResponses, st.SalvagedResponses, st.GetRecordsRetries = d.Decoded, d.Salvaged, d.Retries
 	}
 	if sess := s.session.Load(); sess != nil {
 		st.Fenced = sess.Fence() != nil
 	}
 	if st.IsLeader {
-		ls := s.coordinator.Load().Stats()
-		st.Leader = &ls
+		cs := s.coordinator.Load().Stats()
+		st.Leader = &LeaderStats{Workers: cs.Workers, TotalLeases: cs.TotalLeases, ExpiredLeases: cs.ExpiredLeases,
+			Reassignments: cs.Reassignments, AssignmentRuns: cs.AssignmentRuns, LastAssignmentAt: cs.LastAssignmentAt}
 	}
 	s.mu.Lock()
 	for key, c := range s.consumers {

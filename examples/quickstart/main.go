@@ -16,22 +16,30 @@ import (
 	"github.com/shardwise/shardwise/scheduler"
 )
 
-type printer struct{}
+type printer struct{ log zerolog.Logger }
 
 func (printer) Initialize(context.Context, consumer.InitializationInput) error { return nil }
 
-func (printer) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+func (p printer) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
 	for _, r := range in.Records {
 		_ = r.Data // handle the record
 	}
 	// Record progress: a restart or another worker resumes after this point.
-	return in.Checkpointer.Checkpoint(ctx)
+	if err := in.Checkpointer.Checkpoint(ctx); err != nil {
+		// Do not return it: an error from ProcessRecords hands this whole
+		// batch over again. After a passing DynamoDB error the next batch's
+		// checkpoint covers these records; after consumer.ErrLeaseLost the
+		// shard is stopping and LeaseLost follows.
+		p.log.Warn().Err(err).Str("shard", in.ShardID).Msg("checkpoint failed")
+	}
+	return nil
 }
 
 func (printer) LeaseLost(context.Context, consumer.LeaseLostInput) {}
 
 // At the end of a shard (after a split or merge) checkpoint SHARD_END, so
-// the child shards may start.
+// the child shards may start; an error here makes Shardwise call ShardEnded
+// again.
 func (printer) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
 	return in.Checkpointer.Checkpoint(ctx)
 }
@@ -49,13 +57,14 @@ func main() {
 	if err != nil {
 		panic(err)
 	}
+	log := zerolog.New(os.Stderr).With().Timestamp().Logger()
 	s, err := scheduler.New(scheduler.Config{
 		ApplicationName: "orders-consumer", // also the lease table's name
 		StreamName:      "orders",
 		InitialPosition: consumer.InitialPositionTrimHorizon,
 		AWSConfig:       &awsCfg,
-		Logger:          zerolog.New(os.Stderr).With().Timestamp().Logger(),
-	}, consumer.ProcessorFactoryFunc(func(shardID string) consumer.Processor { return printer{} }))
+		Logger:          log,
+	}, consumer.ProcessorFactoryFunc(func(shardID string) consumer.Processor { return printer{log: log} }))
 	if err != nil {
 		panic(err) // an invalid config names the field
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/crashtest"
 	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
@@ -139,7 +140,7 @@ func (c *Cluster) Start(id string) (*Worker, error) {
 func (c *Cluster) Stop(w *Worker) error { return c.end(w, context.Canceled) }
 
 // Crash stops the worker the way a killed process stops.
-func (c *Cluster) Crash(w *Worker) error { return c.end(w, scheduler.ErrCrash) }
+func (c *Cluster) Crash(w *Worker) error { return c.end(w, crashtest.ErrCrash) }
 
 func (c *Cluster) end(w *Worker, cause error) error {
 	w.cancel(cause)
