@@ -2,11 +2,14 @@
 # install what they need first: the emulators' npm packages (from
 # emulators/package-lock.json) and the Go modules.
 #
-#   make test    vet, gofmt check, then every test with -race against local
-#                Kinesis and DynamoDB emulators (kinesis-local, dynalite,
-#                kinesalite) listening on 127.0.0.1
+#   make test    vet, staticcheck, gofmt check, then every test with -race
+#                against local Kinesis and DynamoDB emulators (kinesis-local,
+#                dynalite, kinesalite) listening on 127.0.0.1, then the
+#                packages with assembly and their importers again with
+#                -tags purego (pure Go only); one summary counts both runs
 #   make demo    the multi-worker demo against the emulators
 #   make bench   the end-to-end benchmark against the emulators
+#   make staticcheck  staticcheck (pinned version, fetched by go run)
 #   make vet / make fmt / make deps / make clean
 
 SHELL := /bin/bash
@@ -19,12 +22,22 @@ NPM   ?= npm
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
 
 # Knobs: e.g. make test PKGS=./leases/... TESTFLAGS='-run Store',
-# make demo DEMOFLAGS='-workers 3'
+# make demo DEMOFLAGS='-workers 3'. TESTFLAGS applies to the purego run
+# too; make test PUREGO_PKGS= skips that run and the purego vet and
+# staticcheck.
 PKGS         ?= ./...
 TESTFLAGS    ?=
 TEST_TIMEOUT ?= 45m
 DEMOFLAGS    ?=
 BENCHFLAGS   ?=
+
+# Packages with assembly (internal/b64, internal/md5x) and the packages that
+# use them: built with -tags purego they must compile no .s file and pass
+# on the pure-Go paths alone (as on other architectures).
+PUREGO_PKGS ?= ./internal/b64/... ./internal/md5x/... ./internal/fastdecode/... ./internal/kpl/...
+
+# Pinned, and run with go run so a fresh clone needs nothing installed.
+STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 BIN           := bin
 WITHEMULATORS := $(BIN)/withemulators
@@ -37,7 +50,7 @@ NODE_STAMP := emulators/node_modules/.package-lock.json
 # Go files to gofmt: everything but installed npm packages and test data.
 FIND_GO := find . -name '*.go' -not -path './emulators/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*' -print0
 
-.PHONY: deps tools test demo bench vet fmt fmt-check clean
+.PHONY: deps tools test demo bench vet staticcheck fmt fmt-check clean
 
 deps: $(NODE_STAMP)
 	$(GO) mod download
@@ -51,9 +64,17 @@ $(NODE_STAMP): emulators/package-lock.json emulators/package.json
 tools:
 	$(GO) build -o $(BIN)/ ./internal/emulator/cmd/withemulators ./internal/cmd/testsum
 
-test: deps vet fmt-check tools
+# Both go test runs feed one JSON stream, so testsum's last line counts
+# every test; the line echoed between them marks where the purego run
+# starts (its packages are reported a second time). Either run failing
+# fails the target.
+test: deps vet staticcheck fmt-check tools
 	$(WITHEMULATORS) -kinesalite -- bash -o pipefail -c \
-		'$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -json $(TESTFLAGS) $(PKGS) 2>&1 | $(TESTSUM) -v'
+		'{ $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -json $(TESTFLAGS) $(PKGS); rc=$$?; \
+		if [ -n "$(strip $(PUREGO_PKGS))" ]; then \
+			echo "=== again with -tags purego (no assembly): $(strip $(PUREGO_PKGS))"; \
+			$(GO) test -tags purego -race -count=1 -timeout $(TEST_TIMEOUT) -json $(TESTFLAGS) $(PUREGO_PKGS) || rc=1; \
+		fi; exit $$rc; } 2>&1 | $(TESTSUM) -v'
 
 demo: deps tools
 	$(WITHEMULATORS) -- $(GO) run ./examples/demo $(DEMOFLAGS)
@@ -61,8 +82,27 @@ demo: deps tools
 bench: deps tools
 	$(WITHEMULATORS) -kinesalite -- $(GO) run ./examples/bench $(BENCHFLAGS)
 
+# go vet, plus go vet -tags purego of PUREGO_PKGS and a check that the
+# purego build of those packages holds no assembly.
 vet:
 	$(GO) vet ./...
+ifneq ($(strip $(PUREGO_PKGS)),)
+	$(GO) vet -tags purego $(PUREGO_PKGS)
+	@asm="$$($(GO) list -tags purego -f '{{if .SFiles}}{{.ImportPath}}: {{.SFiles}}{{end}}' $(PUREGO_PKGS))"; \
+	if [ -n "$$asm" ]; then \
+		echo "purego: these packages still compile assembly with -tags purego:"; \
+		echo "$$asm"; \
+		exit 1; \
+	fi
+endif
+
+# The default checks. The purego build is checked too: code that only the
+# assembly path uses shows up there as unused.
+staticcheck:
+	$(STATICCHECK) ./...
+ifneq ($(strip $(PUREGO_PKGS)),)
+	$(STATICCHECK) -tags purego $(PUREGO_PKGS)
+endif
 
 fmt-check:
 	@unformatted="$$($(FIND_GO) | xargs -0 -r $(GOFMT) -l)"; \

@@ -52,7 +52,8 @@
 //
 // CPU features are read with CPUID and XGETBV (cpu_amd64.s); the best path
 // is chosen once at init. Tests force each path with setPath and verify
-// that the SIMD kernels run and consume input on machines that have them.
+// that the SIMD kernels run and consume input on machines that have them
+// (and, in a purego build, that only the generic path exists).
 // Differences from the stdlib that remain: after the first non-alphabet
 // byte (e.g. a line break in MIME-wrapped input) the rest of the input is
 // decoded at stdlib speed.

@@ -48,10 +48,10 @@ var getRecordsInput = &kinesis.GetRecordsInput{ShardIterator: aws.String("it")}
 
 // sdkDecode decodes body with the SDK's own deserializer (through a real
 // client), reporting a panic of the SDK as such.
-func sdkDecode(body []byte) (out *kinesis.GetRecordsOutput, err error, panicked any) {
+func sdkDecode(body []byte) (out *kinesis.GetRecordsOutput, panicked any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			out, err, panicked = nil, nil, r
+			out, panicked, err = nil, r, nil
 		}
 	}()
 	ctx := context.WithValue(context.Background(), bodyKey{}, body)
@@ -59,7 +59,7 @@ func sdkDecode(body []byte) (out *kinesis.GetRecordsOutput, err error, panicked 
 	if out != nil {
 		out.ResultMetadata = middleware.Metadata{}
 	}
-	return out, err, nil
+	return out, nil, err
 }
 
 // fastClientDecode decodes body through the same client with the fast
@@ -167,7 +167,7 @@ func deref(p *string) string {
 // fails. It calls decode, not Decode, so that a panic of ours surfaces.
 func checkEquivalent(t testing.TB, body []byte) {
 	t.Helper()
-	want, wantErr, sdkPanic := sdkDecode(body)
+	want, sdkPanic, wantErr := sdkDecode(body)
 	got, gotErr := decode(body)
 	switch {
 	case sdkPanic != nil:

@@ -410,7 +410,7 @@ func TestNaNTimestampIsAnErrorNotAPanic(t *testing.T) {
 	if _, err := fastClientDecode(d, body); err == nil {
 		t.Fatal("the fast client accepted a NaN timestamp")
 	}
-	if _, _, p := sdkDecode(body); p != nil {
+	if _, p, _ := sdkDecode(body); p != nil {
 		t.Logf("as documented, the SDK itself panics: %v", p)
 	}
 }

@@ -7,15 +7,6 @@ import (
 	"testing"
 )
 
-func mustParse(t testing.TB, s string) Key {
-	t.Helper()
-	k, err := Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 func k(lo uint64) Key { return Key{Lo: lo} }
 
 func TestParseRange(t *testing.T) {

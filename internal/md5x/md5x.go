@@ -51,15 +51,3 @@ type source struct {
 	n     int
 	isStr bool
 }
-
-// get returns the data pointer and length of message i, straight from the
-// caller's slice or string header (the pointer may be nil when the length
-// is 0).
-func (s *source) get(i int) (*byte, int) {
-	if s.isStr {
-		m := s.strs[i]
-		return unsafe.StringData(m), len(m)
-	}
-	m := s.bytes[i]
-	return unsafe.SliceData(m), len(m)
-}

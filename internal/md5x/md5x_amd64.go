@@ -115,6 +115,18 @@ const (
 	scalarBlock = 83
 )
 
+// get (used by the kernel driver only) returns the data pointer and length of message i, straight from the
+// caller's slice or string header (the pointer may be nil when the length
+// is 0).
+func (s *source) get(i int) (*byte, int) {
+	if s.isStr {
+		m := s.strs[i]
+		return unsafe.StringData(m), len(m)
+	}
+	m := s.bytes[i]
+	return unsafe.SliceData(m), len(m)
+}
+
 // worthSIMD reports whether the kernel is expected to beat a crypto/md5
 // loop on this batch. Batches of 8 or more always go to the kernel (lanes
 // left alone with long messages at the end are handed back to crypto/md5

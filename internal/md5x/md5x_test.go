@@ -13,7 +13,7 @@ func paths(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
 	t.Run("simd", func(t *testing.T) {
 		if !useSIMD {
-			t.Skip("CPU or OS lacks AVX-512 (F+VL with ZMM state enabled); SIMD path not testable here")
+			t.Skip(noSIMDReason())
 		}
 		f(t)
 	})
@@ -24,11 +24,25 @@ func paths(t *testing.T, f func(t *testing.T)) {
 	})
 }
 
+// noSIMDReason says why the lane kernel is not in use.
+func noSIMDReason() string {
+	if puregoBuild {
+		return "built with -tags purego: no lane kernel compiled in"
+	}
+	return "CPU or OS lacks AVX-512 (F+VL with ZMM state enabled); SIMD path not testable here"
+}
+
+// TestSIMDAvailable reports which path SumMany takes. A purego build must
+// take crypto/md5 whatever the CPU; otherwise TestDetection (amd64) checks
+// useSIMD against the CPU flags.
 func TestSIMDAvailable(t *testing.T) {
+	if puregoBuild && useSIMD {
+		t.Fatal("useSIMD=true in a purego build")
+	}
 	if useSIMD {
 		t.Log("useSIMD=true: the AVX-512 lane kernel is in use")
 	} else {
-		t.Log("useSIMD=false: no AVX-512, crypto/md5 fallback only")
+		t.Log("useSIMD=false: crypto/md5 only: " + noSIMDReason())
 	}
 }
 
