@@ -42,10 +42,10 @@ import (
 // written in increasing order (the Checkpointer refuses to go backwards).
 //
 // Backpressure. ProcessRecords returns once every record it was given is
-// in the ledger. The ledger is bounded (MaxPendingRecords, MaxPendingBytes): when it is full,
-// ProcessRecords waits for the finished prefix to grow, so P stops taking
-// batches from the scheduler's bounded prefetch queue, which stops the
-// fetcher. While it waits, lanes hand over batches that are not full
+// in the ledger. The ledger is bounded (MaxPendingRecords,
+// MaxPendingBytes): when it is full, ProcessRecords waits for the finished
+// prefix to grow, so P stops taking batches from the scheduler's bounded
+// prefetch queue, which stops the fetcher. While it waits, lanes hand over batches that are not full
 // (nothing more can arrive to fill them) and a tumbling window that holds
 // the oldest unfinished record ends early, so a full ledger always drains.
 // If a lane keeps failing meanwhile, ProcessRecords returns an error
