@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shardwise/shardwise/balancer"
+	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
@@ -91,7 +92,7 @@ func handlerRun(ctx context.Context, pf, n int) (float64, int64, error) {
 		done       = make(chan struct{})
 		once       sync.Once
 	)
-	h := func(ctx context.Context, b consumer.Batch) error {
+	h := func(ctx context.Context, b batch.Batch) error {
 		first.CompareAndSwap(0, time.Now().UnixNano())
 		time.Sleep(handlerBatchSleep)
 		mu.Lock()
@@ -110,7 +111,7 @@ func handlerRun(ctx context.Context, pf, n int) (float64, int64, error) {
 		}
 		return nil
 	}
-	factory, err := consumer.NewBatchHandler(h, consumer.BatchSize(handlerBatchSize), consumer.ParallelizationFactor(pf))
+	factory, err := batch.New(h, batch.Config{BatchSize: handlerBatchSize, ParallelizationFactor: pf})
 	if err != nil {
 		return 0, 0, err
 	}

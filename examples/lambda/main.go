@@ -2,7 +2,7 @@
 // trigger (aws-lambda-go's events.KinesisEvent in, events.KinesisEventResponse
 // with batch item failures out) under a Shardwise scheduler instead of
 // Lambda, with the trigger's settings (batch size, parallelization factor,
-// bisect on error, retry attempts, on-failure destination) as options.
+// bisect on error, retry attempts, on-failure destination) in a batch.Config.
 //
 // By default it creates a stream on the local emulators, writes orders
 // into it (one in -bad-every is not JSON), consumes them and prints a
@@ -36,8 +36,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/batch"
+	"github.com/shardwise/shardwise/batch/lambdaevents"
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/consumer/lambdaevents"
 	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/scheduler"
 )
@@ -88,7 +89,7 @@ func (t *totals) handle(ctx context.Context, e events.KinesisEvent) (events.Kine
 
 // onFailure is the on-failure destination; a real one would write to a
 // queue. Returning an error would hold the shard until it succeeds.
-func (t *totals) onFailure(ctx context.Context, f consumer.FailedRecords) error {
+func (t *totals) onFailure(ctx context.Context, f batch.FailedRecords) error {
 	defer t.notify()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -157,14 +158,14 @@ func run() error {
 	}
 
 	t := &totals{cents: map[string]int{}, changed: make(chan struct{}, 1)}
-	factory, err := lambdaevents.NewWithResponse(t.handle, lambdaevents.Config{},
-		consumer.BatchSize(*batchSize),
-		consumer.BatchWindow(*batchWindow),
-		consumer.ParallelizationFactor(*parallel),
-		consumer.BisectOnError(true),
-		consumer.MaxRetryAttempts(*retries),
-		consumer.OnFailure(t.onFailure),
-	)
+	factory, err := lambdaevents.NewWithResponse(t.handle, batch.Config{
+		BatchSize:             *batchSize,
+		BatchWindow:           *batchWindow,
+		ParallelizationFactor: *parallel,
+		BisectOnError:         true,
+		MaxRetryAttempts:      retries,
+		OnFailure:             t.onFailure,
+	}, lambdaevents.Config{})
 	if err != nil {
 		return err
 	}

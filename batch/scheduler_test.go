@@ -1,4 +1,4 @@
-package consumer_test
+package batch_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
 )
 
@@ -45,7 +46,7 @@ func (tr *tracker) handle(recs []consumer.Record) {
 	notify(&tr.changed)
 }
 
-func (tr *tracker) dest(ctx context.Context, fr consumer.FailedRecords) error {
+func (tr *tracker) dest(ctx context.Context, fr batch.FailedRecords) error {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	for _, r := range fr.Records {
@@ -105,7 +106,7 @@ func TestHandlerThroughSchedulerPoisonRecordsParallel(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := newTracker()
-		h := func(ctx context.Context, b consumer.Batch) error {
+		h := func(ctx context.Context, b batch.Batch) error {
 			_, first := parsePayload(b.Records[0].Data)
 			time.Sleep(time.Duration(first%7) * time.Millisecond)
 			for _, r := range b.Records {
@@ -116,9 +117,7 @@ func TestHandlerThroughSchedulerPoisonRecordsParallel(t *testing.T) {
 			tr.handle(b.Records)
 			return nil
 		}
-		f, err := consumer.NewBatchHandler(h, consumer.ParallelizationFactor(10), consumer.BatchSize(50),
-			consumer.BisectOnError(true), consumer.MaxRetryAttempts(1), consumer.OnFailure(tr.dest),
-			consumer.WithRetryBackoff(10*time.Millisecond, 100*time.Millisecond))
+		f, err := batch.New(h, batch.Config{ParallelizationFactor: 10, BatchSize: 50, BisectOnError: true, MaxRetryAttempts: new(1), OnFailure: tr.dest, RetryBackoff: 10 * time.Millisecond, RetryMaxBackoff: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,13 +153,13 @@ func TestHandlerThroughSchedulerShardEndKeepsKeysInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := newTracker()
-		h := func(ctx context.Context, b consumer.Batch) error {
+		h := func(ctx context.Context, b batch.Batch) error {
 			tr.handle(b.Records)
 			return nil
 		}
 		// A long batch window: the parent's last records sit in buffers
 		// when the shard ends, and must be handled before SHARD_END.
-		f, err := consumer.NewBatchHandler(h, consumer.ParallelizationFactor(4), consumer.BatchSize(1000), consumer.BatchWindow(time.Minute))
+		f, err := batch.New(h, batch.Config{ParallelizationFactor: 4, BatchSize: 1000, BatchWindow: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,12 +6,13 @@
 // failures, or, with a tumbling window, an
 // events.KinesisTimeWindowEventResponse with its state), unchanged.
 //
-// The event source mapping's settings become consumer.HandlerOption
-// values (consumer.BatchSize, consumer.ParallelizationFactor,
-// consumer.BisectOnError, ...), passed through to the core handler.
+// The event source mapping's settings are a batch.Config (BatchSize,
+// ParallelizationFactor, BisectOnError, ...), passed through to package
+// batch; what a Lambda event carries that a shard's records do not is this
+// package's Config.
 //
-// It lives apart from package consumer so that programs that do not use
-// it do not compile aws-lambda-go.
+// It lives apart from package batch so that programs that do not use it
+// do not compile aws-lambda-go.
 package lambdaevents
 
 import (
@@ -19,22 +20,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
 )
 
 // Config is what a Lambda event carries that a shard's records do not.
+// Every field is optional.
 type Config struct {
 	// EventSourceARN is the stream's ARN, set as each record's
-	// eventSourceARN (and a time window event's). Optional.
+	// eventSourceARN (and a time window event's). Default: none (empty).
 	EventSourceARN string
 	// AWSRegion is each record's awsRegion. Default: the region in
 	// EventSourceARN.
 	AWSRegion string
-	// InvokeIdentityARN is each record's invokeIdentityArn. Optional.
+	// InvokeIdentityARN is each record's invokeIdentityArn. Default: none
+	// (empty).
 	InvokeIdentityARN string
 }
 
@@ -49,55 +52,57 @@ type ResponseHandler func(ctx context.Context, e events.KinesisEvent) (events.Ki
 // with a tumbling window.
 type TimeWindowHandler func(ctx context.Context, e events.KinesisTimeWindowEvent) (events.KinesisTimeWindowEventResponse, error)
 
-// New returns a ProcessorFactory that calls h with each batch as an
-// events.KinesisEvent.
-func New(h Handler, cfg Config, opts ...consumer.HandlerOption) (consumer.ProcessorFactory, error) {
+// New returns a consumer.ProcessorFactory that calls h with each batch as
+// an events.KinesisEvent, with the event source mapping's settings in bc
+// (see batch.New) and the event's in ev. An invalid setting, or a nil h,
+// returns a *consumer.ConfigError naming the field of bc ("handler" for h).
+func New(h Handler, bc batch.Config, ev Config) (consumer.ProcessorFactory, error) {
 	if h == nil {
-		return nil, &consumer.OptionError{Option: "handler", Reason: "is nil"}
+		return nil, &consumer.ConfigError{Field: "handler", Reason: "is nil"}
 	}
-	cfg = cfg.withDefaults()
-	return consumer.NewBatchHandler(func(ctx context.Context, b consumer.Batch) error {
-		return h(ctx, cfg.event(b))
-	}, opts...)
+	ev = ev.withDefaults()
+	return batch.New(func(ctx context.Context, b batch.Batch) error {
+		return h(ctx, ev.event(b))
+	}, bc)
 }
 
 // NewWithResponse is New for a function that reports batch item failures:
 // processing resumes at the lowest failed record, as Lambda does (records
 // after it may be delivered again). An ItemIdentifier that is empty or not
 // a sequence number of the batch fails the whole batch, as in Lambda.
-func NewWithResponse(h ResponseHandler, cfg Config, opts ...consumer.HandlerOption) (consumer.ProcessorFactory, error) {
+func NewWithResponse(h ResponseHandler, bc batch.Config, ev Config) (consumer.ProcessorFactory, error) {
 	if h == nil {
-		return nil, &consumer.OptionError{Option: "handler", Reason: "is nil"}
+		return nil, &consumer.ConfigError{Field: "handler", Reason: "is nil"}
 	}
-	cfg = cfg.withDefaults()
-	return consumer.NewBatchResponseHandler(func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
-		resp, err := h(ctx, cfg.event(b))
+	ev = ev.withDefaults()
+	return batch.NewWithResponse(func(ctx context.Context, b batch.Batch) (batch.Response, error) {
+		resp, err := h(ctx, ev.event(b))
 		if err != nil {
-			return consumer.BatchResponse{}, err
+			return batch.Response{}, err
 		}
-		return consumer.BatchResponse{BatchItemFailures: failures(b.Records, resp.BatchItemFailures)}, nil
-	}, opts...)
+		return batch.Response{BatchItemFailures: failures(b.Records, resp.BatchItemFailures)}, nil
+	}, bc)
 }
 
 // NewTimeWindow is NewWithResponse for a function that aggregates over
-// tumbling windows of the given length (TumblingWindowInSeconds; up to 15
-// minutes). The state map is carried between the calls of a window as
-// JSON, bounded by consumer.WithMaxWindowStateSize (default 1 MiB, as
+// tumbling windows (TumblingWindowInSeconds), whose length
+// bc.TumblingWindow must set (a *consumer.ConfigError naming
+// TumblingWindow otherwise). The state map is carried between the calls of
+// a window as JSON, bounded by bc.MaxWindowStateSize (default 1 MiB, as
 // Lambda's 1 MB). A nil state in the response counts as empty state
 // (Lambda would count a missing state as a failed call).
-func NewTimeWindow(h TimeWindowHandler, window time.Duration, cfg Config, opts ...consumer.HandlerOption) (consumer.ProcessorFactory, error) {
+func NewTimeWindow(h TimeWindowHandler, bc batch.Config, ev Config) (consumer.ProcessorFactory, error) {
 	if h == nil {
-		return nil, &consumer.OptionError{Option: "handler", Reason: "is nil"}
+		return nil, &consumer.ConfigError{Field: "handler", Reason: "is nil"}
 	}
-	if window <= 0 {
-		return nil, &consumer.OptionError{Option: "TumblingWindow", Reason: fmt.Sprintf("%v is not positive", window)}
+	if bc.TumblingWindow == 0 {
+		return nil, &consumer.ConfigError{Field: "TumblingWindow", Reason: "is required by NewTimeWindow"}
 	}
-	cfg = cfg.withDefaults()
-	opts = append(opts[:len(opts):len(opts)], consumer.TumblingWindow(window))
-	return consumer.NewBatchResponseHandler(func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
-		e := events.KinesisTimeWindowEvent{KinesisEvent: cfg.event(b)}
+	ev = ev.withDefaults()
+	return batch.NewWithResponse(func(ctx context.Context, b batch.Batch) (batch.Response, error) {
+		e := events.KinesisTimeWindowEvent{KinesisEvent: ev.event(b)}
 		e.ShardID = b.ShardID
-		e.EventSourceARN = cfg.EventSourceARN
+		e.EventSourceARN = ev.EventSourceARN
 		if w := b.Window; w != nil {
 			e.Window = events.Window{Start: events.RFC3339EpochTime{Time: w.Start}, End: events.RFC3339EpochTime{Time: w.End}}
 			e.IsFinalInvokeForWindow = w.IsFinalInvokeForWindow
@@ -107,22 +112,22 @@ func NewTimeWindow(h TimeWindowHandler, window time.Duration, cfg Config, opts .
 				if err := json.Unmarshal(w.State, &e.State); err != nil {
 					// Only this adapter writes the state, so this is a bug,
 					// not bad input; failing the call keeps the records.
-					return consumer.BatchResponse{}, fmt.Errorf("lambdaevents: decoding window state: %w", err)
+					return batch.Response{}, fmt.Errorf("lambdaevents: decoding window state: %w", err)
 				}
 			}
 		}
 		resp, err := h(ctx, e)
 		if err != nil {
-			return consumer.BatchResponse{}, err
+			return batch.Response{}, err
 		}
 		var state []byte
 		if len(resp.State) > 0 {
 			if state, err = json.Marshal(resp.State); err != nil {
-				return consumer.BatchResponse{}, fmt.Errorf("lambdaevents: encoding window state: %w", err)
+				return batch.Response{}, fmt.Errorf("lambdaevents: encoding window state: %w", err)
 			}
 		}
-		return consumer.BatchResponse{BatchItemFailures: failures(b.Records, resp.BatchItemFailures), State: state}, nil
-	}, opts...)
+		return batch.Response{BatchItemFailures: failures(b.Records, resp.BatchItemFailures), State: state}, nil
+	}, bc)
 }
 
 func (c Config) withDefaults() Config {
@@ -139,7 +144,7 @@ func (c Config) withDefaults() Config {
 // came out of a KPL aggregate arrive already deaggregated, one event
 // record each, with the aggregate's sequence number (a function that
 // deaggregates them itself finds nothing left to do).
-func (c Config) event(b consumer.Batch) events.KinesisEvent {
+func (c Config) event(b batch.Batch) events.KinesisEvent {
 	e := events.KinesisEvent{Records: make([]events.KinesisEventRecord, len(b.Records))}
 	for i := range b.Records {
 		r := &b.Records[i]

@@ -1,4 +1,4 @@
-package consumer_test
+package batch_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
 )
 
@@ -137,18 +138,26 @@ type rig struct {
 const testShard = "shardId-000000000007"
 
 // batchHandler and responseHandler build handlers for unit tests, which
-// look at checkpoints as soon as records finish; the default checkpoint
-// interval has a test of its own.
-func batchHandler(h consumer.Handler, opts ...consumer.HandlerOption) (consumer.ProcessorFactory, error) {
-	return consumer.NewBatchHandler(h, append([]consumer.HandlerOption{consumer.WithCheckpointInterval(0)}, opts...)...)
+// look at checkpoints as soon as records finish (CheckpointInterval
+// negative unless cfg sets it); the default checkpoint interval has a test
+// of its own.
+func batchHandler(h batch.Handler, cfg batch.Config) (consumer.ProcessorFactory, error) {
+	return batch.New(h, immediateCheckpoints(cfg))
 }
 
-func responseHandler(h consumer.ResponseHandler, opts ...consumer.HandlerOption) (consumer.ProcessorFactory, error) {
-	return consumer.NewBatchResponseHandler(h, append([]consumer.HandlerOption{consumer.WithCheckpointInterval(0)}, opts...)...)
+func responseHandler(h batch.ResponseHandler, cfg batch.Config) (consumer.ProcessorFactory, error) {
+	return batch.NewWithResponse(h, immediateCheckpoints(cfg))
+}
+
+func immediateCheckpoints(cfg batch.Config) batch.Config {
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = -1
+	}
+	return cfg
 }
 
 // newRig returns a function taking what a handler constructor returns, so
-// that newRig(t)(consumer.NewBatchHandler(...)) reads in one line.
+// that newRig(t)(batch.New(...)) reads in one line.
 func newRig(t *testing.T) func(consumer.ProcessorFactory, error) *rig {
 	return func(f consumer.ProcessorFactory, err error) *rig {
 		t.Helper()
@@ -221,7 +230,7 @@ func (r *rig) processLikeScheduler(recs []consumer.Record) {
 		if err == nil {
 			return
 		}
-		if !errors.Is(err, consumer.ErrStalled) {
+		if !errors.Is(err, batch.ErrStalled) {
 			r.t.Fatalf("ProcessRecords: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -255,7 +264,7 @@ type call struct {
 	at      time.Time
 	records []int // rig record numbers
 	keys    []string
-	window  *consumer.Window
+	window  *batch.Window
 	failed  bool
 }
 
@@ -320,7 +329,7 @@ func (c *calls) waitHandled(n int) {
 	})
 }
 
-func (c *calls) add(b consumer.Batch, failed bool) {
+func (c *calls) add(b batch.Batch, failed bool) {
 	cl := call{at: time.Now(), window: b.Window, failed: failed}
 	for _, r := range b.Records {
 		cl.records = append(cl.records, index(r.Position()))
@@ -363,11 +372,11 @@ func (c *calls) handled() []int {
 // failures collects what an OnFailure destination received.
 type failures struct {
 	mu      sync.Mutex
-	list    []consumer.FailedRecords
+	list    []batch.FailedRecords
 	changed chan struct{}
 }
 
-func (f *failures) dest(ctx context.Context, fr consumer.FailedRecords) error {
+func (f *failures) dest(ctx context.Context, fr batch.FailedRecords) error {
 	f.mu.Lock()
 	f.list = append(f.list, fr)
 	notify(&f.changed)
@@ -380,7 +389,7 @@ func (f *failures) wait(n int) {
 	waitOn(&f.mu, &f.changed, func() bool { return len(f.list) >= n })
 }
 
-func (f *failures) snapshot() []consumer.FailedRecords {
+func (f *failures) snapshot() []batch.FailedRecords {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.list)

@@ -12,8 +12,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/shardwise/shardwise/batch"
+	"github.com/shardwise/shardwise/batch/lambdaevents"
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/consumer/lambdaevents"
 )
 
 const (
@@ -28,7 +29,7 @@ func TestEventCarriesWhatLambdaSends(t *testing.T) {
 		f, err := lambdaevents.New(func(ctx context.Context, e events.KinesisEvent) error {
 			got = append(got, e)
 			return nil
-		}, lambdaevents.Config{EventSourceARN: streamARN, InvokeIdentityARN: "arn:aws:iam::123456789012:role/r"}, consumer.BatchSize(10))
+		}, batch.Config{BatchSize: 10}, lambdaevents.Config{EventSourceARN: streamARN, InvokeIdentityARN: "arn:aws:iam::123456789012:role/r"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +70,7 @@ func TestBatchItemFailuresResumeAtTheFailedSequenceNumber(t *testing.T) {
 				return events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{{ItemIdentifier: seq(4)}, {ItemIdentifier: seq(2)}}}, nil
 			}
 			return events.KinesisEventResponse{}, nil
-		}, lambdaevents.Config{}, consumer.WithRetryBackoff(time.Millisecond, time.Millisecond))
+		}, batch.Config{RetryBackoff: time.Millisecond, RetryMaxBackoff: time.Millisecond}, lambdaevents.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +107,7 @@ func TestAggregatedSubRecordsFailFromTheirFirstSubRecord(t *testing.T) {
 				return events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{{ItemIdentifier: seq(5)}}}, nil
 			}
 			return events.KinesisEventResponse{}, nil
-		}, lambdaevents.Config{}, consumer.WithRetryBackoff(time.Millisecond, time.Millisecond))
+		}, batch.Config{RetryBackoff: time.Millisecond, RetryMaxBackoff: time.Millisecond}, lambdaevents.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,12 +126,12 @@ func TestUnknownItemIdentifierFailsTheWholeBatch(t *testing.T) {
 		var given [][]consumer.Record
 		f, err := lambdaevents.NewWithResponse(func(ctx context.Context, e events.KinesisEvent) (events.KinesisEventResponse, error) {
 			return events.KinesisEventResponse{BatchItemFailures: []events.KinesisBatchItemFailure{{ItemIdentifier: ""}}}, nil
-		}, lambdaevents.Config{}, consumer.MaxRetryAttempts(0), consumer.OnFailure(func(ctx context.Context, fr consumer.FailedRecords) error {
+		}, batch.Config{MaxRetryAttempts: new(0), OnFailure: func(ctx context.Context, fr batch.FailedRecords) error {
 			mu.Lock()
 			given = append(given, fr.Records)
 			mu.Unlock()
 			return nil
-		}))
+		}}, lambdaevents.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +164,7 @@ func TestTimeWindowStateRoundTrips(t *testing.T) {
 			}
 			return events.KinesisTimeWindowEventResponse{TimeWindowEventResponseProperties: events.TimeWindowEventResponseProperties{State: state}}, nil
 		}
-		f, err := lambdaevents.NewTimeWindow(h, time.Minute, lambdaevents.Config{EventSourceARN: streamARN})
+		f, err := lambdaevents.NewTimeWindow(h, batch.Config{TumblingWindow: time.Minute}, lambdaevents.Config{EventSourceARN: streamARN})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,19 +190,22 @@ func TestTimeWindowStateRoundTrips(t *testing.T) {
 }
 
 func TestConstructorsValidate(t *testing.T) {
-	if _, err := lambdaevents.New(nil, lambdaevents.Config{}); !errors.Is(err, consumer.ErrInvalidOption) {
+	var ce *consumer.ConfigError
+	if _, err := lambdaevents.New(nil, batch.Config{}, lambdaevents.Config{}); !errors.As(err, &ce) || ce.Field != "handler" {
 		t.Errorf("nil handler: %v", err)
 	}
 	h := func(context.Context, events.KinesisTimeWindowEvent) (events.KinesisTimeWindowEventResponse, error) {
 		return events.KinesisTimeWindowEventResponse{}, nil
 	}
-	var oe *consumer.OptionError
-	if _, err := lambdaevents.NewTimeWindow(h, 20*time.Minute, lambdaevents.Config{}); !errors.As(err, &oe) || oe.Option != "TumblingWindow" {
+	if _, err := lambdaevents.NewTimeWindow(h, batch.Config{TumblingWindow: 20 * time.Minute}, lambdaevents.Config{}); !errors.As(err, &ce) || ce.Field != "TumblingWindow" {
 		t.Errorf("20 minute window: %v", err)
+	}
+	if _, err := lambdaevents.NewTimeWindow(h, batch.Config{}, lambdaevents.Config{}); !errors.As(err, &ce) || ce.Field != "TumblingWindow" || !errors.Is(err, consumer.ErrInvalidConfig) {
+		t.Errorf("no window: %v", err)
 	}
 	if _, err := lambdaevents.NewWithResponse(func(context.Context, events.KinesisEvent) (events.KinesisEventResponse, error) {
 		return events.KinesisEventResponse{}, nil
-	}, lambdaevents.Config{}, consumer.ParallelizationFactor(11)); !errors.As(err, &oe) || oe.Option != "ParallelizationFactor" {
+	}, batch.Config{ParallelizationFactor: 11}, lambdaevents.Config{}); !errors.As(err, &ce) || ce.Field != "ParallelizationFactor" {
 		t.Errorf("parallelization 11: %v", err)
 	}
 }

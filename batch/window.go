@@ -1,4 +1,4 @@
-package consumer
+package batch
 
 import (
 	"slices"
@@ -44,7 +44,7 @@ func windowStart(t time.Time, d time.Duration) int64 {
 func (l *lane) closeWindow(early bool) bool {
 	p := l.p
 	w := l.win
-	retry := backoff.Backoff{Base: p.cfg.retryBase, Max: p.cfg.retryMax}
+	retry := backoff.Backoff{Base: p.cfg.RetryBackoff, Max: p.cfg.RetryMaxBackoff}
 	s := segment{entries: w.held}
 	gaveUp := false
 	for {

@@ -1,4 +1,4 @@
-package consumer_test
+package batch_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/leases"
@@ -66,7 +67,7 @@ func TestEmulatorHandlerFailsOneInAThousand(t *testing.T) {
 	}
 
 	tr := newTracker()
-	h := func(ctx context.Context, b consumer.Batch) error {
+	h := func(ctx context.Context, b batch.Batch) error {
 		for _, r := range b.Records {
 			if _, c := parsePayload(r.Data); poison(c) {
 				return fmt.Errorf("poison record %d", c)
@@ -75,9 +76,7 @@ func TestEmulatorHandlerFailsOneInAThousand(t *testing.T) {
 		tr.handle(b.Records)
 		return nil
 	}
-	f, err := consumer.NewBatchHandler(h, consumer.BatchSize(100), consumer.ParallelizationFactor(4),
-		consumer.BisectOnError(true), consumer.MaxRetryAttempts(2), consumer.OnFailure(tr.dest),
-		consumer.WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond))
+	f, err := batch.New(h, batch.Config{BatchSize: 100, ParallelizationFactor: 4, BisectOnError: true, MaxRetryAttempts: new(2), OnFailure: tr.dest, RetryBackoff: 20 * time.Millisecond, RetryMaxBackoff: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

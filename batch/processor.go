@@ -1,4 +1,4 @@
-package consumer
+package batch
 
 import (
 	"context"
@@ -10,16 +10,17 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/backoff"
 )
 
-// handlerProcessor is the Processor that NewBatchHandler's factory makes
-// for one shard.
+// processor is the consumer.Processor that New's factory makes for one
+// shard.
 //
 // Goroutines and who owns them. The scheduler calls the Processor methods
 // one at a time on its processor goroutine (P). The processor starts, in
 // Initialize (or the first ProcessRecords), one goroutine per lane (L, see
-// handler_lane.go), which call the handler and the OnFailure destination,
+// lane.go), which call the handler and the OnFailure destination,
 // and one checkpoint goroutine (C), which writes checkpoints; plus a tiny
 // goroutine that closes lanesDone once every lane returned. The terminal
 // method (ShutdownRequested, ShardEnded or LeaseLost, the last call P
@@ -33,7 +34,7 @@ import (
 // batches out of its buffer, calls the handler, and marks records
 // finished in the ledger under mu; when the finished prefix grows it wakes
 // C, which writes a checkpoint at the prefix's last record (at most once
-// per WithCheckpointInterval). Because the ledger, not a lane, decides
+// per CheckpointInterval). Because the ledger, not a lane, decides
 // what is checkpointed, a checkpoint never covers a record that some lane
 // has not finished, however the lanes interleave; and because C is the
 // only goroutine that checkpoints while the lanes run, and the terminal
@@ -41,10 +42,10 @@ import (
 // written in increasing order (the Checkpointer refuses to go backwards).
 //
 // Backpressure. ProcessRecords returns once every record it was given is
-// in the ledger. The ledger is bounded (WithMaxPending): when it is full,
-// ProcessRecords waits for the finished prefix to grow, so P stops taking
-// batches from the scheduler's bounded prefetch queue, which stops the
-// fetcher. While it waits, lanes hand over batches that are not full
+// in the ledger. The ledger is bounded (MaxPendingRecords,
+// MaxPendingBytes): when it is full, ProcessRecords waits for the finished
+// prefix to grow, so P stops taking batches from the scheduler's bounded
+// prefetch queue, which stops the fetcher. While it waits, lanes hand over batches that are not full
 // (nothing more can arrive to fill them) and a tumbling window that holds
 // the oldest unfinished record ends early, so a full ledger always drains.
 // If a lane keeps failing meanwhile, ProcessRecords returns an error
@@ -52,14 +53,15 @@ import (
 // visible in the scheduler's log and lets graceful shutdown proceed; the
 // scheduler offers the same records again and those already taken are
 // skipped.
-type handlerProcessor struct {
-	cfg     *handlerConfig
+type processor struct {
+	cfg     *Config // filled in by withDefaults; read-only
+	handler ResponseHandler
 	shardID string
 	log     zerolog.Logger
 
 	// Owned by P.
 	started      bool
-	lastAccepted ExtendedSequenceNumber // last record put in the ledger
+	lastAccepted consumer.ExtendedSequenceNumber // last record put in the ledger
 
 	// Set by start on P before the goroutines that read them exist;
 	// read-only afterwards.
@@ -74,12 +76,12 @@ type handlerProcessor struct {
 
 	mu       sync.Mutex // guards the fields below and every lane's buf
 	led      ledger
-	cp       Checkpointer         // the latest one given; nil before the first ProcessRecords
-	caughtUp bool                 // the last ProcessRecords had MillisBehindLatest 0
-	draining bool                 // ShardEnded: hand everything over, close every window
-	pressure bool                 // ProcessRecords is waiting for room in the ledger
-	changed  chan struct{}        // closed and replaced when the prefix grows or a lane's failure changes
-	failing  map[int]*laneFailure // lane -> the failure it is retrying, while it is
+	cp       consumer.Checkpointer // the latest one given; nil before the first ProcessRecords
+	caughtUp bool                  // the last ProcessRecords had MillisBehindLatest 0
+	draining bool                  // ShardEnded: hand everything over, close every window
+	pressure bool                  // ProcessRecords is waiting for room in the ledger
+	changed  chan struct{}         // closed and replaced when the prefix grows or a lane's failure changes
+	failing  map[int]*laneFailure  // lane -> the failure it is retrying, while it is
 }
 
 // laneFailure is a lane's current run of failures.
@@ -95,13 +97,14 @@ type laneFailure struct {
 // and is when an operator wants graceful shutdown not to wait for it.
 const stallAfter = 3
 
-var _ Processor = (*handlerProcessor)(nil)
+var _ consumer.Processor = (*processor)(nil)
 
-func newHandlerProcessor(cfg *handlerConfig, shardID string) *handlerProcessor {
-	return &handlerProcessor{
+func newProcessor(cfg *Config, h ResponseHandler, shardID string) *processor {
+	return &processor{
 		cfg:     cfg,
+		handler: h,
 		shardID: shardID,
-		log:     cfg.log.With().Str("shard", shardID).Logger(),
+		log:     cfg.Logger.With().Str("shard", shardID).Logger(),
 		changed: make(chan struct{}),
 		failing: make(map[int]*laneFailure),
 	}
@@ -110,7 +113,7 @@ func newHandlerProcessor(cfg *handlerConfig, shardID string) *handlerProcessor {
 // start starts the lanes and the checkpoint goroutine, once. ctx is the
 // lease's context (the contract says every method's ctx ends when the
 // lease ends), so handler calls end when the lease is lost.
-func (p *handlerProcessor) start(ctx context.Context) {
+func (p *processor) start(ctx context.Context) {
 	if p.started {
 		return
 	}
@@ -120,7 +123,7 @@ func (p *handlerProcessor) start(ctx context.Context) {
 	p.lanesDone = make(chan struct{})
 	p.cpWake = make(chan struct{}, 1)
 	p.cpDone = make(chan struct{})
-	p.lanes = make([]*lane, p.cfg.parallelization)
+	p.lanes = make([]*lane, p.cfg.ParallelizationFactor)
 	var wg sync.WaitGroup
 	for i := range p.lanes {
 		l := &lane{p: p, id: i, wake: make(chan struct{}, 1)}
@@ -139,18 +142,18 @@ func (p *handlerProcessor) start(ctx context.Context) {
 }
 
 // Initialize implements Processor.
-func (p *handlerProcessor) Initialize(ctx context.Context, in InitializationInput) error {
+func (p *processor) Initialize(ctx context.Context, in consumer.InitializationInput) error {
 	p.start(ctx)
 	return nil
 }
 
 // ProcessRecords implements Processor: it puts the records in the ledger
 // and their lanes' buffers, waiting for room when the ledger is full.
-func (p *handlerProcessor) ProcessRecords(ctx context.Context, in ProcessRecordsInput) error {
+func (p *processor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
 	p.start(ctx)
 	select {
 	case <-p.stopCh:
-		return ErrShutdown
+		return consumer.ErrShutdown
 	default:
 	}
 	recs := in.Records
@@ -158,7 +161,7 @@ func (p *handlerProcessor) ProcessRecords(ctx context.Context, in ProcessRecords
 	// records again: skip the ones already taken.
 	if !p.lastAccepted.IsZero() {
 		i := 0
-		for i < len(recs) && Compare(recs[i].Position(), p.lastAccepted) <= 0 {
+		for i < len(recs) && consumer.Compare(recs[i].Position(), p.lastAccepted) <= 0 {
 			i++
 		}
 		recs = recs[i:]
@@ -168,7 +171,7 @@ func (p *handlerProcessor) ProcessRecords(ctx context.Context, in ProcessRecords
 	wasCaughtUp := p.caughtUp
 	p.caughtUp = in.MillisBehindLatest == 0
 	p.mu.Unlock()
-	if p.caughtUp && !wasCaughtUp && p.cfg.tumbling > 0 {
+	if p.caughtUp && !wasCaughtUp && p.cfg.TumblingWindow > 0 {
 		// Windows waiting for the shard to catch up may end by the clock now.
 		p.wakeAll()
 	}
@@ -215,7 +218,7 @@ func (p *handlerProcessor) ProcessRecords(ctx context.Context, in ProcessRecords
 		case <-in.Stopping:
 			// The worker is stopping this shard: records not yet taken
 			// are left to the next owner (they are past the checkpoint).
-			return ErrShutdown
+			return consumer.ErrShutdown
 		}
 	}
 	return nil
@@ -225,11 +228,11 @@ func (p *handlerProcessor) ProcessRecords(ctx context.Context, in ProcessRecords
 // filter (user code) and copies the payloads, which the Record contract
 // lets the processor use only until ProcessRecords returns, into one
 // allocation per call.
-func (p *handlerProcessor) prepare(recs []Record) []*entry {
+func (p *processor) prepare(recs []consumer.Record) []*entry {
 	keep := make([]bool, len(recs))
 	total := 0
 	for i := range recs {
-		keep[i] = p.cfg.filter == nil || p.cfg.filter(&recs[i])
+		keep[i] = p.cfg.Filter == nil || p.cfg.Filter(&recs[i])
 		if keep[i] {
 			total += len(recs[i].Data)
 		}
@@ -252,14 +255,14 @@ func (p *handlerProcessor) prepare(recs []Record) []*entry {
 		e.rec.Data = arena[start:len(arena):len(arena)]
 		e.size = int64(len(recs[i].Data))
 		e.lane = p.laneOf(recs[i].PartitionKey)
-		if p.cfg.tumbling > 0 {
+		if p.cfg.TumblingWindow > 0 {
 			t := recs[i].ApproximateArrivalTimestamp
 			if t.IsZero() {
 				// No arrival time (some emulators): the record belongs to
 				// the window it reached the processor in.
 				t = now
 			}
-			e.window = windowStart(t, p.cfg.tumbling)
+			e.window = windowStart(t, p.cfg.TumblingWindow)
 		}
 	}
 	return es
@@ -267,7 +270,7 @@ func (p *handlerProcessor) prepare(recs []Record) []*entry {
 
 // laneOf spreads partition keys over the lanes; a key always maps to the
 // same lane, which is what keeps its records in order.
-func (p *handlerProcessor) laneOf(key string) int {
+func (p *processor) laneOf(key string) int {
 	if len(p.lanes) == 1 {
 		return 0
 	}
@@ -280,9 +283,9 @@ func (p *handlerProcessor) laneOf(key string) int {
 // their lanes' buffers, marking the lanes it fed in woken. A filtered
 // record is finished at once. It reports how many it took and whether the
 // finished prefix grew.
-func (p *handlerProcessor) admitLocked(es []*entry, now time.Time, woken []bool) (n int, grew bool) {
+func (p *processor) admitLocked(es []*entry, now time.Time, woken []bool) (n int, grew bool) {
 	for _, e := range es {
-		if held := p.led.len(); held > 0 && (held >= p.cfg.maxPendingRecs || p.led.bytes+e.size > p.cfg.maxPendingBytes) {
+		if held := p.led.len(); held > 0 && (held >= p.cfg.MaxPendingRecords || p.led.bytes+e.size > p.cfg.MaxPendingBytes) {
 			break
 		}
 		e.accepted = now
@@ -305,7 +308,7 @@ func (p *handlerProcessor) admitLocked(es []*entry, now time.Time, woken []bool)
 }
 
 // finish marks entries finished (called by lanes).
-func (p *handlerProcessor) finish(es []*entry) {
+func (p *processor) finish(es []*entry) {
 	if len(es) == 0 {
 		return
 	}
@@ -321,7 +324,7 @@ func (p *handlerProcessor) finish(es []*entry) {
 	}
 	// Under pressure the lane holding the new oldest record may need to
 	// end its window early.
-	wakeAll := grew && p.pressure && p.cfg.tumbling > 0
+	wakeAll := grew && p.pressure && p.cfg.TumblingWindow > 0
 	p.mu.Unlock()
 	if grew {
 		p.kickCheckpoint()
@@ -332,7 +335,7 @@ func (p *handlerProcessor) finish(es []*entry) {
 }
 
 // hold marks entries handled inside a window that has not ended.
-func (p *handlerProcessor) hold(es []*entry) {
+func (p *processor) hold(es []*entry) {
 	p.mu.Lock()
 	for _, e := range es {
 		e.state = entryHeld
@@ -343,7 +346,7 @@ func (p *handlerProcessor) hold(es []*entry) {
 // setFailure records (err != nil) or clears the failure a lane is
 // retrying, and wakes a ProcessRecords waiting for room when the lane
 // becomes stalled, so it can report it.
-func (p *handlerProcessor) setFailure(lane int, err error) {
+func (p *processor) setFailure(lane int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.failing[lane]
@@ -364,7 +367,7 @@ func (p *handlerProcessor) setFailure(lane int, err error) {
 
 // failureLocked is the ErrStalled error of the lowest stalled lane, or
 // nil.
-func (p *handlerProcessor) failureLocked() error {
+func (p *processor) failureLocked() error {
 	for i := range p.lanes {
 		if f, ok := p.failing[i]; ok && f.streak >= stallAfter {
 			return fmt.Errorf("%w: shard %s, lane %d, %d failures in a row: %w", ErrStalled, p.shardID, i, f.streak, f.err)
@@ -373,18 +376,18 @@ func (p *handlerProcessor) failureLocked() error {
 	return nil
 }
 
-func (p *handlerProcessor) signalLocked() {
+func (p *processor) signalLocked() {
 	close(p.changed)
 	p.changed = make(chan struct{})
 }
 
-func (p *handlerProcessor) wakeAll() {
+func (p *processor) wakeAll() {
 	for _, l := range p.lanes {
 		l.poke()
 	}
 }
 
-func (p *handlerProcessor) kickCheckpoint() {
+func (p *processor) kickCheckpoint() {
 	select {
 	case p.cpWake <- struct{}{}:
 	default:
@@ -392,7 +395,7 @@ func (p *handlerProcessor) kickCheckpoint() {
 }
 
 // stopping reports whether the lanes must stop taking work.
-func (p *handlerProcessor) stopping() bool {
+func (p *processor) stopping() bool {
 	select {
 	case <-p.stopCh:
 		return true
@@ -402,7 +405,7 @@ func (p *handlerProcessor) stopping() bool {
 }
 
 // checkpointLoop is C: when the finished prefix grows it checkpoints at
-// the prefix's last record, at most once per WithCheckpointInterval (the
+// the prefix's last record, at most once per CheckpointInterval (the
 // first write goes at once). Writes coalesce: progress made while a write
 // is in flight or while the interval runs is covered by the next write, so
 // a slow lease table costs latency, not throughput. The interval does not
@@ -411,11 +414,11 @@ func (p *handlerProcessor) stopping() bool {
 // makes the next owner handle again. A failed write is retried with
 // backoff; a lost lease ends the loop (the scheduler then calls
 // LeaseLost).
-func (p *handlerProcessor) checkpointLoop() {
+func (p *processor) checkpointLoop() {
 	defer close(p.cpDone)
-	retry := backoff.Backoff{Base: p.cfg.retryBase, Max: p.cfg.retryMax}
+	retry := backoff.Backoff{Base: p.cfg.RetryBackoff, Max: p.cfg.RetryMaxBackoff}
 	var (
-		written   ExtendedSequenceNumber
+		written   consumer.ExtendedSequenceNumber
 		lastWrite time.Time
 	)
 	for {
@@ -428,11 +431,11 @@ func (p *handlerProcessor) checkpointLoop() {
 			p.mu.Lock()
 			pos, cp := p.led.prefix, p.cp
 			p.mu.Unlock()
-			if pos.IsZero() || cp == nil || Compare(pos, written) <= 0 {
+			if pos.IsZero() || cp == nil || consumer.Compare(pos, written) <= 0 {
 				break
 			}
-			if !lastWrite.IsZero() {
-				if wait := time.Until(lastWrite.Add(p.cfg.checkpointEvery)); wait > 0 {
+			if !lastWrite.IsZero() && p.cfg.CheckpointInterval > 0 {
+				if wait := time.Until(lastWrite.Add(p.cfg.CheckpointInterval)); wait > 0 {
 					if !sleep(p.ctx, p.stopCh, wait) {
 						return
 					}
@@ -446,7 +449,7 @@ func (p *handlerProcessor) checkpointLoop() {
 				retry.Reset()
 				continue
 			}
-			if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrShutdown) || p.ctx.Err() != nil {
+			if errors.Is(err, consumer.ErrLeaseLost) || errors.Is(err, consumer.ErrShutdown) || p.ctx.Err() != nil {
 				p.log.Warn().Str("position", pos.String()).Err(err).Msg("checkpointing stopped")
 				return
 			}
@@ -460,18 +463,18 @@ func (p *handlerProcessor) checkpointLoop() {
 }
 
 // teardown stops the lanes and C and waits for them. Idempotent.
-func (p *handlerProcessor) teardown() {
+func (p *processor) teardown() {
 	p.stopOnce.Do(func() { close(p.stopCh) })
 	<-p.lanesDone
 	<-p.cpDone
 }
 
 // checkpointPrefix checkpoints the finished prefix, on P after teardown.
-func (p *handlerProcessor) checkpointPrefix(ctx context.Context, cp Checkpointer) error {
+func (p *processor) checkpointPrefix(ctx context.Context, cp consumer.Checkpointer) error {
 	p.mu.Lock()
 	pos := p.led.prefix
 	p.mu.Unlock()
-	if pos.IsZero() || cp == nil || Compare(pos, cp.LastCheckpoint()) <= 0 {
+	if pos.IsZero() || cp == nil || consumer.Compare(pos, cp.LastCheckpoint()) <= 0 {
 		return nil
 	}
 	return cp.CheckpointAt(ctx, pos)
@@ -482,22 +485,22 @@ func (p *handlerProcessor) checkpointPrefix(ctx context.Context, cp Checkpointer
 // will be delivered to the shard's next owner), then the finished prefix
 // is checkpointed. Tumbling windows that are still open get no final call:
 // their records are not finished, so the next owner rebuilds them.
-func (p *handlerProcessor) ShutdownRequested(ctx context.Context, in ShutdownRequestedInput) error {
+func (p *processor) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
 	if !p.started {
 		return nil
 	}
 	p.teardown()
-	p.cancel(ErrShutdown)
+	p.cancel(consumer.ErrShutdown)
 	return p.checkpointPrefix(ctx, in.Checkpointer)
 }
 
 // LeaseLost implements Processor: handler calls see their context end
 // (cause ErrLeaseLost); nothing is checkpointed.
-func (p *handlerProcessor) LeaseLost(ctx context.Context, in LeaseLostInput) {
+func (p *processor) LeaseLost(ctx context.Context, in consumer.LeaseLostInput) {
 	if !p.started {
 		return
 	}
-	p.cancel(ErrLeaseLost)
+	p.cancel(consumer.ErrLeaseLost)
 	p.teardown()
 }
 
@@ -505,7 +508,7 @@ func (p *handlerProcessor) LeaseLost(ctx context.Context, in LeaseLostInput) {
 // every window gets its final call, everything is waited for, and then
 // SHARD_END is checkpointed. If ctx ends first, the finished prefix is
 // checkpointed and an error returned.
-func (p *handlerProcessor) ShardEnded(ctx context.Context, in ShardEndedInput) error {
+func (p *processor) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
 	if p.started {
 		p.mu.Lock()
 		p.draining = true
@@ -516,7 +519,7 @@ func (p *handlerProcessor) ShardEnded(ctx context.Context, in ShardEndedInput) e
 		case <-ctx.Done():
 		}
 		p.teardown()
-		p.cancel(ErrShutdown)
+		p.cancel(consumer.ErrShutdown)
 		p.mu.Lock()
 		left := p.led.len()
 		p.mu.Unlock()

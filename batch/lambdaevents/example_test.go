@@ -11,8 +11,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/consumer/lambdaevents"
+	"github.com/shardwise/shardwise/batch"
+	"github.com/shardwise/shardwise/batch/lambdaevents"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 )
 
@@ -47,7 +47,7 @@ func Example() {
 		return events.KinesisEventResponse{}, nil
 	}
 	var givenUp []string
-	onFailure := func(ctx context.Context, f consumer.FailedRecords) error {
+	onFailure := func(ctx context.Context, f batch.FailedRecords) error {
 		defer notify(progress)
 		mu.Lock()
 		defer mu.Unlock()
@@ -57,10 +57,7 @@ func Example() {
 		return nil
 	}
 
-	factory, err := lambdaevents.NewWithResponse(handler, lambdaevents.Config{},
-		consumer.BatchSize(20), consumer.ParallelizationFactor(2),
-		consumer.MaxRetryAttempts(2), consumer.OnFailure(onFailure),
-		consumer.WithRetryBackoff(time.Millisecond, 10*time.Millisecond))
+	factory, err := lambdaevents.NewWithResponse(handler, batch.Config{BatchSize: 20, ParallelizationFactor: 2, MaxRetryAttempts: new(2), OnFailure: onFailure, RetryBackoff: time.Millisecond, RetryMaxBackoff: 10 * time.Millisecond}, lambdaevents.Config{})
 	if err != nil {
 		fmt.Println(err)
 		return

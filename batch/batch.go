@@ -1,22 +1,23 @@
-package consumer
+package batch
 
 import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/shardwise/shardwise/consumer"
 )
 
-// This file is the public face of the Lambda-style batch handler: the
-// handler signatures, what they receive and return, and the constructors
-// that turn them into a ProcessorFactory. The machinery lives in
-// handler_processor.go (lifecycle, admission, backpressure, checkpoints),
-// handler_lane.go (batching, retries, bisection, destinations),
-// handler_window.go (tumbling windows) and handler_ledger.go (the finished
-// prefix).
+// This file is the public face of the batch handler: the handler
+// signatures, what they receive and return, and the constructors that turn
+// them into a consumer.ProcessorFactory. The machinery lives in
+// processor.go (lifecycle, admission, backpressure, checkpoints), lane.go
+// (batching, retries, bisection, destinations), window.go (tumbling
+// windows) and ledger.go (the finished prefix); the settings in config.go.
 
 // Handler handles one batch of records, as the body of a Lambda function on
 // a Kinesis trigger does. Returning an error fails the whole batch: it is
-// retried (or bisected, or given up) as the options say, and the shard does
+// retried (or bisected, or given up) as the Config says, and the shard does
 // not move past it until its records have ended.
 //
 // Threading contract: handlers run on goroutines the processor owns, never
@@ -25,7 +26,7 @@ import (
 // ParallelizationFactor N up to N calls for one shard run at once, on
 // disjoint sets of partition keys; calls for different shards run
 // concurrently. A handler must return when ctx ends: ctx ends when the
-// lease is lost (context.Cause is ErrLeaseLost) or when processing of the
+// lease is lost (context.Cause is consumer.ErrLeaseLost) or when processing of the
 // shard ends for good. A panic is recovered and counts as an error.
 //
 // The Batch's records are not reused and may be kept after the call, but
@@ -37,7 +38,7 @@ type Handler func(ctx context.Context, b Batch) error
 // partial batch response a Lambda function returns with
 // ReportBatchItemFailures) and, with TumblingWindow, the window's new state.
 // A non-nil error fails the whole batch and the response is ignored.
-type ResponseHandler func(ctx context.Context, b Batch) (BatchResponse, error)
+type ResponseHandler func(ctx context.Context, b Batch) (Response, error)
 
 // Batch is what a handler receives.
 type Batch struct {
@@ -46,7 +47,7 @@ type Batch struct {
 	// Records are in sequence order; they all belong to one lane (one
 	// set of partition keys). Empty only in the final call of a tumbling
 	// window.
-	Records []Record
+	Records []consumer.Record
 	// Window is set when TumblingWindow is configured, nil otherwise.
 	Window *Window
 }
@@ -76,8 +77,8 @@ type Window struct {
 	IsWindowTerminatedEarly bool
 }
 
-// BatchResponse is what a ResponseHandler returns.
-type BatchResponse struct {
+// Response is what a ResponseHandler returns.
+type Response struct {
 	// BatchItemFailures lists the positions of the records that failed
 	// (Lambda's batchItemFailures / itemIdentifier). Processing resumes at
 	// the lowest of them: the records before it count as handled, and it
@@ -92,7 +93,7 @@ type BatchResponse struct {
 	// the records after it are tried again: they may not have been handled
 	// (a handler may stop at its first failure), and giving them up would
 	// lose them.
-	BatchItemFailures []ExtendedSequenceNumber
+	BatchItemFailures []consumer.ExtendedSequenceNumber
 	// State is the tumbling window's new state (ignored without
 	// TumblingWindow). It is kept even when BatchItemFailures is not
 	// empty, so it should reflect only the records before the first
@@ -118,23 +119,24 @@ const (
 // given up, with the shard and the sequence range they span (Lambda sends
 // the shard id and the start and end sequence numbers of the batch).
 type FailedRecords struct {
+	// ShardID is the shard the records come from.
 	ShardID string
 	// Records are the records given up, in sequence order. With
 	// ParallelizationFactor above 1 they are one lane's records, so other
 	// records of the shard may lie between Start and End.
-	Records []Record
+	Records []consumer.Record
 	// StartSequenceNumber and EndSequenceNumber are the positions of the
 	// first and the last of Records.
-	StartSequenceNumber, EndSequenceNumber ExtendedSequenceNumber
+	StartSequenceNumber, EndSequenceNumber consumer.ExtendedSequenceNumber
 	// Condition says why they were given up.
 	Condition FailureCondition
 	// Err is the handler's last error (nil for ConditionRecordAgeExceeded
 	// when the records were never tried).
 	Err error
-	// InvokeCount is how many handler calls included these records;
-	// RetryAttempts how many of them were retries (bisecting a batch does
-	// not use up retry attempts, as in Lambda).
-	InvokeCount   int
+	// InvokeCount is how many handler calls included these records.
+	InvokeCount int
+	// RetryAttempts is how many of those calls were retries (bisecting a
+	// batch does not use up retry attempts, as in Lambda).
 	RetryAttempts int
 }
 
@@ -147,63 +149,53 @@ type FailedRecords struct {
 // shard stalls (see ErrStalled).
 type FailureDestination func(ctx context.Context, f FailedRecords) error
 
-// ErrStalled is wrapped by the error ProcessRecords returns when it cannot
-// take more records because a lane keeps failing (three failures in a row:
-// a handler error being retried, or an OnFailure destination that fails).
-// The records it could
-// not take are offered again by the scheduler after its backoff; the
-// records already taken are not taken twice.
+// ErrStalled is wrapped by the error a batch processor's ProcessRecords
+// returns when it cannot take more records because a lane keeps failing
+// (three failures in a row: a handler error being retried, or an
+// OnFailure destination that fails). The scheduler logs it and offers the
+// records it could not take again after its backoff; the records already
+// taken are not taken twice.
 var ErrStalled = errors.New("shardwise: batch handler stalled")
 
-// NewBatchHandler returns a ProcessorFactory whose processors hand a
-// shard's records to h in batches, with the Lambda event source mapping
-// settings given as options (BatchSize, BatchWindow, ParallelizationFactor,
-// BisectOnError, MaxRetryAttempts, MaxRecordAge, OnFailure, TumblingWindow,
-// FilterCriteria, ...). Invalid options return an *OptionError naming the
-// option.
+// New returns a consumer.ProcessorFactory whose processors hand a shard's
+// records to h in batches, with the Lambda event source mapping settings
+// given in cfg. An invalid cfg, or a nil h, returns a
+// *consumer.ConfigError naming the field ("handler" for h).
 //
 // Checkpoints are written by the processor: only ever over the contiguous
 // prefix of the shard's records whose handling ended (handled, filtered
 // out, or given up and accepted by the OnFailure destination). See
-// NewBatchResponseHandler for the partial batch response variant.
-func NewBatchHandler(h Handler, opts ...HandlerOption) (ProcessorFactory, error) {
+// NewWithResponse for the partial batch response variant.
+func New(h Handler, cfg Config) (consumer.ProcessorFactory, error) {
 	if h == nil {
-		return nil, &OptionError{Option: "handler", Reason: "is nil"}
+		return nil, &consumer.ConfigError{Field: "handler", Reason: "is nil"}
 	}
-	return newHandlerFactory(func(ctx context.Context, b Batch) (BatchResponse, error) {
+	return newFactory(func(ctx context.Context, b Batch) (Response, error) {
 		// The window state is carried over unchanged: a Handler has no way
 		// to return a new one.
 		var state []byte
 		if b.Window != nil {
 			state = b.Window.State
 		}
-		return BatchResponse{State: state}, h(ctx, b)
-	}, opts)
+		return Response{State: state}, h(ctx, b)
+	}, cfg)
 }
 
-// NewBatchResponseHandler is NewBatchHandler for a handler that reports
-// failed records (Lambda's ReportBatchItemFailures) and returns tumbling
-// window state.
-func NewBatchResponseHandler(h ResponseHandler, opts ...HandlerOption) (ProcessorFactory, error) {
+// NewWithResponse is New for a handler that reports failed records
+// (Lambda's ReportBatchItemFailures) and returns tumbling window state.
+func NewWithResponse(h ResponseHandler, cfg Config) (consumer.ProcessorFactory, error) {
 	if h == nil {
-		return nil, &OptionError{Option: "handler", Reason: "is nil"}
+		return nil, &consumer.ConfigError{Field: "handler", Reason: "is nil"}
 	}
-	return newHandlerFactory(h, opts)
+	return newFactory(h, cfg)
 }
 
-func newHandlerFactory(h ResponseHandler, opts []HandlerOption) (ProcessorFactory, error) {
-	cfg := defaultHandlerConfig()
-	for _, o := range opts {
-		if o != nil {
-			o(&cfg)
-		}
-	}
+func newFactory(h ResponseHandler, cfg Config) (consumer.ProcessorFactory, error) {
+	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg.finish()
-	cfg.handler = h
-	return ProcessorFactoryFunc(func(shardID string) Processor {
-		return newHandlerProcessor(&cfg, shardID)
+	return consumer.ProcessorFactoryFunc(func(shardID string) consumer.Processor {
+		return newProcessor(&cfg, h, shardID)
 	}), nil
 }

@@ -1,4 +1,4 @@
-package consumer_test
+package batch_test
 
 import (
 	"context"
@@ -12,52 +12,98 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
 )
 
-func TestHandlerOptionValidation(t *testing.T) {
-	h := func(context.Context, consumer.Batch) error { return nil }
+func TestConfigValidation(t *testing.T) {
+	h := func(context.Context, batch.Batch) error { return nil }
 	cases := []struct {
-		option string
-		opts   []consumer.HandlerOption
+		field string
+		cfg   batch.Config
 	}{
-		{"BatchSize", []consumer.HandlerOption{consumer.BatchSize(0)}},
-		{"BatchSize", []consumer.HandlerOption{consumer.BatchSize(10001)}},
-		{"BatchWindow", []consumer.HandlerOption{consumer.BatchWindow(-time.Second)}},
-		{"BatchWindow", []consumer.HandlerOption{consumer.BatchWindow(301 * time.Second)}},
-		{"ParallelizationFactor", []consumer.HandlerOption{consumer.ParallelizationFactor(0)}},
-		{"ParallelizationFactor", []consumer.HandlerOption{consumer.ParallelizationFactor(11)}},
-		{"MaxRetryAttempts", []consumer.HandlerOption{consumer.MaxRetryAttempts(-2)}},
-		{"MaxRetryAttempts", []consumer.HandlerOption{consumer.MaxRetryAttempts(10001)}},
-		{"MaxRecordAge", []consumer.HandlerOption{consumer.MaxRecordAge(0)}},
-		{"MaxRecordAge", []consumer.HandlerOption{consumer.MaxRecordAge(8 * 24 * time.Hour)}},
-		{"TumblingWindow", []consumer.HandlerOption{consumer.TumblingWindow(16 * time.Minute)}},
-		{"TumblingWindow", []consumer.HandlerOption{consumer.TumblingWindow(-time.Minute)}},
-		{"WithMaxWindowStateSize", []consumer.HandlerOption{consumer.WithMaxWindowStateSize(-1)}},
-		{"WithMaxPending", []consumer.HandlerOption{consumer.WithMaxPending(-1, 0)}},
-		{"WithRetryBackoff", []consumer.HandlerOption{consumer.WithRetryBackoff(time.Second, time.Millisecond)}},
+		{"BatchSize", batch.Config{BatchSize: -1}},
+		{"BatchSize", batch.Config{BatchSize: 10001}},
+		{"BatchWindow", batch.Config{BatchWindow: -time.Second}},
+		{"BatchWindow", batch.Config{BatchWindow: 301 * time.Second}},
+		{"ParallelizationFactor", batch.Config{ParallelizationFactor: -1}},
+		{"ParallelizationFactor", batch.Config{ParallelizationFactor: 11}},
+		{"MaxRetryAttempts", batch.Config{MaxRetryAttempts: new(-2)}},
+		{"MaxRetryAttempts", batch.Config{MaxRetryAttempts: new(10001)}},
+		{"MaxRecordAge", batch.Config{MaxRecordAge: -time.Second}},
+		{"MaxRecordAge", batch.Config{MaxRecordAge: 8 * 24 * time.Hour}},
+		{"TumblingWindow", batch.Config{TumblingWindow: 16 * time.Minute}},
+		{"TumblingWindow", batch.Config{TumblingWindow: -time.Minute}},
+		{"TumblingWindow", batch.Config{TumblingWindow: time.Microsecond}},
+		{"MaxWindowStateSize", batch.Config{MaxWindowStateSize: -1}},
+		{"MaxPendingRecords", batch.Config{MaxPendingRecords: -1}},
+		{"MaxPendingBytes", batch.Config{MaxPendingBytes: -1}},
+		{"RetryBackoff", batch.Config{RetryBackoff: -time.Second}},
+		{"RetryMaxBackoff", batch.Config{RetryBackoff: time.Second, RetryMaxBackoff: time.Millisecond}},
 	}
 	for _, c := range cases {
-		_, err := consumer.NewBatchHandler(h, c.opts...)
-		var oe *consumer.OptionError
-		if !errors.As(err, &oe) || oe.Option != c.option || !errors.Is(err, consumer.ErrInvalidOption) {
-			t.Errorf("options for %s: got %v, want an *OptionError naming %s", c.option, err, c.option)
+		for name, err := range map[string]error{"Validate": c.cfg.Validate(), "New": second(batch.New(h, c.cfg))} {
+			var ce *consumer.ConfigError
+			if !errors.As(err, &ce) || ce.Field != c.field || !errors.Is(err, consumer.ErrInvalidConfig) {
+				t.Errorf("%s with %+v: got %v, want a *consumer.ConfigError naming %s", name, c.cfg, err, c.field)
+			}
 		}
 	}
-	if _, err := consumer.NewBatchHandler(nil); err == nil {
-		t.Error("a nil handler was accepted")
+	var ce *consumer.ConfigError
+	if _, err := batch.New(nil, batch.Config{}); !errors.As(err, &ce) || ce.Field != "handler" {
+		t.Errorf("nil handler: got %v, want a *consumer.ConfigError naming handler", err)
 	}
-	// The limits themselves are valid, and -1 means "no limit".
-	if _, err := consumer.NewBatchHandler(h, consumer.BatchSize(10000), consumer.BatchWindow(300*time.Second),
-		consumer.ParallelizationFactor(10), consumer.MaxRetryAttempts(-1), consumer.MaxRecordAge(-1),
-		consumer.TumblingWindow(15*time.Minute)); err != nil {
-		t.Errorf("limits rejected: %v", err)
+	if _, err := batch.NewWithResponse(nil, batch.Config{}); !errors.As(err, &ce) || ce.Field != "handler" {
+		t.Errorf("nil response handler: got %v, want a *consumer.ConfigError naming handler", err)
+	}
+	// The zero value is valid (Lambda's defaults), so are the limits
+	// themselves, Lambda's -1 for "no limit", a negative checkpoint
+	// interval, and a RetryBackoff above the default RetryMaxBackoff.
+	for _, cfg := range []batch.Config{
+		{},
+		{BatchSize: 10000, BatchWindow: 300 * time.Second, ParallelizationFactor: 10, MaxRetryAttempts: new(-1),
+			MaxRecordAge: -1, TumblingWindow: 15 * time.Minute},
+		{BatchSize: 1, MaxRetryAttempts: new(0), MaxRecordAge: 7 * 24 * time.Hour, TumblingWindow: time.Millisecond},
+		{MaxRetryAttempts: new(10000), CheckpointInterval: -1, RetryBackoff: time.Minute},
+	} {
+		if err := cfg.Validate(); err != nil {
+			t.Errorf("Validate(%+v): %v", cfg, err)
+		}
+		if _, err := batch.New(h, cfg); err != nil {
+			t.Errorf("New with %+v: %v", cfg, err)
+		}
 	}
 }
 
+func second[T any](_ T, err error) error { return err }
+
+// The zero Config hands over batches of at most 100 records (Lambda's
+// default BatchSize) on one lane.
+func TestHandlerZeroConfigIsLambdasDefaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &calls{}
+		h := func(ctx context.Context, b batch.Batch) error { c.add(b, false); return nil }
+		r := newRig(t)(batchHandler(h, batch.Config{}))
+		r.mustProcess(r.make(250, keyMod(7), time.Now()))
+		c.waitHandled(250)
+		var sizes []int
+		for _, cl := range c.snapshot() {
+			sizes = append(sizes, len(cl.records))
+		}
+		if !slices.Equal(sizes, []int{100, 100, 50}) {
+			t.Errorf("batch sizes %v, want [100 100 50]", sizes)
+		}
+		if !slices.Equal(c.handled(), seqRange(0, 250)) {
+			t.Errorf("handled %v, want 0..249 in order on one lane", c.handled())
+		}
+		_ = r.shutdown()
+		r.cp.check(t)
+	})
+}
+
 // poisonHandler fails every batch that holds record poison.
-func poisonHandler(c *calls, poison int) consumer.Handler {
-	return func(ctx context.Context, b consumer.Batch) error {
+func poisonHandler(c *calls, poison int) batch.Handler {
+	return func(ctx context.Context, b batch.Batch) error {
 		for _, r := range b.Records {
 			if index(r.Position()) == poison {
 				c.add(b, true)
@@ -72,8 +118,7 @@ func poisonHandler(c *calls, poison int) consumer.Handler {
 func TestHandlerBisectIsolatesPoisonRecord(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, f := &calls{}, &failures{}
-		r := newRig(t)(batchHandler(poisonHandler(c, 11),
-			consumer.BisectOnError(true), consumer.MaxRetryAttempts(2), consumer.OnFailure(f.dest)))
+		r := newRig(t)(batchHandler(poisonHandler(c, 11), batch.Config{BisectOnError: true, MaxRetryAttempts: new(2), OnFailure: f.dest}))
 		r.mustProcess(r.make(16, keyMod(3), time.Now()))
 		f.wait(1)
 		synctest.Wait()
@@ -82,7 +127,7 @@ func TestHandlerBisectIsolatesPoisonRecord(t *testing.T) {
 			t.Fatalf("destination got records %v, want only the poison record 11", got)
 		}
 		fr := f.snapshot()[0]
-		if fr.Condition != consumer.ConditionRetryAttemptsExhausted || fr.ShardID != testShard ||
+		if fr.Condition != batch.ConditionRetryAttemptsExhausted || fr.ShardID != testShard ||
 			fr.StartSequenceNumber != pos(11) || fr.EndSequenceNumber != pos(11) || fr.Err == nil {
 			t.Errorf("failure record %+v", fr)
 		}
@@ -122,7 +167,7 @@ func TestHandlerWithoutBisectTheWholeBatchFails(t *testing.T) {
 	// poison record takes its whole batch to the destination.
 	synctest.Test(t, func(t *testing.T) {
 		c, f := &calls{}, &failures{}
-		r := newRig(t)(batchHandler(poisonHandler(c, 11), consumer.MaxRetryAttempts(0), consumer.OnFailure(f.dest)))
+		r := newRig(t)(batchHandler(poisonHandler(c, 11), batch.Config{MaxRetryAttempts: new(0), OnFailure: f.dest}))
 		r.mustProcess(r.make(16, keyMod(3), time.Now()))
 		synctest.Wait()
 		if got := f.records(); !slices.Equal(got, seqRange(0, 16)) {
@@ -138,8 +183,7 @@ func TestHandlerWithoutBisectTheWholeBatchFails(t *testing.T) {
 func TestHandlerRetriesCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, f := &calls{}, &failures{}
-		r := newRig(t)(batchHandler(poisonHandler(c, 0),
-			consumer.MaxRetryAttempts(3), consumer.OnFailure(f.dest), consumer.WithRetryBackoff(time.Second, time.Minute)))
+		r := newRig(t)(batchHandler(poisonHandler(c, 0), batch.Config{MaxRetryAttempts: new(3), OnFailure: f.dest, RetryBackoff: time.Second, RetryMaxBackoff: time.Minute}))
 		start := time.Now()
 		r.mustProcess(r.make(4, oneKey, time.Now()))
 		f.wait(1)
@@ -161,7 +205,7 @@ func TestHandlerRetriesCounted(t *testing.T) {
 			}
 		}
 		frs := f.snapshot()
-		if len(frs) != 1 || frs[0].RetryAttempts != 3 || frs[0].InvokeCount != 4 || frs[0].Condition != consumer.ConditionRetryAttemptsExhausted {
+		if len(frs) != 1 || frs[0].RetryAttempts != 3 || frs[0].InvokeCount != 4 || frs[0].Condition != batch.ConditionRetryAttemptsExhausted {
 			t.Fatalf("destination got %+v, want one batch after 3 retries and 4 calls", frs)
 		}
 		if !slices.Equal(f.records(), []int{0, 1, 2, 3}) {
@@ -178,7 +222,7 @@ func TestHandlerRetriesUntilSuccessByDefault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, f := &calls{}, &failures{}
 		var n atomic.Int32
-		h := func(ctx context.Context, b consumer.Batch) error {
+		h := func(ctx context.Context, b batch.Batch) error {
 			if n.Add(1) <= 25 {
 				c.add(b, true)
 				return errors.New("downstream down")
@@ -186,7 +230,7 @@ func TestHandlerRetriesUntilSuccessByDefault(t *testing.T) {
 			c.add(b, false)
 			return nil
 		}
-		r := newRig(t)(batchHandler(h, consumer.OnFailure(f.dest)))
+		r := newRig(t)(batchHandler(h, batch.Config{OnFailure: f.dest}))
 		r.mustProcess(r.make(5, oneKey, time.Now()))
 		c.waitHandled(5)
 		synctest.Wait()
@@ -203,13 +247,12 @@ func TestHandlerRetriesUntilSuccessByDefault(t *testing.T) {
 func TestHandlerRecordAgeExpiry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, f := &calls{}, &failures{}
-		r := newRig(t)(batchHandler(poisonHandler(c, 3),
-			consumer.MaxRecordAge(time.Minute), consumer.OnFailure(f.dest), consumer.WithRetryBackoff(time.Second, 10*time.Second)))
+		r := newRig(t)(batchHandler(poisonHandler(c, 3), batch.Config{MaxRecordAge: time.Minute, OnFailure: f.dest, RetryBackoff: time.Second, RetryMaxBackoff: 10 * time.Second}))
 		// Records 0-1 arrived two minutes ago: never handed to the handler.
 		old := r.make(2, oneKey, time.Now().Add(-2*time.Minute))
 		r.mustProcess(old)
 		f.wait(1)
-		if got := f.snapshot(); len(got) != 1 || got[0].Condition != consumer.ConditionRecordAgeExceeded ||
+		if got := f.snapshot(); len(got) != 1 || got[0].Condition != batch.ConditionRecordAgeExceeded ||
 			!slices.Equal(f.records(), []int{0, 1}) || got[0].InvokeCount != 0 {
 			t.Fatalf("expired records: destination got %+v", got)
 		}
@@ -224,7 +267,7 @@ func TestHandlerRecordAgeExpiry(t *testing.T) {
 		f.wait(2)
 		synctest.Wait()
 		frs := f.snapshot()
-		if len(frs) != 2 || frs[1].Condition != consumer.ConditionRecordAgeExceeded || !slices.Equal(f.records(), []int{0, 1, 2, 3, 4}) {
+		if len(frs) != 2 || frs[1].Condition != batch.ConditionRecordAgeExceeded || !slices.Equal(f.records(), []int{0, 1, 2, 3, 4}) {
 			t.Fatalf("destination got %+v", frs)
 		}
 		if waited := time.Since(start); waited < time.Minute || waited > time.Minute+10*time.Second {
@@ -246,16 +289,16 @@ func TestHandlerPartialBatchResponseResumesAtLowestFailure(t *testing.T) {
 		c := &calls{}
 		var n atomic.Int32
 		release := make(chan struct{})
-		h := func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
+		h := func(ctx context.Context, b batch.Batch) (batch.Response, error) {
 			c.add(b, false)
 			if n.Add(1) == 1 {
 				// Records 6 and 3 failed (in any order); 4, 5, 7.. succeeded.
-				return consumer.BatchResponse{BatchItemFailures: []consumer.ExtendedSequenceNumber{pos(6), pos(3)}}, nil
+				return batch.Response{BatchItemFailures: []consumer.ExtendedSequenceNumber{pos(6), pos(3)}}, nil
 			}
 			<-release
-			return consumer.BatchResponse{}, nil
+			return batch.Response{}, nil
 		}
-		r := newRig(t)(responseHandler(h, consumer.WithRetryBackoff(time.Second, time.Second)))
+		r := newRig(t)(responseHandler(h, batch.Config{RetryBackoff: time.Second, RetryMaxBackoff: time.Second}))
 		r.mustProcess(r.make(10, oneKey, time.Now()))
 		c.waitCalls(2)
 		synctest.Wait()
@@ -281,16 +324,16 @@ func TestHandlerPartialBatchResponseResumesAtLowestFailure(t *testing.T) {
 func TestHandlerPartialBatchResponseExhaustedGivesUpResumeRecordOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, f := &calls{}, &failures{}
-		h := func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
+		h := func(ctx context.Context, b batch.Batch) (batch.Response, error) {
 			c.add(b, false)
 			for _, r := range b.Records {
 				if index(r.Position()) == 5 {
-					return consumer.BatchResponse{BatchItemFailures: []consumer.ExtendedSequenceNumber{r.Position()}}, nil
+					return batch.Response{BatchItemFailures: []consumer.ExtendedSequenceNumber{r.Position()}}, nil
 				}
 			}
-			return consumer.BatchResponse{}, nil
+			return batch.Response{}, nil
 		}
-		r := newRig(t)(responseHandler(h, consumer.MaxRetryAttempts(1), consumer.OnFailure(f.dest)))
+		r := newRig(t)(responseHandler(h, batch.Config{MaxRetryAttempts: new(1), OnFailure: f.dest}))
 		r.mustProcess(r.make(8, oneKey, time.Now()))
 		f.wait(1)
 		synctest.Wait()
@@ -316,11 +359,11 @@ func TestHandlerPartialBatchResponseExhaustedGivesUpResumeRecordOnly(t *testing.
 func TestHandlerUnknownFailureIdentifierFailsTheBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c, f := &calls{}, &failures{}
-		h := func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
+		h := func(ctx context.Context, b batch.Batch) (batch.Response, error) {
 			c.add(b, false)
-			return consumer.BatchResponse{BatchItemFailures: []consumer.ExtendedSequenceNumber{pos(999)}}, nil
+			return batch.Response{BatchItemFailures: []consumer.ExtendedSequenceNumber{pos(999)}}, nil
 		}
-		r := newRig(t)(responseHandler(h, consumer.MaxRetryAttempts(0), consumer.OnFailure(f.dest)))
+		r := newRig(t)(responseHandler(h, batch.Config{MaxRetryAttempts: new(0), OnFailure: f.dest}))
 		r.mustProcess(r.make(3, oneKey, time.Now()))
 		synctest.Wait()
 		if !slices.Equal(f.records(), []int{0, 1, 2}) {
@@ -333,8 +376,8 @@ func TestHandlerUnknownFailureIdentifierFailsTheBatch(t *testing.T) {
 func TestHandlerBatchWindowFiresWithoutNewInput(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		h := func(ctx context.Context, b consumer.Batch) error { c.add(b, false); return nil }
-		r := newRig(t)(batchHandler(h, consumer.BatchSize(10), consumer.BatchWindow(5*time.Second)))
+		h := func(ctx context.Context, b batch.Batch) error { c.add(b, false); return nil }
+		r := newRig(t)(batchHandler(h, batch.Config{BatchSize: 10, BatchWindow: 5 * time.Second}))
 		start := time.Now()
 		r.mustProcess(r.make(3, oneKey, time.Now())) // returns at once: buffered
 		time.Sleep(time.Second)
@@ -367,8 +410,8 @@ func TestHandlerBatchWindowFiresWithoutNewInput(t *testing.T) {
 func TestHandlerBatchSizeSplitsLargeDeliveries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		h := func(ctx context.Context, b consumer.Batch) error { c.add(b, false); return nil }
-		r := newRig(t)(batchHandler(h, consumer.BatchSize(4)))
+		h := func(ctx context.Context, b batch.Batch) error { c.add(b, false); return nil }
+		r := newRig(t)(batchHandler(h, batch.Config{BatchSize: 4}))
 		r.mustProcess(r.make(10, oneKey, time.Now()))
 		synctest.Wait()
 		var sizes []int
@@ -385,11 +428,11 @@ func TestHandlerBatchSizeSplitsLargeDeliveries(t *testing.T) {
 func TestHandlerFilter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		h := func(ctx context.Context, b consumer.Batch) error { c.add(b, false); return nil }
-		r := newRig(t)(batchHandler(h, consumer.FilterCriteria(func(rec *consumer.Record) bool {
+		h := func(ctx context.Context, b batch.Batch) error { c.add(b, false); return nil }
+		r := newRig(t)(batchHandler(h, batch.Config{Filter: func(rec *consumer.Record) bool {
 			n, _ := strconv.Atoi(string(rec.Data))
 			return n%2 == 0
-		})))
+		}}))
 		r.mustProcess(r.make(9, oneKey, time.Now()))
 		synctest.Wait()
 		if got := c.handled(); !slices.Equal(got, []int{0, 2, 4, 6, 8}) {
@@ -412,14 +455,14 @@ func TestHandlerCheckpointNeverAheadOfUnfinishedRecord(t *testing.T) {
 		c := &calls{}
 		block := make(chan struct{})
 		var blockedKey string
-		h := func(ctx context.Context, b consumer.Batch) error {
+		h := func(ctx context.Context, b batch.Batch) error {
 			if b.Records[0].PartitionKey == blockedKey {
 				<-block
 			}
 			c.add(b, false)
 			return nil
 		}
-		r := newRig(t)(batchHandler(h, consumer.ParallelizationFactor(4)))
+		r := newRig(t)(batchHandler(h, batch.Config{ParallelizationFactor: 4}))
 		recs := r.make(40, keyMod(8), time.Now())
 		blockedKey = recs[0].PartitionKey // the lane of record 0 is stuck
 		r.mustProcess(recs)
@@ -477,7 +520,7 @@ func checkPerKeyOrder(t *testing.T, seed uint64) {
 		maxInFlight int
 		tried       = make(map[int]bool)
 	)
-	h := func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
+	h := func(ctx context.Context, b batch.Batch) (batch.Response, error) {
 		mu.Lock()
 		inFlight++
 		maxInFlight = max(maxInFlight, inFlight)
@@ -495,7 +538,7 @@ func checkPerKeyOrder(t *testing.T, seed uint64) {
 			}
 		}
 		if len(failed) > 0 && hrng.intn(2) == 0 {
-			return consumer.BatchResponse{}, errors.New("whole batch failed")
+			return batch.Response{}, errors.New("whole batch failed")
 		}
 		first := len(b.Records)
 		if len(failed) > 0 {
@@ -510,10 +553,9 @@ func checkPerKeyOrder(t *testing.T, seed uint64) {
 			lastByKey[r.PartitionKey] = i
 			finished[i] = true
 		}
-		return consumer.BatchResponse{BatchItemFailures: failed}, nil
+		return batch.Response{BatchItemFailures: failed}, nil
 	}
-	f, err := responseHandler(h, consumer.ParallelizationFactor(10), consumer.BatchSize(1+rng.intn(50)),
-		consumer.BisectOnError(rng.intn(2) == 0), consumer.WithRetryBackoff(time.Millisecond, 10*time.Millisecond))
+	f, err := responseHandler(h, batch.Config{ParallelizationFactor: 10, BatchSize: 1 + rng.intn(50), BisectOnError: rng.intn(2) == 0, RetryBackoff: time.Millisecond, RetryMaxBackoff: 10 * time.Millisecond})
 	r := newRig(t)(f, err)
 	r.cp.onWrite = func(p consumer.ExtendedSequenceNumber) {
 		mu.Lock()
@@ -568,7 +610,7 @@ func TestHandlerOnFailureErrorStopsProgress(t *testing.T) {
 			accepted []int
 			refusals int
 		)
-		dest := func(ctx context.Context, fr consumer.FailedRecords) error {
+		dest := func(ctx context.Context, fr batch.FailedRecords) error {
 			mu.Lock()
 			defer mu.Unlock()
 			defer notify(&changed)
@@ -581,8 +623,7 @@ func TestHandlerOnFailureErrorStopsProgress(t *testing.T) {
 			}
 			return nil
 		}
-		r := newRig(t)(batchHandler(poisonHandler(c, 2), consumer.BatchSize(1), consumer.MaxRetryAttempts(0),
-			consumer.OnFailure(dest), consumer.WithMaxPending(5, 0), consumer.WithRetryBackoff(time.Second, 4*time.Second)))
+		r := newRig(t)(batchHandler(poisonHandler(c, 2), batch.Config{BatchSize: 1, MaxRetryAttempts: new(0), OnFailure: dest, MaxPendingRecords: 5, RetryBackoff: time.Second, RetryMaxBackoff: 4 * time.Second}))
 		r.mustProcess(r.make(5, oneKey, time.Now()))
 		waitOn(&mu, &changed, func() bool { return refusals >= 3 })
 		// The pending bound is full (records 0-1 finished, 2 is with the
@@ -590,7 +631,7 @@ func TestHandlerOnFailureErrorStopsProgress(t *testing.T) {
 		// reports the stall instead of blocking forever.
 		more := r.make(10, oneKey, time.Now())
 		err := r.process(more, 0)
-		if !errors.Is(err, consumer.ErrStalled) || err == nil || !containsText(err.Error(), "queue unavailable") {
+		if !errors.Is(err, batch.ErrStalled) || err == nil || !containsText(err.Error(), "queue unavailable") {
 			t.Fatalf("ProcessRecords: %v, want ErrStalled naming the destination's error", err)
 		}
 		time.Sleep(time.Minute)
@@ -647,12 +688,12 @@ func TestHandlerBackpressureBlocksProcessRecords(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		release := make(chan struct{})
 		c := &calls{}
-		h := func(ctx context.Context, b consumer.Batch) error {
+		h := func(ctx context.Context, b batch.Batch) error {
 			<-release
 			c.add(b, false)
 			return nil
 		}
-		r := newRig(t)(batchHandler(h, consumer.BatchSize(5), consumer.WithMaxPending(10, 0)))
+		r := newRig(t)(batchHandler(h, batch.Config{BatchSize: 5, MaxPendingRecords: 10}))
 		var returned atomic.Bool
 		done := make(chan error, 1)
 		go func() {
@@ -678,8 +719,8 @@ func TestHandlerBackpressureBlocksProcessRecords(t *testing.T) {
 func TestHandlerRedeliveredRecordsAreNotTakenTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		h := func(ctx context.Context, b consumer.Batch) error { c.add(b, false); return nil }
-		r := newRig(t)(batchHandler(h))
+		h := func(ctx context.Context, b batch.Batch) error { c.add(b, false); return nil }
+		r := newRig(t)(batchHandler(h, batch.Config{}))
 		recs := r.make(6, oneKey, time.Now())
 		r.mustProcess(recs)
 		r.mustProcess(recs) // as after ProcessRecords returned an error
@@ -696,7 +737,7 @@ func TestHandlerShutdownFinishesInFlightAndCheckpointsPrefix(t *testing.T) {
 		c := &calls{}
 		release := make(chan struct{})
 		started := make(chan struct{}, 1)
-		h := func(ctx context.Context, b consumer.Batch) error {
+		h := func(ctx context.Context, b batch.Batch) error {
 			select {
 			case started <- struct{}{}:
 			default:
@@ -705,7 +746,7 @@ func TestHandlerShutdownFinishesInFlightAndCheckpointsPrefix(t *testing.T) {
 			c.add(b, false)
 			return nil
 		}
-		r := newRig(t)(batchHandler(h, consumer.BatchSize(5)))
+		r := newRig(t)(batchHandler(h, batch.Config{BatchSize: 5}))
 		r.mustProcess(r.make(20, oneKey, time.Now()))
 		<-started // records 0-4 are in the handler; 5-19 are buffered
 		done := make(chan error, 1)
@@ -735,13 +776,13 @@ func TestHandlerLeaseLostCancelsAndDoesNotCheckpoint(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var cause atomic.Value
 		started := make(chan struct{})
-		h := func(ctx context.Context, b consumer.Batch) error {
+		h := func(ctx context.Context, b batch.Batch) error {
 			close(started)
 			<-ctx.Done()
 			cause.Store(context.Cause(ctx))
 			return ctx.Err()
 		}
-		r := newRig(t)(batchHandler(h))
+		r := newRig(t)(batchHandler(h, batch.Config{}))
 		r.mustProcess(r.make(3, oneKey, time.Now()))
 		<-started
 		r.proc.LeaseLost(r.ctx, consumer.LeaseLostInput{ShardID: testShard})
@@ -757,8 +798,8 @@ func TestHandlerLeaseLostCancelsAndDoesNotCheckpoint(t *testing.T) {
 func TestHandlerShardEndDrainsThenCheckpointsShardEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		h := func(ctx context.Context, b consumer.Batch) error { c.add(b, false); return nil }
-		r := newRig(t)(batchHandler(h, consumer.BatchSize(100), consumer.BatchWindow(time.Minute), consumer.ParallelizationFactor(3)))
+		h := func(ctx context.Context, b batch.Batch) error { c.add(b, false); return nil }
+		r := newRig(t)(batchHandler(h, batch.Config{BatchSize: 100, BatchWindow: time.Minute, ParallelizationFactor: 3}))
 		r.mustProcess(r.make(30, keyMod(5), time.Now()))
 		synctest.Wait()
 		if c.count() != 0 {
@@ -786,8 +827,8 @@ func TestHandlerShardEndDrainsThenCheckpointsShardEnd(t *testing.T) {
 func TestHandlerPanicIsAFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &failures{}
-		h := func(ctx context.Context, b consumer.Batch) error { panic("bug") }
-		r := newRig(t)(batchHandler(h, consumer.MaxRetryAttempts(0), consumer.OnFailure(f.dest)))
+		h := func(ctx context.Context, b batch.Batch) error { panic("bug") }
+		r := newRig(t)(batchHandler(h, batch.Config{MaxRetryAttempts: new(0), OnFailure: f.dest}))
 		r.mustProcess(r.make(2, oneKey, time.Now()))
 		synctest.Wait()
 		frs := f.snapshot()
@@ -822,18 +863,18 @@ func TestHandlerPartialBatchResponseStopAtFirstFailureLosesNothing(t *testing.T)
 		f := &failures{}
 		var mu sync.Mutex
 		var done []int
-		h := func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
+		h := func(ctx context.Context, b batch.Batch) (batch.Response, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range b.Records {
 				if index(r.Position()) == 5 {
-					return consumer.BatchResponse{BatchItemFailures: []consumer.ExtendedSequenceNumber{r.Position()}}, nil
+					return batch.Response{BatchItemFailures: []consumer.ExtendedSequenceNumber{r.Position()}}, nil
 				}
 				done = append(done, index(r.Position()))
 			}
-			return consumer.BatchResponse{}, nil
+			return batch.Response{}, nil
 		}
-		r := newRig(t)(responseHandler(h, consumer.MaxRetryAttempts(1), consumer.OnFailure(f.dest)))
+		r := newRig(t)(responseHandler(h, batch.Config{MaxRetryAttempts: new(1), OnFailure: f.dest}))
 		r.mustProcess(r.make(8, oneKey, time.Now()))
 		f.wait(1)
 		synctest.Wait()
@@ -853,8 +894,8 @@ func TestHandlerPartialBatchResponseStopAtFirstFailureLosesNothing(t *testing.T)
 
 func TestHandlerCheckpointInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := func(ctx context.Context, b consumer.Batch) error { return nil }
-		r := newRig(t)(consumer.NewBatchHandler(h)) // the default: 5 s
+		h := func(ctx context.Context, b batch.Batch) error { return nil }
+		r := newRig(t)(batch.New(h, batch.Config{})) // the default: 5 s
 		writes := func() []consumer.ExtendedSequenceNumber {
 			r.cp.mu.Lock()
 			defer r.cp.mu.Unlock()

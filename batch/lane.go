@@ -1,4 +1,4 @@
-package consumer
+package batch
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/backoff"
 )
 
@@ -15,7 +16,7 @@ import (
 // time per lane is what keeps a key's records in order; N lanes are what
 // let N batches of a shard be in flight.
 type lane struct {
-	p    *handlerProcessor
+	p    *processor
 	id   int
 	wake chan struct{} // capacity 1: something changed that may make a batch ready
 
@@ -117,8 +118,8 @@ func (l *lane) poll(now time.Time) (w *work, wait time.Duration, ok bool) {
 			return &work{closeWindow: true}, 0, true
 		}
 		n, later := 0, false
-		for n < len(l.buf) && n < cfg.batchSize {
-			if cfg.tumbling > 0 && l.buf[n].window != first.window {
+		for n < len(l.buf) && n < cfg.BatchSize {
+			if cfg.TumblingWindow > 0 && l.buf[n].window != first.window {
 				later = true
 				break
 			}
@@ -127,8 +128,8 @@ func (l *lane) poll(now time.Time) (w *work, wait time.Duration, ok bool) {
 		// A full batch, or one cut by a window boundary, cannot grow.
 		// Under pressure or while draining, no record will come to grow
 		// it either.
-		if !(n == cfg.batchSize || later || p.draining || p.pressure || cfg.batchWindow == 0) {
-			if wait := first.accepted.Add(cfg.batchWindow).Sub(now); wait > 0 {
+		if !(n == cfg.BatchSize || later || p.draining || p.pressure || cfg.BatchWindow == 0) {
+			if wait := first.accepted.Add(cfg.BatchWindow).Sub(now); wait > 0 {
 				return nil, wait, true
 			}
 		}
@@ -179,8 +180,8 @@ func (l *lane) do(w *work) bool {
 	if w.closeWindow {
 		return l.closeWindow(w.early)
 	}
-	if l.p.cfg.tumbling > 0 && l.win == nil {
-		l.win = newOpenWindow(w.windowKey, l.p.cfg.tumbling)
+	if l.p.cfg.TumblingWindow > 0 && l.win == nil {
+		l.win = newOpenWindow(w.windowKey, l.p.cfg.TumblingWindow)
 	}
 	return l.deliver(w.entries)
 }
@@ -193,15 +194,15 @@ func (l *lane) do(w *work) bool {
 func (l *lane) deliver(entries []*entry) bool {
 	p := l.p
 	cfg := p.cfg
-	retry := backoff.Backoff{Base: cfg.retryBase, Max: cfg.retryMax}
+	retry := backoff.Backoff{Base: cfg.RetryBackoff, Max: cfg.RetryMaxBackoff}
 	segs := []segment{{entries: entries}}
 	for len(segs) > 0 {
 		if p.stopping() || p.ctx.Err() != nil {
 			return false
 		}
 		s := &segs[0]
-		if cfg.maxAge > 0 {
-			live, old := splitExpired(s.entries, cfg.maxAge, time.Now())
+		if cfg.MaxRecordAge > 0 {
+			live, old := splitExpired(s.entries, cfg.MaxRecordAge, time.Now())
 			if len(old) > 0 {
 				if !l.giveUp(old, ConditionRecordAgeExceeded, s.lastErr, s.invokes, s.retried) {
 					return false
@@ -269,7 +270,7 @@ func (l *lane) deliver(entries []*entry) bool {
 			err = fmt.Errorf("handler reported failed record %s, which is not in the batch", bad)
 		}
 		s.lastErr = err
-		if cfg.bisect && len(s.entries) > 1 {
+		if cfg.BisectOnError && len(s.entries) > 1 {
 			// Split without using up a retry attempt (as Lambda does), and
 			// try the halves at once, in order.
 			h := len(s.entries) / 2
@@ -295,7 +296,7 @@ func (l *lane) deliver(entries []*entry) bool {
 
 // exhausted reports whether a segment that just failed has no retry left.
 func (l *lane) exhausted(s *segment) bool {
-	max := l.p.cfg.maxRetries
+	max := l.p.cfg.maxRetries()
 	return max >= 0 && s.retried >= max
 }
 
@@ -312,8 +313,8 @@ func (l *lane) backoff(s *segment, err error, retry *backoff.Backoff) bool {
 }
 
 // invoke calls the handler with a batch, turning a panic into an error.
-func (l *lane) invoke(es []*entry) (resp BatchResponse, err error) {
-	b := Batch{ShardID: l.p.shardID, Records: make([]Record, len(es))}
+func (l *lane) invoke(es []*entry) (resp Response, err error) {
+	b := Batch{ShardID: l.p.shardID, Records: make([]consumer.Record, len(es))}
 	for i, e := range es {
 		b.Records[i] = e.rec
 	}
@@ -325,13 +326,13 @@ func (l *lane) invoke(es []*entry) (resp BatchResponse, err error) {
 	return l.call(b)
 }
 
-func (l *lane) call(b Batch) (resp BatchResponse, err error) {
+func (l *lane) call(b Batch) (resp Response, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("handler panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
-	return l.p.cfg.handler(l.p.ctx, b)
+	return l.p.handler(l.p.ctx, b)
 }
 
 // handled records that es were handled. Outside a tumbling window they are
@@ -346,7 +347,7 @@ func (l *lane) handled(es []*entry, state []byte) bool {
 	w.state = state
 	w.held = append(w.held, es...)
 	l.p.hold(es)
-	if len(state) > l.p.cfg.maxStateSize {
+	if len(state) > l.p.cfg.MaxWindowStateSize {
 		return l.closeWindow(true)
 	}
 	return true
@@ -358,7 +359,7 @@ func (l *lane) giveUp(es []*entry, cond FailureCondition, cause error, invokes, 
 	p := l.p
 	f := FailedRecords{
 		ShardID:             p.shardID,
-		Records:             make([]Record, len(es)),
+		Records:             make([]consumer.Record, len(es)),
 		StartSequenceNumber: es[0].rec.Position(),
 		EndSequenceNumber:   es[len(es)-1].rec.Position(),
 		Condition:           cond,
@@ -369,13 +370,13 @@ func (l *lane) giveUp(es []*entry, cond FailureCondition, cause error, invokes, 
 	for i, e := range es {
 		f.Records[i] = e.rec
 	}
-	if p.cfg.onFailure == nil {
+	if p.cfg.OnFailure == nil {
 		p.log.Error().Str("condition", string(cond)).Int("records", len(es)).Str("first", f.StartSequenceNumber.String()).
 			Str("last", f.EndSequenceNumber.String()).AnErr("cause", cause).Msg("records given up and discarded (no OnFailure destination)")
 		p.finish(es)
 		return true
 	}
-	retry := backoff.Backoff{Base: p.cfg.retryBase, Max: p.cfg.retryMax}
+	retry := backoff.Backoff{Base: p.cfg.RetryBackoff, Max: p.cfg.RetryMaxBackoff}
 	for {
 		err := l.callDestination(f)
 		if err == nil {
@@ -400,7 +401,7 @@ func (l *lane) callDestination(f FailedRecords) (err error) {
 			err = fmt.Errorf("OnFailure destination panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
-	return l.p.cfg.onFailure(l.p.ctx, f)
+	return l.p.cfg.OnFailure(l.p.ctx, f)
 }
 
 // splitExpired separates the records older than maxAge, keeping order.
@@ -425,19 +426,19 @@ func splitExpired(es []*entry, maxAge time.Duration, now time.Time) (live, old [
 // lowestFailure finds the index of the lowest reported failure in es
 // (which is in sequence order). If a reported position is not in es, it
 // returns that position as bad.
-func lowestFailure(es []*entry, failed []ExtendedSequenceNumber) (cut int, bad ExtendedSequenceNumber) {
+func lowestFailure(es []*entry, failed []consumer.ExtendedSequenceNumber) (cut int, bad consumer.ExtendedSequenceNumber) {
 	cut = len(es)
 	for _, pos := range failed {
-		i, found := slices.BinarySearchFunc(es, pos, func(e *entry, p ExtendedSequenceNumber) int {
-			return Compare(e.rec.Position(), p)
+		i, found := slices.BinarySearchFunc(es, pos, func(e *entry, p consumer.ExtendedSequenceNumber) int {
+			return consumer.Compare(e.rec.Position(), p)
 		})
 		if !found || pos.IsZero() {
 			if pos.IsZero() {
-				pos = ExtendedSequenceNumber{SequenceNumber: "<empty>"}
+				pos = consumer.ExtendedSequenceNumber{SequenceNumber: "<empty>"}
 			}
 			return 0, pos
 		}
 		cut = min(cut, i)
 	}
-	return cut, ExtendedSequenceNumber{}
+	return cut, consumer.ExtendedSequenceNumber{}
 }

@@ -1,6 +1,10 @@
-package consumer
+package batch
 
-import "time"
+import (
+	"time"
+
+	"github.com/shardwise/shardwise/consumer"
+)
 
 // entryState is where a record taken by the batch handler's processor
 // stands.
@@ -20,7 +24,7 @@ const (
 
 // entry is one record taken by the processor.
 type entry struct {
-	rec      Record
+	rec      consumer.Record
 	size     int64     // payload bytes held (0 for a filtered record)
 	lane     int       // -1 for a filtered record
 	accepted time.Time // when ProcessRecords took it (start of BatchWindow)
@@ -36,16 +40,16 @@ type entry struct {
 // finished too.
 //
 // It also is the processor's bound: its length and bytes are what
-// WithMaxPending limits.
+// MaxPendingRecords and MaxPendingBytes limit.
 //
-// Guarded by handlerProcessor.mu.
+// Guarded by processor.mu.
 type ledger struct {
 	entries []*entry // entries[head:] are not yet in the finished prefix
 	head    int
 	bytes   int64 // payload bytes of entries[head:]
 	// prefix is the position of the last record of the finished prefix,
 	// or the zero value while nothing has finished.
-	prefix ExtendedSequenceNumber
+	prefix consumer.ExtendedSequenceNumber
 }
 
 func (l *ledger) len() int { return len(l.entries) - l.head }

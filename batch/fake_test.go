@@ -1,4 +1,4 @@
-package consumer_test
+package batch_test
 
 import (
 	"context"

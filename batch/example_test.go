@@ -1,4 +1,4 @@
-package consumer_test
+package batch_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/batch"
 )
 
 // A function becomes a processor with the settings of a Lambda Kinesis
@@ -17,7 +17,7 @@ import (
 // fake: one record of 200 is poison; bisection isolates it, its retries
 // run out, the on-failure destination takes it, and the shard's checkpoint
 // still reaches the end.
-func ExampleNewBatchHandler() {
+func ExampleNew() {
 	s, err := newFakeStream(1)
 	if err == nil {
 		err = s.put(0, 200, 10) // payloads "key-K:N", N = 0..199
@@ -39,7 +39,7 @@ func ExampleNewBatchHandler() {
 		default:
 		}
 	}
-	handle := func(ctx context.Context, b consumer.Batch) error {
+	handle := func(ctx context.Context, b batch.Batch) error {
 		defer tick()
 		for _, r := range b.Records {
 			if string(r.Data) == "key-3:123" {
@@ -51,7 +51,7 @@ func ExampleNewBatchHandler() {
 		mu.Unlock()
 		return nil
 	}
-	onFailure := func(ctx context.Context, f consumer.FailedRecords) error {
+	onFailure := func(ctx context.Context, f batch.FailedRecords) error {
 		defer tick()
 		mu.Lock()
 		defer mu.Unlock()
@@ -60,14 +60,7 @@ func ExampleNewBatchHandler() {
 		}
 		return nil
 	}
-	factory, err := consumer.NewBatchHandler(handle,
-		consumer.BatchSize(50),
-		consumer.ParallelizationFactor(4),
-		consumer.BisectOnError(true),
-		consumer.MaxRetryAttempts(2),
-		consumer.OnFailure(onFailure),
-		consumer.WithRetryBackoff(time.Millisecond, 10*time.Millisecond),
-	)
+	factory, err := batch.New(handle, batch.Config{BatchSize: 50, ParallelizationFactor: 4, BisectOnError: true, MaxRetryAttempts: new(2), OnFailure: onFailure, RetryBackoff: time.Millisecond, RetryMaxBackoff: 10 * time.Millisecond})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,4 @@
-package consumer_test
+package batch_test
 
 import (
 	"context"
@@ -8,18 +8,19 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
 )
 
 // countingWindowHandler keeps the number of records seen in the window as
 // its state, and checks that every record belongs to the call's window.
-func countingWindowHandler(t *testing.T, c *calls) consumer.ResponseHandler {
-	return func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
+func countingWindowHandler(t *testing.T, c *calls) batch.ResponseHandler {
+	return func(ctx context.Context, b batch.Batch) (batch.Response, error) {
 		c.add(b, false)
 		w := b.Window
 		if w == nil {
 			t.Error("call without a window")
-			return consumer.BatchResponse{}, nil
+			return batch.Response{}, nil
 		}
 		for _, r := range b.Records {
 			if at := r.ApproximateArrivalTimestamp; at.Before(w.Start) || !at.Before(w.End) {
@@ -30,14 +31,14 @@ func countingWindowHandler(t *testing.T, c *calls) consumer.ResponseHandler {
 		if len(w.State) > 0 {
 			n, _ = strconv.Atoi(string(w.State))
 		}
-		return consumer.BatchResponse{State: []byte(strconv.Itoa(n + len(b.Records)))}, nil
+		return batch.Response{State: []byte(strconv.Itoa(n + len(b.Records)))}, nil
 	}
 }
 
 func TestHandlerTumblingWindowBoundariesStateAndFinalFlag(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		r := newRig(t)(responseHandler(countingWindowHandler(t, c), consumer.TumblingWindow(time.Minute)))
+		r := newRig(t)(responseHandler(countingWindowHandler(t, c), batch.Config{TumblingWindow: time.Minute}))
 		t0 := time.Now() // the bubble's clock starts on a minute boundary
 		if t0.Truncate(time.Minute) != t0 {
 			t.Fatalf("clock starts at %v", t0)
@@ -119,17 +120,16 @@ func TestHandlerTumblingWindowStateLimitTerminatesEarly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
 		// The state is the records' payloads, comma-separated.
-		h := func(ctx context.Context, b consumer.Batch) (consumer.BatchResponse, error) {
+		h := func(ctx context.Context, b batch.Batch) (batch.Response, error) {
 			c.add(b, false)
 			state := slices.Clone(b.Window.State)
 			for _, r := range b.Records {
 				state = append(state, r.Data...)
 				state = append(state, ',')
 			}
-			return consumer.BatchResponse{State: state}, nil
+			return batch.Response{State: state}, nil
 		}
-		r := newRig(t)(responseHandler(h, consumer.TumblingWindow(time.Minute),
-			consumer.WithMaxWindowStateSize(8), consumer.BatchSize(2)))
+		r := newRig(t)(responseHandler(h, batch.Config{TumblingWindow: time.Minute, MaxWindowStateSize: 8, BatchSize: 2}))
 		r.mustProcess(r.make(6, oneKey, time.Now()))
 		synctest.Wait()
 		cs := c.snapshot()
@@ -159,8 +159,7 @@ func TestHandlerTumblingWindowStateLimitTerminatesEarly(t *testing.T) {
 func TestHandlerTumblingWindowFullLedgerTerminatesEarly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		r := newRig(t)(responseHandler(countingWindowHandler(t, c), consumer.TumblingWindow(time.Minute),
-			consumer.WithMaxPending(4, 0)))
+		r := newRig(t)(responseHandler(countingWindowHandler(t, c), batch.Config{TumblingWindow: time.Minute, MaxPendingRecords: 4}))
 		// Twelve records of one window while the shard lags: the window
 		// would hold them all, but only four fit. Without early
 		// termination this ProcessRecords would never return.
@@ -189,8 +188,7 @@ func TestHandlerTumblingWindowFullLedgerTerminatesEarly(t *testing.T) {
 func TestHandlerTumblingWindowPerLaneAndShardEnd(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		r := newRig(t)(responseHandler(countingWindowHandler(t, c), consumer.TumblingWindow(time.Minute),
-			consumer.ParallelizationFactor(4)))
+		r := newRig(t)(responseHandler(countingWindowHandler(t, c), batch.Config{TumblingWindow: time.Minute, ParallelizationFactor: 4}))
 		r.mustProcess(r.make(40, keyMod(8), time.Now()))
 		synctest.Wait()
 		if err := r.shardEnded(); err != nil {
@@ -218,7 +216,7 @@ func TestHandlerTumblingWindowPerLaneAndShardEnd(t *testing.T) {
 func TestHandlerTumblingWindowShutdownLeavesWindowUncheckpointed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &calls{}
-		r := newRig(t)(responseHandler(countingWindowHandler(t, c), consumer.TumblingWindow(time.Minute)))
+		r := newRig(t)(responseHandler(countingWindowHandler(t, c), batch.Config{TumblingWindow: time.Minute}))
 		if err := r.process(r.make(5, oneKey, time.Now()), 5000); err != nil {
 			t.Fatal(err)
 		}
