@@ -4,16 +4,17 @@
 // Lambda, with the trigger's settings (batch size, parallelization factor,
 // bisect on error, retry attempts, on-failure destination) in a batch.Config.
 //
-// By default it creates a stream on the local emulators, writes orders
-// into it (one in -bad-every is not JSON), consumes them and prints a
-// summary once every order was either handled or given up:
+// It builds its AWS clients the way a service does
+// (config.LoadDefaultConfig: region, credentials and endpoints from the
+// environment). By default it creates a stream, writes orders into it (one
+// in -bad-every is not JSON), consumes them and prints a summary once every
+// order was either handled or given up. Against the local emulators:
 //
-//	SHARDWISE_KINESIS_ENDPOINT=http://127.0.0.1:4567 \
-//	SHARDWISE_DYNAMODB_ENDPOINT=http://127.0.0.1:8000 go run ./examples/lambda
+//	go run ./internal/emulator/cmd/withemulators -- go run ./examples/lambda
 //
-// (`go run ./internal/emulator/cmd/withemulators -- go run ./examples/lambda`
-// starts the emulators for it.) With -stream NAME it consumes an existing
-// stream until interrupted, producing nothing.
+// (which sets AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_DYNAMODB, a region
+// and local credentials). With -stream NAME it consumes an existing stream
+// until interrupted, producing nothing.
 package main
 
 import (
@@ -31,6 +32,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -39,7 +41,6 @@ import (
 	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/batch/lambdaevents"
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/scheduler"
 )
 
@@ -131,7 +132,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	kc, dc, err := clients()
+	kc, dc, err := clients(ctx)
 	if err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func run() error {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
-		if err := emulator.CreateStream(ctx, kc, stream, *shards); err != nil {
+		if err := createStream(ctx, kc, stream, *shards); err != nil {
 			return err
 		}
 		if err := produceOrders(ctx, kc, stream, *records, *badEvery); err != nil {
@@ -221,12 +222,24 @@ wait:
 	return runErr
 }
 
-func clients() (*kinesis.Client, *dynamodb.Client, error) {
-	env := emulator.FromEnviron()
-	if env.Kinesis == "" || env.DynamoDB == "" {
-		return nil, nil, errors.New("no emulator endpoints (" + emulator.EnvKinesis + ", " + emulator.EnvDynamoDB + "): run it under `go run ./internal/emulator/cmd/withemulators -- go run ./examples/lambda`")
+func clients(ctx context.Context) (*kinesis.Client, *dynamodb.Client, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	return emulator.KinesisClient(env.Kinesis), emulator.DynamoDBClient(env.DynamoDB), nil
+	return kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), nil
+}
+
+// createStream creates a stream and waits until it is active.
+func createStream(ctx context.Context, kc *kinesis.Client, name string, shards int) error {
+	_, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))})
+	if err != nil {
+		return fmt.Errorf("creating stream %s: %w", name, err)
+	}
+	w := kinesis.NewStreamExistsWaiter(kc, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
+	})
+	return w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute)
 }
 
 // produceOrders writes n records, every badEvery-th of them not JSON.

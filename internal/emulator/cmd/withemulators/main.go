@@ -109,6 +109,23 @@ func run(argv []string) int {
 			desc = append(desc, e.name+" "+e.url)
 		}
 	}
+	// The same endpoints in the AWS SDK's own variables, so a program
+	// that builds its clients the usual way (config.LoadDefaultConfig)
+	// talks to the emulators with no code of ours: the examples do exactly
+	// what a user's service does. Credentials and region are fixed ones
+	// the emulators accept; the caller's are never sent to them.
+	for _, kv := range [][2]string{
+		{"AWS_ENDPOINT_URL_KINESIS", env.Kinesis},
+		{"AWS_ENDPOINT_URL_DYNAMODB", env.DynamoDB},
+		{"AWS_REGION", emulator.Region},
+		{"AWS_ACCESS_KEY_ID", "AKIDSHARDWISELOCAL"},
+		{"AWS_SECRET_ACCESS_KEY", "shardwise-local-secret"},
+		{"AWS_SESSION_TOKEN", ""},
+		{"AWS_PROFILE", ""},
+		{"AWS_EC2_METADATA_DISABLED", "true"},
+	} {
+		childEnv = setEnv(childEnv, kv[0], kv[1])
+	}
 	fmt.Fprintf(os.Stderr, "withemulators: %s (ready in %v, logs in %s)\n",
 		strings.Join(desc, ", "), time.Since(began).Round(time.Millisecond), cluster.LogDir())
 
