@@ -25,9 +25,10 @@ import (
 // goroutine.
 //
 // Record takes a short lock on one of several aggregation shards and never
-// waits for the network: the datums held at once are bounded by QueueSize,
-// and when the bound is reached (say, CloudWatch is unreachable) new
-// observations are dropped and counted rather than queued.
+// waits for the network: the datums held at once are bounded by
+// Config.QueueSize, and when the bound is reached (say, CloudWatch is
+// unreachable) new observations are dropped and counted (Dropped) rather
+// than queued.
 //
 // Create it with New and stop it with Close, which sends what is pending.
 // Its methods are safe for concurrent use.
