@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -175,8 +176,8 @@ func (c *Coordinator) tick(ctx context.Context, force bool) {
 		return
 	}
 	err := c.elect(ctx)
-	c.cfg.Metrics.With(metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationLeaderDecider}).
-		Success(metrics.MetricIsLeader, c.IsLeader(), metrics.LevelDetailed)
+	c.cfg.Metrics.With(metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationLeaderDecider}).
+		Success(metricnames.MetricIsLeader, c.IsLeader(), metrics.LevelDetailed)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Warn().Err(err).Msg("leader election check failed")
@@ -390,11 +391,11 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	c.removeFinishedLeases(ctx, byKey)
 	c.removeDeadWorkers(ctx, now, all)
 	if m := c.cfg.Metrics; m != nil {
-		m = m.With(metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationLeaseAssignmentManager})
-		m.Value(metrics.MetricTotalLeases, float64(len(all)), metrics.UnitCount, metrics.LevelSummary)
-		m.Value(metrics.MetricNumWorkers, float64(len(alive)), metrics.UnitCount, metrics.LevelSummary)
-		m.Value(metrics.MetricExpiredLeases, float64(expired), metrics.UnitCount, metrics.LevelSummary)
-		m.Count(metrics.MetricNumOfLeasesReassignment, int64(applied), metrics.LevelSummary)
+		m = m.With(metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationLeaseAssignmentManager})
+		m.Value(metricnames.MetricTotalLeases, float64(len(all)), metrics.UnitCount, metrics.LevelSummary)
+		m.Value(metricnames.MetricNumWorkers, float64(len(alive)), metrics.UnitCount, metrics.LevelSummary)
+		m.Value(metricnames.MetricExpiredLeases, float64(expired), metrics.UnitCount, metrics.LevelSummary)
+		m.Count(metricnames.MetricNumOfLeasesReassignment, int64(applied), metrics.LevelSummary)
 	}
 	c.mu.Lock()
 	c.stats.Workers = len(alive)

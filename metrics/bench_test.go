@@ -1,20 +1,19 @@
 package metrics
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/shardwise/shardwise/internal/metricnames"
 )
 
-// discardClient accepts every request without sending it anywhere.
-type discardClient struct{}
-
-func (discardClient) PutMetricData(context.Context, *cloudwatch.PutMetricDataInput, ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
-	return &cloudwatch.PutMetricDataOutput{}, nil
+// shardScope is the scope a shard consumer records through.
+func shardScope(s Sink, shard string) *Scope {
+	return NewScope(s,
+		Dimension{metricnames.DimensionOperation, metricnames.OperationProcessTask},
+		Dimension{metricnames.DimensionShardID, shard},
+		Dimension{metricnames.DimensionWorkerIdentifier, "worker-a"})
 }
 
 type benchSink struct {
@@ -27,28 +26,20 @@ func benchSinks() []benchSink {
 		{"nop", func(*testing.B) Sink { return Nop{} }},
 		{"level-filtered", func(*testing.B) Sink { return NewMemory(LevelNone) }},
 		{"memory", func(*testing.B) Sink { return NewMemory(LevelDetailed) }},
-		{"cloudwatch", func(b *testing.B) Sink {
-			// A long interval: the benchmark measures Record, not publishing.
-			cw, err := NewCloudWatch(CloudWatchConfig{Client: discardClient{}, Namespace: "bench", FlushInterval: time.Hour})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { cw.Close(context.Background()) })
-			return cw
-		}},
 	}
 }
 
 // BenchmarkScopeRecord is the per-batch cost a shard consumer pays: one
 // observation through a scope with Operation, ShardId and WorkerIdentifier
-// bound, into an existing series.
+// bound, into an existing series. (The CloudWatch publisher has the same
+// benchmarks in its package.)
 func BenchmarkScopeRecord(b *testing.B) {
 	for _, bs := range benchSinks() {
 		b.Run(bs.name, func(b *testing.B) {
 			s := shardScope(bs.make(b), "shardId-000000000001")
 			b.ReportAllocs()
 			for b.Loop() {
-				s.Count(MetricRecordsProcessed, 500, LevelSummary)
+				s.Count(metricnames.MetricRecordsProcessed, 500, LevelSummary)
 			}
 		})
 	}
@@ -75,7 +66,7 @@ func BenchmarkScopeRecordParallel(b *testing.B) {
 						s = shardScope(sink, fmt.Sprintf("shardId-%012d", next.Add(1)))
 					}
 					for pb.Next() {
-						s.Count(MetricRecordsProcessed, 500, LevelSummary)
+						s.Count(metricnames.MetricRecordsProcessed, 500, LevelSummary)
 					}
 				})
 			})

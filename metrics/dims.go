@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"encoding/binary"
-	"hash/maphash"
 	"iter"
 	"slices"
 	"strings"
@@ -16,20 +15,15 @@ type Dimension struct {
 
 // Dims is an immutable, canonical set of dimensions: sorted by name, one
 // value per name, with an identity key computed once. Build it once (a
-// Scope does) and record with it many times: sinks aggregate by the key, so
+// Scope does) and record with it many times: a sink aggregates by Key, so
 // the hot path never re-encodes or re-sorts dimensions.
 //
 // The zero value is the empty set. Dims is safe to share between
 // goroutines.
 type Dims struct {
-	list  []Dimension // sorted by Name, unique names; never written after construction
-	key   string      // canonical, collision-free encoding of list ("" when empty)
-	shard uint8       // aggregation shard, derived from key
+	list []Dimension // sorted by Name, unique names; never written after construction
+	key  string      // canonical, collision-free encoding of list ("" when empty)
 }
-
-// hashSeed spreads Dims over aggregation shards. It only has to be stable
-// within one process.
-var hashSeed = maphash.MakeSeed()
 
 // NewDims returns the canonical set of d. Order does not matter; when a
 // name appears more than once, the last value wins (so a derived scope can
@@ -64,13 +58,12 @@ func NewDims(d ...Dimension) Dims {
 		buf = binary.AppendUvarint(buf, uint64(len(x.Value)))
 		buf = append(buf, x.Value...)
 	}
-	key := string(buf)
-	return Dims{list: list, key: key, shard: uint8(maphash.String(hashSeed, key) % numShards)}
+	return Dims{list: list, key: string(buf)}
 }
 
-// With returns d extended by more (a dimension of more replaces one of d
+// with returns d extended by more (a dimension of more replaces one of d
 // with the same name).
-func (d Dims) With(more ...Dimension) Dims {
+func (d Dims) with(more ...Dimension) Dims {
 	if len(more) == 0 {
 		return d
 	}
@@ -82,9 +75,6 @@ func (d Dims) With(more ...Dimension) Dims {
 
 // Len is the number of dimensions.
 func (d Dims) Len() int { return len(d.list) }
-
-// At returns the i-th dimension in name order.
-func (d Dims) At(i int) Dimension { return d.list[i] }
 
 // Get returns the value of the dimension called name.
 func (d Dims) Get(name string) (string, bool) {
@@ -107,12 +97,9 @@ func (d Dims) All() iter.Seq[Dimension] {
 }
 
 // Key is the canonical identity of the set: two Dims hold the same
-// dimensions exactly when their keys are equal. It is opaque (not meant for
-// display).
+// dimensions exactly when their keys are equal, so a sink can aggregate by
+// metric name, unit and Key. It is opaque (not meant for display).
 func (d Dims) Key() string { return d.key }
-
-// Equal reports whether d and o hold the same dimensions.
-func (d Dims) Equal(o Dims) bool { return d.key == o.key }
 
 // String renders the set as "Name=Value,Name=Value" for logs and test
 // messages.
@@ -127,25 +114,4 @@ func (d Dims) String() string {
 		b.WriteString(x.Value)
 	}
 	return b.String()
-}
-
-// filter returns the subset of d whose names keep accepts. It returns d
-// itself (no allocation) when nothing is removed.
-func (d Dims) filter(keep func(name string) bool) Dims {
-	drop := 0
-	for _, x := range d.list {
-		if !keep(x.Name) {
-			drop++
-		}
-	}
-	if drop == 0 {
-		return d
-	}
-	kept := make([]Dimension, 0, len(d.list)-drop)
-	for _, x := range d.list {
-		if keep(x.Name) {
-			kept = append(kept, x)
-		}
-	}
-	return NewDims(kept...)
 }

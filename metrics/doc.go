@@ -1,47 +1,50 @@
-// Package metrics is Shardwise's metrics layer: a small Sink interface with
-// KCL's levels (NONE, SUMMARY, DETAILED), a Scope that binds dimensions
-// once, a no-op sink (Nop), an in-memory sink (Memory) and a CloudWatch
-// publisher (CloudWatch), plus the metric, dimension and operation names the
-// Java KCL publishes, so that dashboards and alarms built for a KCL
-// application keep working.
+// Package metrics is the interface between Shardwise and a metrics backend:
+// the Sink a scheduler records into (scheduler.Config.Metrics), KCL's
+// levels (NONE, SUMMARY, DETAILED), a no-op sink (Nop) and an in-memory sink
+// for tests (Memory). Recording through a Scope binds dimensions once.
 //
-// # What it owns
+// The CloudWatch publisher is in package metrics/cloudwatch, so a program
+// that does not publish to CloudWatch does not compile its client. To send
+// metrics elsewhere (Prometheus, OpenTelemetry, StatsD), implement Sink.
 //
-//   - Aggregation: observations of one metric name, unit and dimension set
-//     are folded into a statistic set (SampleCount, Sum, Minimum, Maximum)
-//     per flush interval, as KCL does, so the cost and the CloudWatch bill
-//     do not grow with the record rate.
-//   - Publishing to CloudWatch: batched PutMetricData within the service's
-//     limits (1000 datums and 1 MB per request, 30 dimensions per metric),
-//     sent by one background goroutine from a bounded queue, retried with
-//     backoff on throttling, flushed on Close. Drops are counted and logged
-//     at most once per interval.
+// # What Shardwise records
+//
+// The scheduler records the Java KCL's metric names, units and dimensions,
+// so dashboards and alarms built for a KCL application keep working, plus
+// three metrics of its own (marked *). Every metric carries the Operation
+// dimension and WorkerIdentifier (the worker's id); ProcessTask metrics also
+// carry ShardId (the lease key). The CloudWatch publisher, like KCL,
+// publishes only Operation and ShardId unless configured otherwise.
+//
+//	Metric                                   Operation               Level     Unit
+//	RecordsProcessed                         ProcessTask             SUMMARY   Count         records handed to the processor, per batch
+//	DataBytesProcessed                       ProcessTask             SUMMARY   Bytes         bytes of record data handed to the processor, per batch
+//	MillisBehindLatest                       ProcessTask             SUMMARY   Milliseconds  how far the batch's GetRecords response was behind the tip of the shard
+//	RecordProcessor.processRecords.Time      ProcessTask             SUMMARY   Milliseconds  time spent in the processor's ProcessRecords
+//	Success                                  ProcessTask             SUMMARY   Count         1 when ProcessRecords succeeded, 0 when it failed
+//	RecordProcessor.processRecords.Retries*  ProcessTask             SUMMARY   Count         batches offered again after the processor failed or panicked
+//	LeaseHandoff.Time*                       ProcessTask             SUMMARY   Milliseconds  from the leader's hand-off request to the transfer completing
+//	ExpiredIterator                          ProcessTask             SUMMARY   Count         GetRecords calls that found the iterator expired
+//	KinesisDataFetcher.getRecords.Throttled* ProcessTask             SUMMARY   Count         GetRecords calls throttled
+//	KinesisDataFetcher.getRecords.Success    ProcessTask             DETAILED  Count         1 per GetRecords call that succeeded, 0 per failure
+//	KinesisDataFetcher.getRecords.Time       ProcessTask             DETAILED  Milliseconds  latency of each GetRecords call
+//	CurrentLeases                            RenewAllLeases          SUMMARY   Count         leases the worker holds, per liveness pass
+//	LostLeases                               RenewAllLeases          SUMMARY   Count         leases the worker lost since the previous pass
+//	TotalLeases                              LeaseAssignmentManager  SUMMARY   Count         leases in the table, per assignment run (leader only)
+//	NumWorkers                               LeaseAssignmentManager  SUMMARY   Count         live workers, per assignment run (leader only)
+//	ExpiredLeases                            LeaseAssignmentManager  SUMMARY   Count         leases held by workers found dead, per run (leader only)
+//	NumOfLeasesReassignment                  LeaseAssignmentManager  SUMMARY   Count         leases the run assigned or moved (leader only)
+//	LeaderDecider:IsLeader                   LeaderDecider           DETAILED  Count         1 when the worker is the leader at a check, else 0
+//
+// The ".Success" metrics are 1 or 0 per attempt, so their average is the
+// success rate, as in KCL.
 //
 // # What it must not do
 //
 //   - Block or slow a record processor. Record never waits for the network;
-//     when the queue is full it drops and counts. A sink's level check is two
-//     comparisons, without locks or allocations.
-//   - Depend on the rest of Shardwise. It imports only the standard library,
-//     the CloudWatch client, smithy-go and zerolog; the scheduler and the
-//     balancer import it, never the reverse.
+//     a sink that cannot keep an observation drops and counts it. A sink's
+//     level check is two comparisons, without locks or allocations.
+//   - Depend on the rest of Shardwise: the scheduler and the balancer
+//     import it, never the reverse.
 //   - Log through a global logger or per observation.
-//
-// # Wiring
-//
-// A component makes one Scope per unit of work when that unit starts (a
-// shard consumer: Operation=ProcessTask plus ShardId; the lease liveness
-// loop: Operation=RenewAllLeases plus WorkerIdentifier) and records through
-// it a handful of times per GetRecords call and per batch, never per
-// record:
-//
-//	scope := metrics.NewScope(sink,
-//		metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationProcessTask},
-//		metrics.Dimension{Name: metrics.DimensionShardID, Value: shardID})
-//	scope.Count(metrics.MetricRecordsProcessed, int64(len(batch)), metrics.LevelSummary)
-//	scope.Value(metrics.MetricMillisBehindLatest, float64(lag), metrics.UnitMilliseconds, metrics.LevelSummary)
-//	scope.Time(metrics.MetricProcessRecordsTime, elapsed, metrics.LevelSummary)
-//
-// The scheduler owns the sink and closes it last on shutdown, after the
-// processors have stopped, so their final observations are published.
 package metrics

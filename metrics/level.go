@@ -62,14 +62,14 @@ func ParseLevel(s string) (Level, error) {
 	case "NONE":
 		return LevelNone, nil
 	}
-	return 0, fmt.Errorf("metrics: unknown level %q (want NONE, SUMMARY or DETAILED)", s)
+	return 0, fmt.Errorf("shardwise: metrics: unknown level %q (want NONE, SUMMARY or DETAILED)", s)
 }
 
 // MarshalText implements encoding.TextMarshaler, so a Level reads and
 // writes as its name in JSON, YAML or flag configuration.
 func (l Level) MarshalText() ([]byte, error) {
 	if !l.valid() {
-		return nil, fmt.Errorf("metrics: invalid level %d", int8(l))
+		return nil, fmt.Errorf("shardwise: metrics: invalid level %d", int8(l))
 	}
 	return []byte(l.String()), nil
 }
@@ -85,18 +85,20 @@ func (l *Level) UnmarshalText(b []byte) error {
 }
 
 // Unit is a CloudWatch standard unit name. Other sinks may use it as a hint.
+// Any CloudWatch standard unit name (for example Unit("Percent") or
+// Unit("Bytes/Second")) may be used as a Unit; the constants are the units
+// Shardwise records with.
 type Unit string
 
-// The units Shardwise records with. Any other CloudWatch standard unit name
-// (for example "Kilobytes") may be used as a Unit too.
 const (
-	UnitNone           Unit = "None"
-	UnitCount          Unit = "Count"
-	UnitMilliseconds   Unit = "Milliseconds"
-	UnitMicroseconds   Unit = "Microseconds"
-	UnitSeconds        Unit = "Seconds"
-	UnitBytes          Unit = "Bytes"
-	UnitPercent        Unit = "Percent"
-	UnitCountPerSecond Unit = "Count/Second"
-	UnitBytesPerSecond Unit = "Bytes/Second"
+	// UnitNone marks a value without a unit.
+	UnitNone Unit = "None"
+	// UnitCount marks counts (RecordsProcessed, and the 1/0 ".Success"
+	// metrics).
+	UnitCount Unit = "Count"
+	// UnitMilliseconds marks durations and lag (".Time" metrics,
+	// MillisBehindLatest).
+	UnitMilliseconds Unit = "Milliseconds"
+	// UnitBytes marks sizes (DataBytesProcessed).
+	UnitBytes Unit = "Bytes"
 )

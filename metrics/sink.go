@@ -80,23 +80,7 @@ func (s *Scope) With(dims ...Dimension) *Scope {
 	if s == nil {
 		return nil
 	}
-	return &Scope{sink: s.sink, dims: s.dims.With(dims...)}
-}
-
-// Dims returns the scope's dimensions.
-func (s *Scope) Dims() Dims {
-	if s == nil {
-		return Dims{}
-	}
-	return s.dims
-}
-
-// Sink returns the sink the scope records into (Nop for a nil scope).
-func (s *Scope) Sink() Sink {
-	if s == nil {
-		return Nop{}
-	}
-	return s.sink
+	return &Scope{sink: s.sink, dims: s.dims.with(dims...)}
 }
 
 // Enabled reports whether observations at level are kept by the sink.

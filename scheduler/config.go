@@ -114,18 +114,12 @@ type Config struct {
 	Logger zerolog.Logger
 
 	// Metrics receives the worker's metrics, with the Java KCL's names and
-	// dimensions (see package metrics). The scheduler does not close a
-	// sink it was given; close it after Run returns. Default: none (no
+	// dimensions (see package metrics). To publish to CloudWatch, pass a
+	// publisher from package metrics/cloudwatch (cloudwatch.New). The
+	// scheduler does not close a sink it was given; close it after Run
+	// returns, so the last interval is published. Default: none (no
 	// metrics).
 	Metrics metrics.Sink
-	// CloudWatch, if set, makes the scheduler publish its metrics to
-	// CloudWatch itself, in namespace ApplicationName at MetricsLevel, and
-	// flush them when Run returns. Set at most one of Metrics and
-	// CloudWatch. Default: none.
-	CloudWatch metrics.CloudWatchAPI
-	// MetricsLevel is the level of the CloudWatch publisher. Default:
-	// DETAILED (as the Java KCL).
-	MetricsLevel metrics.Level
 
 	// SDKDecoder switches GetRecords responses back to the AWS SDK's own
 	// JSON decoder. By default Shardwise decodes them itself, into exactly
@@ -417,9 +411,6 @@ func (c Config) validate() error {
 			field = "RebalanceDampeningPercent"
 		}
 		return bad(field, "%v", err)
-	}
-	if c.Metrics != nil && c.CloudWatch != nil {
-		return bad("CloudWatch", "set Metrics or CloudWatch, not both")
 	}
 	if c.MaxPendingRecords < 1 {
 		return bad("MaxPendingRecords", "%d is below 1", c.MaxPendingRecords)

@@ -84,7 +84,6 @@ var specialDefaults = map[string]func(given, applied Config) bool{
 	"the host name, a dash and 12 random hex digits": func(_, applied Config) bool {
 		return regexp.MustCompile(`^.+-[0-9a-f]{12}$`).MatchString(applied.WorkerID)
 	},
-	"DETAILED": func(_, applied Config) bool { return applied.MetricsLevel.String() == "DETAILED" },
 }
 
 var (

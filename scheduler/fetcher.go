@@ -14,6 +14,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/metrics"
 )
 
@@ -86,14 +87,14 @@ func (f *fetcher) run(ctx context.Context) {
 				// The iterator outlived its five minutes (a slow processor
 				// kept the queue full): start again after what was pushed.
 				f.log.Info().Msg("shard iterator expired; getting a fresh one")
-				f.scope.Count(metrics.MetricExpiredIterator, 1, metrics.LevelSummary)
+				f.scope.Count(metricnames.MetricExpiredIterator, 1, metrics.LevelSummary)
 				if iter, ok = f.iterator(ctx, &throttle); !ok {
 					return
 				}
 				continue
 			case awsapi.IsThrottle(err):
 				f.log.Debug().Err(err).Msg("GetRecords throttled; backing off")
-				f.scope.Count(metrics.MetricGetRecordsThrottled, 1, metrics.LevelSummary)
+				f.scope.Count(metricnames.MetricGetRecordsThrottled, 1, metrics.LevelSummary)
 			default:
 				f.log.Warn().Err(err).Msg("GetRecords failed; backing off")
 			}
@@ -183,8 +184,8 @@ func (f *fetcher) fetch(ctx context.Context, iter string) (*kinesis.GetRecordsOu
 		StreamARN:     s.streamARNOrNil(),
 	}, s.getRecOpt)
 	if f.scope.Enabled(metrics.LevelDetailed) && ctx.Err() == nil {
-		f.scope.Time(metrics.MetricGetRecordsTime, time.Since(started), metrics.LevelDetailed)
-		f.scope.Success(metrics.MetricGetRecordsSuccess, err == nil, metrics.LevelDetailed)
+		f.scope.Time(metricnames.MetricGetRecordsTime, time.Since(started), metrics.LevelDetailed)
+		f.scope.Success(metricnames.MetricGetRecordsSuccess, err == nil, metrics.LevelDetailed)
 	}
 	if err != nil {
 		s.releaseBytes(reserved)

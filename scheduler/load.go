@@ -3,6 +3,7 @@ package scheduler
 import (
 	"time"
 
+	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -76,8 +77,8 @@ func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
 		t.lastRecords = recs
 	}
 	t.last = now
-	s.workerScope.Value(metrics.MetricCurrentLeases, float64(len(s.consumers)), metrics.UnitCount, metrics.LevelSummary)
-	s.workerScope.Count(metrics.MetricLostLeases, s.stats.leasesLost.Load()-t.lostReported, metrics.LevelSummary)
+	s.workerScope.Value(metricnames.MetricCurrentLeases, float64(len(s.consumers)), metrics.UnitCount, metrics.LevelSummary)
+	s.workerScope.Count(metricnames.MetricLostLeases, s.stats.leasesLost.Load()-t.lostReported, metrics.LevelSummary)
 	t.lostReported = s.stats.leasesLost.Load()
 	t.cpu = appendCapped(t.cpu, cpu)
 	t.total = appendCapped(t.total, total)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/metrics"
 )
 
@@ -47,12 +48,12 @@ func TestMetricsAndStatsFromARunningWorker(t *testing.T) {
 	}
 	total := 0.0
 	for shard, n := range perShard {
-		pt := []metrics.Dimension{dim(metrics.DimensionOperation, metrics.OperationProcessTask), dim(metrics.DimensionShardID, shard), dim(metrics.DimensionWorkerIdentifier, "w1")}
-		if got := sink.Sum(metrics.MetricRecordsProcessed, pt...); got != n {
+		pt := []metrics.Dimension{dim(metricnames.DimensionOperation, metricnames.OperationProcessTask), dim(metricnames.DimensionShardID, shard), dim(metricnames.DimensionWorkerIdentifier, "w1")}
+		if got := sink.Sum(metricnames.MetricRecordsProcessed, pt...); got != n {
 			t.Errorf("%s: RecordsProcessed %v, delivered %v", shard, got, n)
 		}
-		total += sink.Sum(metrics.MetricDataBytesProcessed, pt...)
-		for _, name := range []string{metrics.MetricMillisBehindLatest, metrics.MetricProcessRecordsTime, metrics.MetricGetRecordsSuccess, metrics.MetricGetRecordsTime} {
+		total += sink.Sum(metricnames.MetricDataBytesProcessed, pt...)
+		for _, name := range []string{metricnames.MetricMillisBehindLatest, metricnames.MetricProcessRecordsTime, metricnames.MetricGetRecordsSuccess, metricnames.MetricGetRecordsTime} {
 			if sink.Count(name, pt...) == 0 {
 				t.Errorf("%s: no %s", shard, name)
 			}
@@ -61,15 +62,15 @@ func TestMetricsAndStatsFromARunningWorker(t *testing.T) {
 	if int(total) != bytes {
 		t.Errorf("DataBytesProcessed %v, delivered %d bytes", total, bytes)
 	}
-	lam := []metrics.Dimension{dim(metrics.DimensionOperation, metrics.OperationLeaseAssignmentManager), dim(metrics.DimensionWorkerIdentifier, "w1")}
-	if sink.Max(metrics.MetricTotalLeases, lam...) != 2 || sink.Max(metrics.MetricNumWorkers, lam...) != 1 {
-		t.Errorf("leader metrics: TotalLeases %v NumWorkers %v", sink.Max(metrics.MetricTotalLeases, lam...), sink.Max(metrics.MetricNumWorkers, lam...))
+	lam := []metrics.Dimension{dim(metricnames.DimensionOperation, metricnames.OperationLeaseAssignmentManager), dim(metricnames.DimensionWorkerIdentifier, "w1")}
+	if sink.Max(metricnames.MetricTotalLeases, lam...) != 2 || sink.Max(metricnames.MetricNumWorkers, lam...) != 1 {
+		t.Errorf("leader metrics: TotalLeases %v NumWorkers %v", sink.Max(metricnames.MetricTotalLeases, lam...), sink.Max(metricnames.MetricNumWorkers, lam...))
 	}
-	if sink.Sum(metrics.MetricNumOfLeasesReassignment, lam...) != 2 {
-		t.Errorf("NumOfLeasesReassignment %v, want 2 (both leases assigned once)", sink.Sum(metrics.MetricNumOfLeasesReassignment, lam...))
+	if sink.Sum(metricnames.MetricNumOfLeasesReassignment, lam...) != 2 {
+		t.Errorf("NumOfLeasesReassignment %v, want 2 (both leases assigned once)", sink.Sum(metricnames.MetricNumOfLeasesReassignment, lam...))
 	}
-	ld := []metrics.Dimension{dim(metrics.DimensionOperation, metrics.OperationLeaderDecider), dim(metrics.DimensionWorkerIdentifier, "w1")}
-	if sink.Max(metrics.MetricIsLeader, ld...) != 1 {
+	ld := []metrics.Dimension{dim(metricnames.DimensionOperation, metricnames.OperationLeaderDecider), dim(metricnames.DimensionWorkerIdentifier, "w1")}
+	if sink.Max(metricnames.MetricIsLeader, ld...) != 1 {
 		t.Error("LeaderDecider:IsLeader never 1")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/shardwise/shardwise/internal/backoff"
 	"github.com/shardwise/shardwise/internal/crashtest"
 	"github.com/shardwise/shardwise/internal/fastdecode"
+	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -42,7 +43,6 @@ type Scheduler struct {
 	cpu         *balancer.CPUSampler
 	loadSample  func() float64 // Config.LoadSampler, or nil for cpu
 	sink        metrics.Sink   // never nil
-	ownSink     bool           // the scheduler built sink and closes it
 	workerScope *metrics.Scope // Operation=RenewAllLeases
 	decoder     *fastdecode.Decoder
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
@@ -112,21 +112,8 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	}
 	s.endSignal.ch = make(chan struct{})
 	s.log = cfg.Logger.With().Str("worker", cfg.WorkerID).Str("stream", cfg.StreamName).Logger()
-	switch {
-	case cfg.Metrics != nil:
-		s.sink = cfg.Metrics
-	case cfg.CloudWatch != nil:
-		cw, err := metrics.NewCloudWatch(metrics.CloudWatchConfig{
-			Client:    cfg.CloudWatch,
-			Namespace: cfg.ApplicationName,
-			Level:     cfg.MetricsLevel,
-			Logger:    s.log,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("shardwise: metrics: %w", err)
-		}
-		s.sink, s.ownSink = cw, true
-	default:
+	s.sink = cfg.Metrics
+	if s.sink == nil {
 		s.sink = metrics.Nop{}
 	}
 	s.decoder = fastdecode.New()
@@ -136,8 +123,8 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		// needless retries of responses that arrived whole.
 		s.getRecOpt = fastdecode.RequestBodyFix
 	}
-	s.workerScope = metrics.NewScope(s.sink, metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationRenewAllLeases},
-		metrics.Dimension{Name: metrics.DimensionWorkerIdentifier, Value: cfg.WorkerID})
+	s.workerScope = metrics.NewScope(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
+		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {
 		s.kinesis = kinesis.NewFromConfig(*cfg.AWSConfig)
 	}
@@ -316,7 +303,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 			DampeningPercent:   s.cfg.RebalanceDampeningPercent,
 		},
 		Logger:  s.log,
-		Metrics: metrics.NewScope(s.sink, metrics.Dimension{Name: metrics.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
+		Metrics: metrics.NewScope(s.sink, metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
 		OnAssign: func([]balancer.Move, int) {
 			s.wake() // moves to this worker start without waiting a discovery tick
 		},
@@ -585,11 +572,6 @@ func (s *Scheduler) finishShutdown() {
 	s.coordinator.Load().Release(ctx)
 	if err := s.session.Load().Close(ctx); err != nil {
 		s.log.Warn().Err(err).Msg("deleting the worker record failed; the leader removes it once it expires")
-	}
-	if s.ownSink {
-		if err := s.sink.Close(ctx); err != nil {
-			s.log.Warn().Err(err).Msg("flushing metrics failed")
-		}
 	}
 	s.log.Info().Int64("records_processed", s.stats.recordsProcessed.Load()).Msg("worker stopped")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/backoff"
 	"github.com/shardwise/shardwise/internal/hashkey"
+	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -71,9 +72,9 @@ func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
 		log:   s.log.With().Str("shard", l.Key).Str("lease", l.Key).Logger(),
 		done:  make(chan struct{}),
 		scope: metrics.NewScope(s.sink,
-			metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationProcessTask},
-			metrics.Dimension{Name: metrics.DimensionShardID, Value: l.Key},
-			metrics.Dimension{Name: metrics.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
+			metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationProcessTask},
+			metrics.Dimension{Name: metricnames.DimensionShardID, Value: l.Key},
+			metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
 	}
 	c.since = time.Now()
 	c.phase.Store("waiting-for-parents")
@@ -243,17 +244,17 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 		started := time.Now()
 		err := safeCall(func() error { return proc.ProcessRecords(c.leaseCtx, in) })
 		took := time.Since(started)
-		c.scope.Time(metrics.MetricProcessRecordsTime, took, metrics.LevelSummary)
-		c.scope.Success(metrics.MetricProcessTaskSuccess, err == nil, metrics.LevelSummary)
+		c.scope.Time(metricnames.MetricProcessRecordsTime, took, metrics.LevelSummary)
+		c.scope.Success(metricnames.MetricProcessTaskSuccess, err == nil, metrics.LevelSummary)
 		if err == nil {
 			c.s.stats.recordsProcessed.Add(int64(len(b.records)))
 			c.s.stats.bytesProcessed.Add(b.bytes)
 			c.bytes.Add(b.bytes)
 			c.records.Add(int64(len(b.records)))
 			c.behind.Store(b.millisBehind)
-			c.scope.Count(metrics.MetricRecordsProcessed, int64(len(b.records)), metrics.LevelSummary)
-			c.scope.Value(metrics.MetricDataBytesProcessed, float64(b.bytes), metrics.UnitBytes, metrics.LevelSummary)
-			c.scope.Value(metrics.MetricMillisBehindLatest, float64(b.millisBehind), metrics.UnitMilliseconds, metrics.LevelSummary)
+			c.scope.Count(metricnames.MetricRecordsProcessed, int64(len(b.records)), metrics.LevelSummary)
+			c.scope.Value(metricnames.MetricDataBytesProcessed, float64(b.bytes), metrics.UnitBytes, metrics.LevelSummary)
+			c.scope.Value(metricnames.MetricMillisBehindLatest, float64(b.millisBehind), metrics.UnitMilliseconds, metrics.LevelSummary)
 			return true
 		}
 		if c.stopCtx.Err() != nil {
@@ -264,7 +265,7 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 			return false
 		}
 		c.s.stats.processorErrors.Add(1)
-		c.scope.Count(metrics.MetricProcessRecordsRetries, 1, metrics.LevelSummary)
+		c.scope.Count(metricnames.MetricProcessRecordsRetries, 1, metrics.LevelSummary)
 		delay := retry.Next()
 		c.log.Warn().Err(err).Int("records", len(b.records)).Str("first", b.records[0].Position().String()).
 			Int("attempt", retry.Attempts()).Dur("retry_in", delay).Msg("ProcessRecords failed; the batch will be offered again")
@@ -395,7 +396,7 @@ func (c *shardConsumer) completeHandoff(ctx context.Context) {
 		c.log.Warn().Err(err).Msg("completing the hand-off failed; the leader completes it after its timeout")
 		return
 	}
-	c.scope.Time(metrics.MetricHandoffTime, time.Since(c.handoffAt), metrics.LevelSummary)
+	c.scope.Time(metricnames.MetricHandoffTime, time.Since(c.handoffAt), metrics.LevelSummary)
 	c.log.Info().Dur("took", time.Since(c.handoffAt)).Msg("hand-off completed")
 }
 

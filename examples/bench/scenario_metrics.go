@@ -19,6 +19,7 @@ import (
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
+	shardwisecw "github.com/shardwise/shardwise/metrics/cloudwatch"
 	"github.com/shardwise/shardwise/scheduler"
 )
 
@@ -144,9 +145,17 @@ func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult
 		LeaderScanInterval:    50 * time.Millisecond,
 	}
 	cw := &discardCloudWatch{}
+	closeMetrics := func(context.Context) error { return nil }
 	if detailed {
-		cfg.CloudWatch = cw
-		cfg.MetricsLevel = metrics.LevelDetailed
+		pub, err := shardwisecw.New(shardwisecw.Config{Client: cw, Namespace: "bench", Level: metrics.LevelDetailed})
+		if err != nil {
+			return roundResult{}, err
+		}
+		// The scheduler does not close a sink it was given: close it
+		// after Run returns (below), which sends the last interval. The
+		// deferred Close covers the early returns.
+		defer pub.Close(context.Background())
+		cfg.Metrics, closeMetrics = pub, pub.Close
 	}
 	s, err := scheduler.New(cfg, consumer.ProcessorFactoryFunc(func(string) consumer.Processor {
 		return &countingBenchProcessor{count: &count, first: &first, last: &last, cpuFirst: &cpuFirst, cpuLast: &cpuLast, target: int64(n), done: done, once: &once}
@@ -169,6 +178,9 @@ func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult
 	}
 	cancel()
 	if err := <-errc; err != nil {
+		return roundResult{}, err
+	}
+	if err := closeMetrics(ctx); err != nil {
 		return roundResult{}, err
 	}
 	elapsed := time.Duration(last.Load() - first.Load())

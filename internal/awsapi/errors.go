@@ -16,16 +16,37 @@ func ErrorCode(err error) string {
 	return ""
 }
 
+// throttleCodes are the error codes with which Kinesis, DynamoDB,
+// CloudWatch, KMS and the AWS front end say "slow down". It is the one list
+// of them in Shardwise: every caller classifies throttling with IsThrottle.
+var throttleCodes = map[string]bool{
+	// Kinesis GetRecords/GetShardIterator over a shard's limits; DynamoDB
+	// over a table's provisioned capacity.
+	"ProvisionedThroughputExceededException": true,
+	// Kinesis control-plane calls over their rate (ListShards,
+	// DescribeStreamSummary); DynamoDB too many table operations at once.
+	"LimitExceededException": true,
+	// DynamoDB over the account's request rate.
+	"RequestLimitExceeded": true,
+	// Request-rate throttling by the service front end. Under the RPC v2
+	// CBOR protocol in query-compatible mode (CloudWatch) the code comes
+	// from the X-Amzn-Query-Error header ("Throttling") or the body's
+	// __type ("ThrottlingException").
+	"Throttling":                true,
+	"ThrottlingException":       true,
+	"ThrottledException":        true,
+	"RequestThrottled":          true,
+	"RequestThrottledException": true,
+	"TooManyRequestsException":  true,
+	"SlowDown":                  true,
+	// KMS throttling the decryption of an encrypted stream's records.
+	"KMSThrottlingException": true,
+}
+
 // IsThrottle reports whether err is a throttling error worth backing off
-// for (provisioned throughput, request limits, KMS throttling).
+// for (provisioned throughput, request rates, KMS throttling), by its code.
 func IsThrottle(err error) bool {
-	switch ErrorCode(err) {
-	case "ProvisionedThroughputExceededException", "LimitExceededException",
-		"ThrottlingException", "Throttling", "RequestLimitExceeded",
-		"KMSThrottlingException", "TooManyRequestsException":
-		return true
-	}
-	return false
+	return throttleCodes[ErrorCode(err)]
 }
 
 // IsExpiredIterator reports whether err says the shard iterator expired.

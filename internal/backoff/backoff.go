@@ -1,5 +1,16 @@
-// Package backoff computes exponential backoff delays with full jitter and
-// waits for them in a context-aware way.
+// Package backoff computes exponential backoff delays with "equal jitter"
+// (half the delay fixed, half random) and waits for them in a
+// context-aware way. It is the one backoff of Shardwise: the scheduler's
+// throttling and processor retries, the batch handler's retries and the
+// CloudWatch publisher's retries all use it.
+//
+// Why equal jitter rather than full jitter (a random delay in [0, d]):
+// full jitter spreads callers best, but it sometimes retries almost at
+// once, and the callers here back off from a service that told them to
+// slow down (a throttled shard, CloudWatch's request rate) or from a
+// processor that just failed; the fixed half guarantees each retry waits at
+// least d/2, while the random half still spreads callers that failed
+// together.
 package backoff
 
 import (
@@ -8,14 +19,16 @@ import (
 	"time"
 )
 
-// Backoff yields growing delays: attempt n waits a random duration in
-// [d/2, d] where d = min(Base * 2^n, Max). Half-jitter keeps a floor so
-// retries do not hammer a throttled service, while still spreading
-// synchronized callers apart. The zero value is not usable; set Base and
-// Max.
+// Backoff yields growing delays: attempt n (from 0) waits a random
+// duration in [d/2, d] where d = min(Base * 2^n, Max), as the package doc
+// explains. The zero value is not usable; set Base and Max. A Backoff is
+// not safe for concurrent use: each retry loop owns one.
 type Backoff struct {
-	Base, Max time.Duration
-	attempt   int
+	// Base is the delay before the first retry, before jitter.
+	Base time.Duration
+	// Max caps the delay, before jitter.
+	Max     time.Duration
+	attempt int
 }
 
 // Next returns the next delay and advances the attempt count.

@@ -1,4 +1,4 @@
-package metrics
+package cloudwatch
 
 import (
 	"bytes"
@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/smithy-go/encoding/cbor"
 	"github.com/rs/zerolog"
+
+	"github.com/shardwise/shardwise/internal/metricagg"
 )
 
 // receiver is an in-test CloudWatch endpoint for the real cloudwatch.Client:
@@ -47,7 +49,7 @@ type gotDatum struct {
 	Name      string
 	Unit      string
 	Dims      map[string]string
-	Stats     StatisticSet
+	Stats     metricagg.Stats
 	Timestamp time.Time
 }
 
@@ -269,17 +271,12 @@ func (r *receiver) client() *cloudwatch.Client {
 	})
 }
 
-// fixedClock is a Clock stopped at one instant.
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
-
 var testTime = time.Date(2025, 3, 1, 12, 30, 0, 0, time.UTC)
 
 // testConfig is a publisher config against r that only flushes when told
 // to (or on Close), so tests decide when requests happen.
-func testConfig(t *testing.T, r *receiver) CloudWatchConfig {
-	return CloudWatchConfig{
+func testConfig(t *testing.T, r *receiver) Config {
+	return Config{
 		Client:         r.client(),
 		Namespace:      "orders-consumer",
 		Dimensions:     []string{AllDimensions},
@@ -287,17 +284,16 @@ func testConfig(t *testing.T, r *receiver) CloudWatchConfig {
 		RetryBaseDelay: time.Millisecond,
 		RetryMaxDelay:  5 * time.Millisecond,
 		Logger:         zerolog.New(zerolog.NewTestWriter(t)),
-		Clock:          fixedClock{testTime},
 	}
 }
 
-// newTestCloudWatch starts a publisher and closes it when the test ends
+// newTestCloudWatch starts, with its clock stopped at testTime, a publisher and closes it when the test ends
 // (a no-op if the test closed it already).
-func newTestCloudWatch(t *testing.T, cfg CloudWatchConfig) *CloudWatch {
+func newTestCloudWatch(t *testing.T, cfg Config) *Publisher {
 	t.Helper()
-	cw, err := NewCloudWatch(cfg)
+	cw, err := newPublisher(cfg, func() time.Time { return testTime })
 	if err != nil {
-		t.Fatalf("NewCloudWatch: %v", err)
+		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -1,47 +1,49 @@
-package metrics
+package cloudwatch
 
 import (
 	"math"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/shardwise/shardwise/internal/metricagg"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // aggregate is one datum in the making: a series after dimension filtering,
 // merged with the others that filtering made identical.
 type aggregate struct {
 	name  string
-	unit  Unit
-	dims  Dims
-	stats StatisticSet
+	unit  metrics.Unit
+	dims  metrics.Dims
+	stats metricagg.Stats
 }
 
 // collect closes the current aggregation interval: it detaches every
 // series from the table, filters dimensions, merges, validates against the
 // CloudWatch limits, and appends the datums to pending. A series' table
 // slot passes to its datum, so QueueSize keeps bounding the total.
-func (c *CloudWatch) collect() {
-	now := c.cfg.Clock.Now()
+func (c *Publisher) collect() {
+	now := c.now()
 	var aggs []aggregate
-	index := make(map[seriesKey]int)
-	c.tab.drain(func(s *series) {
-		dims := s.dims
+	index := make(map[metricagg.Key]int)
+	c.tab.Drain(func(k metricagg.Key, dims metrics.Dims, s metricagg.Stats) {
 		if c.keep != nil {
-			dims = dims.filter(c.keep)
+			dims = filterDims(dims, c.keep)
+			k.Dims = dims.Key()
 		}
-		k := seriesKey{name: s.name, unit: s.unit, dims: dims.key}
 		if i, ok := index[k]; ok {
-			aggs[i].stats.merge(s.stats)
-			c.tab.release(1) // merged into an existing datum's slot
+			aggs[i].stats.Merge(s)
+			c.tab.Release(1) // merged into an existing datum's slot
 			return
 		}
 		index[k] = len(aggs)
-		aggs = append(aggs, aggregate{name: s.name, unit: s.unit, dims: dims, stats: s.stats})
+		aggs = append(aggs, aggregate{name: k.Name, unit: metrics.Unit(k.Unit), dims: dims, stats: s})
 	})
 	for _, a := range aggs {
 		if problem := invalidDatum(a); problem != "" {
 			c.dropped.Add(int64(a.stats.SampleCount))
-			c.tab.release(1)
+			c.tab.Release(1)
 			c.logState.invalid++
 			c.logState.invalidReason = problem
 			continue
@@ -55,16 +57,37 @@ func (c *CloudWatch) collect() {
 	c.report(time.Now())
 }
 
+// filterDims returns the subset of d whose names keep accepts. It returns
+// d itself (no allocation) when nothing is removed.
+func filterDims(d metrics.Dims, keep func(name string) bool) metrics.Dims {
+	drop := 0
+	for x := range d.All() {
+		if !keep(x.Name) {
+			drop++
+		}
+	}
+	if drop == 0 {
+		return d
+	}
+	kept := make([]metrics.Dimension, 0, d.Len()-drop)
+	for x := range d.All() {
+		if keep(x.Name) {
+			kept = append(kept, x)
+		}
+	}
+	return metrics.NewDims(kept...)
+}
+
 // invalidDatum returns why CloudWatch would reject a (failing the whole
 // request it is in), or "".
 func invalidDatum(a aggregate) string {
 	switch {
 	case a.name == "" || len(a.name) > 255:
 		return "metric name must have 1 to 255 characters"
-	case a.dims.Len() > MaxDimensionsPerMetric:
+	case a.dims.Len() > maxDimensionsPerMetric:
 		return "more than 30 dimensions"
 	}
-	for _, d := range a.dims.list {
+	for d := range a.dims.All() {
 		if d.Name == "" || len(d.Name) > 255 || d.Value == "" || len(d.Value) > 1024 {
 			return "dimension names must have 1 to 255 characters and values 1 to 1024"
 		}
@@ -79,8 +102,7 @@ func invalidDatum(a aggregate) string {
 	return ""
 }
 
-// toDatum builds the PutMetricData form of a. The dimension strings are
-// shared with the immutable Dims, not copied.
+// toDatum builds the PutMetricData form of a.
 func toDatum(a aggregate, ts time.Time) types.MetricDatum {
 	name := a.name
 	st := a.stats
@@ -96,10 +118,9 @@ func toDatum(a aggregate, ts time.Time) types.MetricDatum {
 		Unit: types.StandardUnit(a.unit),
 	}
 	if n := a.dims.Len(); n > 0 {
-		d.Dimensions = make([]types.Dimension, n)
-		for i := range d.Dimensions {
-			x := &a.dims.list[i]
-			d.Dimensions[i] = types.Dimension{Name: &x.Name, Value: &x.Value}
+		d.Dimensions = make([]types.Dimension, 0, n)
+		for x := range a.dims.All() {
+			d.Dimensions = append(d.Dimensions, types.Dimension{Name: &x.Name, Value: &x.Value})
 		}
 	}
 	return d
@@ -115,9 +136,9 @@ const (
 	dimensionFixedBytes = 32  // dimension map, "Name"/"Value" keys, two string headers
 )
 
-func datumSize(name string, unit Unit, d Dims) int {
+func datumSize(name string, unit metrics.Unit, d metrics.Dims) int {
 	n := datumFixedBytes + len(name) + len(unit)
-	for _, x := range d.list {
+	for x := range d.All() {
 		n += dimensionFixedBytes + len(x.Name) + len(x.Value)
 	}
 	return n
@@ -141,8 +162,8 @@ type logState struct {
 
 // report logs one warning summarising drops, retries and failures since the
 // previous report, at most once per flush interval. It is rate-limited on
-// the wall clock, not the injected Clock, which only stamps datums.
-func (c *CloudWatch) report(now time.Time) {
+// the wall clock, not the publisher's clock, which only stamps datums.
+func (c *Publisher) report(now time.Time) {
 	ls := &c.logState
 	if !ls.lastReport.IsZero() && now.Sub(ls.lastReport) < c.cfg.FlushInterval*9/10 { // tolerate tick jitter
 		return

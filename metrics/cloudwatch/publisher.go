@@ -1,4 +1,4 @@
-package metrics
+package cloudwatch
 
 import (
 	"context"
@@ -10,26 +10,34 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/rs/zerolog"
+
+	"github.com/shardwise/shardwise/internal/awsapi"
+	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/metricagg"
+	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/metrics"
 )
 
-// CloudWatch is a Sink that publishes to Amazon CloudWatch the way the
-// Java KCL does: observations are aggregated per flush interval into one
+// Publisher is a metrics.Sink that publishes to Amazon CloudWatch the way
+// the Java KCL does: observations are aggregated per flush interval into one
 // statistic set per metric name, unit and dimension set, and the resulting
 // datums are sent in batched PutMetricData calls by one background
 // goroutine.
 //
 // Record takes a short lock on one of several aggregation shards and never
-// waits for the network: the datums held at once are bounded by QueueSize,
-// and when the bound is reached (say, CloudWatch is unreachable) new
-// observations are dropped and counted rather than queued.
+// waits for the network: the datums held at once are bounded by
+// Config.QueueSize, and when the bound is reached (say, CloudWatch is
+// unreachable) new observations are dropped and counted (Dropped) rather
+// than queued.
 //
-// Create it with NewCloudWatch and stop it with Close, which sends what is
-// pending.
-type CloudWatch struct {
-	cfg   CloudWatchConfig // defaults applied; read-only after NewCloudWatch
-	level Level
-	keep  func(name string) bool // dimension filter; nil keeps all
-	tab   *table                 // slots: live series + pending datums, bounded by QueueSize
+// Create it with New and stop it with Close, which sends what is pending.
+// Its methods are safe for concurrent use.
+type Publisher struct {
+	cfg   Config // defaults applied; read-only after New
+	level metrics.Level
+	keep  func(name string) bool         // dimension filter; nil keeps all
+	tab   *metricagg.Table[metrics.Dims] // slots: live series + pending datums, bounded by QueueSize
+	now   func() time.Time               // stamps datums; tests fix it
 
 	closed atomic.Bool // set by Close before stop is closed; read by every Record
 
@@ -49,10 +57,10 @@ type CloudWatch struct {
 
 	// Owned by the run goroutine; read by others only after done is closed.
 	pending   []pendingDatum
-	attempt   int   // retries made for the batch at the head of pending
-	lost      int64 // observations discarded after failed sends, for flush waiters
-	lastErr   error // last send error that lost a batch
-	closeLost int64 // observations lost during shutdown
+	retry     backoff.Backoff // backoff for the batch at the head of pending; Attempts counts its retries
+	lost      int64           // observations discarded after failed sends, for flush waiters
+	lastErr   error           // last send error that lost a batch
+	closeLost int64           // observations lost during shutdown
 	logState  logState
 }
 
@@ -64,20 +72,28 @@ type pendingDatum struct {
 
 type flushRequest struct {
 	result chan error // buffered(1); answered once
-	lost   int64      // CloudWatch.lost when the request was made
+	lost   int64      // Publisher.lost when the request was made
 }
 
-// NewCloudWatch validates cfg and starts the publisher's goroutine.
-func NewCloudWatch(cfg CloudWatchConfig) (*CloudWatch, error) {
-	if err := cfg.Validate(); err != nil {
+// New validates cfg and starts the publisher's goroutine. An invalid cfg
+// is reported as a *consumer.ConfigError.
+func New(cfg Config) (*Publisher, error) {
+	return newPublisher(cfg, time.Now)
+}
+
+// newPublisher is New with the clock that stamps datums.
+func newPublisher(cfg Config, now func() time.Time) (*Publisher, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	c := &CloudWatch{
+	c := &Publisher{
 		cfg:     cfg,
 		level:   cfg.Level,
 		keep:    dimensionFilter(cfg.Dimensions),
-		tab:     newTable(int64(cfg.QueueSize)),
+		tab:     metricagg.New[metrics.Dims](int64(cfg.QueueSize)),
+		now:     now,
+		retry:   backoff.Backoff{Base: cfg.RetryBaseDelay, Max: cfg.RetryMaxDelay},
 		flushCh: make(chan flushRequest),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
@@ -87,7 +103,7 @@ func NewCloudWatch(cfg CloudWatchConfig) (*CloudWatch, error) {
 	// caller's: the publisher lives until Close, and Close decides (with
 	// its own context) how long the final flush may take.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	if c.level == LevelNone {
+	if c.level == metrics.LevelNone {
 		// Nothing can ever be recorded, so there is nothing to send.
 		close(c.done)
 		return c, nil
@@ -96,12 +112,14 @@ func NewCloudWatch(cfg CloudWatchConfig) (*CloudWatch, error) {
 	return c, nil
 }
 
+var _ metrics.Sink = (*Publisher)(nil)
+
 func dimensionFilter(names []string) func(string) bool {
 	if len(names) == 1 && names[0] == AllDimensions {
 		return nil
 	}
 	set := make(map[string]struct{}, len(names)+1)
-	set[DimensionOperation] = struct{}{}
+	set[metricnames.DimensionOperation] = struct{}{}
 	for _, n := range names {
 		set[n] = struct{}{}
 	}
@@ -112,17 +130,18 @@ func dimensionFilter(names []string) func(string) bool {
 }
 
 // Enabled reports whether observations at level are published.
-func (c *CloudWatch) Enabled(level Level) bool { return c.level.Publishes(level) }
+func (c *Publisher) Enabled(level metrics.Level) bool { return c.level.Publishes(level) }
 
 // Record adds one observation to the current interval's aggregate. It never
 // blocks on I/O. Non-finite values (which CloudWatch rejects, failing the
 // whole request) and observations that find the queue full are dropped and
 // counted in Dropped.
-func (c *CloudWatch) Record(name string, value float64, unit Unit, level Level, dims Dims) {
+func (c *Publisher) Record(name string, value float64, unit metrics.Unit, level metrics.Level, dims metrics.Dims) {
 	if !c.level.Publishes(level) {
 		return
 	}
-	if c.closed.Load() || math.IsNaN(value) || math.IsInf(value, 0) || !c.tab.add(name, unit, dims, value) {
+	if c.closed.Load() || math.IsNaN(value) || math.IsInf(value, 0) ||
+		!c.tab.Add(metricagg.Key{Name: name, Unit: string(unit), Dims: dims.Key()}, dims, value) {
 		c.dropped.Add(1)
 	}
 }
@@ -131,17 +150,17 @@ func (c *CloudWatch) Record(name string, value float64, unit Unit, level Level, 
 // were not, or will not be, delivered: the queue was full, the value was
 // not finite, the datum broke a CloudWatch limit, the batch was rejected or
 // ran out of retries, Close's context ended first, or the sink was closed.
-func (c *CloudWatch) Dropped() int64 { return c.dropped.Load() }
+func (c *Publisher) Dropped() int64 { return c.dropped.Load() }
 
 // Flush ends the current aggregation interval now and waits until every
 // datum queued so far has been sent (or given up), or ctx ends. It returns
 // an *UndeliveredError if observations were lost while it waited, ErrClosed
 // after Close, or ctx's error.
-func (c *CloudWatch) Flush(ctx context.Context) error {
+func (c *Publisher) Flush(ctx context.Context) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	if c.level == LevelNone {
+	if c.level == metrics.LevelNone {
 		return nil
 	}
 	req := flushRequest{result: make(chan error, 1)}
@@ -166,7 +185,7 @@ func (c *CloudWatch) Flush(ctx context.Context) error {
 // counted as dropped, and Close returns an *UndeliveredError wrapping ctx's
 // error. Calling Close again waits for the same shutdown (it does not
 // start another) and reports the observations it lost.
-func (c *CloudWatch) Close(ctx context.Context) error {
+func (c *Publisher) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		close(c.stop)
@@ -201,7 +220,7 @@ var alwaysReady = func() chan struct{} { c := make(chan struct{}); close(c); ret
 // interval), a flush request, the end of a backoff, Close, or, when a batch
 // is ready and no backoff is running, sending it. Sending one batch at a
 // time keeps ticks and Close responsive between requests.
-func (c *CloudWatch) run() {
+func (c *Publisher) run() {
 	defer close(c.done)
 	ticker := time.NewTicker(c.cfg.FlushInterval)
 	defer ticker.Stop()
@@ -243,7 +262,7 @@ func (c *CloudWatch) run() {
 	}
 }
 
-func (c *CloudWatch) flushResult(w flushRequest) error {
+func (c *Publisher) flushResult(w flushRequest) error {
 	if n := c.lost - w.lost; n > 0 {
 		return &UndeliveredError{Observations: n, Err: c.lastErr}
 	}
@@ -252,7 +271,7 @@ func (c *CloudWatch) flushResult(w flushRequest) error {
 
 // shutdown sends what is left until done or until Close gives up (c.ctx
 // ends), then accounts for whatever could not be sent.
-func (c *CloudWatch) shutdown(backoff *time.Timer, waiters []flushRequest) {
+func (c *Publisher) shutdown(backoff *time.Timer, waiters []flushRequest) {
 	c.collect()
 	lostBefore := c.lost
 	for len(c.pending) > 0 && c.ctx.Err() == nil {
@@ -278,10 +297,10 @@ func (c *CloudWatch) shutdown(backoff *time.Timer, waiters []flushRequest) {
 	}
 	// Observations that raced with Close into the table after the final
 	// collect will never be sent: count them.
-	c.tab.drain(func(s *series) {
-		c.dropped.Add(int64(s.stats.SampleCount))
-		c.lost += int64(s.stats.SampleCount)
-		c.tab.release(1)
+	c.tab.Drain(func(_ metricagg.Key, _ metrics.Dims, s metricagg.Stats) {
+		c.dropped.Add(int64(s.SampleCount))
+		c.lost += int64(s.SampleCount)
+		c.tab.Release(1)
 	})
 	c.closeLost = c.lost - lostBefore
 	for _, w := range waiters {
@@ -303,7 +322,7 @@ func oneAttempt(o *cloudwatch.Options) { o.RetryMaxAttempts = 1 }
 // sendHead sends the batch at the head of pending. It returns the backoff
 // to wait before sending it again, or 0 when the batch is gone (delivered
 // or given up).
-func (c *CloudWatch) sendHead() time.Duration {
+func (c *Publisher) sendHead() time.Duration {
 	n := c.headBatch()
 	data := make([]types.MetricDatum, n)
 	for i := range data {
@@ -314,28 +333,27 @@ func (c *CloudWatch) sendHead() time.Duration {
 	_, err := c.cfg.Client.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: &ns, MetricData: data}, oneAttempt)
 	cancel()
 	if err == nil {
-		c.attempt = 0
+		c.retry.Reset()
 		c.remove(n)
 		return 0
 	}
-	if c.ctx.Err() == nil && retryable(err) && c.attempt < c.cfg.MaxRetries {
-		c.attempt++
+	if c.ctx.Err() == nil && retryable(err) && c.retry.Attempts() < c.cfg.MaxRetries {
 		c.logState.retries++
-		if isThrottle(err) {
+		if awsapi.IsThrottle(err) {
 			c.logState.throttles++
 		}
-		return backoffDelay(c.cfg.RetryBaseDelay, c.cfg.RetryMaxDelay, c.attempt)
+		return max(c.retry.Next(), 1) // 0 would mean "batch gone"
 	}
-	c.attempt = 0
+	c.retry.Reset()
 	c.lastErr = err
 	c.discard(n)
 	return 0
 }
 
 // headBatch is how many datums at the head of pending go in the next
-// request: at most MaxDatumsPerRequest, and no more than the payload
+// request: at most Config.MaxDatumsPerRequest, and no more than the payload
 // budget allows (at least one).
-func (c *CloudWatch) headBatch() int {
+func (c *Publisher) headBatch() int {
 	budget := maxRequestBytes - requestOverhead(c.cfg.Namespace)
 	n, size := 0, 0
 	for n < len(c.pending) && n < c.cfg.MaxDatumsPerRequest {
@@ -350,18 +368,18 @@ func (c *CloudWatch) headBatch() int {
 }
 
 // remove takes n delivered datums off the head of pending.
-func (c *CloudWatch) remove(n int) {
+func (c *Publisher) remove(n int) {
 	clear(c.pending[:n])
 	c.pending = c.pending[n:]
 	if len(c.pending) == 0 {
 		c.pending = nil
 	}
-	c.tab.release(int64(n))
+	c.tab.Release(int64(n))
 }
 
 // discard takes n undeliverable datums off the head of pending and counts
 // their observations as dropped.
-func (c *CloudWatch) discard(n int) {
+func (c *Publisher) discard(n int) {
 	var samples int64
 	for _, p := range c.pending[:n] {
 		samples += p.samples

@@ -1,4 +1,4 @@
-package metrics
+package metricnames
 
 // Dimension names, as the Java KCL spells them.
 const (
@@ -13,27 +13,17 @@ const (
 	DimensionWorkerIdentifier = "WorkerIdentifier"
 )
 
-// Operation dimension values used by the Java KCL, so dashboards and
-// alarms written for a KCL application keep matching.
+// Operation dimension values used by the Java KCL (those Shardwise records
+// under), so dashboards and alarms written for a KCL application keep
+// matching.
 const (
 	// OperationProcessTask: per-shard retrieval and processing (records
 	// and bytes processed, lag, processRecords time, GetRecords success and
 	// time, expired iterators).
 	OperationProcessTask = "ProcessTask"
-	// OperationApplicationTracker: application-wide MillisBehindLatest
-	// (no ShardId), recorded next to the per-shard one.
-	OperationApplicationTracker = "ApplicationTracker"
-	// OperationInitializeTask: a shard consumer's initialisation.
-	OperationInitializeTask = "InitializeTask"
-	// OperationShutdownTask: a shard consumer's shutdown.
-	OperationShutdownTask = "ShutdownTask"
-	// OperationShardSyncTask: listing shards and creating their leases.
-	OperationShardSyncTask = "ShardSyncTask"
 	// OperationRenewAllLeases: the worker's lease liveness pass
 	// (CurrentLeases, LostLeases), with WorkerIdentifier.
 	OperationRenewAllLeases = "RenewAllLeases"
-	// OperationTakeLeases: a worker taking leases (KCL 2.x lease taker).
-	OperationTakeLeases = "TakeLeases"
 	// OperationLeaseAssignmentManager: the leader's assignment run
 	// (TotalLeases, NumWorkers, ExpiredLeases, NumOfLeasesReassignment).
 	OperationLeaseAssignmentManager = "LeaseAssignmentManager"
@@ -51,16 +41,14 @@ const (
 	// processor (ProcessTask, SUMMARY, Bytes).
 	MetricDataBytesProcessed = "DataBytesProcessed"
 	// MetricMillisBehindLatest: how far the last GetRecords response was
-	// behind the tip of the shard (ProcessTask per shard and
-	// ApplicationTracker without ShardId, SUMMARY, Milliseconds).
+	// behind the tip of the shard (ProcessTask, SUMMARY, Milliseconds).
 	MetricMillisBehindLatest = "MillisBehindLatest"
 	// MetricProcessRecordsTime: time spent in the processor's
 	// ProcessRecords (ProcessTask, SUMMARY, Milliseconds).
 	MetricProcessRecordsTime = "RecordProcessor.processRecords.Time"
-	// MetricProcessTaskSuccess / MetricProcessTaskTime: outcome (1/0) and
-	// duration of one processing task (ProcessTask, SUMMARY).
+	// MetricProcessTaskSuccess: outcome (1/0) of one processing task
+	// (ProcessTask, SUMMARY, Count).
 	MetricProcessTaskSuccess = "Success"
-	MetricProcessTaskTime    = "Time"
 	// MetricGetRecordsSuccess / MetricGetRecordsTime: outcome (1/0) and
 	// latency of each GetRecords call (ProcessTask, DETAILED).
 	MetricGetRecordsSuccess = "KinesisDataFetcher.getRecords.Success"

@@ -1,4 +1,4 @@
-package metrics
+package cloudwatch
 
 import (
 	"context"
@@ -11,38 +11,51 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/metricagg"
+	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/metrics"
 )
 
-func shardScope(s Sink, shard string) *Scope {
-	return NewScope(s,
-		Dimension{DimensionOperation, OperationProcessTask},
-		Dimension{DimensionShardID, shard},
-		Dimension{DimensionWorkerIdentifier, "worker-a"})
+// dim is a metrics.Dimension, briefly.
+func dim(name, value string) metrics.Dimension { return metrics.Dimension{Name: name, Value: value} }
+
+// stats is a statistic set, briefly.
+func stats(count, sum, minimum, maximum float64) metricagg.Stats {
+	return metricagg.Stats{SampleCount: count, Sum: sum, Minimum: minimum, Maximum: maximum}
 }
 
-func TestCloudWatchPublishesStatisticSets(t *testing.T) {
+func shardScope(s metrics.Sink, shard string) *metrics.Scope {
+	return metrics.NewScope(s,
+		dim(metricnames.DimensionOperation, metricnames.OperationProcessTask),
+		dim(metricnames.DimensionShardID, shard),
+		dim(metricnames.DimensionWorkerIdentifier, "worker-a"))
+}
+
+func TestPublisherPublishesStatisticSets(t *testing.T) {
 	r := newReceiver(t)
 	cw := newTestCloudWatch(t, testConfig(t, r))
 
 	s1 := shardScope(cw, "shardId-000000000001")
 	s2 := shardScope(cw, "shardId-000000000002")
-	app := NewScope(cw, Dimension{DimensionOperation, OperationApplicationTracker})
+	app := metrics.NewScope(cw, dim(metricnames.DimensionOperation, "ApplicationTracker"))
 
 	// Eight processors record concurrently into the same series.
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for v := 1; v <= 100; v++ {
-				s1.Count(MetricRecordsProcessed, int64(v), LevelSummary)
+				s1.Count(metricnames.MetricRecordsProcessed, int64(v), metrics.LevelSummary)
 			}
 		})
 	}
 	wg.Wait()
-	s1.Value(MetricDataBytesProcessed, 4096, UnitBytes, LevelSummary)
-	s2.Value(MetricMillisBehindLatest, 250, UnitMilliseconds, LevelSummary)
-	s2.Value(MetricMillisBehindLatest, 50, UnitMilliseconds, LevelSummary)
-	s2.Time(MetricProcessRecordsTime, 1500*time.Microsecond, LevelSummary)
-	app.Value(MetricMillisBehindLatest, 250, UnitMilliseconds, LevelSummary)
+	s1.Value(metricnames.MetricDataBytesProcessed, 4096, metrics.UnitBytes, metrics.LevelSummary)
+	s2.Value(metricnames.MetricMillisBehindLatest, 250, metrics.UnitMilliseconds, metrics.LevelSummary)
+	s2.Value(metricnames.MetricMillisBehindLatest, 50, metrics.UnitMilliseconds, metrics.LevelSummary)
+	s2.Time(metricnames.MetricProcessRecordsTime, 1500*time.Microsecond, metrics.LevelSummary)
+	app.Value(metricnames.MetricMillisBehindLatest, 250, metrics.UnitMilliseconds, metrics.LevelSummary)
 
 	if err := cw.Flush(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatalf("Flush: %v", err)
@@ -62,11 +75,11 @@ func TestCloudWatchPublishesStatisticSets(t *testing.T) {
 		return map[string]string{"Operation": "ProcessTask", "ShardId": id, "WorkerIdentifier": "worker-a"}
 	}
 	want := []gotDatum{
-		{Name: "DataBytesProcessed", Unit: "Bytes", Dims: shard("shardId-000000000001"), Stats: StatisticSet{1, 4096, 4096, 4096}},
-		{Name: "MillisBehindLatest", Unit: "Milliseconds", Dims: map[string]string{"Operation": "ApplicationTracker"}, Stats: StatisticSet{1, 250, 250, 250}},
-		{Name: "MillisBehindLatest", Unit: "Milliseconds", Dims: shard("shardId-000000000002"), Stats: StatisticSet{2, 300, 50, 250}},
-		{Name: "RecordProcessor.processRecords.Time", Unit: "Milliseconds", Dims: shard("shardId-000000000002"), Stats: StatisticSet{1, 1.5, 1.5, 1.5}},
-		{Name: "RecordsProcessed", Unit: "Count", Dims: shard("shardId-000000000001"), Stats: StatisticSet{800, 8 * 5050, 1, 100}},
+		{Name: "DataBytesProcessed", Unit: "Bytes", Dims: shard("shardId-000000000001"), Stats: stats(1, 4096, 4096, 4096)},
+		{Name: "MillisBehindLatest", Unit: "Milliseconds", Dims: map[string]string{"Operation": "ApplicationTracker"}, Stats: stats(1, 250, 250, 250)},
+		{Name: "MillisBehindLatest", Unit: "Milliseconds", Dims: shard("shardId-000000000002"), Stats: stats(2, 300, 50, 250)},
+		{Name: "RecordProcessor.processRecords.Time", Unit: "Milliseconds", Dims: shard("shardId-000000000002"), Stats: stats(1, 1.5, 1.5, 1.5)},
+		{Name: "RecordsProcessed", Unit: "Count", Dims: shard("shardId-000000000001"), Stats: stats(800, 8*5050, 1, 100)},
 	}
 	got := r.datums()
 	if len(got) != len(want) {
@@ -86,18 +99,18 @@ func TestCloudWatchPublishesStatisticSets(t *testing.T) {
 	}
 }
 
-func TestCloudWatchIntervalsAreSeparate(t *testing.T) {
+func TestPublisherIntervalsAreSeparate(t *testing.T) {
 	r := newReceiver(t)
 	cw := newTestCloudWatch(t, testConfig(t, r))
 	s := shardScope(cw, "shardId-1")
 	ctx := ctxTimeout(t, 10*time.Second)
 
-	s.Count(MetricRecordsProcessed, 10, LevelSummary)
+	s.Count(metricnames.MetricRecordsProcessed, 10, metrics.LevelSummary)
 	if err := cw.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.Count(MetricRecordsProcessed, 3, LevelSummary)
-	s.Count(MetricRecordsProcessed, 4, LevelSummary)
+	s.Count(metricnames.MetricRecordsProcessed, 3, metrics.LevelSummary)
+	s.Count(metricnames.MetricRecordsProcessed, 4, metrics.LevelSummary)
 	if err := cw.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -108,15 +121,15 @@ func TestCloudWatchIntervalsAreSeparate(t *testing.T) {
 	if len(reqs) != 2 {
 		t.Fatalf("got %d requests, want 2 (an empty interval sends nothing)", len(reqs))
 	}
-	if got, want := reqs[0].Datums[0].Stats, (StatisticSet{1, 10, 10, 10}); got != want {
+	if got, want := reqs[0].Datums[0].Stats, (stats(1, 10, 10, 10)); got != want {
 		t.Errorf("first interval %+v, want %+v", got, want)
 	}
-	if got, want := reqs[1].Datums[0].Stats, (StatisticSet{2, 7, 3, 4}); got != want {
+	if got, want := reqs[1].Datums[0].Stats, (stats(2, 7, 3, 4)); got != want {
 		t.Errorf("second interval %+v, want %+v", got, want)
 	}
 }
 
-func TestCloudWatchBatching(t *testing.T) {
+func TestPublisherBatching(t *testing.T) {
 	for _, tc := range []struct {
 		perRequest int // 0: default
 		wantReqs   int
@@ -132,14 +145,14 @@ func TestCloudWatchBatching(t *testing.T) {
 			s := shardScope(cw, "shardId-1")
 			const n = 2500
 			for i := range n {
-				s.Count(fmt.Sprintf("metric-%04d", i), 1, LevelSummary)
+				s.Count(fmt.Sprintf("metric-%04d", i), 1, metrics.LevelSummary)
 			}
 			if err := cw.Flush(ctxTimeout(t, 20*time.Second)); err != nil {
 				t.Fatalf("Flush: %v", err)
 			}
 			limit := tc.perRequest
 			if limit == 0 {
-				limit = MaxDatumsPerRequestLimit
+				limit = maxDatumsPerRequest
 			}
 			reqs := r.requests()
 			if len(reqs) != tc.wantReqs {
@@ -172,20 +185,20 @@ func TestCloudWatchBatching(t *testing.T) {
 	}
 }
 
-func TestCloudWatchPayloadLimit(t *testing.T) {
+func TestPublisherPayloadLimit(t *testing.T) {
 	r := newReceiver(t)
 	cw := newTestCloudWatch(t, testConfig(t, r))
 
 	// 30 dimensions with 1 KiB values: ~40 KB per datum, so 60 datums
 	// cannot fit one 1 MB request even though 1000 datums are allowed.
-	dims := make([]Dimension, MaxDimensionsPerMetric)
+	dims := make([]metrics.Dimension, maxDimensionsPerMetric)
 	for i := range dims {
-		dims[i] = Dimension{Name: fmt.Sprintf("%02d-%s", i, strings.Repeat("n", 250)), Value: strings.Repeat("v", 1024)}
+		dims[i] = metrics.Dimension{Name: fmt.Sprintf("%02d-%s", i, strings.Repeat("n", 250)), Value: strings.Repeat("v", 1024)}
 	}
-	s := NewScope(cw, dims...)
+	s := metrics.NewScope(cw, dims...)
 	const n = 60
 	for i := range n {
-		s.Count(fmt.Sprintf("metric-%02d", i), 1, LevelSummary)
+		s.Count(fmt.Sprintf("metric-%02d", i), 1, metrics.LevelSummary)
 	}
 	if err := cw.Flush(ctxTimeout(t, 20*time.Second)); err != nil {
 		t.Fatalf("Flush: %v", err)
@@ -202,10 +215,10 @@ func TestCloudWatchPayloadLimit(t *testing.T) {
 		}
 		estimate := requestOverhead(q.Namespace)
 		for _, d := range q.Datums {
-			if len(d.Dims) != MaxDimensionsPerMetric {
-				t.Fatalf("datum %s has %d dimensions, want %d", d.Name, len(d.Dims), MaxDimensionsPerMetric)
+			if len(d.Dims) != maxDimensionsPerMetric {
+				t.Fatalf("datum %s has %d dimensions, want %d", d.Name, len(d.Dims), maxDimensionsPerMetric)
 			}
-			estimate += datumSize(d.Name, Unit(d.Unit), dimsOf(d.Dims))
+			estimate += datumSize(d.Name, metrics.Unit(d.Unit), dimsOf(d.Dims))
 		}
 		if q.BodyBytes > estimate {
 			t.Errorf("request %d: encoded %d bytes, estimated %d: the estimate must not be below the real size", i, q.BodyBytes, estimate)
@@ -218,14 +231,14 @@ func TestCloudWatchPayloadLimit(t *testing.T) {
 
 // TestCloudWatchSizeEstimateIsConservative compares the size estimate with
 // the real encoding for small and typical datums, one per request.
-func TestCloudWatchSizeEstimateIsConservative(t *testing.T) {
+func TestPublisherSizeEstimateIsConservative(t *testing.T) {
 	r := newReceiver(t)
 	cfg := testConfig(t, r)
 	cfg.MaxDatumsPerRequest = 1
 	cw := newTestCloudWatch(t, cfg)
-	cw.Record("a", 1, "", LevelSummary, Dims{})
-	cw.Record(MetricMillisBehindLatest, 1e100, UnitMilliseconds, LevelSummary, NewDims(Dimension{"Operation", "ProcessTask"}, Dimension{"ShardId", "shardId-000000000001"}))
-	cw.Record(strings.Repeat("x", 255), -0.5, UnitCountPerSecond, LevelSummary, NewDims(Dimension{strings.Repeat("k", 255), strings.Repeat("v", 1024)}))
+	cw.Record("a", 1, "", metrics.LevelSummary, metrics.Dims{})
+	cw.Record(metricnames.MetricMillisBehindLatest, 1e100, metrics.UnitMilliseconds, metrics.LevelSummary, metrics.NewDims(dim("Operation", "ProcessTask"), dim("ShardId", "shardId-000000000001")))
+	cw.Record(strings.Repeat("x", 255), -0.5, metrics.Unit("Count/Second"), metrics.LevelSummary, metrics.NewDims(dim(strings.Repeat("k", 255), strings.Repeat("v", 1024))))
 	if err := cw.Flush(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -235,35 +248,35 @@ func TestCloudWatchSizeEstimateIsConservative(t *testing.T) {
 	}
 	for _, q := range reqs {
 		d := q.Datums[0]
-		est := requestOverhead(q.Namespace) + datumSize(d.Name, Unit(d.Unit), dimsOf(d.Dims))
+		est := requestOverhead(q.Namespace) + datumSize(d.Name, metrics.Unit(d.Unit), dimsOf(d.Dims))
 		if q.BodyBytes > est {
 			t.Errorf("datum %.20s: encoded %d bytes, estimated %d", d.Name, q.BodyBytes, est)
 		}
 	}
 }
 
-func dimsOf(m map[string]string) Dims {
-	var d []Dimension
+func dimsOf(m map[string]string) metrics.Dims {
+	var d []metrics.Dimension
 	for k, v := range m {
-		d = append(d, Dimension{k, v})
+		d = append(d, dim(k, v))
 	}
-	return NewDims(d...)
+	return metrics.NewDims(d...)
 }
 
-func TestCloudWatchDropsDatumsBreakingLimits(t *testing.T) {
+func TestPublisherDropsDatumsBreakingLimits(t *testing.T) {
 	r := newReceiver(t)
 	cw := newTestCloudWatch(t, testConfig(t, r))
-	dims := make([]Dimension, MaxDimensionsPerMetric+1)
+	dims := make([]metrics.Dimension, maxDimensionsPerMetric+1)
 	for i := range dims {
-		dims[i] = Dimension{Name: fmt.Sprintf("d%02d", i), Value: "v"}
+		dims[i] = metrics.Dimension{Name: fmt.Sprintf("d%02d", i), Value: "v"}
 	}
-	tooMany := NewScope(cw, dims...)
-	tooMany.Count("TooManyDims", 1, LevelSummary)
-	tooMany.Count("TooManyDims", 1, LevelSummary)
-	NewScope(cw, Dimension{"ShardId", ""}).Count("EmptyDimValue", 1, LevelSummary)
-	cw.Record("NaN", nan(), UnitNone, LevelSummary, Dims{})
-	ok := NewScope(cw, dims[:MaxDimensionsPerMetric]...)
-	ok.Count("ThirtyDims", 1, LevelSummary)
+	tooMany := metrics.NewScope(cw, dims...)
+	tooMany.Count("TooManyDims", 1, metrics.LevelSummary)
+	tooMany.Count("TooManyDims", 1, metrics.LevelSummary)
+	metrics.NewScope(cw, dim("ShardId", "")).Count("EmptyDimValue", 1, metrics.LevelSummary)
+	cw.Record("NaN", nan(), metrics.UnitNone, metrics.LevelSummary, metrics.Dims{})
+	ok := metrics.NewScope(cw, dims[:maxDimensionsPerMetric]...)
+	ok.Count("ThirtyDims", 1, metrics.LevelSummary)
 
 	// The bad datums must not fail the request carrying the good one.
 	if err := cw.Flush(ctxTimeout(t, 10*time.Second)); err != nil {
@@ -280,18 +293,18 @@ func TestCloudWatchDropsDatumsBreakingLimits(t *testing.T) {
 
 func nan() float64 { var z float64; return z / z }
 
-func TestCloudWatchDefaultDimensionsFollowKCL(t *testing.T) {
+func TestPublisherDefaultDimensionsFollowKCL(t *testing.T) {
 	r := newReceiver(t)
 	cfg := testConfig(t, r)
 	cfg.Dimensions = nil // KCL's default: Operation and ShardId
 	cw := newTestCloudWatch(t, cfg)
 	for _, worker := range []string{"w1", "w2"} {
-		s := NewScope(cw,
-			Dimension{DimensionOperation, OperationProcessTask},
-			Dimension{DimensionShardID, "shardId-1"},
-			Dimension{DimensionWorkerIdentifier, worker},
-			Dimension{"StreamName", "orders"})
-		s.Count(MetricRecordsProcessed, 5, LevelSummary)
+		s := metrics.NewScope(cw,
+			dim(metricnames.DimensionOperation, metricnames.OperationProcessTask),
+			dim(metricnames.DimensionShardID, "shardId-1"),
+			dim(metricnames.DimensionWorkerIdentifier, worker),
+			dim("StreamName", "orders"))
+		s.Count(metricnames.MetricRecordsProcessed, 5, metrics.LevelSummary)
 	}
 	if err := cw.Close(ctxTimeout(t, 10*time.Second)); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -303,17 +316,17 @@ func TestCloudWatchDefaultDimensionsFollowKCL(t *testing.T) {
 	if want := map[string]string{"Operation": "ProcessTask", "ShardId": "shardId-1"}; !maps.Equal(got[0].Dims, want) {
 		t.Errorf("dimensions %v, want %v", got[0].Dims, want)
 	}
-	if want := (StatisticSet{2, 10, 5, 5}); got[0].Stats != want {
+	if want := (stats(2, 10, 5, 5)); got[0].Stats != want {
 		t.Errorf("stats %+v, want %+v", got[0].Stats, want)
 	}
 }
 
-func TestCloudWatchFlushesOnClose(t *testing.T) {
+func TestPublisherFlushesOnClose(t *testing.T) {
 	r := newReceiver(t)
 	cw := newTestCloudWatch(t, testConfig(t, r)) // FlushInterval 1 h: only Close sends
 	s := shardScope(cw, "shardId-7")
 	for i := range 1500 {
-		s.Count(fmt.Sprintf("m%d", i), 1, LevelSummary)
+		s.Count(fmt.Sprintf("m%d", i), 1, metrics.LevelSummary)
 	}
 	if n := len(r.requests()); n != 0 {
 		t.Fatalf("%d requests before Close", n)
@@ -327,7 +340,7 @@ func TestCloudWatchFlushesOnClose(t *testing.T) {
 	if err := cw.Close(ctxTimeout(t, time.Second)); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	s.Count("late", 1, LevelSummary)
+	s.Count("late", 1, metrics.LevelSummary)
 	if d := cw.Dropped(); d != 1 {
 		t.Errorf("Dropped() after a Record on a closed sink = %d, want 1", d)
 	}
@@ -336,25 +349,25 @@ func TestCloudWatchFlushesOnClose(t *testing.T) {
 	}
 }
 
-func TestCloudWatchLevels(t *testing.T) {
+func TestPublisherLevels(t *testing.T) {
 	t.Run("summary", func(t *testing.T) {
 		r := newReceiver(t)
 		cfg := testConfig(t, r)
-		cfg.Level = LevelSummary
+		cfg.Level = metrics.LevelSummary
 		cw := newTestCloudWatch(t, cfg)
 		s := shardScope(cw, "shardId-1")
-		if !s.Enabled(LevelSummary) || s.Enabled(LevelDetailed) {
-			t.Errorf("Enabled(SUMMARY)=%v Enabled(DETAILED)=%v, want true, false", s.Enabled(LevelSummary), s.Enabled(LevelDetailed))
+		if !s.Enabled(metrics.LevelSummary) || s.Enabled(metrics.LevelDetailed) {
+			t.Errorf("Enabled(SUMMARY)=%v Enabled(DETAILED)=%v, want true, false", s.Enabled(metrics.LevelSummary), s.Enabled(metrics.LevelDetailed))
 		}
-		s.Time(MetricGetRecordsTime, time.Millisecond, LevelDetailed)
-		s.Success(MetricGetRecordsSuccess, true, LevelDetailed)
-		s.Count(MetricRecordsProcessed, 3, LevelSummary)
-		s.Count("RecordedAtNone", 1, LevelNone)
+		s.Time(metricnames.MetricGetRecordsTime, time.Millisecond, metrics.LevelDetailed)
+		s.Success(metricnames.MetricGetRecordsSuccess, true, metrics.LevelDetailed)
+		s.Count(metricnames.MetricRecordsProcessed, 3, metrics.LevelSummary)
+		s.Count("RecordedAtNone", 1, metrics.LevelNone)
 		if err := cw.Close(ctxTimeout(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		got := r.datums()
-		if len(got) != 1 || got[0].Name != MetricRecordsProcessed {
+		if len(got) != 1 || got[0].Name != metricnames.MetricRecordsProcessed {
 			t.Errorf("received %+v, want only RecordsProcessed", got)
 		}
 		if d := cw.Dropped(); d != 0 {
@@ -364,12 +377,12 @@ func TestCloudWatchLevels(t *testing.T) {
 	t.Run("none", func(t *testing.T) {
 		r := newReceiver(t)
 		cfg := testConfig(t, r)
-		cfg.Level = LevelNone
+		cfg.Level = metrics.LevelNone
 		cw := newTestCloudWatch(t, cfg)
 		s := shardScope(cw, "shardId-1")
-		s.Count(MetricRecordsProcessed, 3, LevelSummary)
-		s.Count(MetricGetRecordsSuccess, 3, LevelDetailed)
-		if cw.Enabled(LevelSummary) || cw.Enabled(LevelDetailed) {
+		s.Count(metricnames.MetricRecordsProcessed, 3, metrics.LevelSummary)
+		s.Count(metricnames.MetricGetRecordsSuccess, 3, metrics.LevelDetailed)
+		if cw.Enabled(metrics.LevelSummary) || cw.Enabled(metrics.LevelDetailed) {
 			t.Error("a NONE sink reports a level enabled")
 		}
 		if err := cw.Flush(ctxTimeout(t, time.Second)); err != nil {
@@ -384,7 +397,7 @@ func TestCloudWatchLevels(t *testing.T) {
 	})
 }
 
-func TestCloudWatchRetriesThrottling(t *testing.T) {
+func TestPublisherRetriesThrottling(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		reply reply
@@ -404,8 +417,8 @@ func TestCloudWatchRetriesThrottling(t *testing.T) {
 			})
 			cw := newTestCloudWatch(t, testConfig(t, r))
 			s := shardScope(cw, "shardId-1")
-			s.Count(MetricRecordsProcessed, 42, LevelSummary)
-			s.Count(MetricExpiredIterator, 1, LevelSummary)
+			s.Count(metricnames.MetricRecordsProcessed, 42, metrics.LevelSummary)
+			s.Count(metricnames.MetricExpiredIterator, 1, metrics.LevelSummary)
 			if err := cw.Flush(ctxTimeout(t, 10*time.Second)); err != nil {
 				t.Fatalf("Flush: %v", err)
 			}
@@ -425,7 +438,7 @@ func TestCloudWatchRetriesThrottling(t *testing.T) {
 	}
 }
 
-func TestCloudWatchGivesUpAfterMaxRetries(t *testing.T) {
+func TestPublisherGivesUpAfterMaxRetries(t *testing.T) {
 	r := newReceiver(t)
 	r.script(func(int) reply { return throttled() })
 	cfg := testConfig(t, r)
@@ -433,9 +446,9 @@ func TestCloudWatchGivesUpAfterMaxRetries(t *testing.T) {
 	cw := newTestCloudWatch(t, cfg)
 	s := shardScope(cw, "shardId-1")
 	for range 5 {
-		s.Count(MetricRecordsProcessed, 1, LevelSummary)
+		s.Count(metricnames.MetricRecordsProcessed, 1, metrics.LevelSummary)
 	}
-	s.Count(MetricDataBytesProcessed, 1, LevelSummary)
+	s.Count(metricnames.MetricDataBytesProcessed, 1, metrics.LevelSummary)
 
 	err := cw.Flush(ctxTimeout(t, 10*time.Second))
 	var ue *UndeliveredError
@@ -455,13 +468,13 @@ func TestCloudWatchGivesUpAfterMaxRetries(t *testing.T) {
 	}
 }
 
-func TestCloudWatchDoesNotRetryClientErrors(t *testing.T) {
+func TestPublisherDoesNotRetryClientErrors(t *testing.T) {
 	r := newReceiver(t)
 	r.script(func(int) reply {
 		return reply{status: 400, errType: "com.amazonaws.cloudwatch#InvalidParameterValueException", queryErr: "InvalidParameterValue;Sender"}
 	})
 	cw := newTestCloudWatch(t, testConfig(t, r))
-	shardScope(cw, "shardId-1").Count(MetricRecordsProcessed, 1, LevelSummary)
+	shardScope(cw, "shardId-1").Count(metricnames.MetricRecordsProcessed, 1, metrics.LevelSummary)
 	err := cw.Flush(ctxTimeout(t, 10*time.Second))
 	var ae smithy.APIError
 	if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidParameterValue" {
@@ -472,20 +485,20 @@ func TestCloudWatchDoesNotRetryClientErrors(t *testing.T) {
 	}
 }
 
-func TestCloudWatchQueueOverflowIsCounted(t *testing.T) {
+func TestPublisherQueueOverflowIsCounted(t *testing.T) {
 	r := newReceiver(t)
 	cfg := testConfig(t, r)
 	cfg.QueueSize = 10
 	cw := newTestCloudWatch(t, cfg)
 	s := shardScope(cw, "shardId-1")
 	for i := range 15 {
-		s.Count(fmt.Sprintf("m%02d", i), 1, LevelSummary)
+		s.Count(fmt.Sprintf("m%02d", i), 1, metrics.LevelSummary)
 	}
 	if d := cw.Dropped(); d != 5 {
 		t.Fatalf("Dropped() = %d after 15 series into a queue of 10, want 5", d)
 	}
 	// A full queue still aggregates into series it holds.
-	s.Count("m00", 1, LevelSummary)
+	s.Count("m00", 1, metrics.LevelSummary)
 	if d := cw.Dropped(); d != 5 {
 		t.Errorf("Dropped() = %d after recording into an existing series, want 5", d)
 	}
@@ -498,7 +511,7 @@ func TestCloudWatchQueueOverflowIsCounted(t *testing.T) {
 	}
 	// Delivered datums free their slots.
 	for i := range 10 {
-		s.Count(fmt.Sprintf("n%02d", i), 1, LevelSummary)
+		s.Count(fmt.Sprintf("n%02d", i), 1, metrics.LevelSummary)
 	}
 	if d := cw.Dropped(); d != 5 {
 		t.Errorf("Dropped() = %d after the queue drained, want still 5", d)
@@ -509,7 +522,7 @@ func TestCloudWatchQueueOverflowIsCounted(t *testing.T) {
 // while the receiver holds the publisher's request open (stalled) or
 // fails every request, and requires them to complete: Record must not wait
 // for the network, and a full queue must drop rather than block.
-func TestCloudWatchSlowReceiverDoesNotBlockRecord(t *testing.T) {
+func TestPublisherSlowReceiverDoesNotBlockRecord(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		reply reply
@@ -527,7 +540,7 @@ func TestCloudWatchSlowReceiverDoesNotBlockRecord(t *testing.T) {
 
 			s := shardScope(cw, "shardId-1")
 			for i := range 10 {
-				s.Count(fmt.Sprintf("warmup-%d", i), 1, LevelSummary)
+				s.Count(fmt.Sprintf("warmup-%d", i), 1, metrics.LevelSummary)
 			}
 			flushCtx, cancelFlush := context.WithCancel(context.Background())
 			defer cancelFlush()
@@ -542,7 +555,7 @@ func TestCloudWatchSlowReceiverDoesNotBlockRecord(t *testing.T) {
 				wg.Go(func() {
 					sc := shardScope(cw, fmt.Sprintf("shardId-%d", g))
 					for i := range total / 4 {
-						sc.Count(fmt.Sprintf("m%d", i%5000), 1, LevelSummary)
+						sc.Count(fmt.Sprintf("m%d", i%5000), 1, metrics.LevelSummary)
 					}
 				})
 			}
@@ -583,14 +596,14 @@ func TestCloudWatchSlowReceiverDoesNotBlockRecord(t *testing.T) {
 	}
 }
 
-func TestCloudWatchCloseAbortsBackoff(t *testing.T) {
+func TestPublisherCloseAbortsBackoff(t *testing.T) {
 	r := newReceiver(t)
 	r.script(func(int) reply { return throttled() })
 	cfg := testConfig(t, r)
 	cfg.RetryBaseDelay = time.Hour
 	cfg.RetryMaxDelay = time.Hour
 	cw := newTestCloudWatch(t, cfg)
-	shardScope(cw, "shardId-1").Count(MetricRecordsProcessed, 1, LevelSummary)
+	shardScope(cw, "shardId-1").Count(metricnames.MetricRecordsProcessed, 1, metrics.LevelSummary)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -607,12 +620,12 @@ func TestCloudWatchCloseAbortsBackoff(t *testing.T) {
 	}
 }
 
-func TestCloudWatchFlushesOnTimer(t *testing.T) {
+func TestPublisherFlushesOnTimer(t *testing.T) {
 	r := newReceiver(t)
 	cfg := testConfig(t, r)
 	cfg.FlushInterval = 20 * time.Millisecond
 	cw := newTestCloudWatch(t, cfg)
-	shardScope(cw, "shardId-1").Count(MetricRecordsProcessed, 9, LevelSummary)
+	shardScope(cw, "shardId-1").Count(metricnames.MetricRecordsProcessed, 9, metrics.LevelSummary)
 	r.waitArrival(t, 10*time.Second)
 	got := r.datums()
 	if len(got) != 1 || got[0].Stats.Sum != 9 {
@@ -620,40 +633,46 @@ func TestCloudWatchFlushesOnTimer(t *testing.T) {
 	}
 }
 
-func TestCloudWatchConfigValidation(t *testing.T) {
+func TestConfigValidation(t *testing.T) {
 	r := newReceiver(t)
-	good := func() CloudWatchConfig { return CloudWatchConfig{Client: r.client(), Namespace: "app"} }
+	good := func() Config { return Config{Client: r.client(), Namespace: "app"} }
 	for _, tc := range []struct {
 		field string
-		edit  func(*CloudWatchConfig)
+		edit  func(*Config)
 	}{
-		{"Client", func(c *CloudWatchConfig) { c.Client = nil }},
-		{"Namespace", func(c *CloudWatchConfig) { c.Namespace = "" }},
-		{"Namespace", func(c *CloudWatchConfig) { c.Namespace = "AWS/Kinesis" }},
-		{"Namespace", func(c *CloudWatchConfig) { c.Namespace = strings.Repeat("n", 256) }},
-		{"Namespace", func(c *CloudWatchConfig) { c.Namespace = "bad\nname" }},
-		{"Level", func(c *CloudWatchConfig) { c.Level = 7 }},
-		{"FlushInterval", func(c *CloudWatchConfig) { c.FlushInterval = -time.Second }},
-		{"QueueSize", func(c *CloudWatchConfig) { c.QueueSize = -1 }},
-		{"MaxDatumsPerRequest", func(c *CloudWatchConfig) { c.MaxDatumsPerRequest = 1001 }},
-		{"RetryBaseDelay", func(c *CloudWatchConfig) { c.RetryBaseDelay = -1 }},
-		{"RetryMaxDelay", func(c *CloudWatchConfig) { c.RetryBaseDelay, c.RetryMaxDelay = time.Second, time.Millisecond }},
-		{"RequestTimeout", func(c *CloudWatchConfig) { c.RequestTimeout = -1 }},
-		{"Dimensions[1]", func(c *CloudWatchConfig) { c.Dimensions = []string{"ShardId", ""} }},
-		{"Dimensions", func(c *CloudWatchConfig) { c.Dimensions = []string{"ShardId", AllDimensions} }},
+		{"Client", func(c *Config) { c.Client = nil }},
+		{"Namespace", func(c *Config) { c.Namespace = "" }},
+		{"Namespace", func(c *Config) { c.Namespace = "AWS/Kinesis" }},
+		{"Namespace", func(c *Config) { c.Namespace = strings.Repeat("n", 256) }},
+		{"Namespace", func(c *Config) { c.Namespace = "bad\nname" }},
+		{"Level", func(c *Config) { c.Level = 7 }},
+		{"FlushInterval", func(c *Config) { c.FlushInterval = -time.Second }},
+		{"QueueSize", func(c *Config) { c.QueueSize = -1 }},
+		{"MaxDatumsPerRequest", func(c *Config) { c.MaxDatumsPerRequest = 1001 }},
+		{"RetryBaseDelay", func(c *Config) { c.RetryBaseDelay = -1 }},
+		{"RetryMaxDelay", func(c *Config) { c.RetryBaseDelay, c.RetryMaxDelay = time.Second, time.Millisecond }},
+		{"RequestTimeout", func(c *Config) { c.RequestTimeout = -1 }},
+		{"Dimensions[1]", func(c *Config) { c.Dimensions = []string{"ShardId", ""} }},
+		{"Dimensions", func(c *Config) { c.Dimensions = []string{"ShardId", AllDimensions} }},
 	} {
 		cfg := good()
 		tc.edit(&cfg)
-		cw, err := NewCloudWatch(cfg)
-		var ce *ConfigError
-		if !errors.As(err, &ce) || ce.Field != "CloudWatchConfig."+tc.field {
-			t.Errorf("%s: NewCloudWatch error %v, want a ConfigError for %s", tc.field, err, tc.field)
+		cw, err := New(cfg)
+		var ce *consumer.ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field || !errors.Is(err, consumer.ErrInvalidConfig) {
+			t.Errorf("%s: New error %v, want a consumer.ConfigError for %s", tc.field, err, tc.field)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), "shardwise: ") {
+			t.Errorf("%s: error %q does not start with \"shardwise: \"", tc.field, err)
+		}
+		if verr := cfg.Validate(); verr == nil || verr.Error() != err.Error() {
+			t.Errorf("%s: Validate() = %v, New reported %v", tc.field, verr, err)
 		}
 		if cw != nil {
-			t.Errorf("%s: NewCloudWatch returned a sink with an error", tc.field)
+			t.Errorf("%s: New returned a publisher with an error", tc.field)
 		}
 	}
-	cw, err := NewCloudWatch(good())
+	cw, err := New(good())
 	if err != nil {
 		t.Fatalf("valid config: %v", err)
 	}

@@ -1,0 +1,5 @@
+//go:build race
+
+package cloudwatch
+
+const raceEnabled = true
