@@ -1,10 +1,12 @@
 // Command demo produces records into a Kinesis stream and consumes them
 // with several Shardwise workers, printing progress, then a summary line.
 //
-// It runs against local emulators (`make demo` starts them and passes
-// their endpoints in SHARDWISE_KINESIS_ENDPOINT and
-// SHARDWISE_DYNAMODB_ENDPOINT) or, with -aws, against the account of the
-// default AWS configuration.
+// It builds its clients as a service does (config.LoadDefaultConfig). It
+// runs against local emulators (`make demo` starts them and sets the AWS
+// SDK's AWS_ENDPOINT_URL_KINESIS and AWS_ENDPOINT_URL_DYNAMODB to them) or,
+// with -aws, against the account of the default AWS configuration; without
+// -aws it refuses to run unless both endpoints are set, so it never creates
+// a stream in an account by accident.
 package main
 
 import (
@@ -28,7 +30,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/scheduler"
 )
 
@@ -71,7 +72,7 @@ func run() error {
 	app := "shardwise-demo-app-" + suffix
 	start := time.Now()
 	fmt.Printf("demo: creating stream %s with %d shards\n", stream, *shards)
-	if err := emulator.CreateStream(ctx, kc, stream, *shards); err != nil {
+	if err := createStream(ctx, kc, stream, *shards); err != nil {
 		return err
 	}
 
@@ -228,18 +229,26 @@ func (t *tally) snapshot() (unique, dup int64, per map[int]int64) {
 }
 
 func clients(ctx context.Context, useAWS bool) (*kinesis.Client, *dynamodb.Client, error) {
-	if useAWS {
-		cfg, err := config.LoadDefaultConfig(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		return kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), nil
+	if !useAWS && (os.Getenv("AWS_ENDPOINT_URL_KINESIS") == "" || os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "") {
+		return nil, nil, errors.New("no local endpoints (AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_DYNAMODB): run `make demo`, which starts the emulators, or pass -aws")
 	}
-	env := emulator.FromEnviron()
-	if env.Kinesis == "" || env.DynamoDB == "" {
-		return nil, nil, errors.New("no emulator endpoints (" + emulator.EnvKinesis + ", " + emulator.EnvDynamoDB + "): run `make demo`, which starts the emulators, or pass -aws")
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	return emulator.KinesisClient(env.Kinesis), emulator.DynamoDBClient(env.DynamoDB), nil
+	return kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), nil
+}
+
+// createStream creates a stream and waits until it is active.
+func createStream(ctx context.Context, kc *kinesis.Client, name string, shards int) error {
+	_, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(int32(shards))})
+	if err != nil {
+		return fmt.Errorf("creating stream %s: %w", name, err)
+	}
+	w := kinesis.NewStreamExistsWaiter(kc, func(o *kinesis.StreamExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
+	})
+	return w.Wait(ctx, &kinesis.DescribeStreamInput{StreamName: aws.String(name)}, time.Minute)
 }
 
 // spreadLeases waits until `holders` workers each run at least one lease,
