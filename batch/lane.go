@@ -234,7 +234,7 @@ func (l *lane) deliver(entries []*entry) bool {
 			// handled; the rest is retried from there.
 			cut, bad := lowestFailure(s.entries, resp.BatchItemFailures)
 			if bad.IsZero() {
-				err = fmt.Errorf("handler reported %d failed records, the first at %s", len(resp.BatchItemFailures), s.entries[cut].rec.Position())
+				err = fmt.Errorf("shardwise: handler reported %d failed records, the first at %s", len(resp.BatchItemFailures), s.entries[cut].rec.Position())
 				s.lastErr = err
 				if !l.handled(s.entries[:cut], resp.State) {
 					return false
@@ -267,7 +267,7 @@ func (l *lane) deliver(entries []*entry) bool {
 				}
 				continue
 			}
-			err = fmt.Errorf("handler reported failed record %s, which is not in the batch", bad)
+			err = fmt.Errorf("shardwise: handler reported failed record %s, which is not in the batch", bad)
 		}
 		s.lastErr = err
 		if cfg.BisectOnError && len(s.entries) > 1 {
@@ -305,7 +305,7 @@ func (l *lane) exhausted(s *segment) bool {
 func (l *lane) backoff(s *segment, err error, retry *backoff.Backoff) bool {
 	p := l.p
 	s.retry = true
-	p.setFailure(l.id, fmt.Errorf("handler: %w", err))
+	p.setFailure(l.id, fmt.Errorf("shardwise: %w", err))
 	delay := retry.Next()
 	p.log.Warn().Int("lane", l.id).Int("records", len(s.entries)).Str("first", s.entries[0].rec.Position().String()).
 		Int("retries", s.retried).Dur("retry_in", delay).Err(err).Msg("handler failed; retrying")
@@ -329,7 +329,7 @@ func (l *lane) invoke(es []*entry) (resp Response, err error) {
 func (l *lane) call(b Batch) (resp Response, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("handler panicked: %v\n%s", r, debug.Stack())
+			err = fmt.Errorf("shardwise: handler panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
 	return l.p.handler(l.p.ctx, b)
@@ -384,7 +384,7 @@ func (l *lane) giveUp(es []*entry, cond FailureCondition, cause error, invokes, 
 			p.finish(es)
 			return true
 		}
-		err = fmt.Errorf("OnFailure destination refused %d records %s..%s: %w", len(es), f.StartSequenceNumber, f.EndSequenceNumber, err)
+		err = fmt.Errorf("shardwise: OnFailure destination refused %d records %s..%s: %w", len(es), f.StartSequenceNumber, f.EndSequenceNumber, err)
 		p.setFailure(l.id, err)
 		delay := retry.Next()
 		p.log.Error().Int("lane", l.id).Dur("retry_in", delay).Err(err).
@@ -398,7 +398,7 @@ func (l *lane) giveUp(es []*entry, cond FailureCondition, cause error, invokes, 
 func (l *lane) callDestination(f FailedRecords) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("OnFailure destination panicked: %v\n%s", r, debug.Stack())
+			err = fmt.Errorf("shardwise: OnFailure destination panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
 	return l.p.cfg.OnFailure(l.p.ctx, f)

@@ -5,10 +5,11 @@ import (
 	"fmt"
 )
 
-// Every error Shardwise returns starts with "shardwise: ", once: an error
-// that wraps another (fmt.Errorf with %w) adds its context after that
-// prefix and does not repeat it. Errors a caller acts on are the sentinels
-// and typed errors below, matched with errors.Is and errors.As.
+// Every error Shardwise creates starts with "shardwise: "; an error that
+// wraps one of Shardwise's own starts with the wrapped error ("%w: ...")
+// or adds its context after the prefix. Errors a caller acts on are the
+// sentinels and typed errors below (and ErrStalled in package batch),
+// matched with errors.Is and errors.As, never by their text.
 
 // ErrLeaseLost is returned by checkpoint calls when this worker no longer
 // holds the lease: another worker took it, or this worker fenced itself

@@ -54,11 +54,11 @@ func (p InitialPosition) Validate() error {
 		return nil
 	case PositionAtTimestamp:
 		if p.Timestamp.IsZero() {
-			return fmt.Errorf("AT_TIMESTAMP needs a timestamp")
+			return fmt.Errorf("shardwise: AT_TIMESTAMP needs a timestamp")
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown initial position kind %d", p.Kind)
+	return fmt.Errorf("shardwise: unknown initial position kind %d", p.Kind)
 }
 
 func (p InitialPosition) String() string {

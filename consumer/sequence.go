@@ -78,15 +78,15 @@ func ValidSequenceNumber(s string) bool {
 func (e ExtendedSequenceNumber) Validate() error {
 	if e.IsSentinel() {
 		if e.SubSequenceNumber != 0 {
-			return fmt.Errorf("sentinel position %s with sub-sequence number %d", e.SequenceNumber, e.SubSequenceNumber)
+			return fmt.Errorf("shardwise: sentinel position %s with sub-sequence number %d", e.SequenceNumber, e.SubSequenceNumber)
 		}
 		return nil
 	}
 	if !ValidSequenceNumber(e.SequenceNumber) {
-		return fmt.Errorf("invalid sequence number %q", e.SequenceNumber)
+		return fmt.Errorf("shardwise: invalid sequence number %q", e.SequenceNumber)
 	}
 	if e.SubSequenceNumber < 0 {
-		return fmt.Errorf("negative sub-sequence number %d", e.SubSequenceNumber)
+		return fmt.Errorf("shardwise: negative sub-sequence number %d", e.SubSequenceNumber)
 	}
 	return nil
 }

@@ -112,7 +112,7 @@ func NewTimeWindow(h TimeWindowHandler, bc batch.Config, ev Config) (consumer.Pr
 				if err := json.Unmarshal(w.State, &e.State); err != nil {
 					// Only this adapter writes the state, so this is a bug,
 					// not bad input; failing the call keeps the records.
-					return batch.Response{}, fmt.Errorf("lambdaevents: decoding window state: %w", err)
+					return batch.Response{}, fmt.Errorf("shardwise: decoding window state: %w", err)
 				}
 			}
 		}
@@ -123,7 +123,7 @@ func NewTimeWindow(h TimeWindowHandler, bc batch.Config, ev Config) (consumer.Pr
 		var state []byte
 		if len(resp.State) > 0 {
 			if state, err = json.Marshal(resp.State); err != nil {
-				return batch.Response{}, fmt.Errorf("lambdaevents: encoding window state: %w", err)
+				return batch.Response{}, fmt.Errorf("shardwise: encoding window state: %w", err)
 			}
 		}
 		return batch.Response{BatchItemFailures: failures(b.Records, resp.BatchItemFailures), State: state}, nil

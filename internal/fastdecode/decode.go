@@ -26,13 +26,13 @@ func Decode(body []byte) (out *kinesis.GetRecordsOutput, err error) {
 	if len(body) > math.MaxInt32 {
 		// Offsets are kept in int32; no GetRecords response is
 		// anywhere near this.
-		return nil, fmt.Errorf("fastdecode: body of %d bytes is too large", len(body))
+		return nil, fmt.Errorf("shardwise: body of %d bytes is too large", len(body))
 	}
 	defer func() {
 		// Decode must never take the process down, whatever the body;
 		// the fuzz test calls decode directly so that a panic shows.
 		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("fastdecode: internal error: %v", r)
+			out, err = nil, fmt.Errorf("shardwise: internal error: %v", r)
 		}
 	}()
 	return decode(body)
@@ -637,7 +637,7 @@ func decodeData(buf []byte, want int32, src []byte, unquoted bool) (data, rest [
 	dst := buf[:want:want]
 	n, err := b64.Decode(dst, src)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fastdecode: decode base64 Data: %w", err)
+		return nil, nil, fmt.Errorf("shardwise: decode base64 Data: %w", err)
 	}
 	if n == 0 {
 		// Escaped text of only CR and LF: the SDK's DecodeString
@@ -648,7 +648,7 @@ func decodeData(buf []byte, want int32, src []byte, unquoted bool) (data, rest [
 		// Only CR or LF, which the base64 decoder skips, can make
 		// unescaped text decode short, and the SDK's JSON scanner
 		// rejects them raw in a string.
-		return nil, nil, fmt.Errorf("fastdecode: control character in Data")
+		return nil, nil, fmt.Errorf("shardwise: control character in Data")
 	}
 	return dst[:n:n], buf[want:], nil
 }

@@ -104,7 +104,7 @@ func (d *Decoder) install(stack *middleware.Stack) error {
 	}
 	sdk, ok := stack.Deserialize.Get(sdkDeserializerID)
 	if !ok {
-		return fmt.Errorf("fastdecode: the GetRecords stack has no %s middleware to replace", sdkDeserializerID)
+		return fmt.Errorf("shardwise: the GetRecords stack has no %s middleware to replace", sdkDeserializerID)
 	}
 	if _, ours := sdk.(*deserializer); ours {
 		return nil
@@ -193,7 +193,7 @@ func (m *deserializer) sdkDecode(ctx context.Context, in middleware.DeserializeI
 		// timestamp reaches big.NewFloat); a response must not take the
 		// process down.
 		if r := recover(); r != nil {
-			err = &smithy.DeserializationError{Err: fmt.Errorf("the SDK's deserializer panicked: %v", r)}
+			err = &smithy.DeserializationError{Err: fmt.Errorf("shardwise: the SDK's deserializer panicked: %v", r)}
 		}
 	}()
 	resp := out.RawResponse.(*smithyhttp.Response)

@@ -47,7 +47,7 @@ func parseInt(tok []byte) (int64, bool) {
 	return int64(n), true
 }
 
-var errNaNTimestamp = errors.New("fastdecode: timestamp is NaN")
+var errNaNTimestamp = errors.New("shardwise: timestamp is NaN")
 
 // parseFloat turns a number token into a float64 as the SDK's readFloat
 // does: an integer that fits int64 is converted exactly, anything else
@@ -63,7 +63,7 @@ func parseFloat(tok []byte) (float64, error) {
 	// must not keep it, since the body's buffer is reused.
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(tok), len(tok)), 64)
 	if err != nil {
-		return 0, errors.New("fastdecode: timestamp out of range")
+		return 0, errors.New("shardwise: timestamp out of range")
 	}
 	return f, nil
 }
@@ -118,7 +118,7 @@ func parseFloatString(s []byte) (float64, error) {
 	case strings.EqualFold(str, "-Infinity"):
 		return math.Inf(-1), nil
 	}
-	return 0, errors.New("fastdecode: unexpected string value for a timestamp")
+	return 0, errors.New("shardwise: unexpected string value for a timestamp")
 }
 
 // epochMillis converts epoch seconds to whole milliseconds exactly as the

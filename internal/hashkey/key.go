@@ -23,9 +23,9 @@ var Max = Key{Hi: ^uint64(0), Lo: ^uint64(0)}
 
 var (
 	// ErrSyntax reports input that is not a plain decimal number.
-	ErrSyntax = errors.New("hashkey: not a decimal number")
+	ErrSyntax = errors.New("shardwise: hash key is not a decimal number")
 	// ErrRange reports a decimal number above 2^128-1.
-	ErrRange = errors.New("hashkey: value out of range [0, 2^128-1]")
+	ErrRange = errors.New("shardwise: hash key out of range [0, 2^128-1]")
 )
 
 // pow10 holds 10^0 through 10^19, the multipliers for folding decimal chunks

@@ -21,14 +21,14 @@ var Full = Range{Start: Key{}, End: Max}
 func ParseRange(start, end string) (Range, error) {
 	s, err := Parse(start)
 	if err != nil {
-		return Range{}, fmt.Errorf("hashkey: starting hash key: %w", err)
+		return Range{}, fmt.Errorf("%w (starting hash key %q)", err, start)
 	}
 	e, err := Parse(end)
 	if err != nil {
-		return Range{}, fmt.Errorf("hashkey: ending hash key: %w", err)
+		return Range{}, fmt.Errorf("%w (ending hash key %q)", err, end)
 	}
 	if e.Less(s) {
-		return Range{}, fmt.Errorf("hashkey: starting hash key %s is above ending hash key %s", s, e)
+		return Range{}, fmt.Errorf("shardwise: starting hash key %s is above ending hash key %s", s, e)
 	}
 	return Range{Start: s, End: e}, nil
 }

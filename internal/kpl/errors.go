@@ -8,10 +8,10 @@ import (
 var (
 	// ErrNotAggregate reports data without the aggregate magic, or too short
 	// to hold one. Such data is an ordinary record.
-	ErrNotAggregate = errors.New("kpl: not an aggregated record")
+	ErrNotAggregate = errors.New("shardwise: not an aggregated record")
 	// ErrCorrupt is matched (via errors.Is) by every *CorruptError: data that
 	// claims to be an aggregate but cannot be decoded.
-	ErrCorrupt = errors.New("kpl: corrupt aggregated record")
+	ErrCorrupt = errors.New("shardwise: corrupt aggregated record")
 )
 
 // CorruptError describes why data carrying the aggregate magic could not be
