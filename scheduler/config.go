@@ -60,10 +60,10 @@ type Config struct {
 	CoordinatorTableName string
 	// WorkerStore and CoordinatorStore override the DynamoDB tables (for
 	// tests, with leases.NewMemoryWorkerStore and
-	// balancer.NewMemoryCoordinatorStore). Set both with LeaseStore, or
+	// leases.NewMemoryCoordinatorStore). Set both with LeaseStore, or
 	// none.
 	WorkerStore      leases.WorkerStore
-	CoordinatorStore balancer.CoordinatorStore
+	CoordinatorStore leases.CoordinatorStore
 
 	// WorkerID identifies this worker in the lease table. It must be unique
 	// among the application's workers. Default: hostname plus a random

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -90,7 +91,7 @@ func (f *emuFleet) stopAll() {
 }
 
 func (f *emuFleet) leases() []leases.Lease {
-	st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: f.h.dc, TableName: f.h.app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: f.h.dc, TableName: f.h.app})
 	if err != nil {
 		f.h.t.Fatal(err)
 	}

@@ -22,7 +22,10 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/coordinator"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/fastdecode"
+	"github.com/shardwise/shardwise/internal/session"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -36,9 +39,9 @@ type Scheduler struct {
 	kinesis     KinesisAPI
 	store       leases.Store
 	workers     leases.WorkerStore
-	coordStore  balancer.CoordinatorStore
+	coordStore  leases.CoordinatorStore
 	log         zerolog.Logger
-	cpu         *balancer.CPUSampler
+	cpu         *coordinator.CPUSampler
 	loadSample  func() float64 // Config.LoadSampler, or nil for cpu
 	sink        metrics.Sink   // never nil
 	ownSink     bool           // the scheduler built sink and closes it
@@ -47,8 +50,8 @@ type Scheduler struct {
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
 	// session and coordinator are set by Run's start-up, before any
 	// consumer starts; atomic because Stats may read them at any time.
-	session     atomic.Pointer[leases.Session]
-	coordinator atomic.Pointer[balancer.Coordinator]
+	session     atomic.Pointer[session.Session]
+	coordinator atomic.Pointer[coordinator.Coordinator]
 
 	fetchSem *semaphore.Weighted // GetRecords calls in flight, worker-wide
 	// respEstimate is a decaying maximum of the payload bytes of the
@@ -101,7 +104,7 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		store:      cfg.LeaseStore,
 		workers:    cfg.WorkerStore,
 		coordStore: cfg.CoordinatorStore,
-		cpu:        balancer.NewCPUSampler("/"),
+		cpu:        coordinator.NewCPUSampler("/"),
 		loadSample: cfg.LoadSampler,
 		fetchSem:   semaphore.NewWeighted(int64(cfg.MaxConcurrentFetches)),
 		bytesSem:   semaphore.NewWeighted(cfg.MaxTotalPendingBytes),
@@ -145,15 +148,15 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		if ddb == nil {
 			ddb = dynamodb.NewFromConfig(*cfg.AWSConfig)
 		}
-		st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: ddb, TableName: cfg.LeaseTableName, Logger: s.log})
+		st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: ddb, TableName: cfg.LeaseTableName, Logger: s.log})
 		if err != nil {
 			return nil, fmt.Errorf("shardwise: lease store: %w", err)
 		}
 		s.store = st
-		if s.workers, err = leases.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName); err != nil {
+		if s.workers, err = ddbstore.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName); err != nil {
 			return nil, err
 		}
-		if s.coordStore, err = balancer.NewDynamoCoordinatorStore(ddb, cfg.CoordinatorTableName); err != nil {
+		if s.coordStore, err = ddbstore.NewDynamoCoordinatorStore(ddb, cfg.CoordinatorTableName); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +279,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	sess, err := leases.StartSession(ctx, leases.SessionConfig{
+	sess, err := session.StartSession(ctx, session.SessionConfig{
 		Store:             s.workers,
 		WorkerID:          s.cfg.WorkerID,
 		FailoverTime:      s.cfg.FailoverTime,
@@ -291,7 +294,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 		return fmt.Errorf("shardwise: worker session in table %q: %w", s.cfg.WorkerMetricsTableName, err)
 	}
 	s.session.Store(sess)
-	coord, err := balancer.NewCoordinator(balancer.CoordinatorConfig{
+	coord, err := coordinator.NewCoordinator(coordinator.CoordinatorConfig{
 		WorkerID:           s.cfg.WorkerID,
 		Session:            sess,
 		Leases:             s.store,
@@ -358,7 +361,7 @@ func (s *Scheduler) fenceAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.consumers {
-		c.cancelLease(leases.ErrFenced)
+		c.cancelLease(session.ErrFenced)
 	}
 }
 

@@ -4,8 +4,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/coordinator"
 	"github.com/shardwise/shardwise/internal/fastdecode"
 )
 
@@ -33,7 +33,7 @@ type Stats struct {
 	// final read, and retried GetRecords attempts.
 	Decode fastdecode.Stats
 	// Leader holds the leader's figures while this worker leads.
-	Leader *balancer.CoordinatorStats
+	Leader *coordinator.CoordinatorStats
 }
 
 // LeaseStats describes one shard this worker runs.

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/emulator"
+	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -18,7 +20,7 @@ func TestInspectPrintsLeasesAndWorkers(t *testing.T) {
 	client := emulator.DynamoDBClient(env.DynamoDB)
 	ctx := context.Background()
 	app := "inspect-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: client, TableName: app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: client, TableName: app})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,11 +35,11 @@ func TestInspectPrintsLeasesAndWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ws, _ := leases.NewDynamoWorkerStore(client, app+"-WorkerMetricStats")
+	ws, _ := ddbstore.NewDynamoWorkerStore(client, app+"-WorkerMetricStats")
 	if err := ws.EnsureTable(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ws.Register(ctx, leases.WorkerRecord{ID: "w1", SessionID: "s", Stats: map[string][]float64{leases.MetricCPU: {42}}}); err != nil {
+	if _, err := ws.Register(ctx, leases.WorkerRecord{ID: "w1", SessionID: "s", Stats: map[string][]float64{kclschema.MetricCPU: {42}}}); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

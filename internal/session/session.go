@@ -1,4 +1,4 @@
-package leases
+package session
 
 import (
 	"context"
@@ -10,16 +10,17 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // ErrFenced is the cause given to processors when their worker fenced
 // itself: it could not prove it was alive in time, so another worker may
 // take its leases. It wraps consumer.ErrLeaseLost.
-var ErrFenced = fmt.Errorf("%w: worker session fenced (no successful heartbeat in time)", ErrLeaseLost)
+var ErrFenced = fmt.Errorf("%w: worker session fenced (no successful heartbeat in time)", leases.ErrLeaseLost)
 
 // SessionConfig configures a worker session.
 type SessionConfig struct {
-	Store    WorkerStore
+	Store    leases.WorkerStore
 	WorkerID string
 	// FailoverTime is how long the leader waits, on its own clock, after a
 	// heartbeat counter stopped changing before it declares the worker
@@ -33,7 +34,7 @@ type SessionConfig struct {
 	// Default FailoverTime/5.
 	FenceMargin time.Duration
 	// Load fills in the load figures of each heartbeat (may be nil).
-	Load func(r *WorkerRecord)
+	Load func(r *leases.WorkerRecord)
 	// OnFenced is called (from the session's goroutine) when the session
 	// passes its fencing deadline; OnAlive when a heartbeat succeeds again
 	// after that.
@@ -81,10 +82,10 @@ type Session struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu       sync.Mutex   // guards the fields below
-	rec      WorkerRecord // as last written
-	lastSent time.Time    // send time of the last successful heartbeat (monotonic)
-	fenced   bool         // OnFenced was called and OnAlive not since
+	mu       sync.Mutex          // guards the fields below
+	rec      leases.WorkerRecord // as last written
+	lastSent time.Time           // send time of the last successful heartbeat (monotonic)
+	fenced   bool                // OnFenced was called and OnAlive not since
 	draining bool
 }
 
@@ -105,7 +106,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 		return nil, fmt.Errorf("shardwise/leases: heartbeat interval %v leaves no time before the fencing deadline (%v - %v)", cfg.HeartbeatInterval, cfg.FailoverTime, cfg.FenceMargin)
 	}
 	s := &Session{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
-	r := WorkerRecord{ID: cfg.WorkerID, SessionID: newSessionID()}
+	r := leases.WorkerRecord{ID: cfg.WorkerID, SessionID: newSessionID()}
 	if cfg.Load != nil {
 		cfg.Load(&r)
 	}
@@ -226,7 +227,7 @@ func (s *Session) loop(ctx context.Context) {
 		switch {
 		case err == nil:
 			next.Reset(s.cfg.HeartbeatInterval)
-		case errors.Is(err, ErrConditionFailed):
+		case errors.Is(err, leases.ErrConditionFailed):
 			// A later incarnation took over the worker id (or the record
 			// was deleted): this session is over. Fence at once, then
 			// start a new session so the worker can work again; its leases
@@ -289,7 +290,7 @@ func (s *Session) beat(ctx context.Context) error {
 
 func (s *Session) reregister(ctx context.Context) error {
 	s.mu.Lock()
-	r := WorkerRecord{ID: s.rec.ID, SessionID: newSessionID(), Draining: s.draining}
+	r := leases.WorkerRecord{ID: s.rec.ID, SessionID: newSessionID(), Draining: s.draining}
 	s.mu.Unlock()
 	if s.cfg.Load != nil {
 		s.cfg.Load(&r)

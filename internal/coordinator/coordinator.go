@@ -1,4 +1,4 @@
-package balancer
+package coordinator
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/balancer"
+	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -28,7 +30,7 @@ type CoordinatorConfig struct {
 	Session     SessionView
 	Leases      leases.Store
 	Workers     leases.WorkerStore
-	Coordinator CoordinatorStore
+	Coordinator leases.CoordinatorStore
 	// FailoverTime: a worker (or leader) whose heartbeat has not changed
 	// for this long, on this process's clock, is dead.
 	FailoverTime time.Duration
@@ -44,14 +46,14 @@ type CoordinatorConfig struct {
 	// BalanceEvery makes every Nth assignment run balance load variance
 	// (KCL: 3).
 	BalanceEvery int
-	Plan         PlanConfig
+	Plan         balancer.PlanConfig
 	Logger       zerolog.Logger
 	// Metrics receives the leader's metrics; its dimensions (e.g.
 	// WorkerIdentifier) are extended with Operation. May be nil.
 	Metrics *metrics.Scope
 	// OnAssign is called after moves were written (for metrics and to wake
 	// local discovery).
-	OnAssign func(moves []Move, applied int)
+	OnAssign func(moves []balancer.Move, applied int)
 }
 
 // Coordinator runs leader election on every worker and, on the leader,
@@ -64,8 +66,8 @@ type Coordinator struct {
 	leader atomic.Bool
 
 	// Owned by the Run goroutine:
-	rec        LeaderRecord // last leader item read or written
-	watch      sighting     // non-leaders: the leader's worker record as first seen
+	rec        leases.LeaderRecord // last leader item read or written
+	watch      sighting            // non-leaders: the leader's worker record as first seen
 	watching   bool
 	obs        *observer // leader: every worker
 	lastAssign time.Time
@@ -240,7 +242,7 @@ func (c *Coordinator) elect(ctx context.Context) error {
 	return nil
 }
 
-func (c *Coordinator) claim(ctx context.Context, prev LeaderRecord, why string) error {
+func (c *Coordinator) claim(ctx context.Context, prev leases.LeaderRecord, why string) error {
 	rec, err := c.cfg.Coordinator.ClaimLeader(ctx, prev.Epoch, c.cfg.WorkerID, c.cfg.Session.ID())
 	if errors.Is(err, leases.ErrConditionFailed) {
 		return nil // someone else claimed first
@@ -309,7 +311,7 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	c.lastAssign = now
 	c.runs++
 	byKey := make(map[string]leases.Lease, len(all))
-	var alive []WorkerLoad
+	var alive []balancer.WorkerLoad
 	draining := map[string]bool{}
 	throughput := map[string]float64{}
 	// running holds, per live worker, the leases its last heartbeat said
@@ -329,12 +331,12 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 			continue
 		}
 		maxCPU := 0.0
-		if opr := s.rec.OperatingRange[leases.MetricCPU]; len(opr) > 0 {
+		if opr := s.rec.OperatingRange[kclschema.MetricCPU]; len(opr) > 0 {
 			maxCPU = opr[0]
 		}
-		alive = append(alive, WorkerLoad{ID: id, CPU: s.rec.LatestCPU(), MaxCPU: maxCPU})
+		alive = append(alive, balancer.WorkerLoad{ID: id, CPU: s.rec.LatestCPU(), MaxCPU: maxCPU})
 	}
-	infos := make([]LeaseInfo, 0, len(all))
+	infos := make([]balancer.LeaseInfo, 0, len(all))
 	expired := 0
 	pending := map[string]bool{}
 	for _, l := range all {
@@ -360,7 +362,7 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 		if l.Owner != "" && c.obs.alive(now, l.Owner) && running[l.Owner] == nil {
 			notStarted = true // the owner runs nothing yet
 		}
-		infos = append(infos, LeaseInfo{
+		infos = append(infos, balancer.LeaseInfo{
 			Key:            l.Key,
 			Owner:          l.Owner,
 			ThroughputKBps: throughput[l.Key],
@@ -375,7 +377,7 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	}
 	cfg := c.cfg.Plan
 	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
-	moves := Plan(infos, alive, cfg)
+	moves := balancer.Plan(infos, alive, cfg)
 	applied := 0
 	for _, m := range moves {
 		if err := c.apply(ctx, byKey[m.Key], m); err != nil {
@@ -412,7 +414,7 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 
 // apply writes one move as a compare-and-set on the lease as read: a
 // graceful hand-off when the owner is alive, a direct take otherwise.
-func (c *Coordinator) apply(ctx context.Context, l leases.Lease, m Move) error {
+func (c *Coordinator) apply(ctx context.Context, l leases.Lease, m balancer.Move) error {
 	if l.Key == "" || l.Owner != m.From {
 		return fmt.Errorf("move of %s from %q does not match the lease read: %w", m.Key, m.From, leases.ErrConditionFailed)
 	}

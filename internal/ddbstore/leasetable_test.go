@@ -1,4 +1,4 @@
-package leases
+package ddbstore
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	"github.com/rs/zerolog"
+	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // These tests drive EnsureTable through table states no emulator shows on
@@ -35,7 +37,7 @@ type fakeTable struct {
 
 func newFakeTable() *fakeTable {
 	return &fakeTable{
-		keys: []types.KeySchemaElement{{AttributeName: aws.String(AttrLeaseKey), KeyType: types.KeyTypeHash}},
+		keys: []types.KeySchemaElement{{AttributeName: aws.String(kclschema.AttrLeaseKey), KeyType: types.KeyTypeHash}},
 		defs: keyAttributeDefinitions(),
 	}
 }
@@ -64,7 +66,7 @@ func (f *fakeTable) describe(_ context.Context, in *dynamodb.DescribeTableInput)
 	}
 	if f.index != "" {
 		desc.GlobalSecondaryIndexes = []types.GlobalSecondaryIndexDescription{{
-			IndexName:   aws.String(OwnerIndexName),
+			IndexName:   aws.String(kclschema.OwnerIndexName),
 			IndexStatus: f.index,
 			KeySchema:   ownerIndexKeySchema(),
 			Projection:  &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
@@ -124,14 +126,14 @@ func TestEnsureTableWaitsUntilActive(t *testing.T) {
 		if created.BillingMode != types.BillingModePayPerRequest || created.ProvisionedThroughput != nil {
 			t.Fatalf("CreateTable billing %q throughput %+v", created.BillingMode, created.ProvisionedThroughput)
 		}
-		if len(created.KeySchema) != 1 || aws.ToString(created.KeySchema[0].AttributeName) != AttrLeaseKey || created.KeySchema[0].KeyType != types.KeyTypeHash {
+		if len(created.KeySchema) != 1 || aws.ToString(created.KeySchema[0].AttributeName) != kclschema.AttrLeaseKey || created.KeySchema[0].KeyType != types.KeyTypeHash {
 			t.Fatalf("CreateTable key schema %+v", created.KeySchema)
 		}
 		if len(created.GlobalSecondaryIndexes) != 1 {
 			t.Fatalf("CreateTable indexes %+v", created.GlobalSecondaryIndexes)
 		}
 		gsi := created.GlobalSecondaryIndexes[0]
-		if aws.ToString(gsi.IndexName) != OwnerIndexName || gsi.Projection.ProjectionType != types.ProjectionTypeKeysOnly || gsi.ProvisionedThroughput != nil {
+		if aws.ToString(gsi.IndexName) != kclschema.OwnerIndexName || gsi.Projection.ProjectionType != types.ProjectionTypeKeysOnly || gsi.ProvisionedThroughput != nil {
 			t.Fatalf("CreateTable index %+v", gsi)
 		}
 	})
@@ -323,7 +325,7 @@ func TestEnsureTableIndexRefused(t *testing.T) {
 }
 
 func TestConditionFailureUsesReturnedItem(t *testing.T) {
-	stored := leaseItem(Lease{Key: "k", Owner: "other", Counter: 9})
+	stored := leaseItem(leases.Lease{Key: "k", Owner: "other", Counter: 9})
 	cases := []struct {
 		name     string
 		failItem map[string]types.AttributeValue
@@ -331,16 +333,16 @@ func TestConditionFailureUsesReturnedItem(t *testing.T) {
 		want     error
 		wantGets int
 	}{
-		{name: "item returned", failItem: stored, want: ErrConditionFailed},
-		{name: "gone", want: ErrNotFound, wantGets: 1,
+		{name: "item returned", failItem: stored, want: leases.ErrConditionFailed},
+		{name: "gone", want: leases.ErrNotFound, wantGets: 1,
 			getItem: func(context.Context, *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
 				return &dynamodb.GetItemOutput{}, nil
 			}},
-		{name: "still there", want: ErrConditionFailed, wantGets: 1,
+		{name: "still there", want: leases.ErrConditionFailed, wantGets: 1,
 			getItem: func(context.Context, *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
 				return &dynamodb.GetItemOutput{Item: stored}, nil
 			}},
-		{name: "read-back fails", want: ErrConditionFailed, wantGets: 1,
+		{name: "read-back fails", want: leases.ErrConditionFailed, wantGets: 1,
 			getItem: func(context.Context, *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
 				return nil, &smithy.GenericAPIError{Code: "InternalServerError"}
 			}},
@@ -352,7 +354,7 @@ func TestConditionFailureUsesReturnedItem(t *testing.T) {
 				return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed"), Item: tc.failItem}
 			}
 			s := fakeStore(t, newFakeTable(), h, time.Minute)
-			_, err := s.Take(t.Context(), Lease{Key: "k", Owner: "me", Counter: 3}, "me")
+			_, err := s.Take(t.Context(), leases.Lease{Key: "k", Owner: "me", Counter: 3}, "me")
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Take: %v, want %v", err, tc.want)
 			}

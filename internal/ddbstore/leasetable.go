@@ -1,4 +1,4 @@
-package leases
+package ddbstore
 
 import (
 	"context"
@@ -12,13 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shardwise/shardwise/internal/awsapi"
+	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // errTableWaitTimeout is the cause of EnsureTable's own deadline, so that
 // it can be told from the caller's context ending.
 var errTableWaitTimeout = errors.New("table wait timeout")
 
-const wantKeySchema = AttrLeaseKey + " (S) HASH"
+const wantKeySchema = kclschema.AttrLeaseKey + " (S) HASH"
 
 // EnsureTable implements Store. It creates the table when it is absent
 // (a concurrent creator's ResourceInUseException is success), waits until
@@ -110,15 +112,15 @@ func (s *DynamoStore) throughput() *types.ProvisionedThroughput {
 
 func ownerIndexKeySchema() []types.KeySchemaElement {
 	return []types.KeySchemaElement{
-		{AttributeName: aws.String(AttrLeaseOwner), KeyType: types.KeyTypeHash},
-		{AttributeName: aws.String(AttrLeaseKey), KeyType: types.KeyTypeRange},
+		{AttributeName: aws.String(kclschema.AttrLeaseOwner), KeyType: types.KeyTypeHash},
+		{AttributeName: aws.String(kclschema.AttrLeaseKey), KeyType: types.KeyTypeRange},
 	}
 }
 
 func keyAttributeDefinitions() []types.AttributeDefinition {
 	return []types.AttributeDefinition{
-		{AttributeName: aws.String(AttrLeaseKey), AttributeType: types.ScalarAttributeTypeS},
-		{AttributeName: aws.String(AttrLeaseOwner), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String(kclschema.AttrLeaseKey), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String(kclschema.AttrLeaseOwner), AttributeType: types.ScalarAttributeTypeS},
 	}
 }
 
@@ -127,12 +129,12 @@ func (s *DynamoStore) createTable(ctx context.Context) error {
 		TableName:            aws.String(s.table),
 		AttributeDefinitions: keyAttributeDefinitions(),
 		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(AttrLeaseKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(kclschema.AttrLeaseKey), KeyType: types.KeyTypeHash},
 		},
 		BillingMode:           s.billing,
 		ProvisionedThroughput: s.throughput(),
 		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:             aws.String(OwnerIndexName),
+			IndexName:             aws.String(kclschema.OwnerIndexName),
 			KeySchema:             ownerIndexKeySchema(),
 			Projection:            &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 			ProvisionedThroughput: s.throughput(),
@@ -161,7 +163,7 @@ func (s *DynamoStore) ensureOwnerIndex(ctx context.Context, desc *types.TableDes
 	if idx := findOwnerIndex(desc); idx != nil {
 		ok := ownerIndexUsable(idx)
 		if !ok && idx.IndexStatus == types.IndexStatusActive {
-			s.log.Warn().Str("index", OwnerIndexName).Msg("owner index has an unexpected key schema; ListKeysByOwner will scan the table")
+			s.log.Warn().Str("index", kclschema.OwnerIndexName).Msg("owner index has an unexpected key schema; ListKeysByOwner will scan the table")
 		}
 		s.noteIndex(ok)
 		return true, nil
@@ -171,7 +173,7 @@ func (s *DynamoStore) ensureOwnerIndex(ctx context.Context, desc *types.TableDes
 		AttributeDefinitions: keyAttributeDefinitions(),
 		GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{
 			Create: &types.CreateGlobalSecondaryIndexAction{
-				IndexName:             aws.String(OwnerIndexName),
+				IndexName:             aws.String(kclschema.OwnerIndexName),
 				KeySchema:             ownerIndexKeySchema(),
 				Projection:            &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
 				ProvisionedThroughput: s.indexThroughput(desc),
@@ -180,7 +182,7 @@ func (s *DynamoStore) ensureOwnerIndex(ctx context.Context, desc *types.TableDes
 	})
 	switch {
 	case err == nil:
-		s.log.Info().Str("index", OwnerIndexName).Msg("adding owner index to lease table; ListKeysByOwner scans until it is ACTIVE")
+		s.log.Info().Str("index", kclschema.OwnerIndexName).Msg("adding owner index to lease table; ListKeysByOwner scans until it is ACTIVE")
 		s.noteIndex(false)
 		return true, nil
 	case ctx.Err() != nil:
@@ -197,7 +199,7 @@ func (s *DynamoStore) ensureOwnerIndex(ctx context.Context, desc *types.TableDes
 		*refused = true
 		return false, nil
 	}
-	s.log.Warn().Err(err).Str("index", OwnerIndexName).Msg("cannot add owner index; ListKeysByOwner will scan the table")
+	s.log.Warn().Err(err).Str("index", kclschema.OwnerIndexName).Msg("cannot add owner index; ListKeysByOwner will scan the table")
 	s.noteIndex(false)
 	return true, nil
 }
@@ -262,7 +264,7 @@ func (s *DynamoStore) ownerIndexReady(ctx context.Context) bool {
 
 func findOwnerIndex(desc *types.TableDescription) *types.GlobalSecondaryIndexDescription {
 	for i := range desc.GlobalSecondaryIndexes {
-		if aws.ToString(desc.GlobalSecondaryIndexes[i].IndexName) == OwnerIndexName {
+		if aws.ToString(desc.GlobalSecondaryIndexes[i].IndexName) == kclschema.OwnerIndexName {
 			return &desc.GlobalSecondaryIndexes[i]
 		}
 	}
@@ -284,7 +286,7 @@ func ownerIndexUsable(idx *types.GlobalSecondaryIndexDescription) bool {
 			rng = aws.ToString(k.AttributeName)
 		}
 	}
-	return hash == AttrLeaseOwner && rng == AttrLeaseKey
+	return hash == kclschema.AttrLeaseOwner && rng == kclschema.AttrLeaseKey
 }
 
 // checkKeySchema accepts exactly one HASH key, leaseKey of type S. Anything
@@ -305,13 +307,13 @@ func checkKeySchema(table string, desc *types.TableDescription) error {
 		got = append(got, fmt.Sprintf("%s (%s) %s", name, typ, k.KeyType))
 	}
 	ks := desc.KeySchema
-	if len(ks) == 1 && ks[0].KeyType == types.KeyTypeHash && aws.ToString(ks[0].AttributeName) == AttrLeaseKey &&
-		attrTypes[AttrLeaseKey] == types.ScalarAttributeTypeS {
+	if len(ks) == 1 && ks[0].KeyType == types.KeyTypeHash && aws.ToString(ks[0].AttributeName) == kclschema.AttrLeaseKey &&
+		attrTypes[kclschema.AttrLeaseKey] == types.ScalarAttributeTypeS {
 		return nil
 	}
 	gotS := strings.Join(got, ", ")
 	if gotS == "" {
 		gotS = "(none)"
 	}
-	return &TableSchemaError{Table: table, Want: wantKeySchema, Got: gotS}
+	return &leases.TableSchemaError{Table: table, Want: wantKeySchema, Got: gotS}
 }
