@@ -14,8 +14,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/emulator"
-	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/scheduler"
 )
 
@@ -133,7 +133,7 @@ func TestEmulatorHandlerFailsOneInAThousand(t *testing.T) {
 	tr.check(t, total, poison)
 
 	// Shutdown checkpointed each shard's last record in DynamoDB.
-	st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: dc, TableName: app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: dc, TableName: app})
 	if err != nil {
 		t.Fatal(err)
 	}
