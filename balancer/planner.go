@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/shardwise/shardwise/consumer"
 )
 
 // WorkerLoad is one live worker as the planner sees it.
@@ -85,18 +87,23 @@ const (
 	DefaultMaxCPU = 100
 )
 
-// Validate reports configuration values that are out of range. Plan itself
+// Validate reports every configuration value that is out of range, each as
+// a *consumer.ConfigError naming the PlanConfig field (joined with
+// errors.Join when several are; errors.As finds the first). Plan itself
 // never fails: it falls back to defaults for such values.
 func (c PlanConfig) Validate() error {
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &consumer.ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
 	if c.MaxLeasesForWorker < 0 {
-		errs = append(errs, fmt.Errorf("balancer: MaxLeasesForWorker %d is negative (0 means unlimited)", c.MaxLeasesForWorker))
+		bad("MaxLeasesForWorker", "%d is negative (0 means unlimited)", c.MaxLeasesForWorker)
 	}
 	if math.IsNaN(c.ThresholdPercent) || c.ThresholdPercent < 0 || math.IsInf(c.ThresholdPercent, 0) {
-		errs = append(errs, fmt.Errorf("balancer: ThresholdPercent %v must be a finite value >= 0 (0 means %d)", c.ThresholdPercent, DefaultThresholdPercent))
+		bad("ThresholdPercent", "%v must be a finite value >= 0 (0 means %d)", c.ThresholdPercent, DefaultThresholdPercent)
 	}
 	if math.IsNaN(c.DampeningPercent) || c.DampeningPercent < 0 || c.DampeningPercent > 100 {
-		errs = append(errs, fmt.Errorf("balancer: DampeningPercent %v must be in [0, 100] (0 means %d)", c.DampeningPercent, DefaultDampeningPercent))
+		bad("DampeningPercent", "%v must be in [0, 100] (0 means %d)", c.DampeningPercent, DefaultDampeningPercent)
 	}
 	return errors.Join(errs...)
 }

@@ -369,12 +369,9 @@ func (c Config) validate() error {
 	if c.BalanceEvery < 1 {
 		return bad("BalanceEvery", "%d is below 1", c.BalanceEvery)
 	}
-	if err := (balancer.PlanConfig{ThresholdPercent: c.RebalanceThresholdPercent, DampeningPercent: c.RebalanceDampeningPercent}).Validate(); err != nil {
-		field := "RebalanceThresholdPercent"
-		if strings.Contains(err.Error(), "Dampening") {
-			field = "RebalanceDampeningPercent"
-		}
-		return bad(field, "%v", err)
+	var pe *consumer.ConfigError
+	if err := (balancer.PlanConfig{ThresholdPercent: c.RebalanceThresholdPercent, DampeningPercent: c.RebalanceDampeningPercent}).Validate(); errors.As(err, &pe) {
+		return bad("Rebalance"+pe.Field, "%s", pe.Reason)
 	}
 	if c.Metrics != nil && c.CloudWatch != nil {
 		return bad("CloudWatch", "set Metrics or CloudWatch, not both")
