@@ -303,52 +303,117 @@ func (c *Coordinator) aliveSet(now time.Time) map[string]bool {
 	return out
 }
 
+// assign runs one assignment in four steps: read a snapshot of the leases
+// and of the live workers (snapshot), complete the hand-offs that timed
+// out (expireHandoffs, compare-and-set writes), plan on what is left (a
+// pure function of the snapshot), write the moves (applyMoves,
+// compare-and-set writes), then tidy the tables and report
+// (housekeeping).
 func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
-	all, err := c.cfg.Leases.List(ctx)
+	snap, err := c.snapshot(ctx, now)
 	if err != nil {
 		return err
 	}
 	c.lastAssign = now
 	c.runs++
-	byKey := make(map[string]leases.Lease, len(all))
-	var alive []balancer.WorkerLoad
-	draining := map[string]bool{}
-	throughput := map[string]float64{}
+	forced := c.expireHandoffs(ctx, now, snap)
+	infos, expired := c.planInput(now, snap, forced)
+	cfg := c.cfg.Plan
+	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
+	moves := balancer.Plan(infos, snap.alive, cfg)
+	applied := c.applyMoves(ctx, snap.byKey, moves)
+	c.housekeeping(ctx, now, snap, moves, applied, expired)
+	return nil
+}
+
+// snapshot is what one assignment run reads: every lease, and what the
+// live workers' last heartbeats said.
+type snapshot struct {
+	all   []leases.Lease
+	byKey map[string]leases.Lease
+	// alive are the live workers that take leases (draining ones left
+	// out), as the planner sees them.
+	alive    []balancer.WorkerLoad
+	draining map[string]bool
+	// throughput is each lease's recent KB/s, from its owner's heartbeat.
+	throughput map[string]float64
 	// running holds, per live worker, the leases its last heartbeat said
 	// it runs (LeaseThroughput lists every lease with a consumer, even at
 	// 0 KB/s).
-	running := map[string]map[string]float64{}
+	running map[string]map[string]float64
+}
+
+// snapshot reads the lease table and takes the live workers' figures from
+// the observer. It writes nothing.
+func (c *Coordinator) snapshot(ctx context.Context, now time.Time) (snapshot, error) {
+	all, err := c.cfg.Leases.List(ctx)
+	if err != nil {
+		return snapshot{}, err
+	}
+	snap := snapshot{
+		all:        all,
+		byKey:      make(map[string]leases.Lease, len(all)),
+		draining:   map[string]bool{},
+		throughput: map[string]float64{},
+		running:    map[string]map[string]float64{},
+	}
+	for _, l := range all {
+		snap.byKey[l.Key] = l
+	}
 	for id, s := range c.obs.seen {
 		if !c.obs.alive(now, id) {
 			continue
 		}
-		running[id] = s.rec.LeaseThroughput
+		snap.running[id] = s.rec.LeaseThroughput
 		for k, v := range s.rec.LeaseThroughput {
-			throughput[k] = v
+			snap.throughput[k] = v
 		}
 		if s.rec.Draining {
-			draining[id] = true
+			snap.draining[id] = true
 			continue
 		}
 		maxCPU := 0.0
 		if opr := s.rec.OperatingRange[kclschema.MetricCPU]; len(opr) > 0 {
 			maxCPU = opr[0]
 		}
-		alive = append(alive, balancer.WorkerLoad{ID: id, CPU: s.rec.LatestCPU(), MaxCPU: maxCPU})
+		snap.alive = append(snap.alive, balancer.WorkerLoad{ID: id, CPU: s.rec.LatestCPU(), MaxCPU: maxCPU})
 	}
-	infos := make([]balancer.LeaseInfo, 0, len(all))
-	expired := 0
+	return snap, nil
+}
+
+// expireHandoffs completes the pending hand-offs that timed out or whose
+// old owner died, and forgets hand-offs no longer pending. It returns the
+// keys of the leases it completed (or tried to): they are left out of this
+// run's plan. Leases of draining workers are left alone: a draining worker
+// hands its leases on itself.
+func (c *Coordinator) expireHandoffs(ctx context.Context, now time.Time, snap snapshot) map[string]bool {
+	forced := map[string]bool{}
 	pending := map[string]bool{}
-	for _, l := range all {
-		byKey[l.Key] = l
-		if draining[l.Owner] || draining[l.CheckpointOwner] {
-			continue // a draining worker hands its leases on itself
+	for _, l := range snap.all {
+		if snap.draining[l.Owner] || snap.draining[l.CheckpointOwner] || !l.HandoffPending() {
+			continue
 		}
-		if l.HandoffPending() {
-			pending[l.Key] = true
-			if c.expireHandoff(ctx, now, l) {
-				continue
-			}
+		pending[l.Key] = true
+		if c.expireHandoff(ctx, now, l) {
+			forced[l.Key] = true
+		}
+	}
+	for k := range c.handoffs {
+		if !pending[k] {
+			delete(c.handoffs, k)
+		}
+	}
+	return forced
+}
+
+// planInput turns the snapshot into the planner's leases, leaving out the
+// leases of draining workers and those in forced, and counts the leases of
+// dead workers. It writes nothing.
+func (c *Coordinator) planInput(now time.Time, snap snapshot, forced map[string]bool) (infos []balancer.LeaseInfo, expired int) {
+	infos = make([]balancer.LeaseInfo, 0, len(snap.all))
+	for _, l := range snap.all {
+		if snap.draining[l.Owner] || snap.draining[l.CheckpointOwner] || forced[l.Key] {
+			continue
 		}
 		if l.Owner != "" && !l.IsFinished() && !c.obs.alive(now, l.Owner) {
 			expired++
@@ -357,28 +422,26 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 		// heartbeat) is not moved: a graceful hand-off needs the owner's
 		// consumer to finish it, and a consumer that never starts would
 		// leave it to the hand-off timeout.
-		_, started := running[l.Owner][l.Key]
-		notStarted := l.Owner != "" && running[l.Owner] != nil && !started
-		if l.Owner != "" && c.obs.alive(now, l.Owner) && running[l.Owner] == nil {
+		_, started := snap.running[l.Owner][l.Key]
+		notStarted := l.Owner != "" && snap.running[l.Owner] != nil && !started
+		if l.Owner != "" && c.obs.alive(now, l.Owner) && snap.running[l.Owner] == nil {
 			notStarted = true // the owner runs nothing yet
 		}
 		infos = append(infos, balancer.LeaseInfo{
 			Key:            l.Key,
 			Owner:          l.Owner,
-			ThroughputKBps: throughput[l.Key],
+			ThroughputKBps: snap.throughput[l.Key],
 			HandoffPending: l.HandoffPending() || notStarted,
 			Finished:       l.IsFinished(),
 		})
 	}
-	for k := range c.handoffs {
-		if !pending[k] {
-			delete(c.handoffs, k)
-		}
-	}
-	cfg := c.cfg.Plan
-	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
-	moves := balancer.Plan(infos, alive, cfg)
-	applied := 0
+	return infos, expired
+}
+
+// applyMoves writes the moves, each a compare-and-set on the lease as the
+// snapshot read it, and returns how many succeeded. A move that lost its
+// condition is skipped: the lease changed, and the next run plans again.
+func (c *Coordinator) applyMoves(ctx context.Context, byKey map[string]leases.Lease, moves []balancer.Move) (applied int) {
 	for _, m := range moves {
 		if err := c.apply(ctx, byKey[m.Key], m); err != nil {
 			if !errors.Is(err, leases.ErrConditionFailed) && !errors.Is(err, leases.ErrNotFound) && ctx.Err() == nil {
@@ -389,18 +452,25 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 		applied++
 		c.log.Info().Str("lease", m.Key).Str("from", m.From).Str("to", m.To).Str("reason", string(m.Reason)).Bool("graceful", m.Graceful).Msg("lease moved")
 	}
-	c.removeFinishedLeases(ctx, byKey)
-	c.removeDeadWorkers(ctx, now, all)
+	return applied
+}
+
+// housekeeping ends a run: it deletes the leases and worker records
+// nothing needs any more, publishes the run's metrics and stats, and tells
+// OnAssign.
+func (c *Coordinator) housekeeping(ctx context.Context, now time.Time, snap snapshot, moves []balancer.Move, applied, expired int) {
+	c.removeFinishedLeases(ctx, snap.byKey)
+	c.removeDeadWorkers(ctx, now, snap.all)
 	if m := c.cfg.Metrics; m != nil {
 		m = m.With(metrics.Dimension{Name: metrics.DimensionOperation, Value: metrics.OperationLeaseAssignmentManager})
-		m.Value(metrics.MetricTotalLeases, float64(len(all)), metrics.UnitCount, metrics.LevelSummary)
-		m.Value(metrics.MetricNumWorkers, float64(len(alive)), metrics.UnitCount, metrics.LevelSummary)
+		m.Value(metrics.MetricTotalLeases, float64(len(snap.all)), metrics.UnitCount, metrics.LevelSummary)
+		m.Value(metrics.MetricNumWorkers, float64(len(snap.alive)), metrics.UnitCount, metrics.LevelSummary)
 		m.Value(metrics.MetricExpiredLeases, float64(expired), metrics.UnitCount, metrics.LevelSummary)
 		m.Count(metrics.MetricNumOfLeasesReassignment, int64(applied), metrics.LevelSummary)
 	}
 	c.mu.Lock()
-	c.stats.Workers = len(alive)
-	c.stats.TotalLeases = len(all)
+	c.stats.Workers = len(snap.alive)
+	c.stats.TotalLeases = len(snap.all)
 	c.stats.ExpiredLeases = expired
 	c.stats.Reassignments += int64(applied)
 	c.stats.AssignmentRuns++
@@ -409,7 +479,6 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	if c.cfg.OnAssign != nil && len(moves) > 0 {
 		c.cfg.OnAssign(moves, applied)
 	}
-	return nil
 }
 
 // apply writes one move as a compare-and-set on the lease as read: a
