@@ -89,10 +89,10 @@ type Store interface {
 
 var (
 	// ErrNotFound reports that no lease has the key.
-	ErrNotFound = errors.New("shardwise/leases: lease not found")
+	ErrNotFound = errors.New("shardwise: lease not found")
 	// ErrConditionFailed reports that a compare-and-set lost: the lease
 	// changed since it was read.
-	ErrConditionFailed = errors.New("shardwise/leases: lease changed (condition failed)")
+	ErrConditionFailed = errors.New("shardwise: lease changed (condition failed)")
 )
 
 // ErrLeaseLost is consumer.ErrLeaseLost, re-exported for convenience.

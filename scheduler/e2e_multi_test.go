@@ -91,7 +91,7 @@ func (f *emuFleet) stopAll() {
 }
 
 func (f *emuFleet) leases() []leases.Lease {
-	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: f.h.dc, TableName: f.h.app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: f.h.dc, TableName: f.h.app, BillingMode: "PAY_PER_REQUEST", TableWaitTimeout: time.Minute})
 	if err != nil {
 		f.h.t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func TestEmulatorConsumeCheckpointRestart(t *testing.T) {
 
 	// The leases are in DynamoDB, released, with checkpoints at each shard's
 	// last record.
-	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: h.dc, TableName: h.app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: h.dc, TableName: h.app, BillingMode: "PAY_PER_REQUEST", TableWaitTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

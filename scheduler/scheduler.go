@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/semaphore"
@@ -87,6 +88,10 @@ type counters struct {
 	leasesTaken      atomic.Int64
 }
 
+// tableWaitTimeout bounds the creation of each table, and the wait for it
+// to become usable, when Run starts.
+const tableWaitTimeout = 2 * time.Minute
+
 // New validates cfg and returns a Scheduler that hands records to
 // processors made by factory. It does no I/O and never panics.
 func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
@@ -148,15 +153,21 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		if ddb == nil {
 			ddb = dynamodb.NewFromConfig(*cfg.AWSConfig)
 		}
-		st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: ddb, TableName: cfg.LeaseTableName, Logger: s.log})
+		st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{
+			Client:           ddb,
+			TableName:        cfg.LeaseTableName,
+			BillingMode:      types.BillingModePayPerRequest,
+			TableWaitTimeout: tableWaitTimeout,
+			Logger:           s.log,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("shardwise: lease store: %w", err)
 		}
 		s.store = st
-		if s.workers, err = ddbstore.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName); err != nil {
+		if s.workers, err = ddbstore.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName, tableWaitTimeout); err != nil {
 			return nil, err
 		}
-		if s.coordStore, err = ddbstore.NewDynamoCoordinatorStore(ddb, cfg.CoordinatorTableName); err != nil {
+		if s.coordStore, err = ddbstore.NewDynamoCoordinatorStore(ddb, cfg.CoordinatorTableName, tableWaitTimeout); err != nil {
 			return nil, err
 		}
 	}

@@ -335,7 +335,8 @@ func TestLeaseTakenByAnotherWorkerEndsProcessor(t *testing.T) {
 	waitFor(t, 10*time.Second, "10 records", func() bool { return j.count() >= 10 })
 	ctx := context.Background()
 	// The thief is a live worker, so the leader leaves the lease with it.
-	thief, err := session.StartSession(ctx, session.SessionConfig{Store: h.workers, WorkerID: "thief", FailoverTime: time.Second})
+	thief, err := session.StartSession(ctx, session.SessionConfig{Store: h.workers, WorkerID: "thief",
+		FailoverTime: time.Second, HeartbeatInterval: time.Second / 3, FenceMargin: time.Second / 5})
 	if err != nil {
 		t.Fatal(err)
 	}

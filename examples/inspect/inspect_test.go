@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/emulator"
@@ -20,7 +21,7 @@ func TestInspectPrintsLeasesAndWorkers(t *testing.T) {
 	client := emulator.DynamoDBClient(env.DynamoDB)
 	ctx := context.Background()
 	app := "inspect-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: client, TableName: app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: client, TableName: app, BillingMode: types.BillingModePayPerRequest, TableWaitTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestInspectPrintsLeasesAndWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ws, _ := ddbstore.NewDynamoWorkerStore(client, app+"-WorkerMetricStats")
+	ws, _ := ddbstore.NewDynamoWorkerStore(client, app+"-WorkerMetricStats", time.Minute)
 	if err := ws.EnsureTable(ctx); err != nil {
 		t.Fatal(err)
 	}

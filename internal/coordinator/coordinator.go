@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/balancer"
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
@@ -24,10 +25,16 @@ type SessionView interface {
 	Fence() error
 }
 
-// CoordinatorConfig configures the election and the leader's loop.
+// CoordinatorConfig configures the election and the leader's loop. It
+// takes final values: the scheduler computes every default
+// (scheduler.Config), and NewCoordinator only checks them. Every field is
+// required unless it says otherwise.
 type CoordinatorConfig struct {
-	WorkerID    string
-	Session     SessionView
+	// WorkerID is this worker's id.
+	WorkerID string
+	// Session is this worker's session.
+	Session SessionView
+	// Leases, Workers and Coordinator are the three tables.
 	Leases      leases.Store
 	Workers     leases.WorkerStore
 	Coordinator leases.CoordinatorStore
@@ -35,24 +42,26 @@ type CoordinatorConfig struct {
 	// for this long, on this process's clock, is dead.
 	FailoverTime time.Duration
 	// ScanInterval is how often the election is checked and, on the
-	// leader, the worker table read. Default FailoverTime/10.
+	// leader, the worker table read.
 	ScanInterval time.Duration
 	// AssignmentInterval is how often the leader reads the lease table and
-	// plans, when nothing else prompts it. Default FailoverTime/2.
+	// plans, when nothing else prompts it.
 	AssignmentInterval time.Duration
 	// HandoffTimeout bounds a graceful hand-off: after it, the leader
-	// completes the transfer itself. Default FailoverTime.
+	// completes the transfer itself.
 	HandoffTimeout time.Duration
-	// BalanceEvery makes every Nth assignment run balance load variance
-	// (KCL: 3).
+	// BalanceEvery makes every Nth assignment run balance load variance.
 	BalanceEvery int
-	Plan         balancer.PlanConfig
-	Logger       zerolog.Logger
+	// Plan tunes the planner (its zero fields mean the planner's
+	// defaults).
+	Plan balancer.PlanConfig
+	// Logger receives the election's and the leader's logs. Optional.
+	Logger zerolog.Logger
 	// Metrics receives the leader's metrics; its dimensions (e.g.
-	// WorkerIdentifier) are extended with Operation. May be nil.
+	// WorkerIdentifier) are extended with Operation. Optional.
 	Metrics *metrics.Scope
 	// OnAssign is called after moves were written (for metrics and to wake
-	// local discovery).
+	// local discovery). Optional.
 	OnAssign func(moves []balancer.Move, applied int)
 }
 
@@ -92,26 +101,8 @@ type CoordinatorStats struct {
 
 // NewCoordinator validates cfg.
 func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
-	switch {
-	case cfg.WorkerID == "", cfg.Session == nil, cfg.Leases == nil, cfg.Workers == nil, cfg.Coordinator == nil:
-		return nil, errors.New("shardwise/balancer: coordinator needs WorkerID, Session, Leases, Workers and Coordinator")
-	case cfg.FailoverTime <= 0:
-		return nil, errors.New("shardwise/balancer: coordinator needs a FailoverTime")
-	}
-	if err := cfg.Plan.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
-	}
-	if cfg.ScanInterval <= 0 {
-		cfg.ScanInterval = cfg.FailoverTime / 10
-	}
-	if cfg.AssignmentInterval <= 0 {
-		cfg.AssignmentInterval = cfg.FailoverTime / 2
-	}
-	if cfg.HandoffTimeout <= 0 {
-		cfg.HandoffTimeout = cfg.FailoverTime
-	}
-	if cfg.BalanceEvery <= 0 {
-		cfg.BalanceEvery = 3
 	}
 	return &Coordinator{
 		cfg:      cfg,
@@ -120,6 +111,47 @@ func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
 		handoffs: map[string]time.Time{},
 		wake:     make(chan struct{}, 1),
 	}, nil
+}
+
+func (c CoordinatorConfig) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &consumer.ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"WorkerID", c.WorkerID != ""},
+		{"Session", c.Session != nil},
+		{"Leases", c.Leases != nil},
+		{"Workers", c.Workers != nil},
+		{"Coordinator", c.Coordinator != nil},
+	} {
+		if !f.ok {
+			return bad(f.name, "is required")
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"FailoverTime", c.FailoverTime},
+		{"ScanInterval", c.ScanInterval},
+		{"AssignmentInterval", c.AssignmentInterval},
+		{"HandoffTimeout", c.HandoffTimeout},
+	} {
+		if d.v <= 0 {
+			return bad(d.name, "%v is not positive", d.v)
+		}
+	}
+	if c.BalanceEvery < 1 {
+		return bad("BalanceEvery", "%d is below 1", c.BalanceEvery)
+	}
+	var pe *consumer.ConfigError
+	if err := c.Plan.Validate(); errors.As(err, &pe) {
+		return bad("Plan."+pe.Field, "%s", pe.Reason)
+	}
+	return nil
 }
 
 // IsLeader reports whether this worker led at its last check.

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/ddbtable"
 	"github.com/shardwise/shardwise/internal/kclschema"
@@ -18,29 +20,31 @@ import (
 
 // DynamoCoordinatorStore keeps the leader item in DynamoDB.
 type DynamoCoordinatorStore struct {
-	client awsapi.DynamoDB
-	table  string
+	client      awsapi.DynamoDB
+	table       string
+	waitTimeout time.Duration // bounds EnsureTable
 }
 
 var _ leases.CoordinatorStore = (*DynamoCoordinatorStore)(nil)
 
 // NewDynamoCoordinatorStore returns a store on table (conventionally
-// <app>-CoordinatorState).
-func NewDynamoCoordinatorStore(client awsapi.DynamoDB, table string) (*DynamoCoordinatorStore, error) {
+// <app>-CoordinatorState); waitTimeout bounds EnsureTable.
+func NewDynamoCoordinatorStore(client awsapi.DynamoDB, table string, waitTimeout time.Duration) (*DynamoCoordinatorStore, error) {
 	if client == nil || table == "" {
-		return nil, errors.New("shardwise/balancer: coordinator store needs a client and a table name")
+		return nil, errors.New("shardwise: coordinator store needs a client and a table name")
 	}
-	return &DynamoCoordinatorStore{client: client, table: table}, nil
+	if waitTimeout <= 0 {
+		return nil, &consumer.ConfigError{Field: "waitTimeout", Reason: fmt.Sprintf("%v is not positive", waitTimeout)}
+	}
+	return &DynamoCoordinatorStore{client: client, table: table, waitTimeout: waitTimeout}, nil
 }
 
 // EnsureTable implements CoordinatorStore.
 func (s *DynamoCoordinatorStore) EnsureTable(ctx context.Context) error {
-	err := ddbtable.Ensure(ctx, s.client, ddbtable.Spec{Table: s.table, HashKey: kclschema.AttrCoordKey, HashType: types.ScalarAttributeTypeS})
-	var se *ddbtable.SchemaError
-	if errors.As(err, &se) {
-		return &leases.TableSchemaError{Table: se.Table, Want: se.Want, Got: se.Got}
-	}
-	return err
+	return ddbtable.Ensure(ctx, s.client, ddbtable.Spec{
+		Table: s.table, HashKey: kclschema.AttrCoordKey, HashType: types.ScalarAttributeTypeS,
+		BillingMode: types.BillingModePayPerRequest, WaitTimeout: s.waitTimeout, PollMin: tablePollMin, PollMax: tablePollMax,
+	})
 }
 
 func (s *DynamoCoordinatorStore) keyAV() map[string]types.AttributeValue {

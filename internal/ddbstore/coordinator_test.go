@@ -11,7 +11,7 @@ import (
 
 func TestDynamoCoordinatorStore(t *testing.T) {
 	env := emulator.RequireDynamoDB(t)
-	st, err := NewDynamoCoordinatorStore(emulator.DynamoDBClient(env.DynamoDB), "coord-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	st, err := NewDynamoCoordinatorStore(emulator.DynamoDBClient(env.DynamoDB), "coord-"+strconv.FormatInt(time.Now().UnixNano(), 36), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

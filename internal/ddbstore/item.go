@@ -85,7 +85,7 @@ func decodeLease(item map[string]types.AttributeValue) (leases.Lease, error) {
 	var l leases.Lease
 	l.Key = d.str(kclschema.AttrLeaseKey)
 	if d.err == nil && l.Key == "" {
-		return leases.Lease{}, fmt.Errorf("shardwise/leases: lease item without %s", kclschema.AttrLeaseKey)
+		return leases.Lease{}, fmt.Errorf("shardwise: lease item without %s", kclschema.AttrLeaseKey)
 	}
 	l.Owner = d.str(kclschema.AttrLeaseOwner)
 	l.Counter = d.int(kclschema.AttrLeaseCounter)
@@ -106,7 +106,7 @@ func decodeLease(item map[string]types.AttributeValue) (leases.Lease, error) {
 	l.ThroughputKBps = d.float(kclschema.AttrThroughputKBps)
 	l.CheckpointOwner = d.str(kclschema.AttrCheckpointOwner)
 	if d.err != nil {
-		return leases.Lease{}, fmt.Errorf("shardwise/leases: lease %q: %w", l.Key, d.err)
+		return leases.Lease{}, fmt.Errorf("shardwise: lease %q: %w", l.Key, d.err)
 	}
 	return l, nil
 }

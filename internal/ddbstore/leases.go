@@ -30,8 +30,8 @@ type DynamoConfig struct {
 	// 0-9, '_', '-', '.'). Required.
 	TableName string
 	// BillingMode of a table that EnsureTable creates:
-	// types.BillingModePayPerRequest (the default when empty) or
-	// types.BillingModeProvisioned. An existing table is left as it is.
+	// types.BillingModePayPerRequest or types.BillingModeProvisioned.
+	// Required. An existing table is left as it is.
 	BillingMode types.BillingMode
 	// ReadCapacity and WriteCapacity are the capacity units of a
 	// provisioned table and of its owner index. Required (> 0) with
@@ -42,21 +42,18 @@ type DynamoConfig struct {
 	// default) leaves it to DynamoDB (1 MB pages).
 	ScanPageSize int32
 	// TableWaitTimeout bounds EnsureTable, including the wait for a new
-	// table to become ACTIVE. Default 2 minutes.
+	// table to become ACTIVE. Required.
 	TableWaitTimeout time.Duration
 	// Logger receives table creation and fall-back notices. Default: no
 	// logging (the zero Logger is disabled).
 	Logger zerolog.Logger
 }
 
-// DefaultTableWaitTimeout is DynamoConfig.TableWaitTimeout's default.
-const DefaultTableWaitTimeout = 2 * time.Minute
-
 // Validate reports every invalid field of c, naming it.
 func (c DynamoConfig) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("shardwise/leases: DynamoConfig.%s: %s", field, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("shardwise: DynamoConfig.%s: %s", field, fmt.Sprintf(format, args...)))
 	}
 	if c.Client == nil {
 		bad("Client", "required")
@@ -65,7 +62,9 @@ func (c DynamoConfig) Validate() error {
 		bad("TableName", "%s", err)
 	}
 	switch c.BillingMode {
-	case "", types.BillingModePayPerRequest:
+	case "":
+		bad("BillingMode", "required")
+	case types.BillingModePayPerRequest:
 		if c.ReadCapacity != 0 {
 			bad("ReadCapacity", "must be 0 with billing mode PAY_PER_REQUEST (got %d)", c.ReadCapacity)
 		}
@@ -85,8 +84,8 @@ func (c DynamoConfig) Validate() error {
 	if c.ScanPageSize < 0 {
 		bad("ScanPageSize", "must not be negative (got %d)", c.ScanPageSize)
 	}
-	if c.TableWaitTimeout < 0 {
-		bad("TableWaitTimeout", "must not be negative (got %v)", c.TableWaitTimeout)
+	if c.TableWaitTimeout <= 0 {
+		bad("TableWaitTimeout", "must be positive (got %v)", c.TableWaitTimeout)
 	}
 	return errors.Join(errs...)
 }
@@ -139,6 +138,13 @@ type DynamoStore struct {
 
 var _ leases.Store = (*DynamoStore)(nil)
 
+// tablePollMin and tablePollMax bound the interval between DescribeTable
+// polls while EnsureTable waits for a table.
+const (
+	tablePollMin = 20 * time.Millisecond
+	tablePollMax = time.Second
+)
+
 // NewDynamoStore validates cfg and returns a store on its table. It makes
 // no request; call EnsureTable before using the store.
 func NewDynamoStore(cfg DynamoConfig) (*DynamoStore, error) {
@@ -154,15 +160,9 @@ func NewDynamoStore(cfg DynamoConfig) (*DynamoStore, error) {
 		pageSize:     cfg.ScanPageSize,
 		waitTimeout:  cfg.TableWaitTimeout,
 		log:          cfg.Logger.With().Str("table", cfg.TableName).Logger(),
-		pollMin:      20 * time.Millisecond,
-		pollMax:      time.Second,
+		pollMin:      tablePollMin,
+		pollMax:      tablePollMax,
 		indexRecheck: 30 * time.Second,
-	}
-	if s.billing == "" {
-		s.billing = types.BillingModePayPerRequest
-	}
-	if s.waitTimeout == 0 {
-		s.waitTimeout = DefaultTableWaitTimeout
 	}
 	return s, nil
 }
@@ -174,9 +174,9 @@ func (s *DynamoStore) TableName() string { return s.table }
 // so that a missing permission says what to grant on what.
 func (s *DynamoStore) apiError(apiOp string, err error) error {
 	if awsapi.IsAccessDenied(err) {
-		return fmt.Errorf("shardwise/leases: access denied: dynamodb:%s on table %q (grant it to the worker's role on the table and its indexes): %w", apiOp, s.table, err)
+		return fmt.Errorf("shardwise: access denied: dynamodb:%s on table %q (grant it to the worker's role on the table and its indexes): %w", apiOp, s.table, err)
 	}
-	return fmt.Errorf("shardwise/leases: dynamodb:%s on table %q: %w", apiOp, s.table, err)
+	return fmt.Errorf("shardwise: dynamodb:%s on table %q: %w", apiOp, s.table, err)
 }
 
 func (s *DynamoStore) key(k string) map[string]types.AttributeValue {

@@ -68,6 +68,7 @@ func newTestDynamoStore(t *testing.T, client awsapi.DynamoDB, table string, opts
 	cfg := DynamoConfig{
 		Client:           client,
 		TableName:        table,
+		BillingMode:      types.BillingModePayPerRequest,
 		ScanPageSize:     7, // every listing spans pages
 		TableWaitTimeout: 30 * time.Second,
 		Logger:           zerolog.New(zerolog.NewTestWriter(t)),

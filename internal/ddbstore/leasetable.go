@@ -2,9 +2,7 @@ package ddbstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,64 +10,38 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shardwise/shardwise/internal/awsapi"
+	"github.com/shardwise/shardwise/internal/ddbtable"
 	"github.com/shardwise/shardwise/internal/kclschema"
-	"github.com/shardwise/shardwise/leases"
 )
 
-// errTableWaitTimeout is the cause of EnsureTable's own deadline, so that
-// it can be told from the caller's context ending.
-var errTableWaitTimeout = errors.New("table wait timeout")
-
-const wantKeySchema = kclschema.AttrLeaseKey + " (S) HASH"
-
-// EnsureTable implements Store. It creates the table when it is absent
-// (a concurrent creator's ResourceInUseException is success), waits until
-// the table is usable, checks its key schema, and asks for the owner index
-// when the table lacks it (tables made by an older KCL). It does not wait
-// for a new index to be built: until it is ACTIVE, ListKeysByOwner scans.
+// EnsureTable implements leases.Store through ddbtable.Ensure: it creates
+// the table with the owner index when it is absent, waits until the table
+// is usable, checks its key schema, and asks for the owner index when the
+// table lacks it (tables made by an older KCL). It does not wait for a new
+// index to be built: until it is ACTIVE, ListKeysByOwner scans.
 func (s *DynamoStore) EnsureTable(ctx context.Context) error {
-	ctx, cancel := context.WithTimeoutCause(ctx, s.waitTimeout, errTableWaitTimeout)
-	defer cancel()
-	last := "unknown"
-	delay := s.pollMin
 	indexRefused := false
-	for {
-		desc, err := s.describe(ctx)
-		switch {
-		case err == nil:
-			if err := checkKeySchema(s.table, desc); err != nil {
-				return err
-			}
-			last = string(desc.TableStatus)
-			switch desc.TableStatus {
-			case types.TableStatusActive, types.TableStatusUpdating:
-				// UPDATING tables take reads and writes; only another
-				// schema change has to wait.
-				done, err := s.ensureOwnerIndex(ctx, desc, &indexRefused)
-				if err != nil || done {
-					return err
-				}
-			case types.TableStatusCreating, types.TableStatusDeleting:
-				// Wait: a table being deleted will be absent next time
-				// and is then created again.
-			default:
-				return fmt.Errorf("shardwise/leases: table %q is %s and cannot be used", s.table, desc.TableStatus)
-			}
-		case awsapi.IsNotFound(err):
-			last = "absent"
-			if err := s.createTable(ctx); err != nil {
-				return err
-			}
-		case ctx.Err() != nil:
-			return s.waitError(ctx, last)
-		default:
-			return s.apiError("DescribeTable", err)
-		}
-		if err := pause(ctx, delay); err != nil {
-			return s.waitError(ctx, last)
-		}
-		delay = min(2*delay, s.pollMax)
-	}
+	return ddbtable.Ensure(ctx, s.client, ddbtable.Spec{
+		Table:         s.table,
+		HashKey:       kclschema.AttrLeaseKey,
+		HashType:      types.ScalarAttributeTypeS,
+		BillingMode:   s.billing,
+		ReadCapacity:  s.rcu,
+		WriteCapacity: s.wcu,
+		Attributes:    []types.AttributeDefinition{{AttributeName: aws.String(kclschema.AttrLeaseOwner), AttributeType: types.ScalarAttributeTypeS}},
+		Indexes: []types.GlobalSecondaryIndex{{
+			IndexName:  aws.String(kclschema.OwnerIndexName),
+			KeySchema:  ownerIndexKeySchema(),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
+		}},
+		WaitTimeout: s.waitTimeout,
+		PollMin:     s.pollMin,
+		PollMax:     s.pollMax,
+		Ready: func(ctx context.Context, desc *types.TableDescription) (bool, error) {
+			return s.ensureOwnerIndex(ctx, desc, &indexRefused)
+		},
+		Logger: s.log,
+	})
 }
 
 func (s *DynamoStore) describe(ctx context.Context) (*types.TableDescription, error) {
@@ -78,29 +50,9 @@ func (s *DynamoStore) describe(ctx context.Context) (*types.TableDescription, er
 		return nil, err
 	}
 	if out.Table == nil {
-		return nil, fmt.Errorf("shardwise/leases: dynamodb:DescribeTable on table %q returned no table", s.table)
+		return nil, fmt.Errorf("shardwise: dynamodb:DescribeTable on table %q returned no table", s.table)
 	}
 	return out.Table, nil
-}
-
-func (s *DynamoStore) waitError(ctx context.Context, last string) error {
-	if errors.Is(context.Cause(ctx), errTableWaitTimeout) {
-		return fmt.Errorf("shardwise/leases: table %q not usable after %v (last status %s): %w", s.table, s.waitTimeout, last, context.DeadlineExceeded)
-	}
-	return fmt.Errorf("shardwise/leases: waiting for table %q: %w", s.table, context.Cause(ctx))
-}
-
-// pause waits d or until ctx ends. EnsureTable polls because DynamoDB
-// offers no notification of a table's status changing.
-func pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func (s *DynamoStore) throughput() *types.ProvisionedThroughput {
@@ -122,36 +74,6 @@ func keyAttributeDefinitions() []types.AttributeDefinition {
 		{AttributeName: aws.String(kclschema.AttrLeaseKey), AttributeType: types.ScalarAttributeTypeS},
 		{AttributeName: aws.String(kclschema.AttrLeaseOwner), AttributeType: types.ScalarAttributeTypeS},
 	}
-}
-
-func (s *DynamoStore) createTable(ctx context.Context) error {
-	_, err := s.client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String(s.table),
-		AttributeDefinitions: keyAttributeDefinitions(),
-		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(kclschema.AttrLeaseKey), KeyType: types.KeyTypeHash},
-		},
-		BillingMode:           s.billing,
-		ProvisionedThroughput: s.throughput(),
-		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
-			IndexName:             aws.String(kclschema.OwnerIndexName),
-			KeySchema:             ownerIndexKeySchema(),
-			Projection:            &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
-			ProvisionedThroughput: s.throughput(),
-		}},
-	})
-	switch {
-	case err == nil:
-		s.log.Info().Str("billing_mode", string(s.billing)).Msg("created lease table")
-		return nil
-	case awsapi.IsResourceInUse(err):
-		// Another worker created it first; its key schema is checked once
-		// it can be described.
-		return nil
-	case ctx.Err() != nil:
-		return s.waitError(ctx, "absent")
-	}
-	return s.apiError("CreateTable", err)
 }
 
 // ensureOwnerIndex records whether the owner index can be queried, and
@@ -186,7 +108,7 @@ func (s *DynamoStore) ensureOwnerIndex(ctx context.Context, desc *types.TableDes
 		s.noteIndex(false)
 		return true, nil
 	case ctx.Err() != nil:
-		return false, s.waitError(ctx, string(desc.TableStatus))
+		return false, nil // Ensure reports the wait's end
 	case awsapi.IsAccessDenied(err):
 		return false, s.apiError("UpdateTable", err)
 	case awsapi.IsResourceInUse(err), awsapi.IsThrottle(err):
@@ -287,33 +209,4 @@ func ownerIndexUsable(idx *types.GlobalSecondaryIndexDescription) bool {
 		}
 	}
 	return hash == kclschema.AttrLeaseOwner && rng == kclschema.AttrLeaseKey
-}
-
-// checkKeySchema accepts exactly one HASH key, leaseKey of type S. Anything
-// else is most likely another application's table, which must not be
-// written to.
-func checkKeySchema(table string, desc *types.TableDescription) error {
-	attrTypes := make(map[string]types.ScalarAttributeType, len(desc.AttributeDefinitions))
-	for _, d := range desc.AttributeDefinitions {
-		attrTypes[aws.ToString(d.AttributeName)] = d.AttributeType
-	}
-	var got []string
-	for _, k := range desc.KeySchema {
-		name := aws.ToString(k.AttributeName)
-		typ := string(attrTypes[name])
-		if typ == "" {
-			typ = "?"
-		}
-		got = append(got, fmt.Sprintf("%s (%s) %s", name, typ, k.KeyType))
-	}
-	ks := desc.KeySchema
-	if len(ks) == 1 && ks[0].KeyType == types.KeyTypeHash && aws.ToString(ks[0].AttributeName) == kclschema.AttrLeaseKey &&
-		attrTypes[kclschema.AttrLeaseKey] == types.ScalarAttributeTypeS {
-		return nil
-	}
-	gotS := strings.Join(got, ", ")
-	if gotS == "" {
-		gotS = "(none)"
-	}
-	return &leases.TableSchemaError{Table: table, Want: wantKeySchema, Got: gotS}
 }

@@ -81,6 +81,7 @@ func fakeStore(t *testing.T, f *fakeTable, h *hookedDynamo, timeout time.Duratio
 	s, err := NewDynamoStore(DynamoConfig{
 		Client:           h,
 		TableName:        "fake-leases",
+		BillingMode:      types.BillingModePayPerRequest,
 		TableWaitTimeout: timeout,
 		Logger:           zerolog.New(zerolog.NewTestWriter(t)),
 	})
@@ -109,7 +110,7 @@ func TestEnsureTableWaitsUntilActive(t *testing.T) {
 			f.set(true, types.TableStatusCreating, types.IndexStatusCreating)
 			return &dynamodb.CreateTableOutput{}, nil
 		}
-		s := fakeStore(t, f, h, 0)
+		s := fakeStore(t, f, h, time.Minute)
 		if err := s.EnsureTable(t.Context()); err != nil {
 			t.Fatalf("EnsureTable: %v", err)
 		}
@@ -144,7 +145,7 @@ func TestEnsureTableTimesOut(t *testing.T) {
 		f := newFakeTable()
 		f.set(true, types.TableStatusCreating, types.IndexStatusCreating)
 		h := &hookedDynamo{}
-		s := fakeStore(t, f, h, 0) // the default, 2 minutes
+		s := fakeStore(t, f, h, 2*time.Minute) // the scheduler's
 		start := time.Now()
 		err := s.EnsureTable(t.Context())
 		elapsed := time.Since(start)
@@ -154,8 +155,8 @@ func TestEnsureTableTimesOut(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, "fake-leases") || !strings.Contains(msg, "CREATING") {
 			t.Fatalf("error %q names neither the table nor its status", msg)
 		}
-		if elapsed < DefaultTableWaitTimeout || elapsed > DefaultTableWaitTimeout+time.Second {
-			t.Fatalf("gave up after %v, want %v", elapsed, DefaultTableWaitTimeout)
+		if elapsed < 2*time.Minute || elapsed > 2*time.Minute+time.Second {
+			t.Fatalf("gave up after %v, want %v", elapsed, 2*time.Minute)
 		}
 		if n := h.callCount("DescribeTable"); n < 5 || n > 200 {
 			t.Fatalf("%d DescribeTable polls in 2 minutes", n)
@@ -371,12 +372,12 @@ func TestDynamoConfigValidate(t *testing.T) {
 		cfg    DynamoConfig
 		fields []string
 	}{
-		{DynamoConfig{}, []string{"Client", "TableName"}},
+		{DynamoConfig{}, []string{"Client", "TableName", "BillingMode", "TableWaitTimeout"}},
 		{DynamoConfig{Client: client, TableName: "ab"}, []string{"TableName"}},
 		{DynamoConfig{Client: client, TableName: "has space"}, []string{"TableName"}},
 		{DynamoConfig{Client: client, TableName: "leases", BillingMode: "ON_DEMAND"}, []string{"BillingMode"}},
 		{DynamoConfig{Client: client, TableName: "leases", BillingMode: types.BillingModeProvisioned}, []string{"ReadCapacity", "WriteCapacity"}},
-		{DynamoConfig{Client: client, TableName: "leases", ReadCapacity: 5}, []string{"ReadCapacity"}},
+		{DynamoConfig{Client: client, TableName: "leases", BillingMode: types.BillingModePayPerRequest, ReadCapacity: 5}, []string{"ReadCapacity"}},
 		{DynamoConfig{Client: client, TableName: "leases", ScanPageSize: -1, TableWaitTimeout: -time.Second}, []string{"ScanPageSize", "TableWaitTimeout"}},
 	}
 	for _, tc := range cases {
@@ -392,12 +393,12 @@ func TestDynamoConfigValidate(t *testing.T) {
 		}
 	}
 
-	s, err := NewDynamoStore(DynamoConfig{Client: client, TableName: "my-app"})
+	s, err := NewDynamoStore(DynamoConfig{Client: client, TableName: "my-app", BillingMode: types.BillingModePayPerRequest, TableWaitTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.billing != types.BillingModePayPerRequest || s.waitTimeout != DefaultTableWaitTimeout || s.pageSize != 0 || s.TableName() != "my-app" {
-		t.Fatalf("defaults: billing %q wait %v page %d", s.billing, s.waitTimeout, s.pageSize)
+	if s.billing != types.BillingModePayPerRequest || s.waitTimeout != 2*time.Minute || s.pageSize != 0 || s.TableName() != "my-app" {
+		t.Fatalf("values: billing %q wait %v page %d", s.billing, s.waitTimeout, s.pageSize)
 	}
 	if n := len(client.calls); n != 0 {
 		t.Fatalf("NewDynamoStore made %d requests", n)

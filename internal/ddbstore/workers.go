@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/ddbtable"
 	"github.com/shardwise/shardwise/internal/kclschema"
@@ -19,32 +20,34 @@ import (
 
 // DynamoWorkerStore keeps worker records in the worker-metrics table.
 type DynamoWorkerStore struct {
-	client awsapi.DynamoDB
-	table  string
+	client      awsapi.DynamoDB
+	table       string
+	waitTimeout time.Duration // bounds EnsureTable
 }
 
 var _ leases.WorkerStore = (*DynamoWorkerStore)(nil)
 
 // NewDynamoWorkerStore returns a store on table (conventionally
-// <app>-WorkerMetricStats).
-func NewDynamoWorkerStore(client awsapi.DynamoDB, table string) (*DynamoWorkerStore, error) {
+// <app>-WorkerMetricStats); waitTimeout bounds EnsureTable.
+func NewDynamoWorkerStore(client awsapi.DynamoDB, table string, waitTimeout time.Duration) (*DynamoWorkerStore, error) {
 	if client == nil {
-		return nil, errors.New("shardwise/leases: worker store: nil DynamoDB client")
+		return nil, errors.New("shardwise: worker store: nil DynamoDB client")
 	}
 	if table == "" {
-		return nil, errors.New("shardwise/leases: worker store: empty table name")
+		return nil, errors.New("shardwise: worker store: empty table name")
 	}
-	return &DynamoWorkerStore{client: client, table: table}, nil
+	if waitTimeout <= 0 {
+		return nil, &consumer.ConfigError{Field: "waitTimeout", Reason: fmt.Sprintf("%v is not positive", waitTimeout)}
+	}
+	return &DynamoWorkerStore{client: client, table: table, waitTimeout: waitTimeout}, nil
 }
 
 // EnsureTable implements WorkerStore.
 func (s *DynamoWorkerStore) EnsureTable(ctx context.Context) error {
-	err := ddbtable.Ensure(ctx, s.client, ddbtable.Spec{Table: s.table, HashKey: kclschema.AttrWorkerID, HashType: types.ScalarAttributeTypeS})
-	var se *ddbtable.SchemaError
-	if errors.As(err, &se) {
-		return &leases.TableSchemaError{Table: se.Table, Want: se.Want, Got: se.Got}
-	}
-	return err
+	return ddbtable.Ensure(ctx, s.client, ddbtable.Spec{
+		Table: s.table, HashKey: kclschema.AttrWorkerID, HashType: types.ScalarAttributeTypeS,
+		BillingMode: types.BillingModePayPerRequest, WaitTimeout: s.waitTimeout, PollMin: tablePollMin, PollMax: tablePollMax,
+	})
 }
 
 func workerItem(r leases.WorkerRecord) map[string]types.AttributeValue {

@@ -21,7 +21,7 @@ func TestDynamoWorkerStore(t *testing.T) {
 	env := emulator.RequireDynamoDB(t)
 	client := emulator.DynamoDBClient(env.DynamoDB)
 	storesuite.Workers(t, func(t *testing.T) leases.WorkerStore {
-		st, err := NewDynamoWorkerStore(client, "workers-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+		st, err := NewDynamoWorkerStore(client, "workers-"+strconv.FormatInt(time.Now().UnixNano(), 36), time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,7 +34,7 @@ func TestDynamoWorkerStoreFormatAndForeignSchema(t *testing.T) {
 	client := emulator.DynamoDBClient(env.DynamoDB)
 	ctx := context.Background()
 	table := "workers-fmt-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	st, _ := NewDynamoWorkerStore(client, table)
+	st, _ := NewDynamoWorkerStore(client, table, time.Minute)
 	if err := st.EnsureTable(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestDynamoWorkerStoreFormatAndForeignSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	fst, _ := NewDynamoWorkerStore(client, foreign)
+	fst, _ := NewDynamoWorkerStore(client, foreign, time.Minute)
 	var se *leases.TableSchemaError
 	if err := fst.EnsureTable(ctx); !errors.As(err, &se) {
 		t.Fatalf("foreign table: %v", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -18,20 +19,25 @@ import (
 // take its leases. It wraps consumer.ErrLeaseLost.
 var ErrFenced = fmt.Errorf("%w: worker session fenced (no successful heartbeat in time)", leases.ErrLeaseLost)
 
-// SessionConfig configures a worker session.
+// SessionConfig configures a worker session. It takes final values: the
+// scheduler computes every default (scheduler.Config), and StartSession
+// only checks them.
 type SessionConfig struct {
-	Store    leases.WorkerStore
+	// Store keeps the worker record. Required.
+	Store leases.WorkerStore
+	// WorkerID is this worker's id. Required.
 	WorkerID string
 	// FailoverTime is how long the leader waits, on its own clock, after a
 	// heartbeat counter stopped changing before it declares the worker
 	// dead.
 	FailoverTime time.Duration
-	// HeartbeatInterval is the time between heartbeats. Default
-	// FailoverTime/3.
+	// HeartbeatInterval is the time between heartbeats. Required, below
+	// FailoverTime - FenceMargin.
 	HeartbeatInterval time.Duration
 	// FenceMargin is how long before FailoverTime (counted from the send
 	// time of the last successful heartbeat) the worker fences itself.
-	// Default FailoverTime/5.
+	// Required (the scheduler's default is FailoverTime/5; see Session for
+	// why it must be positive).
 	FenceMargin time.Duration
 	// Load fills in the load figures of each heartbeat (may be nil).
 	Load func(r *leases.WorkerRecord)
@@ -70,7 +76,7 @@ type SessionConfig struct {
 // most (FailoverTime - FenceMargin)(1 + r) after T and the leader acts at
 // least FailoverTime(1 - r) after T; the worker is first as long as
 // FenceMargin > 2r·FailoverTime/(1 + r). Quartz clocks drift by about
-// 1e-4; the default margin of FailoverTime/5 covers a rate error of 10%,
+// 1e-4; the default margin of FailoverTime/5 (the scheduler's) covers a rate error of 10%,
 // which leaves room for the leader's own delay between deciding and
 // writing a reassignment to be zero and still be safe. Even if the
 // ordering were broken, a late worker could only process records twice:
@@ -93,17 +99,8 @@ type Session struct {
 // of the same worker id, whose next heartbeat then fails) and starts
 // heartbeating. The first write must succeed.
 func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
-	if cfg.Store == nil || cfg.WorkerID == "" || cfg.FailoverTime <= 0 {
-		return nil, errors.New("shardwise/leases: session needs Store, WorkerID and FailoverTime")
-	}
-	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = cfg.FailoverTime / 3
-	}
-	if cfg.FenceMargin <= 0 {
-		cfg.FenceMargin = cfg.FailoverTime / 5
-	}
-	if cfg.HeartbeatInterval >= cfg.FailoverTime-cfg.FenceMargin {
-		return nil, fmt.Errorf("shardwise/leases: heartbeat interval %v leaves no time before the fencing deadline (%v - %v)", cfg.HeartbeatInterval, cfg.FailoverTime, cfg.FenceMargin)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	s := &Session{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
 	r := leases.WorkerRecord{ID: cfg.WorkerID, SessionID: newSessionID()}
@@ -120,6 +117,27 @@ func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	s.stop = cancel
 	go s.loop(loopCtx)
 	return s, nil
+}
+
+func (c SessionConfig) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &consumer.ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case c.Store == nil:
+		return bad("Store", "is required")
+	case c.WorkerID == "":
+		return bad("WorkerID", "is required")
+	case c.FailoverTime <= 0:
+		return bad("FailoverTime", "%v is not positive", c.FailoverTime)
+	case c.HeartbeatInterval <= 0:
+		return bad("HeartbeatInterval", "%v is not positive", c.HeartbeatInterval)
+	case c.FenceMargin <= 0:
+		return bad("FenceMargin", "%v is not positive", c.FenceMargin)
+	case c.HeartbeatInterval >= c.FailoverTime-c.FenceMargin:
+		return bad("HeartbeatInterval", "%v leaves no time before the fencing deadline (%v - %v)", c.HeartbeatInterval, c.FailoverTime, c.FenceMargin)
+	}
+	return nil
 }
 
 func newSessionID() string {

@@ -35,7 +35,7 @@ func TestSessionFencesBeforeFailoverAndRecovers(t *testing.T) {
 		var fencedAt, aliveAt time.Time
 		var fencedCalls int
 		s, err := StartSession(context.Background(), SessionConfig{
-			Store: store, WorkerID: "w1", FailoverTime: failover, HeartbeatInterval: failover / 2,
+			Store: store, WorkerID: "w1", FailoverTime: failover, HeartbeatInterval: failover / 2, FenceMargin: failover / 5,
 			OnFenced: func() { mu.Lock(); fencedCalls++; fencedAt = time.Now(); mu.Unlock() },
 			OnAlive:  func() { mu.Lock(); aliveAt = time.Now(); mu.Unlock() },
 		})
@@ -88,6 +88,7 @@ func TestSessionReplacedByAnotherIncarnationFences(t *testing.T) {
 		store := leases.NewMemoryWorkerStore()
 		var fenced atomic.Int32
 		s, err := StartSession(context.Background(), SessionConfig{Store: store, WorkerID: "w1", FailoverTime: 10 * time.Second,
+			HeartbeatInterval: 10 * time.Second / 3, FenceMargin: 2 * time.Second,
 			OnFenced: func() { fenced.Add(1) }})
 		if err != nil {
 			t.Fatal(err)
