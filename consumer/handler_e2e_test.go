@@ -133,7 +133,7 @@ func TestEmulatorHandlerFailsOneInAThousand(t *testing.T) {
 	tr.check(t, total, poison)
 
 	// Shutdown checkpointed each shard's last record in DynamoDB.
-	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: dc, TableName: app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: dc, TableName: app, BillingMode: "PAY_PER_REQUEST", TableWaitTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
