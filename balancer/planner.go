@@ -159,6 +159,7 @@ type Move struct {
 	Reason   Reason
 }
 
+// String describes the move for logs and test failures.
 func (m Move) String() string {
 	g := ""
 	if m.Graceful {

@@ -106,6 +106,7 @@ type TableSchemaError struct {
 	Got   string
 }
 
+// Error says which table has which key schema.
 func (e *TableSchemaError) Error() string {
 	return fmt.Sprintf("shardwise: table %q has key schema %s, want %s (is it another application's table?)", e.Table, e.Got, e.Want)
 }
