@@ -1,10 +1,10 @@
-// Package balancer decides who processes what: leader election in the
-// coordinator-state table (the leader's liveness is its worker session's
-// heartbeat, observed on each candidate's own monotonic clock), the
-// assignment planner (a pure function from leases and worker loads to
-// moves), the leader's loop that writes those moves as compare-and-set
-// lease updates (graceful hand-offs for live owners), and CPU sampling for
-// the load figures workers heartbeat.
+// Package balancer is the assignment planner: Plan, a pure function from
+// the leases and the live workers' loads to the moves that assign orphaned
+// leases, shed leases above a cap and even out load, in the Java KCL v3's
+// manner (reBalanceThresholdPercentage, dampeningPercentage). Use it to
+// simulate assignments; the scheduler's leader runs it on every assignment
+// and writes its moves as compare-and-set lease updates.
 //
-// It does not fetch records or run processors; the scheduler does.
+// It reads nothing and writes nothing: leader election, worker liveness
+// and applying the moves are the scheduler's.
 package balancer

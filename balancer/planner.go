@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/shardwise/shardwise/consumer"
 )
 
 // WorkerLoad is one live worker as the planner sees it.
@@ -85,18 +87,23 @@ const (
 	DefaultMaxCPU = 100
 )
 
-// Validate reports configuration values that are out of range. Plan itself
+// Validate reports every configuration value that is out of range, each as
+// a *consumer.ConfigError naming the PlanConfig field (joined with
+// errors.Join when several are; errors.As finds the first). Plan itself
 // never fails: it falls back to defaults for such values.
 func (c PlanConfig) Validate() error {
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &consumer.ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
 	if c.MaxLeasesForWorker < 0 {
-		errs = append(errs, fmt.Errorf("balancer: MaxLeasesForWorker %d is negative (0 means unlimited)", c.MaxLeasesForWorker))
+		bad("MaxLeasesForWorker", "%d is negative (0 means unlimited)", c.MaxLeasesForWorker)
 	}
 	if math.IsNaN(c.ThresholdPercent) || c.ThresholdPercent < 0 || math.IsInf(c.ThresholdPercent, 0) {
-		errs = append(errs, fmt.Errorf("balancer: ThresholdPercent %v must be a finite value >= 0 (0 means %d)", c.ThresholdPercent, DefaultThresholdPercent))
+		bad("ThresholdPercent", "%v must be a finite value >= 0 (0 means %d)", c.ThresholdPercent, DefaultThresholdPercent)
 	}
 	if math.IsNaN(c.DampeningPercent) || c.DampeningPercent < 0 || c.DampeningPercent > 100 {
-		errs = append(errs, fmt.Errorf("balancer: DampeningPercent %v must be in [0, 100] (0 means %d)", c.DampeningPercent, DefaultDampeningPercent))
+		bad("DampeningPercent", "%v must be in [0, 100] (0 means %d)", c.DampeningPercent, DefaultDampeningPercent)
 	}
 	return errors.Join(errs...)
 }
@@ -152,6 +159,7 @@ type Move struct {
 	Reason   Reason
 }
 
+// String describes the move for logs and test failures.
 func (m Move) String() string {
 	g := ""
 	if m.Graceful {
@@ -298,9 +306,28 @@ const kClamp = 10
 // pause.
 const cpuNoiseFloor = 1.0
 
+// newPlanner builds the planner's view of one run, in four passes: the
+// live workers (liveWorkers), the leases in key order (keyOrder), each
+// lease's state and what each worker holds (classifyLeases), then each
+// worker's units and movable leases (collectHoldings) and finally the load
+// mode with each worker's load (setLoads). It returns nil when no worker is
+// alive.
 func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
-	p := &planner{cfg: cfg, max: cfg.MaxLeasesForWorker}
+	ws := liveWorkers(alive)
+	if len(ws) == 0 {
+		return nil
+	}
+	p := &planner{in: in, cfg: cfg, max: cfg.MaxLeasesForWorker, workers: ws}
+	c := p.classifyLeases(keyOrder(in))
+	units := p.collectHoldings(c)
+	p.setLoads(units, c.knownN > 0)
+	return p
+}
 
+// liveWorkers turns the live workers into planner workers sorted by id,
+// dropping empty ids and repeats (the first occurrence of an id wins), with
+// unknown CPU figures as -1 and a missing MaxCPU as DefaultMaxCPU.
+func liveWorkers(alive []WorkerLoad) []*pWorker {
 	ws := make([]*pWorker, 0, len(alive))
 	for i := range alive {
 		a := &alive[i]
@@ -320,16 +347,12 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 	// Stable sort then drop repeats, so the first occurrence of an id wins
 	// and everything after depends only on ids, not on input order.
 	slices.SortStableFunc(ws, func(a, b *pWorker) int { return strings.Compare(a.id, b.id) })
-	ws = slices.CompactFunc(ws, func(a, b *pWorker) bool { return a.id == b.id })
-	if len(ws) == 0 {
-		return nil
-	}
-	p.workers = ws
-	byID := make(map[string]int32, len(ws))
-	for i, w := range ws {
-		byID[w.id] = int32(i)
-	}
+	return slices.CompactFunc(ws, func(a, b *pWorker) bool { return a.id == b.id })
+}
 
+// keyOrder returns the indices of in sorted by lease key, repeated keys in
+// input order.
+func keyOrder(in []LeaseInfo) []int32 {
 	order := make([]int32, len(in))
 	for i := range order {
 		order[i] = int32(i)
@@ -346,14 +369,29 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 			return int(a - b)
 		})
 	}
+	return order
+}
 
-	// First pass: states, what each worker holds, and the mean known
-	// throughput that stands in for unknown ones.
-	p.in = in
+// classified is what classifyLeases counts for the passes after it.
+type classified struct {
+	knownSum  float64 // sum of the known throughputs
+	knownN    int     // leases with a known throughput
+	nMovable  int     // stHeld leases
+	nOrphans  int     // stOrphan leases
+	movableOf []int   // stHeld leases per worker
+}
+
+// classifyLeases is the first pass over the leases, in key order, keeping
+// the first of repeated keys: each lease's state, what each worker holds,
+// and the known throughputs whose mean stands in for unknown ones.
+func (p *planner) classifyLeases(order []int32) classified {
+	in, ws := p.in, p.workers
+	byID := make(map[string]int32, len(ws))
+	for i, w := range ws {
+		byID[w.id] = int32(i)
+	}
+	c := classified{movableOf: make([]int, len(ws))}
 	p.leases = make([]pLease, 0, len(in))
-	var knownSum float64
-	var knownN, nMovable, nOrphans int
-	movableOf := make([]int, len(ws))
 	for n, idx := range order {
 		l := &in[idx]
 		if n > 0 && l.Key == in[order[n-1]].Key {
@@ -372,11 +410,11 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 			pl.state = stPinned
 		case pl.owner >= 0:
 			pl.state = stHeld
-			nMovable++
-			movableOf[pl.owner]++
+			c.nMovable++
+			c.movableOf[pl.owner]++
 		default:
 			pl.state = stOrphan
-			nOrphans++
+			c.nOrphans++
 		}
 		if pl.state != stFinished {
 			if pl.owner >= 0 {
@@ -384,25 +422,30 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 			}
 			if tp := l.ThroughputKBps; tp > 0 && !math.IsInf(tp, 0) {
 				pl.units = tp
-				knownSum += tp
-				knownN++
+				c.knownSum += tp
+				c.knownN++
 			}
 		}
 		p.leases = append(p.leases, pl)
 	}
-	unknownUnits := 1.0
-	if knownN > 0 {
-		unknownUnits = knownSum / float64(knownN)
-	}
+	return c
+}
 
-	// Second pass: fill in unknown throughput, sum each worker's units and
-	// list its movable leases, carved out of one allocation.
-	backing := make([]int32, 0, nMovable)
+// collectHoldings is the second pass: it fills in unknown throughput,
+// lists the orphans and each worker's movable leases (carved out of one
+// allocation), and returns the units each worker holds.
+func (p *planner) collectHoldings(c classified) []float64 {
+	ws := p.workers
+	unknownUnits := 1.0
+	if c.knownN > 0 {
+		unknownUnits = c.knownSum / float64(c.knownN)
+	}
+	backing := make([]int32, 0, c.nMovable)
 	for i, w := range ws {
-		n := movableOf[i]
+		n := c.movableOf[i]
 		w.movable, backing = backing[:0:n], backing[n:n]
 	}
-	p.orphans = make([]int32, 0, nOrphans)
+	p.orphans = make([]int32, 0, c.nOrphans)
 	units := make([]float64, len(ws))
 	for i := range p.leases {
 		l := &p.leases[i]
@@ -423,11 +466,16 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 			}
 		}
 	}
+	return units
+}
 
-	// Mode, and each worker's load and load-per-unit.
+// setLoads picks the load mode and sets each worker's load and
+// load-per-unit from the units it holds. knownThroughput says whether any
+// lease has a throughput figure.
+func (p *planner) setLoads(units []float64, knownThroughput bool) {
 	var cpuSum, cpuUnits float64
 	anyCPU := false
-	for i, w := range ws {
+	for i, w := range p.workers {
 		if w.cpu >= 0 {
 			anyCPU = true
 			if units[i] > 0 {
@@ -443,12 +491,12 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 	switch {
 	case anyCPU && kFleet > 0:
 		p.mode = modeCPU
-	case anyCPU || knownN > 0:
+	case anyCPU || knownThroughput:
 		p.mode = modeThroughput
 	default:
 		p.mode = modeCount
 	}
-	for i, w := range ws {
+	for i, w := range p.workers {
 		switch {
 		case p.mode != modeCPU:
 			w.k, w.load, w.maxLoad = 1, units[i], math.Inf(1)
@@ -462,7 +510,6 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 			w.k, w.load = kFleet, w.cpu
 		}
 	}
-	return p
 }
 
 // sortMovable orders a donor's movable leases for load mode, largest first

@@ -1,6 +1,7 @@
 package balancer
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -9,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/shardwise/shardwise/consumer"
 )
 
 // ---------------------------------------------------------------------------
@@ -1428,20 +1431,32 @@ func TestPlanConvergence(t *testing.T) {
 
 func TestPlanConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
-		cfg PlanConfig
-		ok  bool
+		cfg   PlanConfig
+		field string // "" when valid
 	}{
-		{PlanConfig{}, true},
-		{PlanConfig{MaxLeasesForWorker: 10, ThresholdPercent: 15, DampeningPercent: 100, BalanceVariance: true}, true},
-		{PlanConfig{MaxLeasesForWorker: -1}, false},
-		{PlanConfig{ThresholdPercent: -1}, false},
-		{PlanConfig{ThresholdPercent: math.NaN()}, false},
-		{PlanConfig{ThresholdPercent: math.Inf(1)}, false},
-		{PlanConfig{DampeningPercent: 101}, false},
-		{PlanConfig{DampeningPercent: math.NaN()}, false},
+		{PlanConfig{}, ""},
+		{PlanConfig{MaxLeasesForWorker: 10, ThresholdPercent: 15, DampeningPercent: 100, BalanceVariance: true}, ""},
+		{PlanConfig{MaxLeasesForWorker: -1}, "MaxLeasesForWorker"},
+		{PlanConfig{ThresholdPercent: -1}, "ThresholdPercent"},
+		{PlanConfig{ThresholdPercent: math.NaN()}, "ThresholdPercent"},
+		{PlanConfig{ThresholdPercent: math.Inf(1)}, "ThresholdPercent"},
+		{PlanConfig{DampeningPercent: 101}, "DampeningPercent"},
+		{PlanConfig{DampeningPercent: math.NaN()}, "DampeningPercent"},
 	} {
-		if err := tc.cfg.Validate(); (err == nil) != tc.ok {
-			t.Errorf("%+v: Validate() = %v, want ok=%v", tc.cfg, err, tc.ok)
+		err := tc.cfg.Validate()
+		if (err == nil) != (tc.field == "") {
+			t.Errorf("%+v: Validate() = %v, want an error on %q", tc.cfg, err, tc.field)
+			continue
+		}
+		if err == nil {
+			continue
+		}
+		var ce *consumer.ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field || !errors.Is(err, consumer.ErrInvalidConfig) {
+			t.Errorf("%+v: Validate() = %v, want a *consumer.ConfigError on %s", tc.cfg, err, tc.field)
+		}
+		if n := strings.Count(err.Error(), "shardwise: "); n != 1 {
+			t.Errorf("%+v: %q has the prefix %d times", tc.cfg, err, n)
 		}
 	}
 	err := PlanConfig{MaxLeasesForWorker: -1, DampeningPercent: 200}.Validate()

@@ -15,8 +15,8 @@ import (
 
 	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/emulator"
-	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/scheduler"
 )
 
@@ -132,7 +132,7 @@ func TestEmulatorHandlerFailsOneInAThousand(t *testing.T) {
 	tr.check(t, total, poison)
 
 	// Shutdown checkpointed each shard's last record in DynamoDB.
-	st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: dc, TableName: app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: dc, TableName: app, BillingMode: "PAY_PER_REQUEST", TableWaitTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
@@ -24,7 +23,7 @@ type fakeStream struct {
 	fake    *kinesisfake.Fake
 	store   *leases.MemoryStore
 	workers *leases.MemoryWorkerStore
-	coord   *balancer.MemoryCoordinatorStore
+	coord   *leases.MemoryCoordinatorStore
 	stream  string
 	// last is the position of the last record put in each shard.
 	last map[string]consumer.ExtendedSequenceNumber
@@ -35,7 +34,7 @@ func newFakeStream(shards int) (*fakeStream, error) {
 		fake:    kinesisfake.New(kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0)),
 		store:   leases.NewMemoryStore(),
 		workers: leases.NewMemoryWorkerStore(),
-		coord:   balancer.NewMemoryCoordinatorStore(),
+		coord:   leases.NewMemoryCoordinatorStore(),
 		stream:  "handler-stream",
 		last:    map[string]consumer.ExtendedSequenceNumber{},
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // Lease is one item of the lease table, in the Java KCL v3 format (see the
-// attribute names in attrs.go).
+// attribute table in the package documentation).
 type Lease struct {
 	// Key is the lease key: the shard id for a single-stream application.
 	Key string

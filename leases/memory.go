@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/leaseargs"
 )
 
 // MemoryStore is a Store kept in memory, with the same compare-and-set
@@ -43,12 +44,6 @@ func NewMemoryStore() *MemoryStore {
 	}
 }
 
-var memoryOps = []string{
-	OpEnsureTable, OpCreate, OpGet, OpList, OpListKeysByOwner, OpTake,
-	OpRelease, OpStartHandoff, OpCompleteHandoff, OpCheckpoint,
-	OpPrepareCheckpoint, OpSetChildShards, OpDelete,
-}
-
 // InjectError makes the next times calls of op (a Store method name, see
 // the Op constants) fail with err, without any effect on the stored
 // leases, as a request that never reached DynamoDB would. times < 0 fails
@@ -59,7 +54,7 @@ var memoryOps = []string{
 // fault silently unused and the test that relies on it passing for the
 // wrong reason.
 func (m *MemoryStore) InjectError(op string, err error, times int) {
-	if !slices.Contains(memoryOps, op) {
+	if !slices.Contains(leaseargs.Ops, op) {
 		panic(fmt.Sprintf("leases: MemoryStore.InjectError: unknown operation %q", op))
 	}
 	m.mu.Lock()
@@ -132,7 +127,7 @@ func (m *MemoryStore) begin(ctx context.Context, op string) error {
 func (m *MemoryStore) EnsureTable(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.begin(ctx, OpEnsureTable)
+	return m.begin(ctx, leaseargs.OpEnsureTable)
 }
 
 // Create implements Store.
@@ -142,10 +137,10 @@ func (m *MemoryStore) Create(ctx context.Context, l Lease) (bool, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.begin(ctx, OpCreate); err != nil {
+	if err := m.begin(ctx, leaseargs.OpCreate); err != nil {
 		return false, err
 	}
-	m.writes[OpCreate]++
+	m.writes[leaseargs.OpCreate]++
 	if _, ok := m.leases[l.Key]; ok {
 		return false, nil
 	}
@@ -156,17 +151,17 @@ func (m *MemoryStore) Create(ctx context.Context, l Lease) (bool, error) {
 // Get implements Store.
 func (m *MemoryStore) Get(ctx context.Context, key string) (Lease, error) {
 	if key == "" {
-		return Lease{}, argError(OpGet, "", "lease key is empty")
+		return Lease{}, leaseargs.Error(leaseargs.OpGet, "", "lease key is empty")
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.begin(ctx, OpGet); err != nil {
+	if err := m.begin(ctx, leaseargs.OpGet); err != nil {
 		return Lease{}, err
 	}
-	m.reads[OpGet]++
+	m.reads[leaseargs.OpGet]++
 	l, ok := m.leases[key]
 	if !ok {
-		return Lease{}, notFound(OpGet, key)
+		return Lease{}, notFound(leaseargs.OpGet, key)
 	}
 	return l.Clone(), nil
 }
@@ -175,10 +170,10 @@ func (m *MemoryStore) Get(ctx context.Context, key string) (Lease, error) {
 func (m *MemoryStore) List(ctx context.Context) ([]Lease, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.begin(ctx, OpList); err != nil {
+	if err := m.begin(ctx, leaseargs.OpList); err != nil {
 		return nil, err
 	}
-	m.reads[OpList]++
+	m.reads[leaseargs.OpList]++
 	out := make([]Lease, 0, len(m.leases))
 	for _, k := range slices.Sorted(maps.Keys(m.leases)) {
 		out = append(out, m.leases[k].Clone())
@@ -189,14 +184,14 @@ func (m *MemoryStore) List(ctx context.Context) ([]Lease, error) {
 // ListKeysByOwner implements Store; keys come sorted.
 func (m *MemoryStore) ListKeysByOwner(ctx context.Context, owner string) ([]string, error) {
 	if owner == "" {
-		return nil, argError(OpListKeysByOwner, "", "owner is empty")
+		return nil, leaseargs.Error(leaseargs.OpListKeysByOwner, "", "owner is empty")
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.begin(ctx, OpListKeysByOwner); err != nil {
+	if err := m.begin(ctx, leaseargs.OpListKeysByOwner); err != nil {
 		return nil, err
 	}
-	m.reads[OpListKeysByOwner]++
+	m.reads[leaseargs.OpListKeysByOwner]++
 	var keys []string
 	for k, l := range m.leases {
 		if l.Owner == owner {
@@ -209,10 +204,10 @@ func (m *MemoryStore) ListKeysByOwner(ctx context.Context, owner string) ([]stri
 
 // Take implements Store.
 func (m *MemoryStore) Take(ctx context.Context, l Lease, newOwner string) (Lease, error) {
-	if err := validateTransfer(OpTake, l, newOwner); err != nil {
+	if err := leaseargs.Transfer(leaseargs.OpTake, l.Key, l.Owner, newOwner); err != nil {
 		return Lease{}, err
 	}
-	return m.transfer(ctx, OpTake, l, func(s *Lease) {
+	return m.transfer(ctx, leaseargs.OpTake, l, func(s *Lease) {
 		if s.Owner != newOwner {
 			s.OwnerSwitchesSinceCheckpoint++
 		}
@@ -224,17 +219,17 @@ func (m *MemoryStore) Take(ctx context.Context, l Lease, newOwner string) (Lease
 // Release implements Store.
 func (m *MemoryStore) Release(ctx context.Context, l Lease) (Lease, error) {
 	if l.Key == "" {
-		return Lease{}, argError(OpRelease, "", "lease key is empty")
+		return Lease{}, leaseargs.Error(leaseargs.OpRelease, "", "lease key is empty")
 	}
-	return m.transfer(ctx, OpRelease, l, func(s *Lease) { s.Owner = "" })
+	return m.transfer(ctx, leaseargs.OpRelease, l, func(s *Lease) { s.Owner = "" })
 }
 
 // StartHandoff implements Store.
 func (m *MemoryStore) StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error) {
-	if err := validateTransfer(OpStartHandoff, l, newOwner); err != nil {
+	if err := leaseargs.Transfer(leaseargs.OpStartHandoff, l.Key, l.Owner, newOwner); err != nil {
 		return Lease{}, err
 	}
-	return m.transfer(ctx, OpStartHandoff, l, func(s *Lease) {
+	return m.transfer(ctx, leaseargs.OpStartHandoff, l, func(s *Lease) {
 		s.CheckpointOwner = s.Owner
 		s.Owner = newOwner
 	})
@@ -254,7 +249,7 @@ func (m *MemoryStore) transfer(ctx context.Context, op string, l Lease, change f
 	if !ok {
 		return Lease{}, notFound(op, l.Key)
 	}
-	if s.Owner != l.Owner || s.Counter != l.Counter || (op == OpStartHandoff && s.CheckpointOwner != "") {
+	if s.Owner != l.Owner || s.Counter != l.Counter || (op == leaseargs.OpStartHandoff && s.CheckpointOwner != "") {
 		return Lease{}, conditionFailed(op, l.Key)
 	}
 	change(&s)
@@ -265,21 +260,21 @@ func (m *MemoryStore) transfer(ctx context.Context, op string, l Lease, change f
 
 // CompleteHandoff implements Store.
 func (m *MemoryStore) CompleteHandoff(ctx context.Context, key, oldOwner string) (Lease, error) {
-	if err := validateFenced(OpCompleteHandoff, key, oldOwner); err != nil {
+	if err := leaseargs.Fenced(leaseargs.OpCompleteHandoff, key, oldOwner); err != nil {
 		return Lease{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.begin(ctx, OpCompleteHandoff); err != nil {
+	if err := m.begin(ctx, leaseargs.OpCompleteHandoff); err != nil {
 		return Lease{}, err
 	}
-	m.writes[OpCompleteHandoff]++
+	m.writes[leaseargs.OpCompleteHandoff]++
 	s, ok := m.leases[key]
 	if !ok {
-		return Lease{}, notFound(OpCompleteHandoff, key)
+		return Lease{}, notFound(leaseargs.OpCompleteHandoff, key)
 	}
 	if s.CheckpointOwner != oldOwner {
-		return Lease{}, conditionFailed(OpCompleteHandoff, key)
+		return Lease{}, conditionFailed(leaseargs.OpCompleteHandoff, key)
 	}
 	s.CheckpointOwner = ""
 	s.Counter++
@@ -289,13 +284,13 @@ func (m *MemoryStore) CompleteHandoff(ctx context.Context, key, oldOwner string)
 
 // Checkpoint implements Store.
 func (m *MemoryStore) Checkpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber) (int64, error) {
-	if err := validateFenced(OpCheckpoint, key, owner); err != nil {
+	if err := leaseargs.Fenced(leaseargs.OpCheckpoint, key, owner); err != nil {
 		return 0, err
 	}
-	if err := validatePosition(pos); err != nil {
+	if err := leaseargs.Position(pos); err != nil {
 		return 0, err
 	}
-	return m.fenced(ctx, OpCheckpoint, key, owner, counter, func(s *Lease) {
+	return m.fenced(ctx, leaseargs.OpCheckpoint, key, owner, counter, func(s *Lease) {
 		s.Checkpoint = pos
 		s.OwnerSwitchesSinceCheckpoint = 0
 		s.PendingCheckpoint = consumer.ExtendedSequenceNumber{}
@@ -305,17 +300,17 @@ func (m *MemoryStore) Checkpoint(ctx context.Context, key, owner string, counter
 
 // PrepareCheckpoint implements Store.
 func (m *MemoryStore) PrepareCheckpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber, state []byte) (int64, error) {
-	if err := validateFenced(OpPrepareCheckpoint, key, owner); err != nil {
+	if err := leaseargs.Fenced(leaseargs.OpPrepareCheckpoint, key, owner); err != nil {
 		return 0, err
 	}
-	if err := validatePosition(pos); err != nil {
+	if err := leaseargs.Position(pos); err != nil {
 		return 0, err
 	}
 	state = slices.Clone(state)
 	if len(state) == 0 {
 		state = nil
 	}
-	return m.fenced(ctx, OpPrepareCheckpoint, key, owner, counter, func(s *Lease) {
+	return m.fenced(ctx, leaseargs.OpPrepareCheckpoint, key, owner, counter, func(s *Lease) {
 		s.PendingCheckpoint = pos
 		s.PendingCheckpointState = state
 	})
@@ -323,11 +318,11 @@ func (m *MemoryStore) PrepareCheckpoint(ctx context.Context, key, owner string, 
 
 // SetChildShards implements Store.
 func (m *MemoryStore) SetChildShards(ctx context.Context, key, owner string, counter int64, children []string) (int64, error) {
-	if err := validateFenced(OpSetChildShards, key, owner); err != nil {
+	if err := leaseargs.Fenced(leaseargs.OpSetChildShards, key, owner); err != nil {
 		return 0, err
 	}
-	children = normalizeShardIDs(children)
-	return m.fenced(ctx, OpSetChildShards, key, owner, counter, func(s *Lease) {
+	children = leaseargs.ShardIDs(children)
+	return m.fenced(ctx, leaseargs.OpSetChildShards, key, owner, counter, func(s *Lease) {
 		s.ChildShardIDs = children
 	})
 }
@@ -360,20 +355,20 @@ func (m *MemoryStore) fenced(ctx context.Context, op, key, owner string, counter
 // Delete implements Store.
 func (m *MemoryStore) Delete(ctx context.Context, key string, counter int64) error {
 	if key == "" {
-		return argError(OpDelete, "", "lease key is empty")
+		return leaseargs.Error(leaseargs.OpDelete, "", "lease key is empty")
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.begin(ctx, OpDelete); err != nil {
+	if err := m.begin(ctx, leaseargs.OpDelete); err != nil {
 		return err
 	}
-	m.writes[OpDelete]++
+	m.writes[leaseargs.OpDelete]++
 	s, ok := m.leases[key]
 	if !ok {
 		return nil
 	}
 	if s.Counter != counter {
-		return conditionFailed(OpDelete, key)
+		return conditionFailed(leaseargs.OpDelete, key)
 	}
 	delete(m.leases, key)
 	return nil

@@ -89,10 +89,10 @@ type Store interface {
 
 var (
 	// ErrNotFound reports that no lease has the key.
-	ErrNotFound = errors.New("shardwise/leases: lease not found")
+	ErrNotFound = errors.New("shardwise: lease not found")
 	// ErrConditionFailed reports that a compare-and-set lost: the lease
 	// changed since it was read.
-	ErrConditionFailed = errors.New("shardwise/leases: lease changed (condition failed)")
+	ErrConditionFailed = errors.New("shardwise: lease changed (condition failed)")
 )
 
 // ErrLeaseLost is consumer.ErrLeaseLost, re-exported for convenience.
@@ -106,6 +106,7 @@ type TableSchemaError struct {
 	Got   string
 }
 
+// Error says which table has which key schema.
 func (e *TableSchemaError) Error() string {
 	return fmt.Sprintf("shardwise: table %q has key schema %s, want %s (is it another application's table?)", e.Table, e.Got, e.Want)
 }

@@ -5,26 +5,8 @@ import (
 	"maps"
 	"slices"
 	"time"
-)
 
-// Attribute names of the worker-metrics table (<app>-WorkerMetricStats).
-// wid, lut, sts and opr are the Java KCL v3's; sid, hb, ltp and drn are
-// Shardwise's session and liveness attributes.
-const (
-	AttrWorkerID        = "wid" // S, hash key
-	AttrLastUpdate      = "lut" // N, epoch seconds; informational, never compared across hosts
-	AttrStats           = "sts" // M: metric short name -> L of N (last values, -1 = capture failed)
-	AttrOperatingRange  = "opr" // M: metric short name -> L of N ([max utilization])
-	AttrSessionID       = "sid" // S: random per worker incarnation
-	AttrHeartbeat       = "hb"  // N: incremented by every heartbeat of the session
-	AttrLeaseThroughput = "ltp" // M: lease key -> N (KB/s delivered recently)
-	AttrDraining        = "drn" // BOOL: shutting down, assign nothing to it
-)
-
-// Metric short names used in sts and opr, as the Java KCL names them.
-const (
-	MetricCPU        = "C"
-	MetricThroughput = "T"
+	"github.com/shardwise/shardwise/internal/kclschema"
 )
 
 // WorkerRecord is one worker's item in the worker-metrics table: its
@@ -67,7 +49,7 @@ func cloneSeries(m map[string][]float64) map[string][]float64 {
 // LatestCPU is the newest CPU sample in percent, or -1 when there is none
 // or the capture failed.
 func (r *WorkerRecord) LatestCPU() float64 {
-	s := r.Stats[MetricCPU]
+	s := r.Stats[kclschema.MetricCPU]
 	if len(s) == 0 {
 		return -1
 	}

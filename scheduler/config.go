@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -96,7 +97,7 @@ type Config struct {
 	WorkerStore leases.WorkerStore
 	// CoordinatorStore replaces the DynamoDB coordinator-state table; set
 	// it with LeaseStore. Default: none (the DynamoDB table).
-	CoordinatorStore balancer.CoordinatorStore
+	CoordinatorStore leases.CoordinatorStore
 	// LeaseTableName is the lease table. Default: ApplicationName.
 	LeaseTableName string
 	// WorkerMetricsTableName holds one record per worker: its session,
@@ -405,12 +406,9 @@ func (c Config) validate() error {
 	if c.BalanceEvery < 1 {
 		return bad("BalanceEvery", "%d is below 1", c.BalanceEvery)
 	}
-	if err := (balancer.PlanConfig{ThresholdPercent: c.RebalanceThresholdPercent, DampeningPercent: c.RebalanceDampeningPercent}).Validate(); err != nil {
-		field := "RebalanceThresholdPercent"
-		if strings.Contains(err.Error(), "Dampening") {
-			field = "RebalanceDampeningPercent"
-		}
-		return bad(field, "%v", err)
+	var pe *consumer.ConfigError
+	if err := (balancer.PlanConfig{ThresholdPercent: c.RebalanceThresholdPercent, DampeningPercent: c.RebalanceDampeningPercent}).Validate(); errors.As(err, &pe) {
+		return bad("Rebalance"+pe.Field, "%s", pe.Reason)
 	}
 	if c.MaxPendingRecords < 1 {
 		return bad("MaxPendingRecords", "%d is below 1", c.MaxPendingRecords)

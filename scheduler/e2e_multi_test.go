@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shardwise/shardwise/internal/crashtest"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -91,7 +92,7 @@ func (f *emuFleet) stopAll() {
 }
 
 func (f *emuFleet) leases() []leases.Lease {
-	st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: f.h.dc, TableName: f.h.app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: f.h.dc, TableName: f.h.app, BillingMode: "PAY_PER_REQUEST", TableWaitTimeout: time.Minute})
 	if err != nil {
 		f.h.t.Fatal(err)
 	}

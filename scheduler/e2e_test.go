@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/leases"
 )
@@ -133,7 +134,7 @@ func TestEmulatorConsumeCheckpointRestart(t *testing.T) {
 
 	// The leases are in DynamoDB, released, with checkpoints at each shard's
 	// last record.
-	st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: h.dc, TableName: h.app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: h.dc, TableName: h.app, BillingMode: "PAY_PER_REQUEST", TableWaitTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
@@ -24,7 +23,7 @@ type harness struct {
 	fake    *kinesisfake.Fake
 	store   *leases.MemoryStore
 	workers *leases.MemoryWorkerStore
-	coord   *balancer.MemoryCoordinatorStore
+	coord   *leases.MemoryCoordinatorStore
 	stream  string
 	sched   *Scheduler // the last one started
 }
@@ -35,7 +34,7 @@ func newHarness(t *testing.T, shards int, opts ...kinesisfake.Option) *harness {
 	// test turns them on again (later options win).
 	opts = append([]kinesisfake.Option{kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0)}, opts...)
 	h := &harness{t: t, fake: kinesisfake.New(opts...), store: leases.NewMemoryStore(),
-		workers: leases.NewMemoryWorkerStore(), coord: balancer.NewMemoryCoordinatorStore(), stream: "test-stream"}
+		workers: leases.NewMemoryWorkerStore(), coord: leases.NewMemoryCoordinatorStore(), stream: "test-stream"}
 	if err := h.fake.CreateStream(h.stream, shards); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"time"
 
+	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
@@ -82,8 +83,8 @@ func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
 	t.lostReported = s.stats.leasesLost.Load()
 	t.cpu = appendCapped(t.cpu, cpu)
 	t.total = appendCapped(t.total, total)
-	r.Stats = map[string][]float64{leases.MetricCPU: append([]float64(nil), t.cpu...), leases.MetricThroughput: append([]float64(nil), t.total...)}
-	r.OperatingRange = map[string][]float64{leases.MetricCPU: {100}}
+	r.Stats = map[string][]float64{kclschema.MetricCPU: append([]float64(nil), t.cpu...), kclschema.MetricThroughput: append([]float64(nil), t.total...)}
+	r.OperatingRange = map[string][]float64{kclschema.MetricCPU: {100}}
 	r.LeaseThroughput = make(map[string]float64, len(t.kbps))
 	for k, v := range t.kbps {
 		r.LeaseThroughput[k] = v

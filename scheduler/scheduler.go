@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/semaphore"
@@ -22,9 +23,12 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/coordinator"
 	"github.com/shardwise/shardwise/internal/crashtest"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/fastdecode"
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/session"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -38,9 +42,9 @@ type Scheduler struct {
 	kinesis     KinesisAPI
 	store       leases.Store
 	workers     leases.WorkerStore
-	coordStore  balancer.CoordinatorStore
+	coordStore  leases.CoordinatorStore
 	log         zerolog.Logger
-	cpu         *balancer.CPUSampler
+	cpu         *coordinator.CPUSampler
 	loadSample  func() float64 // Config.LoadSampler, or nil for cpu
 	sink        metrics.Sink   // never nil
 	workerScope *metrics.Scope // Operation=RenewAllLeases
@@ -48,8 +52,8 @@ type Scheduler struct {
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
 	// session and coordinator are set by Run's start-up, before any
 	// consumer starts; atomic because Stats may read them at any time.
-	session     atomic.Pointer[leases.Session]
-	coordinator atomic.Pointer[balancer.Coordinator]
+	session     atomic.Pointer[session.Session]
+	coordinator atomic.Pointer[coordinator.Coordinator]
 
 	fetchSem *semaphore.Weighted // GetRecords calls in flight, worker-wide
 	// respEstimate is a decaying maximum of the payload bytes of the
@@ -85,6 +89,10 @@ type counters struct {
 	leasesTaken      atomic.Int64
 }
 
+// tableWaitTimeout bounds the creation of each table, and the wait for it
+// to become usable, when Run starts.
+const tableWaitTimeout = 2 * time.Minute
+
 // New validates cfg and returns a Scheduler that hands records to
 // processors made by factory. It does no I/O and never panics.
 func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
@@ -102,7 +110,7 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		store:      cfg.LeaseStore,
 		workers:    cfg.WorkerStore,
 		coordStore: cfg.CoordinatorStore,
-		cpu:        balancer.NewCPUSampler("/"),
+		cpu:        coordinator.NewCPUSampler("/"),
 		loadSample: cfg.LoadSampler,
 		fetchSem:   semaphore.NewWeighted(int64(cfg.MaxConcurrentFetches)),
 		bytesSem:   semaphore.NewWeighted(cfg.MaxTotalPendingBytes),
@@ -133,15 +141,21 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		if ddb == nil {
 			ddb = dynamodb.NewFromConfig(*cfg.AWSConfig)
 		}
-		st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: ddb, TableName: cfg.LeaseTableName, Logger: s.log})
+		st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{
+			Client:           ddb,
+			TableName:        cfg.LeaseTableName,
+			BillingMode:      types.BillingModePayPerRequest,
+			TableWaitTimeout: tableWaitTimeout,
+			Logger:           s.log,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("shardwise: lease store: %w", err)
 		}
 		s.store = st
-		if s.workers, err = leases.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName); err != nil {
+		if s.workers, err = ddbstore.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName, tableWaitTimeout); err != nil {
 			return nil, err
 		}
-		if s.coordStore, err = balancer.NewDynamoCoordinatorStore(ddb, cfg.CoordinatorTableName); err != nil {
+		if s.coordStore, err = ddbstore.NewDynamoCoordinatorStore(ddb, cfg.CoordinatorTableName, tableWaitTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -271,7 +285,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	sess, err := leases.StartSession(ctx, leases.SessionConfig{
+	sess, err := session.StartSession(ctx, session.SessionConfig{
 		Store:             s.workers,
 		WorkerID:          s.cfg.WorkerID,
 		FailoverTime:      s.cfg.FailoverTime,
@@ -286,7 +300,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 		return fmt.Errorf("shardwise: worker session in table %q: %w", s.cfg.WorkerMetricsTableName, err)
 	}
 	s.session.Store(sess)
-	coord, err := balancer.NewCoordinator(balancer.CoordinatorConfig{
+	coord, err := coordinator.NewCoordinator(coordinator.CoordinatorConfig{
 		WorkerID:           s.cfg.WorkerID,
 		Session:            sess,
 		Leases:             s.store,
@@ -353,7 +367,7 @@ func (s *Scheduler) fenceAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.consumers {
-		c.cancelLease(leases.ErrFenced)
+		c.cancelLease(session.ErrFenced)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/internal/kpl"
+	"github.com/shardwise/shardwise/internal/session"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -334,7 +335,8 @@ func TestLeaseTakenByAnotherWorkerEndsProcessor(t *testing.T) {
 	waitFor(t, 10*time.Second, "10 records", func() bool { return j.count() >= 10 })
 	ctx := context.Background()
 	// The thief is a live worker, so the leader leaves the lease with it.
-	thief, err := leases.StartSession(ctx, leases.SessionConfig{Store: h.workers, WorkerID: "thief", FailoverTime: time.Second})
+	thief, err := session.StartSession(ctx, session.SessionConfig{Store: h.workers, WorkerID: "thief",
+		FailoverTime: time.Second, HeartbeatInterval: time.Second / 3, FenceMargin: time.Second / 5})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
@@ -134,7 +133,7 @@ func (s *fakeStream) run(f consumer.ProcessorFactory) (stop func() error, err er
 		KinesisClient:          s.fake,
 		LeaseStore:             leases.NewMemoryStore(),
 		WorkerStore:            leases.NewMemoryWorkerStore(),
-		CoordinatorStore:       balancer.NewMemoryCoordinatorStore(),
+		CoordinatorStore:       leases.NewMemoryCoordinatorStore(),
 		WorkerID:               "w1",
 		Logger:                 zerolog.Nop(),
 		MinGetRecordsInterval:  5 * time.Millisecond,

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
@@ -122,7 +121,7 @@ func handlerRun(ctx context.Context, pf, n int) (float64, int64, error) {
 		KinesisClient:         fake,
 		LeaseStore:            leases.NewMemoryStore(),
 		WorkerStore:           leases.NewMemoryWorkerStore(),
-		CoordinatorStore:      balancer.NewMemoryCoordinatorStore(),
+		CoordinatorStore:      leases.NewMemoryCoordinatorStore(),
 		WorkerID:              "bench-worker",
 		MinGetRecordsInterval: time.Millisecond,
 	}, factory)

@@ -14,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/leases"
@@ -139,7 +138,7 @@ func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult
 		KinesisClient:         fake,
 		LeaseStore:            leases.NewMemoryStore(),
 		WorkerStore:           leases.NewMemoryWorkerStore(),
-		CoordinatorStore:      balancer.NewMemoryCoordinatorStore(),
+		CoordinatorStore:      leases.NewMemoryCoordinatorStore(),
 		WorkerID:              "bench-worker",
 		MinGetRecordsInterval: time.Millisecond,
 		LeaderScanInterval:    50 * time.Millisecond,

@@ -27,7 +27,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/fastdecode"
 	"github.com/shardwise/shardwise/internal/kinesisserver"
@@ -432,7 +431,7 @@ func shardwiseConfig(ep *endpoint, sdkDecoder bool) scheduler.Config {
 		KinesisClient:         newClient(ep),
 		LeaseStore:            leases.NewMemoryStore(),
 		WorkerStore:           leases.NewMemoryWorkerStore(),
-		CoordinatorStore:      balancer.NewMemoryCoordinatorStore(),
+		CoordinatorStore:      leases.NewMemoryCoordinatorStore(),
 		WorkerID:              "bench-worker",
 		MinGetRecordsInterval: time.Microsecond,
 		ShutdownTimeout:       10 * time.Second,

@@ -8,8 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/emulator"
+	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -18,7 +21,7 @@ func TestInspectPrintsLeasesAndWorkers(t *testing.T) {
 	client := emulator.DynamoDBClient(env.DynamoDB)
 	ctx := context.Background()
 	app := "inspect-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: client, TableName: app})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: client, TableName: app, BillingMode: types.BillingModePayPerRequest, TableWaitTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,11 +36,11 @@ func TestInspectPrintsLeasesAndWorkers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ws, _ := leases.NewDynamoWorkerStore(client, app+"-WorkerMetricStats")
+	ws, _ := ddbstore.NewDynamoWorkerStore(client, app+"-WorkerMetricStats", time.Minute)
 	if err := ws.EnsureTable(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ws.Register(ctx, leases.WorkerRecord{ID: "w1", SessionID: "s", Stats: map[string][]float64{leases.MetricCPU: {42}}}); err != nil {
+	if _, err := ws.Register(ctx, leases.WorkerRecord{ID: "w1", SessionID: "s", Stats: map[string][]float64{kclschema.MetricCPU: {42}}}); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -25,8 +25,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/shardwise/shardwise/balancer"
+	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -73,7 +74,7 @@ func dynamoClient(ctx context.Context, local bool) (*dynamodb.Client, error) {
 // inspect reads the three tables and prints them. Only reads are issued
 // (Scan, GetItem); the stores' EnsureTable is never called.
 func inspect(ctx context.Context, w io.Writer, client *dynamodb.Client, app, leaseTable string) error {
-	st, err := leases.NewDynamoStore(leases.DynamoConfig{Client: client, TableName: leaseTable})
+	st, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: client, TableName: leaseTable, BillingMode: types.BillingModePayPerRequest, TableWaitTimeout: time.Minute})
 	if err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func inspect(ctx context.Context, w io.Writer, client *dynamodb.Client, app, lea
 		return err
 	}
 
-	ws, err := leases.NewDynamoWorkerStore(client, app+"-WorkerMetricStats")
+	ws, err := ddbstore.NewDynamoWorkerStore(client, app+"-WorkerMetricStats", time.Minute)
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func inspect(ctx context.Context, w io.Writer, client *dynamodb.Client, app, lea
 		return nil
 	}
 	leader := ""
-	if cs, err := balancer.NewDynamoCoordinatorStore(client, app+"-CoordinatorState"); err == nil {
+	if cs, err := ddbstore.NewDynamoCoordinatorStore(client, app+"-CoordinatorState", time.Minute); err == nil {
 		if rec, err := cs.GetLeader(ctx); err == nil {
 			leader = rec.Leader
 		}

@@ -1,6 +1,9 @@
-// Package ddbtable creates DynamoDB tables idempotently: create if absent,
-// treat a concurrent creator as success, wait until the table is usable,
-// and refuse a table whose key schema is not the expected one.
+// Package ddbtable is the one path by which Shardwise creates and waits for
+// its DynamoDB tables (the lease table, the worker-metrics table and the
+// coordinator-state table): create if absent, treat a concurrent creator as
+// success, wait until the table is usable, refuse a table whose key schema
+// is not the expected one, and let the caller check what else it needs of
+// a usable table (the lease table's owner index).
 package ddbtable
 
 import (
@@ -13,132 +16,203 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/internal/awsapi"
+	"github.com/shardwise/shardwise/leases"
 )
 
-// Spec describes a table with a single string-or-number hash key.
+// Spec describes a table with a single hash key. It takes final values:
+// every field is required unless it says otherwise.
 type Spec struct {
 	Table    string
 	HashKey  string
 	HashType types.ScalarAttributeType
-	// Provisioned capacity; zero means PAY_PER_REQUEST.
+	// BillingMode of a table Ensure creates; an existing table is left as
+	// it is. With BillingModeProvisioned, ReadCapacity and WriteCapacity
+	// are the capacity of the table and of its indexes.
+	BillingMode                 types.BillingMode
 	ReadCapacity, WriteCapacity int64
-	// WaitTimeout bounds the wait for the table to become usable.
-	// Default 2 minutes.
+	// Attributes defines the attributes the indexes use, beyond the hash
+	// key. Optional.
+	Attributes []types.AttributeDefinition
+	// Indexes are created with the table (their ProvisionedThroughput is
+	// filled in). Optional.
+	Indexes []types.GlobalSecondaryIndex
+	// WaitTimeout bounds Ensure, including the wait for a new table.
 	WaitTimeout time.Duration
+	// PollMin and PollMax bound the interval between DescribeTable polls
+	// (it doubles from PollMin).
+	PollMin, PollMax time.Duration
+	// Ready, if set, is called each time the table is seen usable; done
+	// false makes Ensure describe the table again after a pause. Optional.
+	Ready func(ctx context.Context, desc *types.TableDescription) (done bool, err error)
+	// Logger receives the table's creation. Optional.
+	Logger zerolog.Logger
 }
 
-// SchemaError reports an existing table with another key schema.
-type SchemaError struct {
-	Table, Want, Got string
-}
-
-func (e *SchemaError) Error() string {
-	return fmt.Sprintf("shardwise: table %q has key schema %s, want %s (is it another application's table?)", e.Table, e.Got, e.Want)
-}
+// errWaitTimeout is the cause of Ensure's own deadline, so that it can be
+// told from the caller's context ending.
+var errWaitTimeout = errors.New("table wait timeout")
 
 // Ensure creates the table if it does not exist and waits until it is
-// ACTIVE (or UPDATING, which takes reads and writes). Safe to call from
-// many processes at once.
+// ACTIVE (or UPDATING, which takes reads and writes) and spec.Ready is
+// done. Safe to call from many processes at once. A table with another key
+// schema is a *leases.TableSchemaError.
 func Ensure(ctx context.Context, c awsapi.DynamoDB, spec Spec) error {
-	wait := spec.WaitTimeout
-	if wait <= 0 {
-		wait = 2 * time.Minute
+	if spec.WaitTimeout <= 0 || spec.PollMin <= 0 || spec.PollMax < spec.PollMin || spec.BillingMode == "" {
+		return fmt.Errorf("shardwise: table %q: ddbtable.Spec needs WaitTimeout, PollMin <= PollMax and BillingMode", spec.Table)
 	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	ctx, cancel := context.WithTimeoutCause(ctx, spec.WaitTimeout, errWaitTimeout)
 	defer cancel()
-	delay := 20 * time.Millisecond
-	state := "unknown"
+	last := "unknown"
+	delay := spec.PollMin
 	for {
-		out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(spec.Table)})
+		desc, err := describe(ctx, c, spec.Table)
 		switch {
-		case err == nil && out.Table != nil:
-			if err := checkSchema(spec, out.Table); err != nil {
+		case err == nil:
+			if err := checkSchema(spec, desc); err != nil {
 				return err
 			}
-			state = string(out.Table.TableStatus)
-			switch out.Table.TableStatus {
+			last = string(desc.TableStatus)
+			switch desc.TableStatus {
 			case types.TableStatusActive, types.TableStatusUpdating:
-				return nil
+				// UPDATING tables take reads and writes; only another
+				// schema change has to wait.
+				if spec.Ready == nil {
+					return nil
+				}
+				done, err := spec.Ready(ctx, desc)
+				if err != nil || done {
+					return err
+				}
 			case types.TableStatusCreating, types.TableStatusDeleting:
+				// Wait: a table being deleted will be absent next time
+				// and is then created again.
 			default:
-				return fmt.Errorf("shardwise: table %q is %s and cannot be used", spec.Table, out.Table.TableStatus)
+				return fmt.Errorf("shardwise: table %q is %s and cannot be used", spec.Table, desc.TableStatus)
 			}
-		case err == nil:
-			return fmt.Errorf("shardwise: dynamodb:DescribeTable on %q returned no table", spec.Table)
 		case awsapi.IsNotFound(err):
-			state = "absent"
+			last = "absent"
 			if err := create(ctx, c, spec); err != nil {
+				if ctx.Err() != nil {
+					return waitError(ctx, spec, last)
+				}
 				return err
 			}
 		case ctx.Err() != nil:
-			return fmt.Errorf("shardwise: table %q not usable after %v (last state %s): %w", spec.Table, wait, state, ctx.Err())
+			return waitError(ctx, spec, last)
 		default:
-			return apiError("DescribeTable", spec.Table, err)
+			return APIError("DescribeTable", spec.Table, err)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("shardwise: table %q not usable after %v (last state %s): %w", spec.Table, wait, state, ctx.Err())
-		case <-t.C:
+		if err := pause(ctx, delay); err != nil {
+			return waitError(ctx, spec, last)
 		}
-		delay = min(2*delay, time.Second)
+		delay = min(2*delay, spec.PollMax)
 	}
+}
+
+// describe reads the table's description.
+func describe(ctx context.Context, c awsapi.DynamoDB, table string) (*types.TableDescription, error) {
+	out, err := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	if err != nil {
+		return nil, err
+	}
+	if out.Table == nil {
+		return nil, fmt.Errorf("shardwise: dynamodb:DescribeTable on table %q returned no table", table)
+	}
+	return out.Table, nil
+}
+
+func waitError(ctx context.Context, spec Spec, last string) error {
+	if errors.Is(context.Cause(ctx), errWaitTimeout) {
+		return fmt.Errorf("shardwise: table %q not usable after %v (last status %s): %w", spec.Table, spec.WaitTimeout, last, context.DeadlineExceeded)
+	}
+	return fmt.Errorf("shardwise: waiting for table %q: %w", spec.Table, context.Cause(ctx))
+}
+
+// pause waits d or until ctx ends. Ensure polls because DynamoDB offers no
+// notification of a table's status changing.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Throughput is the provisioned capacity of a table or index in spec, nil
+// unless it is provisioned.
+func (spec Spec) Throughput() *types.ProvisionedThroughput {
+	if spec.BillingMode != types.BillingModeProvisioned {
+		return nil
+	}
+	return &types.ProvisionedThroughput{ReadCapacityUnits: aws.Int64(spec.ReadCapacity), WriteCapacityUnits: aws.Int64(spec.WriteCapacity)}
 }
 
 func create(ctx context.Context, c awsapi.DynamoDB, spec Spec) error {
-	in := &dynamodb.CreateTableInput{
-		TableName:            aws.String(spec.Table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(spec.HashKey), AttributeType: spec.HashType}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(spec.HashKey), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
+	attrs := append([]types.AttributeDefinition{{AttributeName: aws.String(spec.HashKey), AttributeType: spec.HashType}}, spec.Attributes...)
+	var indexes []types.GlobalSecondaryIndex
+	for _, gsi := range spec.Indexes {
+		gsi.ProvisionedThroughput = spec.Throughput()
+		indexes = append(indexes, gsi)
 	}
-	if spec.ReadCapacity > 0 || spec.WriteCapacity > 0 {
-		in.BillingMode = types.BillingModeProvisioned
-		in.ProvisionedThroughput = &types.ProvisionedThroughput{
-			ReadCapacityUnits:  aws.Int64(max(spec.ReadCapacity, 1)),
-			WriteCapacityUnits: aws.Int64(max(spec.WriteCapacity, 1)),
-		}
-	}
-	_, err := c.CreateTable(ctx, in)
-	if err == nil || awsapi.IsResourceInUse(err) {
-		// Someone else creating it at the same time is just as good.
+	_, err := c.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:              aws.String(spec.Table),
+		AttributeDefinitions:   attrs,
+		KeySchema:              []types.KeySchemaElement{{AttributeName: aws.String(spec.HashKey), KeyType: types.KeyTypeHash}},
+		BillingMode:            spec.BillingMode,
+		ProvisionedThroughput:  spec.Throughput(),
+		GlobalSecondaryIndexes: indexes,
+	})
+	switch {
+	case err == nil:
+		spec.Logger.Info().Str("table", spec.Table).Str("billing_mode", string(spec.BillingMode)).Msg("created table")
+		return nil
+	case awsapi.IsResourceInUse(err):
+		// Another worker created it first; its key schema is checked once
+		// it can be described.
 		return nil
 	}
-	return apiError("CreateTable", spec.Table, err)
+	return APIError("CreateTable", spec.Table, err)
 }
 
-func checkSchema(spec Spec, t *types.TableDescription) error {
-	types := map[string]string{}
-	for _, d := range t.AttributeDefinitions {
-		types[aws.ToString(d.AttributeName)] = string(d.AttributeType)
+// checkSchema accepts exactly one HASH key, spec's. Anything else is most
+// likely another application's table, which must not be written to.
+func checkSchema(spec Spec, desc *types.TableDescription) error {
+	attrTypes := make(map[string]types.ScalarAttributeType, len(desc.AttributeDefinitions))
+	for _, d := range desc.AttributeDefinitions {
+		attrTypes[aws.ToString(d.AttributeName)] = d.AttributeType
 	}
 	var got []string
-	ok := len(t.KeySchema) == 1
-	for _, k := range t.KeySchema {
+	for _, k := range desc.KeySchema {
 		name := aws.ToString(k.AttributeName)
-		got = append(got, fmt.Sprintf("%s (%s) %s", name, types[name], k.KeyType))
-		if k.KeyType != "HASH" || name != spec.HashKey || types[name] != string(spec.HashType) {
-			ok = false
+		typ := string(attrTypes[name])
+		if typ == "" {
+			typ = "?"
 		}
+		got = append(got, fmt.Sprintf("%s (%s) %s", name, typ, k.KeyType))
 	}
-	if ok {
+	ks := desc.KeySchema
+	if len(ks) == 1 && ks[0].KeyType == types.KeyTypeHash && aws.ToString(ks[0].AttributeName) == spec.HashKey &&
+		attrTypes[spec.HashKey] == spec.HashType {
 		return nil
 	}
-	return &SchemaError{Table: spec.Table, Want: fmt.Sprintf("%s (%s) HASH", spec.HashKey, spec.HashType), Got: strings.Join(got, ", ")}
+	gotS := strings.Join(got, ", ")
+	if gotS == "" {
+		gotS = "(none)"
+	}
+	return &leases.TableSchemaError{Table: spec.Table, Want: fmt.Sprintf("%s (%s) HASH", spec.HashKey, spec.HashType), Got: gotS}
 }
 
-func apiError(op, table string, err error) error {
+// APIError wraps an error from DynamoDB with the operation and the table,
+// so that a missing permission says what to grant on what.
+func APIError(op, table string, err error) error {
 	if awsapi.IsAccessDenied(err) {
 		return fmt.Errorf("shardwise: not allowed to call dynamodb:%s on table %q: %w", op, table, err)
 	}
 	return fmt.Errorf("shardwise: dynamodb:%s on table %q: %w", op, table, err)
 }
-
-// ErrSchema matches every *SchemaError with errors.Is.
-var ErrSchema = errors.New("shardwise: table has a foreign key schema")
-
-// Is makes errors.Is(err, ErrSchema) true for a SchemaError.
-func (e *SchemaError) Is(target error) bool { return target == ErrSchema }

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/rs/zerolog"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/crashtest"
 	"github.com/shardwise/shardwise/internal/hashkey"
@@ -43,7 +42,7 @@ type Cluster struct {
 	Fake     *kinesisfake.Fake
 	Leases   *leases.MemoryStore
 	Workers  *leases.MemoryWorkerStore
-	Coord    *balancer.MemoryCoordinatorStore
+	Coord    *leases.MemoryCoordinatorStore
 	Stream   string
 	Journal  *Journal
 	cpLog    *checkpointLog
@@ -66,7 +65,7 @@ func New(opts Options) (*Cluster, error) {
 		Fake:    kinesisfake.New(kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0)),
 		Leases:  leases.NewMemoryStore(),
 		Workers: leases.NewMemoryWorkerStore(),
-		Coord:   balancer.NewMemoryCoordinatorStore(),
+		Coord:   leases.NewMemoryCoordinatorStore(),
 		Stream:  "scenario-stream",
 		Journal: newJournal(),
 		cpLog:   &checkpointLog{byKey: map[string][]consumer.ExtendedSequenceNumber{}},

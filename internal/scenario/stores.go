@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/leases"
 )
@@ -182,7 +181,7 @@ func (s *workerStore) Remove(ctx context.Context, r leases.WorkerRecord) error {
 
 // coordStore is one worker's view of the coordinator table.
 type coordStore struct {
-	balancer.CoordinatorStore
+	leases.CoordinatorStore
 	p *partition
 }
 
@@ -192,19 +191,19 @@ func (s *coordStore) EnsureTable(ctx context.Context) error {
 	}
 	return s.CoordinatorStore.EnsureTable(ctx)
 }
-func (s *coordStore) GetLeader(ctx context.Context) (balancer.LeaderRecord, error) {
+func (s *coordStore) GetLeader(ctx context.Context) (leases.LeaderRecord, error) {
 	if err := s.p.check(ctx); err != nil {
-		return balancer.LeaderRecord{}, err
+		return leases.LeaderRecord{}, err
 	}
 	return s.CoordinatorStore.GetLeader(ctx)
 }
-func (s *coordStore) ClaimLeader(ctx context.Context, prev int64, leader, session string) (balancer.LeaderRecord, error) {
+func (s *coordStore) ClaimLeader(ctx context.Context, prev int64, leader, session string) (leases.LeaderRecord, error) {
 	if err := s.p.check(ctx); err != nil {
-		return balancer.LeaderRecord{}, err
+		return leases.LeaderRecord{}, err
 	}
 	return s.CoordinatorStore.ClaimLeader(ctx, prev, leader, session)
 }
-func (s *coordStore) ReleaseLeader(ctx context.Context, rec balancer.LeaderRecord) error {
+func (s *coordStore) ReleaseLeader(ctx context.Context, rec leases.LeaderRecord) error {
 	if err := s.p.check(ctx); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package balancer
+package storesuite
 
 import (
 	"context"
@@ -7,19 +7,18 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/leases"
 )
 
-func runCoordinatorStoreSuite(t *testing.T, st CoordinatorStore) {
+// Coordinator checks the CoordinatorStore contract on an empty store.
+func Coordinator(t *testing.T, st leases.CoordinatorStore) {
 	ctx := context.Background()
 	if err := st.EnsureTable(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := st.GetLeader(ctx)
-	if err != nil || rec != (LeaderRecord{}) {
+	if err != nil || rec != (leases.LeaderRecord{}) {
 		t.Fatalf("empty table: %+v %v", rec, err)
 	}
 	// Eight candidates claim at once: exactly one wins.
@@ -50,7 +49,7 @@ func runCoordinatorStoreSuite(t *testing.T, st CoordinatorStore) {
 	if _, err := st.ClaimLeader(ctx, 0, "late", "s"); !errors.Is(err, leases.ErrConditionFailed) {
 		t.Fatalf("stale claim: %v", err)
 	}
-	if err := st.ReleaseLeader(ctx, LeaderRecord{Leader: cur.Leader, SessionID: "s", Epoch: 0}); !errors.Is(err, leases.ErrConditionFailed) {
+	if err := st.ReleaseLeader(ctx, leases.LeaderRecord{Leader: cur.Leader, SessionID: "s", Epoch: 0}); !errors.Is(err, leases.ErrConditionFailed) {
 		t.Fatalf("stale release: %v", err)
 	}
 	if err := st.ReleaseLeader(ctx, cur); err != nil {
@@ -63,17 +62,4 @@ func runCoordinatorStoreSuite(t *testing.T, st CoordinatorStore) {
 	if next, err := st.ClaimLeader(ctx, freed.Epoch, "w9", "s9"); err != nil || next.Epoch != 3 || next.Leader != "w9" {
 		t.Fatalf("claim after release: %+v %v", next, err)
 	}
-}
-
-func TestMemoryCoordinatorStore(t *testing.T) {
-	runCoordinatorStoreSuite(t, NewMemoryCoordinatorStore())
-}
-
-func TestDynamoCoordinatorStore(t *testing.T) {
-	env := emulator.RequireDynamoDB(t)
-	st, err := NewDynamoCoordinatorStore(emulator.DynamoDBClient(env.DynamoDB), "coord-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCoordinatorStoreSuite(t, st)
 }

@@ -1,4 +1,4 @@
-package leases
+package session
 
 import (
 	"context"
@@ -10,30 +10,37 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // ErrFenced is the cause given to processors when their worker fenced
 // itself: it could not prove it was alive in time, so another worker may
 // take its leases. It wraps consumer.ErrLeaseLost.
-var ErrFenced = fmt.Errorf("%w: worker session fenced (no successful heartbeat in time)", ErrLeaseLost)
+var ErrFenced = fmt.Errorf("%w: worker session fenced (no successful heartbeat in time)", leases.ErrLeaseLost)
 
-// SessionConfig configures a worker session.
+// SessionConfig configures a worker session. It takes final values: the
+// scheduler computes every default (scheduler.Config), and StartSession
+// only checks them.
 type SessionConfig struct {
-	Store    WorkerStore
+	// Store keeps the worker record. Required.
+	Store leases.WorkerStore
+	// WorkerID is this worker's id. Required.
 	WorkerID string
 	// FailoverTime is how long the leader waits, on its own clock, after a
 	// heartbeat counter stopped changing before it declares the worker
 	// dead.
 	FailoverTime time.Duration
-	// HeartbeatInterval is the time between heartbeats. Default
-	// FailoverTime/3.
+	// HeartbeatInterval is the time between heartbeats. Required, below
+	// FailoverTime - FenceMargin.
 	HeartbeatInterval time.Duration
 	// FenceMargin is how long before FailoverTime (counted from the send
 	// time of the last successful heartbeat) the worker fences itself.
-	// Default FailoverTime/5.
+	// Required (the scheduler's default is FailoverTime/5; see Session for
+	// why it must be positive).
 	FenceMargin time.Duration
 	// Load fills in the load figures of each heartbeat (may be nil).
-	Load func(r *WorkerRecord)
+	Load func(r *leases.WorkerRecord)
 	// OnFenced is called (from the session's goroutine) when the session
 	// passes its fencing deadline; OnAlive when a heartbeat succeeds again
 	// after that.
@@ -69,7 +76,7 @@ type SessionConfig struct {
 // most (FailoverTime - FenceMargin)(1 + r) after T and the leader acts at
 // least FailoverTime(1 - r) after T; the worker is first as long as
 // FenceMargin > 2r·FailoverTime/(1 + r). Quartz clocks drift by about
-// 1e-4; the default margin of FailoverTime/5 covers a rate error of 10%,
+// 1e-4; the default margin of FailoverTime/5 (the scheduler's) covers a rate error of 10%,
 // which leaves room for the leader's own delay between deciding and
 // writing a reassignment to be zero and still be safe. Even if the
 // ordering were broken, a late worker could only process records twice:
@@ -81,10 +88,10 @@ type Session struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	mu       sync.Mutex   // guards the fields below
-	rec      WorkerRecord // as last written
-	lastSent time.Time    // send time of the last successful heartbeat (monotonic)
-	fenced   bool         // OnFenced was called and OnAlive not since
+	mu       sync.Mutex          // guards the fields below
+	rec      leases.WorkerRecord // as last written
+	lastSent time.Time           // send time of the last successful heartbeat (monotonic)
+	fenced   bool                // OnFenced was called and OnAlive not since
 	draining bool
 }
 
@@ -92,20 +99,11 @@ type Session struct {
 // of the same worker id, whose next heartbeat then fails) and starts
 // heartbeating. The first write must succeed.
 func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
-	if cfg.Store == nil || cfg.WorkerID == "" || cfg.FailoverTime <= 0 {
-		return nil, errors.New("shardwise/leases: session needs Store, WorkerID and FailoverTime")
-	}
-	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = cfg.FailoverTime / 3
-	}
-	if cfg.FenceMargin <= 0 {
-		cfg.FenceMargin = cfg.FailoverTime / 5
-	}
-	if cfg.HeartbeatInterval >= cfg.FailoverTime-cfg.FenceMargin {
-		return nil, fmt.Errorf("shardwise/leases: heartbeat interval %v leaves no time before the fencing deadline (%v - %v)", cfg.HeartbeatInterval, cfg.FailoverTime, cfg.FenceMargin)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	s := &Session{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
-	r := WorkerRecord{ID: cfg.WorkerID, SessionID: newSessionID()}
+	r := leases.WorkerRecord{ID: cfg.WorkerID, SessionID: newSessionID()}
 	if cfg.Load != nil {
 		cfg.Load(&r)
 	}
@@ -119,6 +117,27 @@ func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	s.stop = cancel
 	go s.loop(loopCtx)
 	return s, nil
+}
+
+func (c SessionConfig) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &consumer.ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case c.Store == nil:
+		return bad("Store", "is required")
+	case c.WorkerID == "":
+		return bad("WorkerID", "is required")
+	case c.FailoverTime <= 0:
+		return bad("FailoverTime", "%v is not positive", c.FailoverTime)
+	case c.HeartbeatInterval <= 0:
+		return bad("HeartbeatInterval", "%v is not positive", c.HeartbeatInterval)
+	case c.FenceMargin <= 0:
+		return bad("FenceMargin", "%v is not positive", c.FenceMargin)
+	case c.HeartbeatInterval >= c.FailoverTime-c.FenceMargin:
+		return bad("HeartbeatInterval", "%v leaves no time before the fencing deadline (%v - %v)", c.HeartbeatInterval, c.FailoverTime, c.FenceMargin)
+	}
+	return nil
 }
 
 func newSessionID() string {
@@ -226,7 +245,7 @@ func (s *Session) loop(ctx context.Context) {
 		switch {
 		case err == nil:
 			next.Reset(s.cfg.HeartbeatInterval)
-		case errors.Is(err, ErrConditionFailed):
+		case errors.Is(err, leases.ErrConditionFailed):
 			// A later incarnation took over the worker id (or the record
 			// was deleted): this session is over. Fence at once, then
 			// start a new session so the worker can work again; its leases
@@ -289,7 +308,7 @@ func (s *Session) beat(ctx context.Context) error {
 
 func (s *Session) reregister(ctx context.Context) error {
 	s.mu.Lock()
-	r := WorkerRecord{ID: s.rec.ID, SessionID: newSessionID(), Draining: s.draining}
+	r := leases.WorkerRecord{ID: s.rec.ID, SessionID: newSessionID(), Draining: s.draining}
 	s.mu.Unlock()
 	if s.cfg.Load != nil {
 		s.cfg.Load(&r)

@@ -1,4 +1,4 @@
-package leases
+package kclschema
 
 // Attribute names of the lease table, exactly as the Java KCL v3 writes
 // them, so a table written by the Java KCL can be taken over.

@@ -1,4 +1,4 @@
-package balancer
+package coordinator
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/shardwise/shardwise/balancer"
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
@@ -23,36 +26,44 @@ type SessionView interface {
 	Fence() error
 }
 
-// CoordinatorConfig configures the election and the leader's loop.
+// CoordinatorConfig configures the election and the leader's loop. It
+// takes final values: the scheduler computes every default
+// (scheduler.Config), and NewCoordinator only checks them. Every field is
+// required unless it says otherwise.
 type CoordinatorConfig struct {
-	WorkerID    string
-	Session     SessionView
+	// WorkerID is this worker's id.
+	WorkerID string
+	// Session is this worker's session.
+	Session SessionView
+	// Leases, Workers and Coordinator are the three tables.
 	Leases      leases.Store
 	Workers     leases.WorkerStore
-	Coordinator CoordinatorStore
+	Coordinator leases.CoordinatorStore
 	// FailoverTime: a worker (or leader) whose heartbeat has not changed
 	// for this long, on this process's clock, is dead.
 	FailoverTime time.Duration
 	// ScanInterval is how often the election is checked and, on the
-	// leader, the worker table read. Default FailoverTime/10.
+	// leader, the worker table read.
 	ScanInterval time.Duration
 	// AssignmentInterval is how often the leader reads the lease table and
-	// plans, when nothing else prompts it. Default FailoverTime/2.
+	// plans, when nothing else prompts it.
 	AssignmentInterval time.Duration
 	// HandoffTimeout bounds a graceful hand-off: after it, the leader
-	// completes the transfer itself. Default FailoverTime.
+	// completes the transfer itself.
 	HandoffTimeout time.Duration
-	// BalanceEvery makes every Nth assignment run balance load variance
-	// (KCL: 3).
+	// BalanceEvery makes every Nth assignment run balance load variance.
 	BalanceEvery int
-	Plan         PlanConfig
-	Logger       zerolog.Logger
+	// Plan tunes the planner (its zero fields mean the planner's
+	// defaults).
+	Plan balancer.PlanConfig
+	// Logger receives the election's and the leader's logs. Optional.
+	Logger zerolog.Logger
 	// Metrics receives the leader's metrics; its dimensions (e.g.
-	// WorkerIdentifier) are extended with Operation. May be nil.
+	// WorkerIdentifier) are extended with Operation. Optional.
 	Metrics *metrics.Scope
 	// OnAssign is called after moves were written (for metrics and to wake
-	// local discovery).
-	OnAssign func(moves []Move, applied int)
+	// local discovery). Optional.
+	OnAssign func(moves []balancer.Move, applied int)
 }
 
 // Coordinator runs leader election on every worker and, on the leader,
@@ -65,8 +76,8 @@ type Coordinator struct {
 	leader atomic.Bool
 
 	// Owned by the Run goroutine:
-	rec        LeaderRecord // last leader item read or written
-	watch      sighting     // non-leaders: the leader's worker record as first seen
+	rec        leases.LeaderRecord // last leader item read or written
+	watch      sighting            // non-leaders: the leader's worker record as first seen
 	watching   bool
 	obs        *observer // leader: every worker
 	lastAssign time.Time
@@ -91,26 +102,8 @@ type CoordinatorStats struct {
 
 // NewCoordinator validates cfg.
 func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
-	switch {
-	case cfg.WorkerID == "", cfg.Session == nil, cfg.Leases == nil, cfg.Workers == nil, cfg.Coordinator == nil:
-		return nil, errors.New("shardwise/balancer: coordinator needs WorkerID, Session, Leases, Workers and Coordinator")
-	case cfg.FailoverTime <= 0:
-		return nil, errors.New("shardwise/balancer: coordinator needs a FailoverTime")
-	}
-	if err := cfg.Plan.Validate(); err != nil {
+	if err := cfg.validate(); err != nil {
 		return nil, err
-	}
-	if cfg.ScanInterval <= 0 {
-		cfg.ScanInterval = cfg.FailoverTime / 10
-	}
-	if cfg.AssignmentInterval <= 0 {
-		cfg.AssignmentInterval = cfg.FailoverTime / 2
-	}
-	if cfg.HandoffTimeout <= 0 {
-		cfg.HandoffTimeout = cfg.FailoverTime
-	}
-	if cfg.BalanceEvery <= 0 {
-		cfg.BalanceEvery = 3
 	}
 	return &Coordinator{
 		cfg:      cfg,
@@ -119,6 +112,47 @@ func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
 		handoffs: map[string]time.Time{},
 		wake:     make(chan struct{}, 1),
 	}, nil
+}
+
+func (c CoordinatorConfig) validate() error {
+	bad := func(field, format string, args ...any) error {
+		return &consumer.ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	for _, f := range []struct {
+		name string
+		ok   bool
+	}{
+		{"WorkerID", c.WorkerID != ""},
+		{"Session", c.Session != nil},
+		{"Leases", c.Leases != nil},
+		{"Workers", c.Workers != nil},
+		{"Coordinator", c.Coordinator != nil},
+	} {
+		if !f.ok {
+			return bad(f.name, "is required")
+		}
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"FailoverTime", c.FailoverTime},
+		{"ScanInterval", c.ScanInterval},
+		{"AssignmentInterval", c.AssignmentInterval},
+		{"HandoffTimeout", c.HandoffTimeout},
+	} {
+		if d.v <= 0 {
+			return bad(d.name, "%v is not positive", d.v)
+		}
+	}
+	if c.BalanceEvery < 1 {
+		return bad("BalanceEvery", "%d is below 1", c.BalanceEvery)
+	}
+	var pe *consumer.ConfigError
+	if err := c.Plan.Validate(); errors.As(err, &pe) {
+		return bad("Plan."+pe.Field, "%s", pe.Reason)
+	}
+	return nil
 }
 
 // IsLeader reports whether this worker led at its last check.
@@ -241,7 +275,7 @@ func (c *Coordinator) elect(ctx context.Context) error {
 	return nil
 }
 
-func (c *Coordinator) claim(ctx context.Context, prev LeaderRecord, why string) error {
+func (c *Coordinator) claim(ctx context.Context, prev leases.LeaderRecord, why string) error {
 	rec, err := c.cfg.Coordinator.ClaimLeader(ctx, prev.Epoch, c.cfg.WorkerID, c.cfg.Session.ID())
 	if errors.Is(err, leases.ErrConditionFailed) {
 		return nil // someone else claimed first
@@ -302,52 +336,117 @@ func (c *Coordinator) aliveSet(now time.Time) map[string]bool {
 	return out
 }
 
+// assign runs one assignment in four steps: read a snapshot of the leases
+// and of the live workers (snapshot), complete the hand-offs that timed
+// out (expireHandoffs, compare-and-set writes), plan on what is left (a
+// pure function of the snapshot), write the moves (applyMoves,
+// compare-and-set writes), then tidy the tables and report
+// (housekeeping).
 func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
-	all, err := c.cfg.Leases.List(ctx)
+	snap, err := c.snapshot(ctx, now)
 	if err != nil {
 		return err
 	}
 	c.lastAssign = now
 	c.runs++
-	byKey := make(map[string]leases.Lease, len(all))
-	var alive []WorkerLoad
-	draining := map[string]bool{}
-	throughput := map[string]float64{}
+	forced := c.expireHandoffs(ctx, now, snap)
+	infos, expired := c.planInput(now, snap, forced)
+	cfg := c.cfg.Plan
+	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
+	moves := balancer.Plan(infos, snap.alive, cfg)
+	applied := c.applyMoves(ctx, snap.byKey, moves)
+	c.housekeeping(ctx, now, snap, moves, applied, expired)
+	return nil
+}
+
+// snapshot is what one assignment run reads: every lease, and what the
+// live workers' last heartbeats said.
+type snapshot struct {
+	all   []leases.Lease
+	byKey map[string]leases.Lease
+	// alive are the live workers that take leases (draining ones left
+	// out), as the planner sees them.
+	alive    []balancer.WorkerLoad
+	draining map[string]bool
+	// throughput is each lease's recent KB/s, from its owner's heartbeat.
+	throughput map[string]float64
 	// running holds, per live worker, the leases its last heartbeat said
 	// it runs (LeaseThroughput lists every lease with a consumer, even at
 	// 0 KB/s).
-	running := map[string]map[string]float64{}
+	running map[string]map[string]float64
+}
+
+// snapshot reads the lease table and takes the live workers' figures from
+// the observer. It writes nothing.
+func (c *Coordinator) snapshot(ctx context.Context, now time.Time) (snapshot, error) {
+	all, err := c.cfg.Leases.List(ctx)
+	if err != nil {
+		return snapshot{}, err
+	}
+	snap := snapshot{
+		all:        all,
+		byKey:      make(map[string]leases.Lease, len(all)),
+		draining:   map[string]bool{},
+		throughput: map[string]float64{},
+		running:    map[string]map[string]float64{},
+	}
+	for _, l := range all {
+		snap.byKey[l.Key] = l
+	}
 	for id, s := range c.obs.seen {
 		if !c.obs.alive(now, id) {
 			continue
 		}
-		running[id] = s.rec.LeaseThroughput
+		snap.running[id] = s.rec.LeaseThroughput
 		for k, v := range s.rec.LeaseThroughput {
-			throughput[k] = v
+			snap.throughput[k] = v
 		}
 		if s.rec.Draining {
-			draining[id] = true
+			snap.draining[id] = true
 			continue
 		}
 		maxCPU := 0.0
-		if opr := s.rec.OperatingRange[leases.MetricCPU]; len(opr) > 0 {
+		if opr := s.rec.OperatingRange[kclschema.MetricCPU]; len(opr) > 0 {
 			maxCPU = opr[0]
 		}
-		alive = append(alive, WorkerLoad{ID: id, CPU: s.rec.LatestCPU(), MaxCPU: maxCPU})
+		snap.alive = append(snap.alive, balancer.WorkerLoad{ID: id, CPU: s.rec.LatestCPU(), MaxCPU: maxCPU})
 	}
-	infos := make([]LeaseInfo, 0, len(all))
-	expired := 0
+	return snap, nil
+}
+
+// expireHandoffs completes the pending hand-offs that timed out or whose
+// old owner died, and forgets hand-offs no longer pending. It returns the
+// keys of the leases it completed (or tried to): they are left out of this
+// run's plan. Leases of draining workers are left alone: a draining worker
+// hands its leases on itself.
+func (c *Coordinator) expireHandoffs(ctx context.Context, now time.Time, snap snapshot) map[string]bool {
+	forced := map[string]bool{}
 	pending := map[string]bool{}
-	for _, l := range all {
-		byKey[l.Key] = l
-		if draining[l.Owner] || draining[l.CheckpointOwner] {
-			continue // a draining worker hands its leases on itself
+	for _, l := range snap.all {
+		if snap.draining[l.Owner] || snap.draining[l.CheckpointOwner] || !l.HandoffPending() {
+			continue
 		}
-		if l.HandoffPending() {
-			pending[l.Key] = true
-			if c.expireHandoff(ctx, now, l) {
-				continue
-			}
+		pending[l.Key] = true
+		if c.expireHandoff(ctx, now, l) {
+			forced[l.Key] = true
+		}
+	}
+	for k := range c.handoffs {
+		if !pending[k] {
+			delete(c.handoffs, k)
+		}
+	}
+	return forced
+}
+
+// planInput turns the snapshot into the planner's leases, leaving out the
+// leases of draining workers and those in forced, and counts the leases of
+// dead workers. It writes nothing.
+func (c *Coordinator) planInput(now time.Time, snap snapshot, forced map[string]bool) (infos []balancer.LeaseInfo, expired int) {
+	infos = make([]balancer.LeaseInfo, 0, len(snap.all))
+	for _, l := range snap.all {
+		if snap.draining[l.Owner] || snap.draining[l.CheckpointOwner] || forced[l.Key] {
+			continue
 		}
 		if l.Owner != "" && !l.IsFinished() && !c.obs.alive(now, l.Owner) {
 			expired++
@@ -356,28 +455,26 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 		// heartbeat) is not moved: a graceful hand-off needs the owner's
 		// consumer to finish it, and a consumer that never starts would
 		// leave it to the hand-off timeout.
-		_, started := running[l.Owner][l.Key]
-		notStarted := l.Owner != "" && running[l.Owner] != nil && !started
-		if l.Owner != "" && c.obs.alive(now, l.Owner) && running[l.Owner] == nil {
+		_, started := snap.running[l.Owner][l.Key]
+		notStarted := l.Owner != "" && snap.running[l.Owner] != nil && !started
+		if l.Owner != "" && c.obs.alive(now, l.Owner) && snap.running[l.Owner] == nil {
 			notStarted = true // the owner runs nothing yet
 		}
-		infos = append(infos, LeaseInfo{
+		infos = append(infos, balancer.LeaseInfo{
 			Key:            l.Key,
 			Owner:          l.Owner,
-			ThroughputKBps: throughput[l.Key],
+			ThroughputKBps: snap.throughput[l.Key],
 			HandoffPending: l.HandoffPending() || notStarted,
 			Finished:       l.IsFinished(),
 		})
 	}
-	for k := range c.handoffs {
-		if !pending[k] {
-			delete(c.handoffs, k)
-		}
-	}
-	cfg := c.cfg.Plan
-	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
-	moves := Plan(infos, alive, cfg)
-	applied := 0
+	return infos, expired
+}
+
+// applyMoves writes the moves, each a compare-and-set on the lease as the
+// snapshot read it, and returns how many succeeded. A move that lost its
+// condition is skipped: the lease changed, and the next run plans again.
+func (c *Coordinator) applyMoves(ctx context.Context, byKey map[string]leases.Lease, moves []balancer.Move) (applied int) {
 	for _, m := range moves {
 		if err := c.apply(ctx, byKey[m.Key], m); err != nil {
 			if !errors.Is(err, leases.ErrConditionFailed) && !errors.Is(err, leases.ErrNotFound) && ctx.Err() == nil {
@@ -388,18 +485,25 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 		applied++
 		c.log.Info().Str("lease", m.Key).Str("from", m.From).Str("to", m.To).Str("reason", string(m.Reason)).Bool("graceful", m.Graceful).Msg("lease moved")
 	}
-	c.removeFinishedLeases(ctx, byKey)
-	c.removeDeadWorkers(ctx, now, all)
+	return applied
+}
+
+// housekeeping ends a run: it deletes the leases and worker records
+// nothing needs any more, publishes the run's metrics and stats, and tells
+// OnAssign.
+func (c *Coordinator) housekeeping(ctx context.Context, now time.Time, snap snapshot, moves []balancer.Move, applied, expired int) {
+	c.removeFinishedLeases(ctx, snap.byKey)
+	c.removeDeadWorkers(ctx, now, snap.all)
 	if m := c.cfg.Metrics; m != nil {
 		m = m.With(metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationLeaseAssignmentManager})
-		m.Value(metricnames.MetricTotalLeases, float64(len(all)), metrics.UnitCount, metrics.LevelSummary)
-		m.Value(metricnames.MetricNumWorkers, float64(len(alive)), metrics.UnitCount, metrics.LevelSummary)
+		m.Value(metricnames.MetricTotalLeases, float64(len(snap.all)), metrics.UnitCount, metrics.LevelSummary)
+		m.Value(metricnames.MetricNumWorkers, float64(len(snap.alive)), metrics.UnitCount, metrics.LevelSummary)
 		m.Value(metricnames.MetricExpiredLeases, float64(expired), metrics.UnitCount, metrics.LevelSummary)
 		m.Count(metricnames.MetricNumOfLeasesReassignment, int64(applied), metrics.LevelSummary)
 	}
 	c.mu.Lock()
-	c.stats.Workers = len(alive)
-	c.stats.TotalLeases = len(all)
+	c.stats.Workers = len(snap.alive)
+	c.stats.TotalLeases = len(snap.all)
 	c.stats.ExpiredLeases = expired
 	c.stats.Reassignments += int64(applied)
 	c.stats.AssignmentRuns++
@@ -408,12 +512,11 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	if c.cfg.OnAssign != nil && len(moves) > 0 {
 		c.cfg.OnAssign(moves, applied)
 	}
-	return nil
 }
 
 // apply writes one move as a compare-and-set on the lease as read: a
 // graceful hand-off when the owner is alive, a direct take otherwise.
-func (c *Coordinator) apply(ctx context.Context, l leases.Lease, m Move) error {
+func (c *Coordinator) apply(ctx context.Context, l leases.Lease, m balancer.Move) error {
 	if l.Key == "" || l.Owner != m.From {
 		return fmt.Errorf("move of %s from %q does not match the lease read: %w", m.Key, m.From, leases.ErrConditionFailed)
 	}

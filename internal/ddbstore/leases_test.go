@@ -1,4 +1,4 @@
-package leases
+package ddbstore
 
 import (
 	"context"
@@ -22,6 +22,9 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/emulator"
+	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/internal/storesuite"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // The tests in this file need the DynamoDB emulator (dynalite); they skip
@@ -29,7 +32,7 @@ import (
 
 func TestDynamoStore(t *testing.T) {
 	client := dynamoClient(t)
-	runStoreSuite(t, func(t *testing.T) Store {
+	storesuite.Leases(t, func(t *testing.T) leases.Store {
 		return newTestDynamoStore(t, client, uniqueTableName(t))
 	})
 }
@@ -65,6 +68,7 @@ func newTestDynamoStore(t *testing.T, client awsapi.DynamoDB, table string, opts
 	cfg := DynamoConfig{
 		Client:           client,
 		TableName:        table,
+		BillingMode:      types.BillingModePayPerRequest,
 		ScanPageSize:     7, // every listing spans pages
 		TableWaitTimeout: 30 * time.Second,
 		Logger:           zerolog.New(zerolog.NewTestWriter(t)),
@@ -79,7 +83,7 @@ func newTestDynamoStore(t *testing.T, client awsapi.DynamoDB, table string, opts
 	return s
 }
 
-func mustEnsure(t *testing.T, s Store) {
+func mustEnsure(t *testing.T, s leases.Store) {
 	t.Helper()
 	if err := s.EnsureTable(t.Context()); err != nil {
 		t.Fatalf("EnsureTable: %v", err)
@@ -90,7 +94,7 @@ func rawGet(t *testing.T, c awsapi.DynamoDB, table, key string) map[string]types
 	t.Helper()
 	out, err := c.GetItem(t.Context(), &dynamodb.GetItemInput{
 		TableName:      aws.String(table),
-		Key:            map[string]types.AttributeValue{AttrLeaseKey: avS(key)},
+		Key:            map[string]types.AttributeValue{kclschema.AttrLeaseKey: avS(key)},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -135,8 +139,8 @@ func createRawTable(t *testing.T, c awsapi.DynamoDB, in *dynamodb.CreateTableInp
 func leaseKeyTable(table string, billing types.BillingMode) *dynamodb.CreateTableInput {
 	in := &dynamodb.CreateTableInput{
 		TableName:            aws.String(table),
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(AttrLeaseKey), AttributeType: types.ScalarAttributeTypeS}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(AttrLeaseKey), KeyType: types.KeyTypeHash}},
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(kclschema.AttrLeaseKey), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(kclschema.AttrLeaseKey), KeyType: types.KeyTypeHash}},
 		BillingMode:          billing,
 	}
 	if billing == types.BillingModeProvisioned {
@@ -228,17 +232,17 @@ func TestDynamoItemFormat(t *testing.T) {
 	s := newTestDynamoStore(t, client, table)
 	mustEnsure(t, s)
 
-	l := ownedLease(t, s, "shardId-000000000001", "worker-a")
+	l := storesuite.OwnedLease(t, s, "shardId-000000000001", "worker-a")
 	base := map[string][2]string{
-		AttrLeaseKey:                     {"S", "shardId-000000000001"},
-		AttrLeaseOwner:                   {"S", "worker-a"},
-		AttrLeaseCounter:                 {"N", "1"},
-		AttrCheckpoint:                   {"S", "TRIM_HORIZON"},
-		AttrCheckpointSubSequenceNumber:  {"N", "0"},
-		AttrOwnerSwitchesSinceCheckpoint: {"N", "1"},
-		AttrParentShardID:                {"SS", "shardId-000000000000"},
-		AttrStartingHashKey:              {"S", "0"},
-		AttrEndingHashKey:                {"S", "170141183460469231731687303715884105727"},
+		kclschema.AttrLeaseKey:                     {"S", "shardId-000000000001"},
+		kclschema.AttrLeaseOwner:                   {"S", "worker-a"},
+		kclschema.AttrLeaseCounter:                 {"N", "1"},
+		kclschema.AttrCheckpoint:                   {"S", "TRIM_HORIZON"},
+		kclschema.AttrCheckpointSubSequenceNumber:  {"N", "0"},
+		kclschema.AttrOwnerSwitchesSinceCheckpoint: {"N", "1"},
+		kclschema.AttrParentShardID:                {"SS", "shardId-000000000000"},
+		kclschema.AttrStartingHashKey:              {"S", "0"},
+		kclschema.AttrEndingHashKey:                {"S", "170141183460469231731687303715884105727"},
 	}
 	wantItem(t, "taken lease", rawGet(t, client, table, l.Key), base)
 
@@ -247,21 +251,21 @@ func TestDynamoItemFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	prepared := withAttrs(base, map[string][2]string{
-		AttrLeaseCounter:                       {"N", "2"},
-		AttrPendingCheckpoint:                  {"S", "123"},
-		AttrPendingCheckpointSubSequenceNumber: {"N", "2"},
-		AttrPendingCheckpointState:             {"B", "app-state"},
+		kclschema.AttrLeaseCounter:                       {"N", "2"},
+		kclschema.AttrPendingCheckpoint:                  {"S", "123"},
+		kclschema.AttrPendingCheckpointSubSequenceNumber: {"N", "2"},
+		kclschema.AttrPendingCheckpointState:             {"B", "app-state"},
 	})
 	wantItem(t, "prepared checkpoint", rawGet(t, client, table, l.Key), prepared)
 
-	h, err := s.StartHandoff(ctx, mustGet(t, s, l.Key), "worker-b")
+	h, err := s.StartHandoff(ctx, storesuite.MustGet(t, s, l.Key), "worker-b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	handoff := withAttrs(prepared, map[string][2]string{
-		AttrLeaseOwner:      {"S", "worker-b"},
-		AttrCheckpointOwner: {"S", "worker-a"},
-		AttrLeaseCounter:    {"N", "3"},
+		kclschema.AttrLeaseOwner:      {"S", "worker-b"},
+		kclschema.AttrCheckpointOwner: {"S", "worker-a"},
+		kclschema.AttrLeaseCounter:    {"N", "3"},
 	})
 	wantItem(t, "hand-off pending", rawGet(t, client, table, l.Key), handoff)
 
@@ -272,41 +276,41 @@ func TestDynamoItemFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := withAttrs(handoff, map[string][2]string{
-		AttrChildShardIDs: {"SS", "shardId-000000000002,shardId-000000000003"},
-		AttrLeaseCounter:  {"N", "5"},
+		kclschema.AttrChildShardIDs: {"SS", "shardId-000000000002,shardId-000000000003"},
+		kclschema.AttrLeaseCounter:  {"N", "5"},
 	})
-	delete(done, AttrCheckpointOwner)
+	delete(done, kclschema.AttrCheckpointOwner)
 	wantItem(t, "hand-off complete", rawGet(t, client, table, l.Key), done)
 
 	if _, err := s.Checkpoint(ctx, l.Key, "worker-b", 5, consumer.ExtendedSequenceNumber{SequenceNumber: "124", SubSequenceNumber: 1}); err != nil {
 		t.Fatal(err)
 	}
 	checkpointed := withAttrs(done, map[string][2]string{
-		AttrLeaseCounter:                 {"N", "6"},
-		AttrCheckpoint:                   {"S", "124"},
-		AttrCheckpointSubSequenceNumber:  {"N", "1"},
-		AttrOwnerSwitchesSinceCheckpoint: {"N", "0"},
+		kclschema.AttrLeaseCounter:                 {"N", "6"},
+		kclschema.AttrCheckpoint:                   {"S", "124"},
+		kclschema.AttrCheckpointSubSequenceNumber:  {"N", "1"},
+		kclschema.AttrOwnerSwitchesSinceCheckpoint: {"N", "0"},
 	})
-	delete(checkpointed, AttrPendingCheckpoint)
-	delete(checkpointed, AttrPendingCheckpointSubSequenceNumber)
-	delete(checkpointed, AttrPendingCheckpointState)
+	delete(checkpointed, kclschema.AttrPendingCheckpoint)
+	delete(checkpointed, kclschema.AttrPendingCheckpointSubSequenceNumber)
+	delete(checkpointed, kclschema.AttrPendingCheckpointState)
 	wantItem(t, "checkpointed", rawGet(t, client, table, l.Key), checkpointed)
 
-	if _, err := s.Release(ctx, mustGet(t, s, l.Key)); err != nil {
+	if _, err := s.Release(ctx, storesuite.MustGet(t, s, l.Key)); err != nil {
 		t.Fatal(err)
 	}
-	released := withAttrs(checkpointed, map[string][2]string{AttrLeaseCounter: {"N", "7"}})
-	delete(released, AttrLeaseOwner)
+	released := withAttrs(checkpointed, map[string][2]string{kclschema.AttrLeaseCounter: {"N", "7"}})
+	delete(released, kclschema.AttrLeaseOwner)
 	wantItem(t, "released", rawGet(t, client, table, l.Key), released)
 
-	mustCreate(t, s, Lease{Key: "with-throughput", ThroughputKBps: 3.5, Checkpoint: consumer.Latest})
+	storesuite.MustCreate(t, s, leases.Lease{Key: "with-throughput", ThroughputKBps: 3.5, Checkpoint: consumer.Latest})
 	wantItem(t, "created with throughput", rawGet(t, client, table, "with-throughput"), map[string][2]string{
-		AttrLeaseKey:                     {"S", "with-throughput"},
-		AttrLeaseCounter:                 {"N", "0"},
-		AttrOwnerSwitchesSinceCheckpoint: {"N", "0"},
-		AttrCheckpoint:                   {"S", "LATEST"},
-		AttrCheckpointSubSequenceNumber:  {"N", "0"},
-		AttrThroughputKBps:               {"N", "3.5"},
+		kclschema.AttrLeaseKey:                     {"S", "with-throughput"},
+		kclschema.AttrLeaseCounter:                 {"N", "0"},
+		kclschema.AttrOwnerSwitchesSinceCheckpoint: {"N", "0"},
+		kclschema.AttrCheckpoint:                   {"S", "LATEST"},
+		kclschema.AttrCheckpointSubSequenceNumber:  {"N", "0"},
+		kclschema.AttrThroughputKBps:               {"N", "3.5"},
 	})
 }
 
@@ -333,24 +337,24 @@ func TestDynamoReadsJavaKCLItems(t *testing.T) {
 	// As the Java KCL writes a lease, plus an attribute Shardwise does not
 	// model (a newer KCL's, or the application's own).
 	rawPut(t, client, table, map[string]types.AttributeValue{
-		AttrLeaseKey:                     avS("shardId-000000000005"),
-		AttrLeaseOwner:                   avS("java-worker-1"),
-		AttrLeaseCounter:                 &types.AttributeValueMemberN{Value: "42"},
-		AttrCheckpoint:                   avS(seqNo),
-		AttrCheckpointSubSequenceNumber:  &types.AttributeValueMemberN{Value: "3"},
-		AttrOwnerSwitchesSinceCheckpoint: &types.AttributeValueMemberN{Value: "1"},
-		AttrParentShardID:                &types.AttributeValueMemberSS{Value: []string{"shardId-000000000002", "shardId-000000000001"}},
-		AttrStartingHashKey:              avS("0"),
-		AttrEndingHashKey:                avS("340282366920938463463374607431768211455"),
-		"someFutureKclAttribute":         &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"x": avS("keep me")}},
+		kclschema.AttrLeaseKey:                     avS("shardId-000000000005"),
+		kclschema.AttrLeaseOwner:                   avS("java-worker-1"),
+		kclschema.AttrLeaseCounter:                 &types.AttributeValueMemberN{Value: "42"},
+		kclschema.AttrCheckpoint:                   avS(seqNo),
+		kclschema.AttrCheckpointSubSequenceNumber:  &types.AttributeValueMemberN{Value: "3"},
+		kclschema.AttrOwnerSwitchesSinceCheckpoint: &types.AttributeValueMemberN{Value: "1"},
+		kclschema.AttrParentShardID:                &types.AttributeValueMemberSS{Value: []string{"shardId-000000000002", "shardId-000000000001"}},
+		kclschema.AttrStartingHashKey:              avS("0"),
+		kclschema.AttrEndingHashKey:                avS("340282366920938463463374607431768211455"),
+		"someFutureKclAttribute":                   &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"x": avS("keep me")}},
 	})
 	// A minimal item with neither counter nor owner-switch count.
 	rawPut(t, client, table, map[string]types.AttributeValue{
-		AttrLeaseKey:   avS("shardId-000000000006"),
-		AttrCheckpoint: avS("TRIM_HORIZON"),
+		kclschema.AttrLeaseKey:   avS("shardId-000000000006"),
+		kclschema.AttrCheckpoint: avS("TRIM_HORIZON"),
 	})
 
-	want := Lease{
+	want := leases.Lease{
 		Key:                          "shardId-000000000005",
 		Owner:                        "java-worker-1",
 		Counter:                      42,
@@ -360,18 +364,18 @@ func TestDynamoReadsJavaKCLItems(t *testing.T) {
 		StartingHashKey:              "0",
 		EndingHashKey:                "340282366920938463463374607431768211455",
 	}
-	got := mustGet(t, s, want.Key)
-	wantLease(t, "Java KCL lease", got, want)
-	list := mustList(t, s)
+	got := storesuite.MustGet(t, s, want.Key)
+	storesuite.WantLease(t, "Java KCL lease", got, want)
+	list := storesuite.MustList(t, s)
 	if len(list) != 2 {
 		t.Fatalf("List returned %d leases, want 2", len(list))
 	}
-	wantLease(t, "Java KCL lease in List", list[0], want)
-	wantLease(t, "minimal lease in List", list[1], Lease{Key: "shardId-000000000006", Checkpoint: consumer.TrimHorizon})
+	storesuite.WantLease(t, "Java KCL lease in List", list[0], want)
+	storesuite.WantLease(t, "minimal lease in List", list[1], leases.Lease{Key: "shardId-000000000006", Checkpoint: consumer.TrimHorizon})
 
 	// A Shardwise worker takes over and checkpoints; the attribute it does
 	// not know survives both writes.
-	taken := mustTake(t, s, got, "go-worker-1")
+	taken := storesuite.MustTake(t, s, got, "go-worker-1")
 	if taken.Counter != 43 || taken.OwnerSwitchesSinceCheckpoint != 2 {
 		t.Fatalf("after Take: %+v", taken)
 	}
@@ -383,16 +387,16 @@ func TestDynamoReadsJavaKCLItems(t *testing.T) {
 	if !ok || !reflect.DeepEqual(keep.Value["x"], avS("keep me")) {
 		t.Fatalf("unknown attribute not preserved: %#v", item["someFutureKclAttribute"])
 	}
-	if n := item[AttrLeaseCounter].(*types.AttributeValueMemberN).Value; n != "44" {
+	if n := item[kclschema.AttrLeaseCounter].(*types.AttributeValueMemberN).Value; n != "44" {
 		t.Fatalf("leaseCounter = %s, want 44", n)
 	}
 
 	// A lease without a counter reads as counter 0 and can be taken at 0.
-	minimal := mustGet(t, s, "shardId-000000000006")
+	minimal := storesuite.MustGet(t, s, "shardId-000000000006")
 	if minimal.Counter != 0 {
 		t.Fatalf("minimal lease counter %d", minimal.Counter)
 	}
-	tm := mustTake(t, s, minimal, "go-worker-1")
+	tm := storesuite.MustTake(t, s, minimal, "go-worker-1")
 	if tm.Counter != 1 || tm.OwnerSwitchesSinceCheckpoint != 1 {
 		t.Fatalf("minimal lease after Take: %+v", tm)
 	}
@@ -406,30 +410,30 @@ func TestDynamoSkipsNonLeaseItems(t *testing.T) {
 	mustEnsure(t, s)
 
 	metrics := map[string]types.AttributeValue{
-		AttrLeaseKey:     avS("worker-1"),
-		AttrEntityType:   avS("WORKER_METRIC_STATS"),
-		"lut":            &types.AttributeValueMemberN{Value: "1700000000"},
-		AttrLeaseCounter: &types.AttributeValueMemberN{Value: "0"},
+		kclschema.AttrLeaseKey:     avS("worker-1"),
+		kclschema.AttrEntityType:   avS("WORKER_METRIC_STATS"),
+		"lut":                      &types.AttributeValueMemberN{Value: "1700000000"},
+		kclschema.AttrLeaseCounter: &types.AttributeValueMemberN{Value: "0"},
 		"sts": &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
 			"C": &types.AttributeValueMemberL{Value: []types.AttributeValue{&types.AttributeValueMemberN{Value: "12.5"}}},
 		}},
 	}
 	leader := map[string]types.AttributeValue{
-		AttrLeaseKey:   avS("Leader"),
-		AttrEntityType: avS("LEADER"),
-		"ownerName":    avS("java-worker-1"),
+		kclschema.AttrLeaseKey:   avS("Leader"),
+		kclschema.AttrEntityType: avS("LEADER"),
+		"ownerName":              avS("java-worker-1"),
 	}
 	rawPut(t, client, table, metrics)
 	rawPut(t, client, table, leader)
 	rawPut(t, client, table, map[string]types.AttributeValue{
-		AttrLeaseKey:     avS("shardId-000000000001"),
-		AttrEntityType:   avS(EntityTypeLease),
-		AttrLeaseCounter: &types.AttributeValueMemberN{Value: "3"},
-		AttrCheckpoint:   avS("LATEST"),
+		kclschema.AttrLeaseKey:     avS("shardId-000000000001"),
+		kclschema.AttrEntityType:   avS(kclschema.EntityTypeLease),
+		kclschema.AttrLeaseCounter: &types.AttributeValueMemberN{Value: "3"},
+		kclschema.AttrCheckpoint:   avS("LATEST"),
 	})
-	mustCreate(t, s, sampleLease("shardId-000000000002"))
+	storesuite.MustCreate(t, s, storesuite.SampleLease("shardId-000000000002"))
 
-	list := mustList(t, s)
+	list := storesuite.MustList(t, s)
 	var keys []string
 	for _, l := range list {
 		keys = append(keys, l.Key)
@@ -440,22 +444,22 @@ func TestDynamoSkipsNonLeaseItems(t *testing.T) {
 
 	// No write reaches a non-lease item, even one that happens to carry a
 	// leaseCounter matching the caller's.
-	if _, err := s.Get(ctx, "worker-1"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Get(ctx, "worker-1"); !errors.Is(err, leases.ErrNotFound) {
 		t.Errorf("Get of a worker-metrics item: %v, want ErrNotFound", err)
 	}
-	if _, err := s.Take(ctx, Lease{Key: "worker-1"}, "go-worker"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Take(ctx, leases.Lease{Key: "worker-1"}, "go-worker"); !errors.Is(err, leases.ErrNotFound) {
 		t.Errorf("Take of a worker-metrics item: %v, want ErrNotFound", err)
 	}
-	if _, err := s.Release(ctx, Lease{Key: "worker-1"}); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Release(ctx, leases.Lease{Key: "worker-1"}); !errors.Is(err, leases.ErrNotFound) {
 		t.Errorf("Release of a worker-metrics item: %v, want ErrNotFound", err)
 	}
 	if _, err := s.Checkpoint(ctx, "worker-1", "go-worker", 0, consumer.ShardEnd); !errors.Is(err, consumer.ErrLeaseLost) {
 		t.Errorf("Checkpoint of a worker-metrics item: %v, want ErrLeaseLost", err)
 	}
-	if err := s.Delete(ctx, "worker-1", 0); !errors.Is(err, ErrConditionFailed) {
+	if err := s.Delete(ctx, "worker-1", 0); !errors.Is(err, leases.ErrConditionFailed) {
 		t.Errorf("Delete of a worker-metrics item: %v, want ErrConditionFailed", err)
 	}
-	if created, err := s.Create(ctx, Lease{Key: "Leader"}); created || err != nil {
+	if created, err := s.Create(ctx, leases.Lease{Key: "Leader"}); created || err != nil {
 		t.Errorf("Create over the leader item = %v, %v; want false, nil", created, err)
 	}
 	if got := rawGet(t, client, table, "worker-1"); !reflect.DeepEqual(got, metrics) {
@@ -466,11 +470,11 @@ func TestDynamoSkipsNonLeaseItems(t *testing.T) {
 	}
 
 	// An explicit LEASE entity type is a lease, and survives a write.
-	l := mustTake(t, s, mustGet(t, s, "shardId-000000000001"), "go-worker")
+	l := storesuite.MustTake(t, s, storesuite.MustGet(t, s, "shardId-000000000001"), "go-worker")
 	if l.Counter != 4 {
 		t.Fatalf("typed lease after Take: %+v", l)
 	}
-	if et := rawGet(t, client, table, l.Key)[AttrEntityType]; !reflect.DeepEqual(et, avS(EntityTypeLease)) {
+	if et := rawGet(t, client, table, l.Key)[kclschema.AttrEntityType]; !reflect.DeepEqual(et, avS(kclschema.EntityTypeLease)) {
 		t.Fatalf("entityType after Take: %#v", et)
 	}
 }
@@ -483,16 +487,16 @@ func TestDynamoForeignKeySchema(t *testing.T) {
 			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: types.KeyTypeHash}},
 		},
 		"leaseKey (N) HASH": {
-			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(AttrLeaseKey), AttributeType: types.ScalarAttributeTypeN}},
-			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(AttrLeaseKey), KeyType: types.KeyTypeHash}},
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(kclschema.AttrLeaseKey), AttributeType: types.ScalarAttributeTypeN}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(kclschema.AttrLeaseKey), KeyType: types.KeyTypeHash}},
 		},
 		"leaseKey (S) HASH, ts (N) RANGE": {
 			AttributeDefinitions: []types.AttributeDefinition{
-				{AttributeName: aws.String(AttrLeaseKey), AttributeType: types.ScalarAttributeTypeS},
+				{AttributeName: aws.String(kclschema.AttrLeaseKey), AttributeType: types.ScalarAttributeTypeS},
 				{AttributeName: aws.String("ts"), AttributeType: types.ScalarAttributeTypeN},
 			},
 			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(AttrLeaseKey), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(kclschema.AttrLeaseKey), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String("ts"), KeyType: types.KeyTypeRange},
 			},
 		},
@@ -506,7 +510,7 @@ func TestDynamoForeignKeySchema(t *testing.T) {
 			hooked := &hookedDynamo{next: client}
 			s := newTestDynamoStore(t, hooked, table)
 			err := s.EnsureTable(t.Context())
-			var se *TableSchemaError
+			var se *leases.TableSchemaError
 			if !errors.As(err, &se) {
 				t.Fatalf("EnsureTable: %v, want a *TableSchemaError", err)
 			}
@@ -550,8 +554,8 @@ func TestDynamoEnsureTableSeparateClients(t *testing.T) {
 		t.Fatalf("billing mode %+v, want PAY_PER_REQUEST", desc.BillingModeSummary)
 	}
 	// Every process sees one table: what one creates, another reads.
-	l := ownedLease(t, stores[0], "shardId-000000000001", "worker-0")
-	wantLease(t, "lease read by another process", mustGet(t, stores[n-1], l.Key), l)
+	l := storesuite.OwnedLease(t, stores[0], "shardId-000000000001", "worker-0")
+	storesuite.WantLease(t, "lease read by another process", storesuite.MustGet(t, stores[n-1], l.Key), l)
 }
 
 func TestDynamoProvisionedTable(t *testing.T) {
@@ -581,9 +585,9 @@ func TestDynamoAddsMissingOwnerIndex(t *testing.T) {
 			t.Parallel()
 			table := uniqueTableName(t)
 			createRawTable(t, client, leaseKeyTable(table, billing)) // as an older KCL made it
-			rawPut(t, client, table, map[string]types.AttributeValue{AttrLeaseKey: avS("a"), AttrLeaseOwner: avS("w1"), AttrLeaseCounter: avN(1)})
-			rawPut(t, client, table, map[string]types.AttributeValue{AttrLeaseKey: avS("b"), AttrLeaseOwner: avS("w2"), AttrLeaseCounter: avN(1)})
-			rawPut(t, client, table, map[string]types.AttributeValue{AttrLeaseKey: avS("c"), AttrLeaseOwner: avS("w1"), AttrLeaseCounter: avN(1)})
+			rawPut(t, client, table, map[string]types.AttributeValue{kclschema.AttrLeaseKey: avS("a"), kclschema.AttrLeaseOwner: avS("w1"), kclschema.AttrLeaseCounter: avN(1)})
+			rawPut(t, client, table, map[string]types.AttributeValue{kclschema.AttrLeaseKey: avS("b"), kclschema.AttrLeaseOwner: avS("w2"), kclschema.AttrLeaseCounter: avN(1)})
+			rawPut(t, client, table, map[string]types.AttributeValue{kclschema.AttrLeaseKey: avS("c"), kclschema.AttrLeaseOwner: avS("w1"), kclschema.AttrLeaseCounter: avN(1)})
 
 			hooked := &hookedDynamo{next: client}
 			s := newTestDynamoStore(t, hooked, table)
@@ -600,7 +604,7 @@ func TestDynamoAddsMissingOwnerIndex(t *testing.T) {
 				t.Fatalf("UpdateTable input %+v, want one index Create", in)
 			}
 			cr := in.GlobalSecondaryIndexUpdates[0].Create
-			if aws.ToString(cr.IndexName) != OwnerIndexName || !reflect.DeepEqual(cr.KeySchema, ownerIndexKeySchema()) ||
+			if aws.ToString(cr.IndexName) != kclschema.OwnerIndexName || !reflect.DeepEqual(cr.KeySchema, ownerIndexKeySchema()) ||
 				cr.Projection == nil || cr.Projection.ProjectionType != types.ProjectionTypeKeysOnly {
 				t.Fatalf("index Create %+v", cr)
 			}
@@ -608,7 +612,7 @@ func TestDynamoAddsMissingOwnerIndex(t *testing.T) {
 				t.Fatalf("index throughput %+v on a %s table", cr.ProvisionedThroughput, billing)
 			}
 			if !slices.ContainsFunc(in.AttributeDefinitions, func(d types.AttributeDefinition) bool {
-				return aws.ToString(d.AttributeName) == AttrLeaseOwner && d.AttributeType == types.ScalarAttributeTypeS
+				return aws.ToString(d.AttributeName) == kclschema.AttrLeaseOwner && d.AttributeType == types.ScalarAttributeTypeS
 			}) {
 				t.Fatalf("attribute definitions %+v lack leaseOwner S", in.AttributeDefinitions)
 			}
@@ -619,8 +623,8 @@ func TestDynamoAddsMissingOwnerIndex(t *testing.T) {
 				// so here the scan fall-back is what answers.
 				t.Logf("the emulator did not add the index; checking ListKeysByOwner's scan fall-back")
 			}
-			awaitKeys(t, s, "w1", []string{"a", "c"})
-			awaitKeys(t, s, "w2", []string{"b"})
+			storesuite.AwaitKeys(t, s, "w1", []string{"a", "c"})
+			storesuite.AwaitKeys(t, s, "w2", []string{"b"})
 			if idx == nil && hooked.callCount("Query") != 0 {
 				t.Fatalf("ListKeysByOwner queried a missing index")
 			}
@@ -662,9 +666,9 @@ func TestDynamoOwnerIndexFallbackAndRecheck(t *testing.T) {
 	}
 
 	for i := range 10 {
-		l := mustCreate(t, s, sampleLease(fmt.Sprintf("shardId-%012d", i)))
+		l := storesuite.MustCreate(t, s, storesuite.SampleLease(fmt.Sprintf("shardId-%012d", i)))
 		if i%2 == 0 {
-			mustTake(t, s, l, "worker-a")
+			storesuite.MustTake(t, s, l, "worker-a")
 		}
 	}
 	want := []string{"shardId-000000000000", "shardId-000000000002", "shardId-000000000004", "shardId-000000000006", "shardId-000000000008"}
@@ -686,7 +690,7 @@ func TestDynamoOwnerIndexFallbackAndRecheck(t *testing.T) {
 	hidden = false
 	hide.Unlock()
 	s.indexRecheck = 0 // the index "finished building"; look at once
-	awaitKeys(t, s, "worker-a", want)
+	storesuite.AwaitKeys(t, s, "worker-a", want)
 	if n := hooked.callCount("Query"); n == 0 {
 		t.Fatal("ListKeysByOwner still scans after the index appeared")
 	}
@@ -699,9 +703,9 @@ func TestDynamoListPages(t *testing.T) {
 	s := newTestDynamoStore(t, hooked, table)
 	mustEnsure(t, s)
 	for i := range 20 {
-		mustCreate(t, s, sampleLease(fmt.Sprintf("shardId-%012d", i)))
+		storesuite.MustCreate(t, s, storesuite.SampleLease(fmt.Sprintf("shardId-%012d", i)))
 	}
-	if got := len(mustList(t, s)); got != 20 {
+	if got := len(storesuite.MustList(t, s)); got != 20 {
 		t.Fatalf("List returned %d leases, want 20", got)
 	}
 	hooked.mu.Lock()
@@ -768,11 +772,11 @@ func TestDynamoAccessDenied(t *testing.T) {
 		hooked := &hookedDynamo{next: client}
 		s := newTestDynamoStore(t, hooked, table)
 		mustEnsure(t, s)
-		l := ownedLease(t, s, "shardId-000000000001", "worker-a")
+		l := storesuite.OwnedLease(t, s, "shardId-000000000001", "worker-a")
 		hooked.updateItem = func(context.Context, *dynamodb.UpdateItemInput) (*dynamodb.UpdateItemOutput, error) {
 			return nil, accessDenied("UpdateItem")
 		}
-		_, err := s.Checkpoint(t.Context(), l.Key, "worker-a", l.Counter, seq(1))
+		_, err := s.Checkpoint(t.Context(), l.Key, "worker-a", l.Counter, storesuite.Seq(1))
 		check(t, err, table, "UpdateItem")
 		if errors.Is(err, consumer.ErrLeaseLost) {
 			t.Fatalf("a permissions error reported as a lost lease: %v", err)

@@ -1,4 +1,4 @@
-package leases
+package ddbstore
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	"github.com/rs/zerolog"
+	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // These tests drive EnsureTable through table states no emulator shows on
@@ -35,7 +37,7 @@ type fakeTable struct {
 
 func newFakeTable() *fakeTable {
 	return &fakeTable{
-		keys: []types.KeySchemaElement{{AttributeName: aws.String(AttrLeaseKey), KeyType: types.KeyTypeHash}},
+		keys: []types.KeySchemaElement{{AttributeName: aws.String(kclschema.AttrLeaseKey), KeyType: types.KeyTypeHash}},
 		defs: keyAttributeDefinitions(),
 	}
 }
@@ -64,7 +66,7 @@ func (f *fakeTable) describe(_ context.Context, in *dynamodb.DescribeTableInput)
 	}
 	if f.index != "" {
 		desc.GlobalSecondaryIndexes = []types.GlobalSecondaryIndexDescription{{
-			IndexName:   aws.String(OwnerIndexName),
+			IndexName:   aws.String(kclschema.OwnerIndexName),
 			IndexStatus: f.index,
 			KeySchema:   ownerIndexKeySchema(),
 			Projection:  &types.Projection{ProjectionType: types.ProjectionTypeKeysOnly},
@@ -79,6 +81,7 @@ func fakeStore(t *testing.T, f *fakeTable, h *hookedDynamo, timeout time.Duratio
 	s, err := NewDynamoStore(DynamoConfig{
 		Client:           h,
 		TableName:        "fake-leases",
+		BillingMode:      types.BillingModePayPerRequest,
 		TableWaitTimeout: timeout,
 		Logger:           zerolog.New(zerolog.NewTestWriter(t)),
 	})
@@ -107,7 +110,7 @@ func TestEnsureTableWaitsUntilActive(t *testing.T) {
 			f.set(true, types.TableStatusCreating, types.IndexStatusCreating)
 			return &dynamodb.CreateTableOutput{}, nil
 		}
-		s := fakeStore(t, f, h, 0)
+		s := fakeStore(t, f, h, time.Minute)
 		if err := s.EnsureTable(t.Context()); err != nil {
 			t.Fatalf("EnsureTable: %v", err)
 		}
@@ -124,14 +127,14 @@ func TestEnsureTableWaitsUntilActive(t *testing.T) {
 		if created.BillingMode != types.BillingModePayPerRequest || created.ProvisionedThroughput != nil {
 			t.Fatalf("CreateTable billing %q throughput %+v", created.BillingMode, created.ProvisionedThroughput)
 		}
-		if len(created.KeySchema) != 1 || aws.ToString(created.KeySchema[0].AttributeName) != AttrLeaseKey || created.KeySchema[0].KeyType != types.KeyTypeHash {
+		if len(created.KeySchema) != 1 || aws.ToString(created.KeySchema[0].AttributeName) != kclschema.AttrLeaseKey || created.KeySchema[0].KeyType != types.KeyTypeHash {
 			t.Fatalf("CreateTable key schema %+v", created.KeySchema)
 		}
 		if len(created.GlobalSecondaryIndexes) != 1 {
 			t.Fatalf("CreateTable indexes %+v", created.GlobalSecondaryIndexes)
 		}
 		gsi := created.GlobalSecondaryIndexes[0]
-		if aws.ToString(gsi.IndexName) != OwnerIndexName || gsi.Projection.ProjectionType != types.ProjectionTypeKeysOnly || gsi.ProvisionedThroughput != nil {
+		if aws.ToString(gsi.IndexName) != kclschema.OwnerIndexName || gsi.Projection.ProjectionType != types.ProjectionTypeKeysOnly || gsi.ProvisionedThroughput != nil {
 			t.Fatalf("CreateTable index %+v", gsi)
 		}
 	})
@@ -142,7 +145,7 @@ func TestEnsureTableTimesOut(t *testing.T) {
 		f := newFakeTable()
 		f.set(true, types.TableStatusCreating, types.IndexStatusCreating)
 		h := &hookedDynamo{}
-		s := fakeStore(t, f, h, 0) // the default, 2 minutes
+		s := fakeStore(t, f, h, 2*time.Minute) // the scheduler's
 		start := time.Now()
 		err := s.EnsureTable(t.Context())
 		elapsed := time.Since(start)
@@ -152,8 +155,8 @@ func TestEnsureTableTimesOut(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, "fake-leases") || !strings.Contains(msg, "CREATING") {
 			t.Fatalf("error %q names neither the table nor its status", msg)
 		}
-		if elapsed < DefaultTableWaitTimeout || elapsed > DefaultTableWaitTimeout+time.Second {
-			t.Fatalf("gave up after %v, want %v", elapsed, DefaultTableWaitTimeout)
+		if elapsed < 2*time.Minute || elapsed > 2*time.Minute+time.Second {
+			t.Fatalf("gave up after %v, want %v", elapsed, 2*time.Minute)
 		}
 		if n := h.callCount("DescribeTable"); n < 5 || n > 200 {
 			t.Fatalf("%d DescribeTable polls in 2 minutes", n)
@@ -323,7 +326,7 @@ func TestEnsureTableIndexRefused(t *testing.T) {
 }
 
 func TestConditionFailureUsesReturnedItem(t *testing.T) {
-	stored := leaseItem(Lease{Key: "k", Owner: "other", Counter: 9})
+	stored := leaseItem(leases.Lease{Key: "k", Owner: "other", Counter: 9})
 	cases := []struct {
 		name     string
 		failItem map[string]types.AttributeValue
@@ -331,16 +334,16 @@ func TestConditionFailureUsesReturnedItem(t *testing.T) {
 		want     error
 		wantGets int
 	}{
-		{name: "item returned", failItem: stored, want: ErrConditionFailed},
-		{name: "gone", want: ErrNotFound, wantGets: 1,
+		{name: "item returned", failItem: stored, want: leases.ErrConditionFailed},
+		{name: "gone", want: leases.ErrNotFound, wantGets: 1,
 			getItem: func(context.Context, *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
 				return &dynamodb.GetItemOutput{}, nil
 			}},
-		{name: "still there", want: ErrConditionFailed, wantGets: 1,
+		{name: "still there", want: leases.ErrConditionFailed, wantGets: 1,
 			getItem: func(context.Context, *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
 				return &dynamodb.GetItemOutput{Item: stored}, nil
 			}},
-		{name: "read-back fails", want: ErrConditionFailed, wantGets: 1,
+		{name: "read-back fails", want: leases.ErrConditionFailed, wantGets: 1,
 			getItem: func(context.Context, *dynamodb.GetItemInput) (*dynamodb.GetItemOutput, error) {
 				return nil, &smithy.GenericAPIError{Code: "InternalServerError"}
 			}},
@@ -352,7 +355,7 @@ func TestConditionFailureUsesReturnedItem(t *testing.T) {
 				return nil, &types.ConditionalCheckFailedException{Message: aws.String("The conditional request failed"), Item: tc.failItem}
 			}
 			s := fakeStore(t, newFakeTable(), h, time.Minute)
-			_, err := s.Take(t.Context(), Lease{Key: "k", Owner: "me", Counter: 3}, "me")
+			_, err := s.Take(t.Context(), leases.Lease{Key: "k", Owner: "me", Counter: 3}, "me")
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("Take: %v, want %v", err, tc.want)
 			}
@@ -369,12 +372,12 @@ func TestDynamoConfigValidate(t *testing.T) {
 		cfg    DynamoConfig
 		fields []string
 	}{
-		{DynamoConfig{}, []string{"Client", "TableName"}},
+		{DynamoConfig{}, []string{"Client", "TableName", "BillingMode", "TableWaitTimeout"}},
 		{DynamoConfig{Client: client, TableName: "ab"}, []string{"TableName"}},
 		{DynamoConfig{Client: client, TableName: "has space"}, []string{"TableName"}},
 		{DynamoConfig{Client: client, TableName: "leases", BillingMode: "ON_DEMAND"}, []string{"BillingMode"}},
 		{DynamoConfig{Client: client, TableName: "leases", BillingMode: types.BillingModeProvisioned}, []string{"ReadCapacity", "WriteCapacity"}},
-		{DynamoConfig{Client: client, TableName: "leases", ReadCapacity: 5}, []string{"ReadCapacity"}},
+		{DynamoConfig{Client: client, TableName: "leases", BillingMode: types.BillingModePayPerRequest, ReadCapacity: 5}, []string{"ReadCapacity"}},
 		{DynamoConfig{Client: client, TableName: "leases", ScanPageSize: -1, TableWaitTimeout: -time.Second}, []string{"ScanPageSize", "TableWaitTimeout"}},
 	}
 	for _, tc := range cases {
@@ -390,12 +393,12 @@ func TestDynamoConfigValidate(t *testing.T) {
 		}
 	}
 
-	s, err := NewDynamoStore(DynamoConfig{Client: client, TableName: "my-app"})
+	s, err := NewDynamoStore(DynamoConfig{Client: client, TableName: "my-app", BillingMode: types.BillingModePayPerRequest, TableWaitTimeout: 2 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.billing != types.BillingModePayPerRequest || s.waitTimeout != DefaultTableWaitTimeout || s.pageSize != 0 || s.TableName() != "my-app" {
-		t.Fatalf("defaults: billing %q wait %v page %d", s.billing, s.waitTimeout, s.pageSize)
+	if s.billing != types.BillingModePayPerRequest || s.waitTimeout != 2*time.Minute || s.pageSize != 0 || s.TableName() != "my-app" {
+		t.Fatalf("values: billing %q wait %v page %d", s.billing, s.waitTimeout, s.pageSize)
 	}
 	if n := len(client.calls); n != 0 {
 		t.Fatalf("NewDynamoStore made %d requests", n)

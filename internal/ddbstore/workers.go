@@ -1,4 +1,4 @@
-package leases
+package ddbstore
 
 import (
 	"context"
@@ -11,60 +11,65 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/ddbtable"
+	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // DynamoWorkerStore keeps worker records in the worker-metrics table.
 type DynamoWorkerStore struct {
-	client awsapi.DynamoDB
-	table  string
+	client      awsapi.DynamoDB
+	table       string
+	waitTimeout time.Duration // bounds EnsureTable
 }
 
-var _ WorkerStore = (*DynamoWorkerStore)(nil)
+var _ leases.WorkerStore = (*DynamoWorkerStore)(nil)
 
 // NewDynamoWorkerStore returns a store on table (conventionally
-// <app>-WorkerMetricStats).
-func NewDynamoWorkerStore(client awsapi.DynamoDB, table string) (*DynamoWorkerStore, error) {
+// <app>-WorkerMetricStats); waitTimeout bounds EnsureTable.
+func NewDynamoWorkerStore(client awsapi.DynamoDB, table string, waitTimeout time.Duration) (*DynamoWorkerStore, error) {
 	if client == nil {
-		return nil, errors.New("shardwise/leases: worker store: nil DynamoDB client")
+		return nil, errors.New("shardwise: worker store: nil DynamoDB client")
 	}
 	if table == "" {
-		return nil, errors.New("shardwise/leases: worker store: empty table name")
+		return nil, errors.New("shardwise: worker store: empty table name")
 	}
-	return &DynamoWorkerStore{client: client, table: table}, nil
+	if waitTimeout <= 0 {
+		return nil, &consumer.ConfigError{Field: "waitTimeout", Reason: fmt.Sprintf("%v is not positive", waitTimeout)}
+	}
+	return &DynamoWorkerStore{client: client, table: table, waitTimeout: waitTimeout}, nil
 }
 
 // EnsureTable implements WorkerStore.
 func (s *DynamoWorkerStore) EnsureTable(ctx context.Context) error {
-	err := ddbtable.Ensure(ctx, s.client, ddbtable.Spec{Table: s.table, HashKey: AttrWorkerID, HashType: types.ScalarAttributeTypeS})
-	var se *ddbtable.SchemaError
-	if errors.As(err, &se) {
-		return &TableSchemaError{Table: se.Table, Want: se.Want, Got: se.Got}
-	}
-	return err
+	return ddbtable.Ensure(ctx, s.client, ddbtable.Spec{
+		Table: s.table, HashKey: kclschema.AttrWorkerID, HashType: types.ScalarAttributeTypeS,
+		BillingMode: types.BillingModePayPerRequest, WaitTimeout: s.waitTimeout, PollMin: tablePollMin, PollMax: tablePollMax,
+	})
 }
 
-func workerItem(r WorkerRecord) map[string]types.AttributeValue {
+func workerItem(r leases.WorkerRecord) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
-		AttrWorkerID:   avS(r.ID),
-		AttrSessionID:  avS(r.SessionID),
-		AttrHeartbeat:  avN(r.Heartbeat),
-		AttrLastUpdate: avN(r.LastUpdate.Unix()),
-		AttrDraining:   &types.AttributeValueMemberBOOL{Value: r.Draining},
+		kclschema.AttrWorkerID:   avS(r.ID),
+		kclschema.AttrSessionID:  avS(r.SessionID),
+		kclschema.AttrHeartbeat:  avN(r.Heartbeat),
+		kclschema.AttrLastUpdate: avN(r.LastUpdate.Unix()),
+		kclschema.AttrDraining:   &types.AttributeValueMemberBOOL{Value: r.Draining},
 	}
 	if len(r.Stats) > 0 {
-		item[AttrStats] = seriesAV(r.Stats)
+		item[kclschema.AttrStats] = seriesAV(r.Stats)
 	}
 	if len(r.OperatingRange) > 0 {
-		item[AttrOperatingRange] = seriesAV(r.OperatingRange)
+		item[kclschema.AttrOperatingRange] = seriesAV(r.OperatingRange)
 	}
 	if len(r.LeaseThroughput) > 0 {
 		m := make(map[string]types.AttributeValue, len(r.LeaseThroughput))
 		for k, v := range r.LeaseThroughput {
 			m[k] = avF(v)
 		}
-		item[AttrLeaseThroughput] = &types.AttributeValueMemberM{Value: m}
+		item[kclschema.AttrLeaseThroughput] = &types.AttributeValueMemberM{Value: m}
 	}
 	return item
 }
@@ -85,8 +90,8 @@ func seriesAV(m map[string][]float64) types.AttributeValue {
 	return &types.AttributeValueMemberM{Value: out}
 }
 
-func decodeWorker(item map[string]types.AttributeValue) (WorkerRecord, error) {
-	var r WorkerRecord
+func decodeWorker(item map[string]types.AttributeValue) (leases.WorkerRecord, error) {
+	var r leases.WorkerRecord
 	num := func(av types.AttributeValue) (float64, bool) {
 		n, ok := av.(*types.AttributeValueMemberN)
 		if !ok {
@@ -95,21 +100,21 @@ func decodeWorker(item map[string]types.AttributeValue) (WorkerRecord, error) {
 		f, err := strconv.ParseFloat(n.Value, 64)
 		return f, err == nil
 	}
-	if s, ok := item[AttrWorkerID].(*types.AttributeValueMemberS); ok {
+	if s, ok := item[kclschema.AttrWorkerID].(*types.AttributeValueMemberS); ok {
 		r.ID = s.Value
 	} else {
-		return r, fmt.Errorf("worker item without %s", AttrWorkerID)
+		return r, fmt.Errorf("worker item without %s", kclschema.AttrWorkerID)
 	}
-	if s, ok := item[AttrSessionID].(*types.AttributeValueMemberS); ok {
+	if s, ok := item[kclschema.AttrSessionID].(*types.AttributeValueMemberS); ok {
 		r.SessionID = s.Value
 	}
-	if f, ok := num(item[AttrHeartbeat]); ok {
+	if f, ok := num(item[kclschema.AttrHeartbeat]); ok {
 		r.Heartbeat = int64(f)
 	}
-	if f, ok := num(item[AttrLastUpdate]); ok {
+	if f, ok := num(item[kclschema.AttrLastUpdate]); ok {
 		r.LastUpdate = time.Unix(int64(f), 0)
 	}
-	if b, ok := item[AttrDraining].(*types.AttributeValueMemberBOOL); ok {
+	if b, ok := item[kclschema.AttrDraining].(*types.AttributeValueMemberBOOL); ok {
 		r.Draining = b.Value
 	}
 	series := func(attr string) map[string][]float64 {
@@ -131,9 +136,9 @@ func decodeWorker(item map[string]types.AttributeValue) (WorkerRecord, error) {
 		}
 		return out
 	}
-	r.Stats = series(AttrStats)
-	r.OperatingRange = series(AttrOperatingRange)
-	if m, ok := item[AttrLeaseThroughput].(*types.AttributeValueMemberM); ok {
+	r.Stats = series(kclschema.AttrStats)
+	r.OperatingRange = series(kclschema.AttrOperatingRange)
+	if m, ok := item[kclschema.AttrLeaseThroughput].(*types.AttributeValueMemberM); ok {
 		r.LeaseThroughput = make(map[string]float64, len(m.Value))
 		for k, v := range m.Value {
 			if f, ok := num(v); ok {
@@ -152,12 +157,12 @@ func (s *DynamoWorkerStore) apiError(op string, err error) error {
 }
 
 // Register implements WorkerStore.
-func (s *DynamoWorkerStore) Register(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
+func (s *DynamoWorkerStore) Register(ctx context.Context, r leases.WorkerRecord) (leases.WorkerRecord, error) {
 	r = r.Clone()
 	r.Heartbeat = 1
 	r.LastUpdate = time.Now()
 	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: workerItem(r)}); err != nil {
-		return WorkerRecord{}, s.apiError("PutItem", err)
+		return leases.WorkerRecord{}, s.apiError("PutItem", err)
 	}
 	return r, nil
 }
@@ -165,7 +170,7 @@ func (s *DynamoWorkerStore) Register(ctx context.Context, r WorkerRecord) (Worke
 // Heartbeat implements WorkerStore. The whole item is rewritten (it is
 // small, and a put costs the same write unit as an update) on condition
 // that the session and counter are the ones this worker wrote last.
-func (s *DynamoWorkerStore) Heartbeat(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
+func (s *DynamoWorkerStore) Heartbeat(ctx context.Context, r leases.WorkerRecord) (leases.WorkerRecord, error) {
 	prev := r.Heartbeat
 	r = r.Clone()
 	r.Heartbeat = prev + 1
@@ -175,24 +180,24 @@ func (s *DynamoWorkerStore) Heartbeat(ctx context.Context, r WorkerRecord) (Work
 		Item:                workerItem(r),
 		ConditionExpression: aws.String("#sid = :sid AND #hb = :hb"),
 		ExpressionAttributeNames: map[string]string{
-			"#sid": AttrSessionID, "#hb": AttrHeartbeat,
+			"#sid": kclschema.AttrSessionID, "#hb": kclschema.AttrHeartbeat,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":sid": avS(r.SessionID), ":hb": avN(prev),
 		},
 	})
 	if awsapi.IsConditionFailed(err) {
-		return WorkerRecord{}, fmt.Errorf("heartbeat of worker %s: %w", r.ID, ErrConditionFailed)
+		return leases.WorkerRecord{}, fmt.Errorf("heartbeat of worker %s: %w", r.ID, leases.ErrConditionFailed)
 	}
 	if err != nil {
-		return WorkerRecord{}, s.apiError("PutItem", err)
+		return leases.WorkerRecord{}, s.apiError("PutItem", err)
 	}
 	return r, nil
 }
 
 // List implements WorkerStore.
-func (s *DynamoWorkerStore) List(ctx context.Context) ([]WorkerRecord, error) {
-	var out []WorkerRecord
+func (s *DynamoWorkerStore) List(ctx context.Context) ([]leases.WorkerRecord, error) {
+	var out []leases.WorkerRecord
 	in := &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true)}
 	for {
 		page, err := s.client.Scan(ctx, in)
@@ -217,9 +222,9 @@ func (s *DynamoWorkerStore) List(ctx context.Context) ([]WorkerRecord, error) {
 func (s *DynamoWorkerStore) Deregister(ctx context.Context, id, session string) error {
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       map[string]types.AttributeValue{AttrWorkerID: avS(id)},
+		Key:                       map[string]types.AttributeValue{kclschema.AttrWorkerID: avS(id)},
 		ConditionExpression:       aws.String("#sid = :sid"),
-		ExpressionAttributeNames:  map[string]string{"#sid": AttrSessionID},
+		ExpressionAttributeNames:  map[string]string{"#sid": kclschema.AttrSessionID},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":sid": avS(session)},
 	})
 	if err == nil || awsapi.IsConditionFailed(err) {
@@ -229,28 +234,28 @@ func (s *DynamoWorkerStore) Deregister(ctx context.Context, id, session string) 
 }
 
 // Get implements WorkerStore.
-func (s *DynamoWorkerStore) Get(ctx context.Context, id string) (WorkerRecord, error) {
+func (s *DynamoWorkerStore) Get(ctx context.Context, id string) (leases.WorkerRecord, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            map[string]types.AttributeValue{AttrWorkerID: avS(id)},
+		Key:            map[string]types.AttributeValue{kclschema.AttrWorkerID: avS(id)},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return WorkerRecord{}, s.apiError("GetItem", err)
+		return leases.WorkerRecord{}, s.apiError("GetItem", err)
 	}
 	if len(out.Item) == 0 {
-		return WorkerRecord{}, ErrNotFound
+		return leases.WorkerRecord{}, leases.ErrNotFound
 	}
 	return decodeWorker(out.Item)
 }
 
 // Remove implements WorkerStore.
-func (s *DynamoWorkerStore) Remove(ctx context.Context, r WorkerRecord) error {
+func (s *DynamoWorkerStore) Remove(ctx context.Context, r leases.WorkerRecord) error {
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                aws.String(s.table),
-		Key:                      map[string]types.AttributeValue{AttrWorkerID: avS(r.ID)},
+		Key:                      map[string]types.AttributeValue{kclschema.AttrWorkerID: avS(r.ID)},
 		ConditionExpression:      aws.String("#sid = :sid AND #hb = :hb"),
-		ExpressionAttributeNames: map[string]string{"#sid": AttrSessionID, "#hb": AttrHeartbeat},
+		ExpressionAttributeNames: map[string]string{"#sid": kclschema.AttrSessionID, "#hb": kclschema.AttrHeartbeat},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":sid": avS(r.SessionID), ":hb": avN(r.Heartbeat),
 		},

@@ -1,4 +1,4 @@
-package leases
+package session
 
 import (
 	"context"
@@ -8,19 +8,21 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/shardwise/shardwise/leases"
 )
 
 // flakyWorkers fails every call while down is set.
 type flakyWorkers struct {
-	WorkerStore
+	leases.WorkerStore
 	down  atomic.Bool
 	calls atomic.Int64
 }
 
-func (f *flakyWorkers) Heartbeat(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
+func (f *flakyWorkers) Heartbeat(ctx context.Context, r leases.WorkerRecord) (leases.WorkerRecord, error) {
 	f.calls.Add(1)
 	if f.down.Load() {
-		return WorkerRecord{}, errors.New("DynamoDB unreachable")
+		return leases.WorkerRecord{}, errors.New("DynamoDB unreachable")
 	}
 	return f.WorkerStore.Heartbeat(ctx, r)
 }
@@ -28,12 +30,12 @@ func (f *flakyWorkers) Heartbeat(ctx context.Context, r WorkerRecord) (WorkerRec
 func TestSessionFencesBeforeFailoverAndRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const failover = 10 * time.Second
-		store := &flakyWorkers{WorkerStore: NewMemoryWorkerStore()}
+		store := &flakyWorkers{WorkerStore: leases.NewMemoryWorkerStore()}
 		var mu sync.Mutex
 		var fencedAt, aliveAt time.Time
 		var fencedCalls int
 		s, err := StartSession(context.Background(), SessionConfig{
-			Store: store, WorkerID: "w1", FailoverTime: failover, HeartbeatInterval: failover / 2,
+			Store: store, WorkerID: "w1", FailoverTime: failover, HeartbeatInterval: failover / 2, FenceMargin: failover / 5,
 			OnFenced: func() { mu.Lock(); fencedCalls++; fencedAt = time.Now(); mu.Unlock() },
 			OnAlive:  func() { mu.Lock(); aliveAt = time.Now(); mu.Unlock() },
 		})
@@ -56,7 +58,7 @@ func TestSessionFencesBeforeFailoverAndRecovers(t *testing.T) {
 		mu.Lock()
 		fa, fc := fencedAt, fencedCalls
 		mu.Unlock()
-		if fc != 1 || s.Fence() == nil || !errors.Is(s.Fence(), ErrLeaseLost) {
+		if fc != 1 || s.Fence() == nil || !errors.Is(s.Fence(), leases.ErrLeaseLost) {
 			t.Fatalf("after %v cut off: OnFenced calls %d, Fence %v", failover, fc, s.Fence())
 		}
 		if d := fa.Sub(cut); d > failover-failover/5 || d < failover-failover/5-failover/2 {
@@ -83,9 +85,10 @@ func TestSessionFencesBeforeFailoverAndRecovers(t *testing.T) {
 
 func TestSessionReplacedByAnotherIncarnationFences(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := NewMemoryWorkerStore()
+		store := leases.NewMemoryWorkerStore()
 		var fenced atomic.Int32
 		s, err := StartSession(context.Background(), SessionConfig{Store: store, WorkerID: "w1", FailoverTime: 10 * time.Second,
+			HeartbeatInterval: 10 * time.Second / 3, FenceMargin: 2 * time.Second,
 			OnFenced: func() { fenced.Add(1) }})
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +96,7 @@ func TestSessionReplacedByAnotherIncarnationFences(t *testing.T) {
 		defer s.Close(context.Background())
 		first := s.ID()
 		// Another process registers the same worker id.
-		if _, err := store.Register(context.Background(), WorkerRecord{ID: "w1", SessionID: "other"}); err != nil {
+		if _, err := store.Register(context.Background(), leases.WorkerRecord{ID: "w1", SessionID: "other"}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(10 * time.Second)

@@ -1,4 +1,4 @@
-package leases
+package ddbstore
 
 import (
 	"cmp"
@@ -17,6 +17,9 @@ import (
 
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
+	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/internal/leaseargs"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // DynamoConfig configures a DynamoStore.
@@ -27,8 +30,8 @@ type DynamoConfig struct {
 	// 0-9, '_', '-', '.'). Required.
 	TableName string
 	// BillingMode of a table that EnsureTable creates:
-	// types.BillingModePayPerRequest (the default when empty) or
-	// types.BillingModeProvisioned. An existing table is left as it is.
+	// types.BillingModePayPerRequest or types.BillingModeProvisioned.
+	// Required. An existing table is left as it is.
 	BillingMode types.BillingMode
 	// ReadCapacity and WriteCapacity are the capacity units of a
 	// provisioned table and of its owner index. Required (> 0) with
@@ -39,21 +42,18 @@ type DynamoConfig struct {
 	// default) leaves it to DynamoDB (1 MB pages).
 	ScanPageSize int32
 	// TableWaitTimeout bounds EnsureTable, including the wait for a new
-	// table to become ACTIVE. Default 2 minutes.
+	// table to become ACTIVE. Required.
 	TableWaitTimeout time.Duration
 	// Logger receives table creation and fall-back notices. Default: no
 	// logging (the zero Logger is disabled).
 	Logger zerolog.Logger
 }
 
-// DefaultTableWaitTimeout is DynamoConfig.TableWaitTimeout's default.
-const DefaultTableWaitTimeout = 2 * time.Minute
-
 // Validate reports every invalid field of c, naming it.
 func (c DynamoConfig) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("shardwise/leases: DynamoConfig.%s: %s", field, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("shardwise: DynamoConfig.%s: %s", field, fmt.Sprintf(format, args...)))
 	}
 	if c.Client == nil {
 		bad("Client", "required")
@@ -62,7 +62,9 @@ func (c DynamoConfig) Validate() error {
 		bad("TableName", "%s", err)
 	}
 	switch c.BillingMode {
-	case "", types.BillingModePayPerRequest:
+	case "":
+		bad("BillingMode", "required")
+	case types.BillingModePayPerRequest:
 		if c.ReadCapacity != 0 {
 			bad("ReadCapacity", "must be 0 with billing mode PAY_PER_REQUEST (got %d)", c.ReadCapacity)
 		}
@@ -82,8 +84,8 @@ func (c DynamoConfig) Validate() error {
 	if c.ScanPageSize < 0 {
 		bad("ScanPageSize", "must not be negative (got %d)", c.ScanPageSize)
 	}
-	if c.TableWaitTimeout < 0 {
-		bad("TableWaitTimeout", "must not be negative (got %v)", c.TableWaitTimeout)
+	if c.TableWaitTimeout <= 0 {
+		bad("TableWaitTimeout", "must be positive (got %v)", c.TableWaitTimeout)
 	}
 	return errors.Join(errs...)
 }
@@ -134,7 +136,14 @@ type DynamoStore struct {
 	lastIndexCheck time.Time // guarded by mu; when the index was last described
 }
 
-var _ Store = (*DynamoStore)(nil)
+var _ leases.Store = (*DynamoStore)(nil)
+
+// tablePollMin and tablePollMax bound the interval between DescribeTable
+// polls while EnsureTable waits for a table.
+const (
+	tablePollMin = 20 * time.Millisecond
+	tablePollMax = time.Second
+)
 
 // NewDynamoStore validates cfg and returns a store on its table. It makes
 // no request; call EnsureTable before using the store.
@@ -151,15 +160,9 @@ func NewDynamoStore(cfg DynamoConfig) (*DynamoStore, error) {
 		pageSize:     cfg.ScanPageSize,
 		waitTimeout:  cfg.TableWaitTimeout,
 		log:          cfg.Logger.With().Str("table", cfg.TableName).Logger(),
-		pollMin:      20 * time.Millisecond,
-		pollMax:      time.Second,
+		pollMin:      tablePollMin,
+		pollMax:      tablePollMax,
 		indexRecheck: 30 * time.Second,
-	}
-	if s.billing == "" {
-		s.billing = types.BillingModePayPerRequest
-	}
-	if s.waitTimeout == 0 {
-		s.waitTimeout = DefaultTableWaitTimeout
 	}
 	return s, nil
 }
@@ -171,17 +174,17 @@ func (s *DynamoStore) TableName() string { return s.table }
 // so that a missing permission says what to grant on what.
 func (s *DynamoStore) apiError(apiOp string, err error) error {
 	if awsapi.IsAccessDenied(err) {
-		return fmt.Errorf("shardwise/leases: access denied: dynamodb:%s on table %q (grant it to the worker's role on the table and its indexes): %w", apiOp, s.table, err)
+		return fmt.Errorf("shardwise: access denied: dynamodb:%s on table %q (grant it to the worker's role on the table and its indexes): %w", apiOp, s.table, err)
 	}
-	return fmt.Errorf("shardwise/leases: dynamodb:%s on table %q: %w", apiOp, s.table, err)
+	return fmt.Errorf("shardwise: dynamodb:%s on table %q: %w", apiOp, s.table, err)
 }
 
 func (s *DynamoStore) key(k string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{AttrLeaseKey: avS(k)}
+	return map[string]types.AttributeValue{kclschema.AttrLeaseKey: avS(k)}
 }
 
 // Create implements Store.
-func (s *DynamoStore) Create(ctx context.Context, l Lease) (bool, error) {
+func (s *DynamoStore) Create(ctx context.Context, l leases.Lease) (bool, error) {
 	if err := validateNewLease(l); err != nil {
 		return false, err
 	}
@@ -189,7 +192,7 @@ func (s *DynamoStore) Create(ctx context.Context, l Lease) (bool, error) {
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.table),
 		Item:                     leaseItem(normalizeLease(l)),
-		ConditionExpression:      aws.String(fmt.Sprintf("attribute_not_exists(%s)", e.n(AttrLeaseKey))),
+		ConditionExpression:      aws.String(fmt.Sprintf("attribute_not_exists(%s)", e.n(kclschema.AttrLeaseKey))),
 		ExpressionAttributeNames: e.names,
 	})
 	switch {
@@ -203,19 +206,19 @@ func (s *DynamoStore) Create(ctx context.Context, l Lease) (bool, error) {
 
 // Get implements Store. An item of another KCL entity type is not a lease
 // and reads as ErrNotFound.
-func (s *DynamoStore) Get(ctx context.Context, key string) (Lease, error) {
+func (s *DynamoStore) Get(ctx context.Context, key string) (leases.Lease, error) {
 	if key == "" {
-		return Lease{}, argError(OpGet, "", "lease key is empty")
+		return leases.Lease{}, leaseargs.Error(leaseargs.OpGet, "", "lease key is empty")
 	}
 	item, err := s.getItem(ctx, key)
 	if err != nil {
-		return Lease{}, err
+		return leases.Lease{}, err
 	}
 	if len(item) == 0 {
-		return Lease{}, notFound(OpGet, key)
+		return leases.Lease{}, notFound(leaseargs.OpGet, key)
 	}
 	if !isLeaseItem(item) {
-		return Lease{}, fmt.Errorf("%w (the item is a %s item)", notFound(OpGet, key), entityTypeOf(item))
+		return leases.Lease{}, fmt.Errorf("%w (the item is a %s item)", notFound(leaseargs.OpGet, key), entityTypeOf(item))
 	}
 	return decodeLease(item)
 }
@@ -233,8 +236,8 @@ func (s *DynamoStore) getItem(ctx context.Context, key string) (map[string]types
 }
 
 // List implements Store; leases come sorted by key.
-func (s *DynamoStore) List(ctx context.Context) ([]Lease, error) {
-	var out []Lease
+func (s *DynamoStore) List(ctx context.Context) ([]leases.Lease, error) {
+	var out []leases.Lease
 	in := &dynamodb.ScanInput{
 		TableName:      aws.String(s.table),
 		ConsistentRead: aws.Bool(true),
@@ -262,7 +265,7 @@ func (s *DynamoStore) List(ctx context.Context) ([]Lease, error) {
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
-	slices.SortFunc(out, func(a, b Lease) int { return cmp.Compare(a.Key, b.Key) })
+	slices.SortFunc(out, func(a, b leases.Lease) int { return cmp.Compare(a.Key, b.Key) })
 	return out, nil
 }
 
@@ -272,7 +275,7 @@ func (s *DynamoStore) List(ctx context.Context) ([]Lease, error) {
 // added): slower, but the answer is the same.
 func (s *DynamoStore) ListKeysByOwner(ctx context.Context, owner string) ([]string, error) {
 	if owner == "" {
-		return nil, argError(OpListKeysByOwner, "", "owner is empty")
+		return nil, leaseargs.Error(leaseargs.OpListKeysByOwner, "", "owner is empty")
 	}
 	if s.ownerIndexReady(ctx) {
 		return s.queryKeysByOwner(ctx, owner)
@@ -284,8 +287,8 @@ func (s *DynamoStore) queryKeysByOwner(ctx context.Context, owner string) ([]str
 	e := newExpr()
 	in := &dynamodb.QueryInput{
 		TableName:                 aws.String(s.table),
-		IndexName:                 aws.String(OwnerIndexName),
-		KeyConditionExpression:    aws.String(fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(owner)))),
+		IndexName:                 aws.String(kclschema.OwnerIndexName),
+		KeyConditionExpression:    aws.String(fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseOwner), e.v(avS(owner)))),
 		ExpressionAttributeNames:  e.names,
 		ExpressionAttributeValues: e.values,
 	}
@@ -306,8 +309,8 @@ func (s *DynamoStore) scanKeysByOwner(ctx context.Context, owner string) ([]stri
 	e := newExpr()
 	in := &dynamodb.ScanInput{
 		TableName:                 aws.String(s.table),
-		FilterExpression:          aws.String(fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(owner)))),
-		ProjectionExpression:      aws.String(e.n(AttrLeaseKey) + ", " + e.n(AttrEntityType)),
+		FilterExpression:          aws.String(fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseOwner), e.v(avS(owner)))),
+		ProjectionExpression:      aws.String(e.n(kclschema.AttrLeaseKey) + ", " + e.n(kclschema.AttrEntityType)),
 		ExpressionAttributeNames:  e.names,
 		ExpressionAttributeValues: e.values,
 	}
@@ -352,7 +355,7 @@ func appendKeys(keys []string, items []map[string]types.AttributeValue) []string
 		if !isLeaseItem(item) {
 			continue
 		}
-		if k, ok := item[AttrLeaseKey].(*types.AttributeValueMemberS); ok {
+		if k, ok := item[kclschema.AttrLeaseKey].(*types.AttributeValueMemberS); ok {
 			keys = append(keys, k.Value)
 		}
 	}
@@ -381,13 +384,13 @@ func (s *DynamoStore) write(ctx context.Context, key string, e *expr, set, remov
 
 // ownershipWrite runs one of the writes that fail with ErrConditionFailed
 // (or ErrNotFound) and return the lease.
-func (s *DynamoStore) ownershipWrite(ctx context.Context, op, key string, e *expr, set, remove []string, cond string) (Lease, error) {
+func (s *DynamoStore) ownershipWrite(ctx context.Context, op, key string, e *expr, set, remove []string, cond string) (leases.Lease, error) {
 	item, err := s.write(ctx, key, e, set, remove, cond)
 	if err != nil {
 		if awsapi.IsConditionFailed(err) {
-			return Lease{}, s.conditionError(ctx, op, key, err)
+			return leases.Lease{}, s.conditionError(ctx, op, key, err)
 		}
-		return Lease{}, s.apiError("UpdateItem", err)
+		return leases.Lease{}, s.apiError("UpdateItem", err)
 	}
 	return decodeLease(item)
 }
@@ -414,62 +417,62 @@ func (s *DynamoStore) conditionError(ctx context.Context, op, key string, err er
 }
 
 // Take implements Store.
-func (s *DynamoStore) Take(ctx context.Context, l Lease, newOwner string) (Lease, error) {
-	if err := validateTransfer(OpTake, l, newOwner); err != nil {
-		return Lease{}, err
+func (s *DynamoStore) Take(ctx context.Context, l leases.Lease, newOwner string) (leases.Lease, error) {
+	if err := leaseargs.Transfer(leaseargs.OpTake, l.Key, l.Owner, newOwner); err != nil {
+		return leases.Lease{}, err
 	}
 	e := newExpr()
 	cond := e.isLease() + " AND " + e.ownerIs(l.Owner) + " AND " + e.counterIs(l.Counter)
 	set := []string{
-		fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(newOwner))),
-		fmt.Sprintf("%s = %s", e.n(AttrLeaseCounter), e.v(avN(l.Counter+1))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseOwner), e.v(avS(newOwner))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseCounter), e.v(avN(l.Counter+1))),
 	}
 	if newOwner != l.Owner {
-		sw := e.n(AttrOwnerSwitchesSinceCheckpoint)
+		sw := e.n(kclschema.AttrOwnerSwitchesSinceCheckpoint)
 		set = append(set, fmt.Sprintf("%s = if_not_exists(%s, %s) + %s", sw, sw, e.v(avN(0)), e.v(avN(1))))
 	}
-	remove := []string{e.n(AttrCheckpointOwner)}
-	return s.ownershipWrite(ctx, OpTake, l.Key, e, set, remove, cond)
+	remove := []string{e.n(kclschema.AttrCheckpointOwner)}
+	return s.ownershipWrite(ctx, leaseargs.OpTake, l.Key, e, set, remove, cond)
 }
 
 // Release implements Store.
-func (s *DynamoStore) Release(ctx context.Context, l Lease) (Lease, error) {
+func (s *DynamoStore) Release(ctx context.Context, l leases.Lease) (leases.Lease, error) {
 	if l.Key == "" {
-		return Lease{}, argError(OpRelease, "", "lease key is empty")
+		return leases.Lease{}, leaseargs.Error(leaseargs.OpRelease, "", "lease key is empty")
 	}
 	e := newExpr()
 	cond := e.isLease() + " AND " + e.ownerIs(l.Owner) + " AND " + e.counterIs(l.Counter)
-	set := []string{fmt.Sprintf("%s = %s", e.n(AttrLeaseCounter), e.v(avN(l.Counter+1)))}
-	remove := []string{e.n(AttrLeaseOwner)}
-	return s.ownershipWrite(ctx, OpRelease, l.Key, e, set, remove, cond)
+	set := []string{fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseCounter), e.v(avN(l.Counter+1)))}
+	remove := []string{e.n(kclschema.AttrLeaseOwner)}
+	return s.ownershipWrite(ctx, leaseargs.OpRelease, l.Key, e, set, remove, cond)
 }
 
 // StartHandoff implements Store.
-func (s *DynamoStore) StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error) {
-	if err := validateTransfer(OpStartHandoff, l, newOwner); err != nil {
-		return Lease{}, err
+func (s *DynamoStore) StartHandoff(ctx context.Context, l leases.Lease, newOwner string) (leases.Lease, error) {
+	if err := leaseargs.Transfer(leaseargs.OpStartHandoff, l.Key, l.Owner, newOwner); err != nil {
+		return leases.Lease{}, err
 	}
 	e := newExpr()
 	cond := e.isLease() + " AND " + e.ownerIs(l.Owner) + " AND " + e.counterIs(l.Counter) +
-		fmt.Sprintf(" AND attribute_not_exists(%s)", e.n(AttrCheckpointOwner))
+		fmt.Sprintf(" AND attribute_not_exists(%s)", e.n(kclschema.AttrCheckpointOwner))
 	set := []string{
-		fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(newOwner))),
-		fmt.Sprintf("%s = %s", e.n(AttrCheckpointOwner), e.v(avS(l.Owner))),
-		fmt.Sprintf("%s = %s", e.n(AttrLeaseCounter), e.v(avN(l.Counter+1))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseOwner), e.v(avS(newOwner))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrCheckpointOwner), e.v(avS(l.Owner))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseCounter), e.v(avN(l.Counter+1))),
 	}
-	return s.ownershipWrite(ctx, OpStartHandoff, l.Key, e, set, nil, cond)
+	return s.ownershipWrite(ctx, leaseargs.OpStartHandoff, l.Key, e, set, nil, cond)
 }
 
 // CompleteHandoff implements Store.
-func (s *DynamoStore) CompleteHandoff(ctx context.Context, key, oldOwner string) (Lease, error) {
-	if err := validateFenced(OpCompleteHandoff, key, oldOwner); err != nil {
-		return Lease{}, err
+func (s *DynamoStore) CompleteHandoff(ctx context.Context, key, oldOwner string) (leases.Lease, error) {
+	if err := leaseargs.Fenced(leaseargs.OpCompleteHandoff, key, oldOwner); err != nil {
+		return leases.Lease{}, err
 	}
 	e := newExpr()
-	cond := e.isLease() + fmt.Sprintf(" AND %s = %s", e.n(AttrCheckpointOwner), e.v(avS(oldOwner)))
+	cond := e.isLease() + fmt.Sprintf(" AND %s = %s", e.n(kclschema.AttrCheckpointOwner), e.v(avS(oldOwner)))
 	set := []string{e.incrementCounter()}
-	remove := []string{e.n(AttrCheckpointOwner)}
-	return s.ownershipWrite(ctx, OpCompleteHandoff, key, e, set, remove, cond)
+	remove := []string{e.n(kclschema.AttrCheckpointOwner)}
+	return s.ownershipWrite(ctx, leaseargs.OpCompleteHandoff, key, e, set, remove, cond)
 }
 
 // fencedWrite runs one of the checkpoint-fenced writes and returns the
@@ -495,73 +498,73 @@ func (s *DynamoStore) fencedWrite(ctx context.Context, op, key, owner string, co
 
 // Checkpoint implements Store.
 func (s *DynamoStore) Checkpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber) (int64, error) {
-	if err := validateFenced(OpCheckpoint, key, owner); err != nil {
+	if err := leaseargs.Fenced(leaseargs.OpCheckpoint, key, owner); err != nil {
 		return 0, err
 	}
-	if err := validatePosition(pos); err != nil {
+	if err := leaseargs.Position(pos); err != nil {
 		return 0, err
 	}
 	e := newExpr()
 	set := []string{
-		fmt.Sprintf("%s = %s", e.n(AttrCheckpoint), e.v(avS(pos.SequenceNumber))),
-		fmt.Sprintf("%s = %s", e.n(AttrCheckpointSubSequenceNumber), e.v(avN(pos.SubSequenceNumber))),
-		fmt.Sprintf("%s = %s", e.n(AttrOwnerSwitchesSinceCheckpoint), e.v(avN(0))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrCheckpoint), e.v(avS(pos.SequenceNumber))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrCheckpointSubSequenceNumber), e.v(avN(pos.SubSequenceNumber))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrOwnerSwitchesSinceCheckpoint), e.v(avN(0))),
 	}
 	remove := []string{
-		e.n(AttrPendingCheckpoint),
-		e.n(AttrPendingCheckpointSubSequenceNumber),
-		e.n(AttrPendingCheckpointState),
+		e.n(kclschema.AttrPendingCheckpoint),
+		e.n(kclschema.AttrPendingCheckpointSubSequenceNumber),
+		e.n(kclschema.AttrPendingCheckpointState),
 	}
-	return s.fencedWrite(ctx, OpCheckpoint, key, owner, counter, e, set, remove)
+	return s.fencedWrite(ctx, leaseargs.OpCheckpoint, key, owner, counter, e, set, remove)
 }
 
 // PrepareCheckpoint implements Store. Empty state removes any state saved
 // with an earlier prepared checkpoint.
 func (s *DynamoStore) PrepareCheckpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber, state []byte) (int64, error) {
-	if err := validateFenced(OpPrepareCheckpoint, key, owner); err != nil {
+	if err := leaseargs.Fenced(leaseargs.OpPrepareCheckpoint, key, owner); err != nil {
 		return 0, err
 	}
-	if err := validatePosition(pos); err != nil {
+	if err := leaseargs.Position(pos); err != nil {
 		return 0, err
 	}
 	e := newExpr()
 	set := []string{
-		fmt.Sprintf("%s = %s", e.n(AttrPendingCheckpoint), e.v(avS(pos.SequenceNumber))),
-		fmt.Sprintf("%s = %s", e.n(AttrPendingCheckpointSubSequenceNumber), e.v(avN(pos.SubSequenceNumber))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrPendingCheckpoint), e.v(avS(pos.SequenceNumber))),
+		fmt.Sprintf("%s = %s", e.n(kclschema.AttrPendingCheckpointSubSequenceNumber), e.v(avN(pos.SubSequenceNumber))),
 	}
 	var remove []string
 	if len(state) > 0 {
-		set = append(set, fmt.Sprintf("%s = %s", e.n(AttrPendingCheckpointState), e.v(&types.AttributeValueMemberB{Value: slices.Clone(state)})))
+		set = append(set, fmt.Sprintf("%s = %s", e.n(kclschema.AttrPendingCheckpointState), e.v(&types.AttributeValueMemberB{Value: slices.Clone(state)})))
 	} else {
-		remove = append(remove, e.n(AttrPendingCheckpointState))
+		remove = append(remove, e.n(kclschema.AttrPendingCheckpointState))
 	}
-	return s.fencedWrite(ctx, OpPrepareCheckpoint, key, owner, counter, e, set, remove)
+	return s.fencedWrite(ctx, leaseargs.OpPrepareCheckpoint, key, owner, counter, e, set, remove)
 }
 
 // SetChildShards implements Store. Duplicate and empty ids are dropped (a
 // string set holds neither); no children at all removes the attribute.
 func (s *DynamoStore) SetChildShards(ctx context.Context, key, owner string, counter int64, children []string) (int64, error) {
-	if err := validateFenced(OpSetChildShards, key, owner); err != nil {
+	if err := leaseargs.Fenced(leaseargs.OpSetChildShards, key, owner); err != nil {
 		return 0, err
 	}
-	children = normalizeShardIDs(children)
+	children = leaseargs.ShardIDs(children)
 	e := newExpr()
 	var set, remove []string
 	if len(children) > 0 {
-		set = append(set, fmt.Sprintf("%s = %s", e.n(AttrChildShardIDs), e.v(avSS(children))))
+		set = append(set, fmt.Sprintf("%s = %s", e.n(kclschema.AttrChildShardIDs), e.v(avSS(children))))
 	} else {
-		remove = append(remove, e.n(AttrChildShardIDs))
+		remove = append(remove, e.n(kclschema.AttrChildShardIDs))
 	}
-	return s.fencedWrite(ctx, OpSetChildShards, key, owner, counter, e, set, remove)
+	return s.fencedWrite(ctx, leaseargs.OpSetChildShards, key, owner, counter, e, set, remove)
 }
 
 // Delete implements Store.
 func (s *DynamoStore) Delete(ctx context.Context, key string, counter int64) error {
 	if key == "" {
-		return argError(OpDelete, "", "lease key is empty")
+		return leaseargs.Error(leaseargs.OpDelete, "", "lease key is empty")
 	}
 	e := newExpr()
-	cond := fmt.Sprintf("attribute_not_exists(%s) OR (%s AND %s)", e.n(AttrLeaseKey), e.isLease(), e.counterIs(counter))
+	cond := fmt.Sprintf("attribute_not_exists(%s) OR (%s AND %s)", e.n(kclschema.AttrLeaseKey), e.isLease(), e.counterIs(counter))
 	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       s.key(key),
@@ -573,7 +576,7 @@ func (s *DynamoStore) Delete(ctx context.Context, key string, counter int64) err
 	case err == nil:
 		return nil
 	case awsapi.IsConditionFailed(err):
-		return conditionFailed(OpDelete, key)
+		return conditionFailed(leaseargs.OpDelete, key)
 	}
 	return s.apiError("DeleteItem", err)
 }

@@ -1,4 +1,4 @@
-package leases
+package ddbstore
 
 import (
 	"fmt"
@@ -8,46 +8,49 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/internal/leaseargs"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // leaseItem encodes a normalized lease as a complete lease-table item, in
 // the attribute names and types the Java KCL writes. Optional attributes
 // are left out rather than written empty: KCL reads a missing attribute as
 // unset, and a string set cannot be empty.
-func leaseItem(l Lease) map[string]types.AttributeValue {
+func leaseItem(l leases.Lease) map[string]types.AttributeValue {
 	item := map[string]types.AttributeValue{
-		AttrLeaseKey:                     avS(l.Key),
-		AttrLeaseCounter:                 avN(l.Counter),
-		AttrOwnerSwitchesSinceCheckpoint: avN(l.OwnerSwitchesSinceCheckpoint),
+		kclschema.AttrLeaseKey:                     avS(l.Key),
+		kclschema.AttrLeaseCounter:                 avN(l.Counter),
+		kclschema.AttrOwnerSwitchesSinceCheckpoint: avN(l.OwnerSwitchesSinceCheckpoint),
 	}
 	putS := func(name, v string) {
 		if v != "" {
 			item[name] = avS(v)
 		}
 	}
-	putS(AttrLeaseOwner, l.Owner)
-	putS(AttrCheckpointOwner, l.CheckpointOwner)
-	putS(AttrStartingHashKey, l.StartingHashKey)
-	putS(AttrEndingHashKey, l.EndingHashKey)
+	putS(kclschema.AttrLeaseOwner, l.Owner)
+	putS(kclschema.AttrCheckpointOwner, l.CheckpointOwner)
+	putS(kclschema.AttrStartingHashKey, l.StartingHashKey)
+	putS(kclschema.AttrEndingHashKey, l.EndingHashKey)
 	if !l.Checkpoint.IsZero() {
-		item[AttrCheckpoint] = avS(l.Checkpoint.SequenceNumber)
-		item[AttrCheckpointSubSequenceNumber] = avN(l.Checkpoint.SubSequenceNumber)
+		item[kclschema.AttrCheckpoint] = avS(l.Checkpoint.SequenceNumber)
+		item[kclschema.AttrCheckpointSubSequenceNumber] = avN(l.Checkpoint.SubSequenceNumber)
 	}
 	if !l.PendingCheckpoint.IsZero() {
-		item[AttrPendingCheckpoint] = avS(l.PendingCheckpoint.SequenceNumber)
-		item[AttrPendingCheckpointSubSequenceNumber] = avN(l.PendingCheckpoint.SubSequenceNumber)
+		item[kclschema.AttrPendingCheckpoint] = avS(l.PendingCheckpoint.SequenceNumber)
+		item[kclschema.AttrPendingCheckpointSubSequenceNumber] = avN(l.PendingCheckpoint.SubSequenceNumber)
 		if len(l.PendingCheckpointState) > 0 {
-			item[AttrPendingCheckpointState] = &types.AttributeValueMemberB{Value: slices.Clone(l.PendingCheckpointState)}
+			item[kclschema.AttrPendingCheckpointState] = &types.AttributeValueMemberB{Value: slices.Clone(l.PendingCheckpointState)}
 		}
 	}
 	if len(l.ParentShardIDs) > 0 {
-		item[AttrParentShardID] = avSS(l.ParentShardIDs)
+		item[kclschema.AttrParentShardID] = avSS(l.ParentShardIDs)
 	}
 	if len(l.ChildShardIDs) > 0 {
-		item[AttrChildShardIDs] = avSS(l.ChildShardIDs)
+		item[kclschema.AttrChildShardIDs] = avSS(l.ChildShardIDs)
 	}
 	if l.ThroughputKBps != 0 {
-		item[AttrThroughputKBps] = &types.AttributeValueMemberN{Value: strconv.FormatFloat(l.ThroughputKBps, 'f', -1, 64)}
+		item[kclschema.AttrThroughputKBps] = &types.AttributeValueMemberN{Value: strconv.FormatFloat(l.ThroughputKBps, 'f', -1, 64)}
 	}
 	return item
 }
@@ -56,20 +59,20 @@ func leaseItem(l Lease) map[string]types.AttributeValue {
 // entity sharing the table (KCL 3.5's single-table mode). Items written
 // before entity types existed have none and are leases.
 func isLeaseItem(item map[string]types.AttributeValue) bool {
-	av, ok := item[AttrEntityType]
+	av, ok := item[kclschema.AttrEntityType]
 	if !ok {
 		return true
 	}
 	s, ok := av.(*types.AttributeValueMemberS)
-	return ok && s.Value == EntityTypeLease
+	return ok && s.Value == kclschema.EntityTypeLease
 }
 
 // entityTypeOf describes a non-lease item for error messages.
 func entityTypeOf(item map[string]types.AttributeValue) string {
-	if s, ok := item[AttrEntityType].(*types.AttributeValueMemberS); ok {
+	if s, ok := item[kclschema.AttrEntityType].(*types.AttributeValueMemberS); ok {
 		return s.Value
 	}
-	return fmt.Sprintf("%T", item[AttrEntityType])
+	return fmt.Sprintf("%T", item[kclschema.AttrEntityType])
 }
 
 // decodeLease reads a lease item. It is tolerant of what older writers or
@@ -77,33 +80,33 @@ func entityTypeOf(item map[string]types.AttributeValue) string {
 // as empty) and ignores attributes it does not model; an attribute of the
 // wrong DynamoDB type is an error, since guessing would risk moving a
 // checkpoint.
-func decodeLease(item map[string]types.AttributeValue) (Lease, error) {
+func decodeLease(item map[string]types.AttributeValue) (leases.Lease, error) {
 	d := itemDecoder{item: item}
-	var l Lease
-	l.Key = d.str(AttrLeaseKey)
+	var l leases.Lease
+	l.Key = d.str(kclschema.AttrLeaseKey)
 	if d.err == nil && l.Key == "" {
-		return Lease{}, fmt.Errorf("shardwise/leases: lease item without %s", AttrLeaseKey)
+		return leases.Lease{}, fmt.Errorf("shardwise: lease item without %s", kclschema.AttrLeaseKey)
 	}
-	l.Owner = d.str(AttrLeaseOwner)
-	l.Counter = d.int(AttrLeaseCounter)
-	if cp := d.str(AttrCheckpoint); cp != "" {
+	l.Owner = d.str(kclschema.AttrLeaseOwner)
+	l.Counter = d.int(kclschema.AttrLeaseCounter)
+	if cp := d.str(kclschema.AttrCheckpoint); cp != "" {
 		l.Checkpoint.SequenceNumber = cp
-		l.Checkpoint.SubSequenceNumber = d.int(AttrCheckpointSubSequenceNumber)
+		l.Checkpoint.SubSequenceNumber = d.int(kclschema.AttrCheckpointSubSequenceNumber)
 	}
-	if p := d.str(AttrPendingCheckpoint); p != "" {
+	if p := d.str(kclschema.AttrPendingCheckpoint); p != "" {
 		l.PendingCheckpoint.SequenceNumber = p
-		l.PendingCheckpoint.SubSequenceNumber = d.int(AttrPendingCheckpointSubSequenceNumber)
-		l.PendingCheckpointState = d.bytes(AttrPendingCheckpointState)
+		l.PendingCheckpoint.SubSequenceNumber = d.int(kclschema.AttrPendingCheckpointSubSequenceNumber)
+		l.PendingCheckpointState = d.bytes(kclschema.AttrPendingCheckpointState)
 	}
-	l.OwnerSwitchesSinceCheckpoint = d.int(AttrOwnerSwitchesSinceCheckpoint)
-	l.ParentShardIDs = normalizeShardIDs(d.strSet(AttrParentShardID))
-	l.ChildShardIDs = normalizeShardIDs(d.strSet(AttrChildShardIDs))
-	l.StartingHashKey = d.str(AttrStartingHashKey)
-	l.EndingHashKey = d.str(AttrEndingHashKey)
-	l.ThroughputKBps = d.float(AttrThroughputKBps)
-	l.CheckpointOwner = d.str(AttrCheckpointOwner)
+	l.OwnerSwitchesSinceCheckpoint = d.int(kclschema.AttrOwnerSwitchesSinceCheckpoint)
+	l.ParentShardIDs = leaseargs.ShardIDs(d.strSet(kclschema.AttrParentShardID))
+	l.ChildShardIDs = leaseargs.ShardIDs(d.strSet(kclschema.AttrChildShardIDs))
+	l.StartingHashKey = d.str(kclschema.AttrStartingHashKey)
+	l.EndingHashKey = d.str(kclschema.AttrEndingHashKey)
+	l.ThroughputKBps = d.float(kclschema.AttrThroughputKBps)
+	l.CheckpointOwner = d.str(kclschema.AttrCheckpointOwner)
 	if d.err != nil {
-		return Lease{}, fmt.Errorf("shardwise/leases: lease %q: %w", l.Key, d.err)
+		return leases.Lease{}, fmt.Errorf("shardwise: lease %q: %w", l.Key, d.err)
 	}
 	return l, nil
 }
@@ -268,25 +271,25 @@ func (e *expr) v(av types.AttributeValue) string {
 // (UpdateItem upserts) nor touch an item of another KCL entity type.
 func (e *expr) isLease() string {
 	return fmt.Sprintf("attribute_exists(%s) AND (attribute_not_exists(%s) OR %s = %s)",
-		e.n(AttrLeaseKey), e.n(AttrEntityType), e.n(AttrEntityType), e.v(avS(EntityTypeLease)))
+		e.n(kclschema.AttrLeaseKey), e.n(kclschema.AttrEntityType), e.n(kclschema.AttrEntityType), e.v(avS(kclschema.EntityTypeLease)))
 }
 
 // counterIs compares leaseCounter. An item without the attribute reads as
 // counter 0, so it must also match 0, or such a lease could never be taken.
 func (e *expr) counterIs(c int64) string {
 	if c == 0 {
-		return fmt.Sprintf("(attribute_not_exists(%s) OR %s = %s)", e.n(AttrLeaseCounter), e.n(AttrLeaseCounter), e.v(avN(0)))
+		return fmt.Sprintf("(attribute_not_exists(%s) OR %s = %s)", e.n(kclschema.AttrLeaseCounter), e.n(kclschema.AttrLeaseCounter), e.v(avN(0)))
 	}
-	return fmt.Sprintf("%s = %s", e.n(AttrLeaseCounter), e.v(avN(c)))
+	return fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseCounter), e.v(avN(c)))
 }
 
 // ownerIs compares leaseOwner; an unowned lease has no owner attribute
 // (or, written by some other tool, an empty one).
 func (e *expr) ownerIs(owner string) string {
 	if owner == "" {
-		return fmt.Sprintf("(attribute_not_exists(%s) OR %s = %s)", e.n(AttrLeaseOwner), e.n(AttrLeaseOwner), e.v(avS("")))
+		return fmt.Sprintf("(attribute_not_exists(%s) OR %s = %s)", e.n(kclschema.AttrLeaseOwner), e.n(kclschema.AttrLeaseOwner), e.v(avS("")))
 	}
-	return fmt.Sprintf("%s = %s", e.n(AttrLeaseOwner), e.v(avS(owner)))
+	return fmt.Sprintf("%s = %s", e.n(kclschema.AttrLeaseOwner), e.v(avS(owner)))
 }
 
 // fence is Checkpoint's condition: the writer owns the lease at the
@@ -294,15 +297,15 @@ func (e *expr) ownerIs(owner string) string {
 // pending hand-off.
 func (e *expr) fence(owner string, counter int64) string {
 	return fmt.Sprintf("((%s = %s AND %s AND attribute_not_exists(%s)) OR %s = %s)",
-		e.n(AttrLeaseOwner), e.v(avS(owner)), e.counterIs(counter), e.n(AttrCheckpointOwner),
-		e.n(AttrCheckpointOwner), e.v(avS(owner)))
+		e.n(kclschema.AttrLeaseOwner), e.v(avS(owner)), e.counterIs(counter), e.n(kclschema.AttrCheckpointOwner),
+		e.n(kclschema.AttrCheckpointOwner), e.v(avS(owner)))
 }
 
 // incrementCounter is the SET clause that moves leaseCounter on. It adds
 // rather than writes a known value because the fence's hand-off branch
 // does not pin the counter.
 func (e *expr) incrementCounter() string {
-	c := e.n(AttrLeaseCounter)
+	c := e.n(kclschema.AttrLeaseCounter)
 	return fmt.Sprintf("%s = if_not_exists(%s, %s) + %s", c, c, e.v(avN(0)), e.v(avN(1)))
 }
 
