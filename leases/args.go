@@ -32,13 +32,13 @@ func validateNewLease(l Lease) error {
 }
 
 func conditionFailed(op, key string) error {
-	return fmt.Errorf("%s %q: %w", op, key, ErrConditionFailed)
+	return fmt.Errorf("shardwise: %s %q: %w", op, key, ErrConditionFailed)
 }
 
 func notFound(op, key string) error {
-	return fmt.Errorf("%s %q: %w", op, key, ErrNotFound)
+	return fmt.Errorf("shardwise: %s %q: %w", op, key, ErrNotFound)
 }
 
 func leaseLost(op, key string) error {
-	return fmt.Errorf("%s %q: %w", op, key, consumer.ErrLeaseLost)
+	return fmt.Errorf("shardwise: %s %q: %w", op, key, consumer.ErrLeaseLost)
 }

@@ -253,7 +253,7 @@ func (f *fetcher) iterator(ctx context.Context, throttle *backoff.Backoff) (stri
 			return "", false
 		}
 		if err == nil {
-			err = fmt.Errorf("GetShardIterator returned no iterator")
+			err = fmt.Errorf("shardwise: GetShardIterator returned no iterator")
 		}
 		f.log.Warn().Err(err).Str("iterator_type", string(in.ShardIteratorType)).Msg("GetShardIterator failed; backing off")
 		if !backoff.Sleep(ctx, throttle.Next()) {

@@ -25,7 +25,7 @@ type batch struct {
 	childShards []types.ChildShard
 }
 
-var errQueueClosed = errors.New("queue closed")
+var errQueueClosed = errors.New("shardwise: queue closed")
 
 // queue is the bounded prefetch queue of one shard, bounded by records and
 // by bytes. Push blocks while the queue is full; a batch is always admitted

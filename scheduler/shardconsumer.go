@@ -405,7 +405,7 @@ func (c *shardConsumer) completeHandoff(ctx context.Context) {
 func safeCall(f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("processor panicked: %v\n%s", r, debug.Stack())
+			err = fmt.Errorf("shardwise: processor panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
 	return f()

@@ -32,7 +32,7 @@ func (s *Scheduler) listShards(ctx context.Context) ([]types.Shard, error) {
 			return shards, nil
 		}
 		if seenTokens[next] {
-			return nil, fmt.Errorf("ListShards returned the same NextToken twice")
+			return nil, fmt.Errorf("shardwise: ListShards returned the same NextToken twice")
 		}
 		seenTokens[next] = true
 		// With NextToken the stream must not be named again.
@@ -93,7 +93,7 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 	}
 	existing, err := s.store.List(ctx)
 	if err != nil {
-		return fmt.Errorf("reading the lease table: %w", err)
+		return fmt.Errorf("shardwise: reading the lease table: %w", err)
 	}
 	leased := make(map[string]bool, len(existing))
 	for _, l := range existing {
@@ -160,7 +160,7 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 		ok, err := s.store.Create(ctx, leaseForShard(sh, cp))
 		if err != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("creating the lease of %s: %w", id, err)
+				firstErr = fmt.Errorf("shardwise: creating the lease of %s: %w", id, err)
 			}
 			return
 		}

@@ -518,7 +518,7 @@ func (c *Coordinator) housekeeping(ctx context.Context, now time.Time, snap snap
 // graceful hand-off when the owner is alive, a direct take otherwise.
 func (c *Coordinator) apply(ctx context.Context, l leases.Lease, m balancer.Move) error {
 	if l.Key == "" || l.Owner != m.From {
-		return fmt.Errorf("move of %s from %q does not match the lease read: %w", m.Key, m.From, leases.ErrConditionFailed)
+		return fmt.Errorf("shardwise: move of %s from %q does not match the lease read: %w", m.Key, m.From, leases.ErrConditionFailed)
 	}
 	if m.Graceful {
 		_, err := c.cfg.Leases.StartHandoff(ctx, l, m.To)

@@ -44,7 +44,7 @@ func NewCPUSampler(root string) *CPUSampler {
 		}
 	}
 	return &CPUSampler{source: "none", read: func() (time.Duration, time.Duration, error) {
-		return 0, 0, errors.New("no CPU source")
+		return 0, 0, errors.New("shardwise: no CPU source")
 	}}
 }
 
@@ -93,7 +93,7 @@ func cgroupV2Reader(root string) func() (time.Duration, time.Duration, error) {
 			}
 		}
 		if usage < 0 {
-			return 0, 0, errors.New("cpu.stat has no usage_usec")
+			return 0, 0, errors.New("shardwise: cpu.stat has no usage_usec")
 		}
 		cores := float64(runtime.NumCPU())
 		if m, err := os.ReadFile(filepath.Join(dir, "cpu.max")); err == nil {
@@ -151,7 +151,7 @@ func procStatReader(root string) func() (time.Duration, time.Duration, error) {
 		line, _, _ := bytes.Cut(b, []byte("\n"))
 		f := strings.Fields(string(line))
 		if len(f) < 5 || f[0] != "cpu" {
-			return 0, 0, errors.New("unexpected /proc/stat")
+			return 0, 0, errors.New("shardwise: unexpected /proc/stat")
 		}
 		var total, idle int64
 		for i, s := range f[1:] {

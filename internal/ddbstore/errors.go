@@ -9,15 +9,15 @@ import (
 )
 
 func conditionFailed(op, key string) error {
-	return fmt.Errorf("%s %q: %w", op, key, leases.ErrConditionFailed)
+	return fmt.Errorf("shardwise: %s %q: %w", op, key, leases.ErrConditionFailed)
 }
 
 func notFound(op, key string) error {
-	return fmt.Errorf("%s %q: %w", op, key, leases.ErrNotFound)
+	return fmt.Errorf("shardwise: %s %q: %w", op, key, leases.ErrNotFound)
 }
 
 func leaseLost(op, key string) error {
-	return fmt.Errorf("%s %q: %w", op, key, consumer.ErrLeaseLost)
+	return fmt.Errorf("shardwise: %s %q: %w", op, key, consumer.ErrLeaseLost)
 }
 
 func validateNewLease(l leases.Lease) error {

@@ -120,7 +120,7 @@ type itemDecoder struct {
 
 func (d *itemDecoder) fail(name string, av types.AttributeValue, want string) {
 	if d.err == nil {
-		d.err = fmt.Errorf("attribute %s is %T, want %s", name, av, want)
+		d.err = fmt.Errorf("shardwise: attribute %s is %T, want %s", name, av, want)
 	}
 }
 
@@ -169,7 +169,7 @@ func (d *itemDecoder) int(name string) int64 {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
 		if d.err == nil {
-			d.err = fmt.Errorf("attribute %s = %q is not an integer", name, s)
+			d.err = fmt.Errorf("shardwise: attribute %s = %q is not an integer", name, s)
 		}
 		return 0
 	}
@@ -184,7 +184,7 @@ func (d *itemDecoder) float(name string) float64 {
 	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil {
 		if d.err == nil {
-			d.err = fmt.Errorf("attribute %s = %q is not a number", name, s)
+			d.err = fmt.Errorf("shardwise: attribute %s = %q is not a number", name, s)
 		}
 		return 0
 	}

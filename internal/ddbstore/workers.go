@@ -103,7 +103,7 @@ func decodeWorker(item map[string]types.AttributeValue) (leases.WorkerRecord, er
 	if s, ok := item[kclschema.AttrWorkerID].(*types.AttributeValueMemberS); ok {
 		r.ID = s.Value
 	} else {
-		return r, fmt.Errorf("worker item without %s", kclschema.AttrWorkerID)
+		return r, fmt.Errorf("shardwise: worker item without %s", kclschema.AttrWorkerID)
 	}
 	if s, ok := item[kclschema.AttrSessionID].(*types.AttributeValueMemberS); ok {
 		r.SessionID = s.Value
@@ -187,7 +187,7 @@ func (s *DynamoWorkerStore) Heartbeat(ctx context.Context, r leases.WorkerRecord
 		},
 	})
 	if awsapi.IsConditionFailed(err) {
-		return leases.WorkerRecord{}, fmt.Errorf("heartbeat of worker %s: %w", r.ID, leases.ErrConditionFailed)
+		return leases.WorkerRecord{}, fmt.Errorf("shardwise: heartbeat of worker %s: %w", r.ID, leases.ErrConditionFailed)
 	}
 	if err != nil {
 		return leases.WorkerRecord{}, s.apiError("PutItem", err)

@@ -53,7 +53,7 @@ type Spec struct {
 
 // errWaitTimeout is the cause of Ensure's own deadline, so that it can be
 // told from the caller's context ending.
-var errWaitTimeout = errors.New("table wait timeout")
+var errWaitTimeout = errors.New("shardwise: table wait timeout")
 
 // Ensure creates the table if it does not exist and waits until it is
 // ACTIVE (or UPDATING, which takes reads and writes) and spec.Ready is

@@ -110,7 +110,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	sent := time.Now()
 	rec, err := cfg.Store.Register(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("registering worker %s: %w", cfg.WorkerID, err)
+		return nil, fmt.Errorf("shardwise: registering worker %s: %w", cfg.WorkerID, err)
 	}
 	s.rec, s.lastSent = rec, sent
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
