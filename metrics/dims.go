@@ -14,8 +14,8 @@ type Dimension struct {
 }
 
 // Dims is an immutable, canonical set of dimensions: sorted by name, one
-// value per name, with an identity key computed once. Build it once (a
-// Scope does) and record with it many times: a sink aggregates by Key, so
+// value per name, with an identity key computed once. Build it once and
+// record with it many times: a sink aggregates by Key, so
 // the hot path never re-encodes or re-sorts dimensions.
 //
 // The zero value is the empty set. Dims is safe to share between

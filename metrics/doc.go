@@ -1,7 +1,7 @@
 // Package metrics is the interface between Shardwise and a metrics backend:
 // the Sink a scheduler records into (scheduler.Config.Metrics), KCL's
 // levels (NONE, SUMMARY, DETAILED), a no-op sink (Nop) and an in-memory sink
-// for tests (Memory). Recording through a Scope binds dimensions once.
+// for tests (Memory).
 //
 // The CloudWatch publisher is in package metrics/cloudwatch, so a program
 // that does not publish to CloudWatch does not compile its client. To send

@@ -2,25 +2,24 @@ package metrics_test
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/shardwise/shardwise/metrics"
 )
 
-// A component binds its dimensions once and records a few figures per
-// batch; the in-memory sink, configured at SUMMARY, keeps what a sink at
-// that level would publish. The metric names are those in the package
-// documentation's table.
-func ExampleScope() {
+// The scheduler records into a Sink with its dimensions built once; the
+// in-memory sink, configured at SUMMARY, keeps what a sink at that level
+// would publish, which is how a test reads what a worker recorded. The
+// metric names are those in the package documentation's table.
+func ExampleMemory() {
 	sink := metrics.NewMemory(metrics.LevelSummary)
 	op := metrics.Dimension{Name: "Operation", Value: "ProcessTask"}
 	shard := metrics.Dimension{Name: "ShardId", Value: "shardId-000000000003"}
-	scope := metrics.NewScope(sink, op, shard)
+	dims := metrics.NewDims(op, shard)
 
 	for _, batch := range []int{500, 320, 180} {
-		scope.Count("RecordsProcessed", int64(batch), metrics.LevelSummary)
-		scope.Time("RecordProcessor.processRecords.Time", 12*time.Millisecond, metrics.LevelSummary)
-		scope.Time("KinesisDataFetcher.getRecords.Time", 3*time.Millisecond, metrics.LevelDetailed) // not kept at SUMMARY
+		sink.Record("RecordsProcessed", float64(batch), metrics.UnitCount, metrics.LevelSummary, dims)
+		sink.Record("RecordProcessor.processRecords.Time", 12, metrics.UnitMilliseconds, metrics.LevelSummary, dims)
+		sink.Record("KinesisDataFetcher.getRecords.Time", 3, metrics.UnitMilliseconds, metrics.LevelDetailed, dims) // not kept at SUMMARY
 	}
 
 	fmt.Println("batches:", sink.Count("RecordsProcessed", shard, op))

@@ -17,18 +17,18 @@ import (
 func TestMemoryAggregates(t *testing.T) {
 	m := NewMemory(LevelDetailed)
 	op := Dimension{metricnames.DimensionOperation, metricnames.OperationProcessTask}
-	s := NewScope(m, op, Dimension{metricnames.DimensionShardID, "s1"})
+	d := NewDims(op, Dimension{metricnames.DimensionShardID, "s1"})
 
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
 			for v := range 250 {
-				s.Count(metricnames.MetricRecordsProcessed, int64(v), LevelSummary)
+				m.Record(metricnames.MetricRecordsProcessed, float64(v), UnitCount, LevelSummary, d)
 			}
 		})
 	}
 	wg.Wait()
-	s.Time(metricnames.MetricGetRecordsTime, 3*time.Millisecond, LevelDetailed)
+	m.Record(metricnames.MetricGetRecordsTime, float64(3*time.Millisecond)/float64(time.Millisecond), UnitMilliseconds, LevelDetailed, d)
 
 	// Dimensions may be given in any order.
 	if got := m.Count(metricnames.MetricRecordsProcessed, Dimension{metricnames.DimensionShardID, "s1"}, op); got != 1000 {

@@ -15,6 +15,7 @@ import (
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/backoff"
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/metrics"
 )
 
@@ -27,7 +28,7 @@ type fetcher struct {
 	q       *queue
 	log     zerolog.Logger
 	conv    recordConverter
-	scope   *metrics.Scope
+	scope   *mscope.Scope
 	fetched *atomic.Int64 // records pushed, for Stats
 
 	// after is the position everything up to which has been pushed (or

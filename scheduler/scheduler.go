@@ -28,6 +28,7 @@ import (
 	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/fastdecode"
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/internal/session"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
@@ -47,7 +48,7 @@ type Scheduler struct {
 	cpu         *coordinator.CPUSampler
 	loadSample  func() float64 // Config.LoadSampler, or nil for cpu
 	sink        metrics.Sink   // never nil
-	workerScope *metrics.Scope // Operation=RenewAllLeases
+	workerScope *mscope.Scope  // Operation=RenewAllLeases
 	decoder     *fastdecode.Decoder
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
 	// session and coordinator are set by Run's start-up, before any
@@ -131,7 +132,7 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		// needless retries of responses that arrived whole.
 		s.getRecOpt = fastdecode.RequestBodyFix
 	}
-	s.workerScope = metrics.NewScope(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
+	s.workerScope = mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
 		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {
 		s.kinesis = kinesis.NewFromConfig(*cfg.AWSConfig)
@@ -317,7 +318,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 			DampeningPercent:   s.cfg.RebalanceDampeningPercent,
 		},
 		Logger:  s.log,
-		Metrics: metrics.NewScope(s.sink, metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
+		Metrics: mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
 		OnAssign: func([]balancer.Move, int) {
 			s.wake() // moves to this worker start without waiting a discovery tick
 		},

@@ -16,6 +16,7 @@ import (
 	"github.com/shardwise/shardwise/internal/backoff"
 	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -33,7 +34,7 @@ type shardConsumer struct {
 	lease leases.Lease // as taken; not updated afterwards
 	log   zerolog.Logger
 	cp    *checkpoint.Checkpointer
-	scope *metrics.Scope // Operation=ProcessTask, ShardId, WorkerIdentifier
+	scope *mscope.Scope // Operation=ProcessTask, ShardId, WorkerIdentifier
 
 	// leaseCtx is the context processor calls get. It ends when the lease
 	// ends: lost (cause consumer.ErrLeaseLost) or after shutdown completed.
@@ -71,7 +72,7 @@ func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
 		lease: l,
 		log:   s.log.With().Str("shard", l.Key).Str("lease", l.Key).Logger(),
 		done:  make(chan struct{}),
-		scope: metrics.NewScope(s.sink,
+		scope: mscope.New(s.sink,
 			metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationProcessTask},
 			metrics.Dimension{Name: metricnames.DimensionShardID, Value: l.Key},
 			metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),

@@ -14,6 +14,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -60,7 +61,7 @@ type CoordinatorConfig struct {
 	Logger zerolog.Logger
 	// Metrics receives the leader's metrics; its dimensions (e.g.
 	// WorkerIdentifier) are extended with Operation. Optional.
-	Metrics *metrics.Scope
+	Metrics *mscope.Scope
 	// OnAssign is called after moves were written (for metrics and to wake
 	// local discovery). Optional.
 	OnAssign func(moves []balancer.Move, applied int)

@@ -15,6 +15,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/metricagg"
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/metrics"
 )
 
@@ -26,8 +27,8 @@ func stats(count, sum, minimum, maximum float64) metricagg.Stats {
 	return metricagg.Stats{SampleCount: count, Sum: sum, Minimum: minimum, Maximum: maximum}
 }
 
-func shardScope(s metrics.Sink, shard string) *metrics.Scope {
-	return metrics.NewScope(s,
+func shardScope(s metrics.Sink, shard string) *mscope.Scope {
+	return mscope.New(s,
 		dim(metricnames.DimensionOperation, metricnames.OperationProcessTask),
 		dim(metricnames.DimensionShardID, shard),
 		dim(metricnames.DimensionWorkerIdentifier, "worker-a"))
@@ -39,7 +40,7 @@ func TestPublisherPublishesStatisticSets(t *testing.T) {
 
 	s1 := shardScope(cw, "shardId-000000000001")
 	s2 := shardScope(cw, "shardId-000000000002")
-	app := metrics.NewScope(cw, dim(metricnames.DimensionOperation, "ApplicationTracker"))
+	app := mscope.New(cw, dim(metricnames.DimensionOperation, "ApplicationTracker"))
 
 	// Eight processors record concurrently into the same series.
 	var wg sync.WaitGroup
@@ -195,7 +196,7 @@ func TestPublisherPayloadLimit(t *testing.T) {
 	for i := range dims {
 		dims[i] = metrics.Dimension{Name: fmt.Sprintf("%02d-%s", i, strings.Repeat("n", 250)), Value: strings.Repeat("v", 1024)}
 	}
-	s := metrics.NewScope(cw, dims...)
+	s := mscope.New(cw, dims...)
 	const n = 60
 	for i := range n {
 		s.Count(fmt.Sprintf("metric-%02d", i), 1, metrics.LevelSummary)
@@ -270,12 +271,12 @@ func TestPublisherDropsDatumsBreakingLimits(t *testing.T) {
 	for i := range dims {
 		dims[i] = metrics.Dimension{Name: fmt.Sprintf("d%02d", i), Value: "v"}
 	}
-	tooMany := metrics.NewScope(cw, dims...)
+	tooMany := mscope.New(cw, dims...)
 	tooMany.Count("TooManyDims", 1, metrics.LevelSummary)
 	tooMany.Count("TooManyDims", 1, metrics.LevelSummary)
-	metrics.NewScope(cw, dim("ShardId", "")).Count("EmptyDimValue", 1, metrics.LevelSummary)
+	mscope.New(cw, dim("ShardId", "")).Count("EmptyDimValue", 1, metrics.LevelSummary)
 	cw.Record("NaN", nan(), metrics.UnitNone, metrics.LevelSummary, metrics.Dims{})
-	ok := metrics.NewScope(cw, dims[:maxDimensionsPerMetric]...)
+	ok := mscope.New(cw, dims[:maxDimensionsPerMetric]...)
 	ok.Count("ThirtyDims", 1, metrics.LevelSummary)
 
 	// The bad datums must not fail the request carrying the good one.
@@ -299,7 +300,7 @@ func TestPublisherDefaultDimensionsFollowKCL(t *testing.T) {
 	cfg.Dimensions = nil // KCL's default: Operation and ShardId
 	cw := newTestCloudWatch(t, cfg)
 	for _, worker := range []string{"w1", "w2"} {
-		s := metrics.NewScope(cw,
+		s := mscope.New(cw,
 			dim(metricnames.DimensionOperation, metricnames.OperationProcessTask),
 			dim(metricnames.DimensionShardID, "shardId-1"),
 			dim(metricnames.DimensionWorkerIdentifier, worker),

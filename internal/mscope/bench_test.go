@@ -1,4 +1,4 @@
-package metrics
+package mscope
 
 import (
 	"fmt"
@@ -6,26 +6,27 @@ import (
 	"testing"
 
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // shardScope is the scope a shard consumer records through.
-func shardScope(s Sink, shard string) *Scope {
-	return NewScope(s,
-		Dimension{metricnames.DimensionOperation, metricnames.OperationProcessTask},
-		Dimension{metricnames.DimensionShardID, shard},
-		Dimension{metricnames.DimensionWorkerIdentifier, "worker-a"})
+func shardScope(s metrics.Sink, shard string) *Scope {
+	return New(s,
+		metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationProcessTask},
+		metrics.Dimension{Name: metricnames.DimensionShardID, Value: shard},
+		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: "worker-a"})
 }
 
 type benchSink struct {
 	name string
-	make func(b *testing.B) Sink
+	make func(b *testing.B) metrics.Sink
 }
 
 func benchSinks() []benchSink {
 	return []benchSink{
-		{"nop", func(*testing.B) Sink { return Nop{} }},
-		{"level-filtered", func(*testing.B) Sink { return NewMemory(LevelNone) }},
-		{"memory", func(*testing.B) Sink { return NewMemory(LevelDetailed) }},
+		{"nop", func(*testing.B) metrics.Sink { return metrics.Nop{} }},
+		{"level-filtered", func(*testing.B) metrics.Sink { return metrics.NewMemory(metrics.LevelNone) }},
+		{"memory", func(*testing.B) metrics.Sink { return metrics.NewMemory(metrics.LevelDetailed) }},
 	}
 }
 
@@ -39,7 +40,7 @@ func BenchmarkScopeRecord(b *testing.B) {
 			s := shardScope(bs.make(b), "shardId-000000000001")
 			b.ReportAllocs()
 			for b.Loop() {
-				s.Count(metricnames.MetricRecordsProcessed, 500, LevelSummary)
+				s.Count(metricnames.MetricRecordsProcessed, 500, metrics.LevelSummary)
 			}
 		})
 	}
@@ -66,7 +67,7 @@ func BenchmarkScopeRecordParallel(b *testing.B) {
 						s = shardScope(sink, fmt.Sprintf("shardId-%012d", next.Add(1)))
 					}
 					for pb.Next() {
-						s.Count(metricnames.MetricRecordsProcessed, 500, LevelSummary)
+						s.Count(metricnames.MetricRecordsProcessed, 500, metrics.LevelSummary)
 					}
 				})
 			})

@@ -1,0 +1,5 @@
+//go:build race
+
+package mscope
+
+const raceEnabled = true
