@@ -36,17 +36,6 @@ func InitialPositionAtTimestamp(t time.Time) InitialPosition {
 	return InitialPosition{Kind: PositionAtTimestamp, Timestamp: t}
 }
 
-// Checkpoint is the sentinel checkpoint a new lease gets for this position.
-func (p InitialPosition) Checkpoint() ExtendedSequenceNumber {
-	switch p.Kind {
-	case PositionTrimHorizon:
-		return TrimHorizon
-	case PositionAtTimestamp:
-		return AtTimestamp
-	}
-	return Latest
-}
-
 // Validate reports whether p is usable.
 func (p InitialPosition) Validate() error {
 	switch p.Kind {
@@ -64,9 +53,9 @@ func (p InitialPosition) Validate() error {
 func (p InitialPosition) String() string {
 	switch p.Kind {
 	case PositionTrimHorizon:
-		return SentinelTrimHorizon
+		return sentinelTrimHorizon
 	case PositionAtTimestamp:
-		return SentinelAtTimestamp + "(" + p.Timestamp.UTC().Format(time.RFC3339Nano) + ")"
+		return sentinelAtTimestamp + "(" + p.Timestamp.UTC().Format(time.RFC3339Nano) + ")"
 	}
-	return SentinelLatest
+	return sentinelLatest
 }

@@ -2,16 +2,17 @@ package consumer
 
 import (
 	"fmt"
-	"strings"
+
+	"github.com/shardwise/shardwise/internal/seqnum"
 )
 
-// Sentinel checkpoint values, stored in the lease table's checkpoint
+// The sentinel checkpoint values, stored in the lease table's checkpoint
 // attribute exactly as the Java KCL stores them.
 const (
-	SentinelTrimHorizon = "TRIM_HORIZON"
-	SentinelLatest      = "LATEST"
-	SentinelAtTimestamp = "AT_TIMESTAMP"
-	SentinelShardEnd    = "SHARD_END"
+	sentinelTrimHorizon = "TRIM_HORIZON"
+	sentinelLatest      = "LATEST"
+	sentinelAtTimestamp = "AT_TIMESTAMP"
+	sentinelShardEnd    = "SHARD_END"
 )
 
 // ExtendedSequenceNumber is a position in a shard: a Kinesis sequence
@@ -28,10 +29,10 @@ type ExtendedSequenceNumber struct {
 
 // Sentinel positions.
 var (
-	TrimHorizon = ExtendedSequenceNumber{SequenceNumber: SentinelTrimHorizon}
-	Latest      = ExtendedSequenceNumber{SequenceNumber: SentinelLatest}
-	AtTimestamp = ExtendedSequenceNumber{SequenceNumber: SentinelAtTimestamp}
-	ShardEnd    = ExtendedSequenceNumber{SequenceNumber: SentinelShardEnd}
+	TrimHorizon = ExtendedSequenceNumber{SequenceNumber: sentinelTrimHorizon}
+	Latest      = ExtendedSequenceNumber{SequenceNumber: sentinelLatest}
+	AtTimestamp = ExtendedSequenceNumber{SequenceNumber: sentinelAtTimestamp}
+	ShardEnd    = ExtendedSequenceNumber{SequenceNumber: sentinelShardEnd}
 )
 
 // IsZero reports whether e holds no position.
@@ -40,14 +41,14 @@ func (e ExtendedSequenceNumber) IsZero() bool { return e.SequenceNumber == "" }
 // IsSentinel reports whether e is one of the sentinel positions.
 func (e ExtendedSequenceNumber) IsSentinel() bool {
 	switch e.SequenceNumber {
-	case SentinelTrimHorizon, SentinelLatest, SentinelAtTimestamp, SentinelShardEnd:
+	case sentinelTrimHorizon, sentinelLatest, sentinelAtTimestamp, sentinelShardEnd:
 		return true
 	}
 	return false
 }
 
 // IsShardEnd reports whether e is SHARD_END.
-func (e ExtendedSequenceNumber) IsShardEnd() bool { return e.SequenceNumber == SentinelShardEnd }
+func (e ExtendedSequenceNumber) IsShardEnd() bool { return e.SequenceNumber == sentinelShardEnd }
 
 func (e ExtendedSequenceNumber) String() string {
 	if e.IsZero() {
@@ -59,20 +60,6 @@ func (e ExtendedSequenceNumber) String() string {
 	return e.SequenceNumber
 }
 
-// ValidSequenceNumber reports whether s is a Kinesis sequence number: a
-// non-empty string of decimal digits.
-func ValidSequenceNumber(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // Validate reports an error if e is neither a sentinel nor a valid
 // sequence number with a non-negative sub-sequence number.
 func (e ExtendedSequenceNumber) Validate() error {
@@ -82,7 +69,7 @@ func (e ExtendedSequenceNumber) Validate() error {
 		}
 		return nil
 	}
-	if !ValidSequenceNumber(e.SequenceNumber) {
+	if !seqnum.Valid(e.SequenceNumber) {
 		return fmt.Errorf("shardwise: invalid sequence number %q", e.SequenceNumber)
 	}
 	if e.SubSequenceNumber < 0 {
@@ -97,9 +84,9 @@ func (e ExtendedSequenceNumber) rank() int {
 	switch e.SequenceNumber {
 	case "":
 		return -1
-	case SentinelTrimHorizon, SentinelLatest, SentinelAtTimestamp:
+	case sentinelTrimHorizon, sentinelLatest, sentinelAtTimestamp:
 		return 0
-	case SentinelShardEnd:
+	case sentinelShardEnd:
 		return 2
 	}
 	return 1
@@ -122,7 +109,7 @@ func Compare(a, b ExtendedSequenceNumber) int {
 	if ra != 1 {
 		return 0
 	}
-	if c := CompareSequenceNumbers(a.SequenceNumber, b.SequenceNumber); c != 0 {
+	if c := seqnum.Compare(a.SequenceNumber, b.SequenceNumber); c != 0 {
 		return c
 	}
 	switch {
@@ -132,17 +119,4 @@ func Compare(a, b ExtendedSequenceNumber) int {
 		return 1
 	}
 	return 0
-}
-
-// CompareSequenceNumbers compares two decimal sequence numbers numerically.
-func CompareSequenceNumbers(a, b string) int {
-	a = strings.TrimLeft(a, "0")
-	b = strings.TrimLeft(b, "0")
-	if len(a) != len(b) {
-		if len(a) < len(b) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
 }

@@ -67,7 +67,7 @@ func BenchmarkDispatch(b *testing.B) {
 					n += len(bt.records)
 				}
 			}()
-			after := consumer.ExtendedSequenceNumber{SequenceNumber: consumer.SentinelTrimHorizon}
+			after := consumer.ExtendedSequenceNumber{SequenceNumber: consumer.TrimHorizon.SequenceNumber}
 			b.ReportAllocs()
 			for b.Loop() {
 				bt := &batch{}

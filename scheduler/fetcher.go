@@ -233,11 +233,11 @@ func (f *fetcher) iterator(ctx context.Context, throttle *backoff.Backoff) (stri
 		in.StreamName = nil
 	}
 	switch f.after.SequenceNumber {
-	case consumer.SentinelTrimHorizon:
+	case consumer.TrimHorizon.SequenceNumber:
 		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
-	case consumer.SentinelLatest:
+	case consumer.Latest.SequenceNumber:
 		in.ShardIteratorType = types.ShardIteratorTypeLatest
-	case consumer.SentinelAtTimestamp:
+	case consumer.AtTimestamp.SequenceNumber:
 		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
 		in.Timestamp = aws.Time(f.s.cfg.InitialPosition.Timestamp)
 	default:

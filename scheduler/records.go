@@ -9,6 +9,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/kpl"
+	"github.com/shardwise/shardwise/internal/seqnum"
 )
 
 // recordConverter turns Kinesis records into user records: it deaggregates
@@ -51,7 +52,7 @@ func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Reco
 		// deliver; -1 delivers all of it.
 		p := recordPlan{minSub: -1}
 		if filter {
-			switch consumer.CompareSequenceNumbers(aws.ToString(r.SequenceNumber), after.SequenceNumber) {
+			switch seqnum.Compare(aws.ToString(r.SequenceNumber), after.SequenceNumber) {
 			case -1:
 				p.skip = true
 			case 0:

@@ -13,6 +13,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/kpl"
+	"github.com/shardwise/shardwise/internal/seqnum"
 )
 
 // referenceRecords is the record conversion written the plain way, one
@@ -27,7 +28,7 @@ func referenceRecords(recs []types.Record, keep *hashkey.Range, after consumer.E
 		seq := aws.ToString(r.SequenceNumber)
 		minSub := int64(-1)
 		if filter {
-			switch consumer.CompareSequenceNumbers(seq, after.SequenceNumber) {
+			switch seqnum.Compare(seq, after.SequenceNumber) {
 			case -1:
 				continue
 			case 0:
@@ -92,7 +93,7 @@ func TestRecordConverterMatchesReference(t *testing.T) {
 		var after consumer.ExtendedSequenceNumber
 		switch rng.IntN(3) {
 		case 1:
-			after = consumer.ExtendedSequenceNumber{SequenceNumber: consumer.SentinelTrimHorizon}
+			after = consumer.ExtendedSequenceNumber{SequenceNumber: consumer.TrimHorizon.SequenceNumber}
 		case 2:
 			if n > 0 {
 				after = consumer.ExtendedSequenceNumber{SequenceNumber: aws.ToString(recs[rng.IntN(n)].SequenceNumber), SubSequenceNumber: int64(rng.IntN(20))}

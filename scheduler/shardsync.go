@@ -150,7 +150,7 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 		for _, p := range parents {
 			parentLeased = parentLeased || leased[p]
 		}
-		cp := s.cfg.InitialPosition.Checkpoint()
+		cp := initialCheckpoint(s.cfg.InitialPosition)
 		switch {
 		case parentLeased:
 			cp = consumer.TrimHorizon
@@ -236,4 +236,16 @@ func (s *Scheduler) auditHashRanges(ctx context.Context) {
 	if err := s.syncShards(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn().Err(err).Msg("shard sync after the hash range audit failed")
 	}
+}
+
+// initialCheckpoint is the sentinel checkpoint a new lease gets for the
+// configured initial position.
+func initialCheckpoint(p consumer.InitialPosition) consumer.ExtendedSequenceNumber {
+	switch p.Kind {
+	case consumer.PositionTrimHorizon:
+		return consumer.TrimHorizon
+	case consumer.PositionAtTimestamp:
+		return consumer.AtTimestamp
+	}
+	return consumer.Latest
 }

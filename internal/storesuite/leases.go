@@ -435,7 +435,7 @@ func testCheckpointInvalid(t *testing.T, s leases.Store) {
 		{},
 		{SequenceNumber: "not-a-number"},
 		{SequenceNumber: "123", SubSequenceNumber: -1},
-		{SequenceNumber: consumer.SentinelShardEnd, SubSequenceNumber: 1},
+		{SequenceNumber: consumer.ShardEnd.SequenceNumber, SubSequenceNumber: 1},
 	} {
 		_, err := s.Checkpoint(t.Context(), l.Key, "worker-a", l.Counter, pos)
 		WantErrIs(t, fmt.Sprintf("Checkpoint(%q/%d)", pos.SequenceNumber, pos.SubSequenceNumber), err, consumer.ErrInvalidCheckpoint)
