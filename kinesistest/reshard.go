@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 // Resharding is immediate: there is no UPDATING phase, and the new shards
 // take writes as soon as the call returns. Each split or merge is one event
