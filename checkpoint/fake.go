@@ -150,6 +150,14 @@ func (f *Fake) LoseLease() {
 	}
 }
 
+// Lost returns the error that proved the lease lost (LoseLease, or an
+// injected error matching consumer.ErrLeaseLost that a write hit), or nil.
+func (f *Fake) Lost() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lost
+}
+
 // Checkpoints returns every checkpoint written, in order (not the
 // prepared ones, nor requests equal to the last checkpoint, which write
 // nothing).
