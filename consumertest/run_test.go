@@ -82,7 +82,9 @@ func recs(seqs ...string) []consumer.Record {
 	return out
 }
 
-func sq(s string) consumer.ExtendedSequenceNumber { return consumer.ExtendedSequenceNumber{SequenceNumber: s} }
+func sq(s string) consumer.ExtendedSequenceNumber {
+	return consumer.ExtendedSequenceNumber{SequenceNumber: s}
+}
 
 func positions(ss ...string) []consumer.ExtendedSequenceNumber {
 	out := make([]consumer.ExtendedSequenceNumber, len(ss))
