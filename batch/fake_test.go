@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/scheduler"
 )
@@ -20,7 +20,7 @@ import (
 // tests and examples. Inside a testing/synctest bubble its time is the
 // bubble's.
 type fakeStream struct {
-	fake    *kinesisfake.Fake
+	fake    *kinesistest.Fake
 	store   *leases.MemoryStore
 	workers *leases.MemoryWorkerStore
 	coord   *leases.MemoryCoordinatorStore
@@ -30,8 +30,12 @@ type fakeStream struct {
 }
 
 func newFakeStream(shards int) (*fakeStream, error) {
+	fake, err := kinesistest.New(kinesistest.Config{GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
+	if err != nil {
+		return nil, err
+	}
 	s := &fakeStream{
-		fake:    kinesisfake.New(kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0)),
+		fake:    fake,
 		store:   leases.NewMemoryStore(),
 		workers: leases.NewMemoryWorkerStore(),
 		coord:   leases.NewMemoryCoordinatorStore(),
@@ -44,11 +48,11 @@ func newFakeStream(shards int) (*fakeStream, error) {
 // put writes n records with payload "key-K:counter" over nKeys keys, the
 // counters continuing from first.
 func (s *fakeStream) put(first, n, nKeys int) error {
-	entries := make([]kinesisfake.PutEntry, n)
+	entries := make([]kinesistest.PutEntry, n)
 	for i := range entries {
 		c := first + i
 		k := "key-" + strconv.Itoa(c%nKeys)
-		entries[i] = kinesisfake.PutEntry{PartitionKey: k, Data: []byte(k + ":" + strconv.Itoa(c))}
+		entries[i] = kinesistest.PutEntry{PartitionKey: k, Data: []byte(k + ":" + strconv.Itoa(c))}
 	}
 	res, err := s.fake.PutRecords(s.stream, entries)
 	if err != nil {

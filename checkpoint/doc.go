@@ -1,9 +1,11 @@
-// Package checkpoint implements consumer.Checkpointer for one shard lease:
-// it enforces the checkpoint rules (never below the last checkpoint, never
-// past what was delivered, SHARD_END only after the shard ended), fences
-// every write by lease ownership through the lease store, and tells its
-// owner when a write proves the lease was lost.
+// Package checkpoint holds what a user needs about checkpoints outside a
+// running scheduler: the checkpoint rules every Shardwise
+// consumer.Checkpointer enforces (Check), and Fake, a consumer.Checkpointer
+// for unit tests that enforces the same rules, two-phase PrepareCheckpoint
+// included, and records what was checkpointed.
 //
-// It does not fetch records or decide when to checkpoint; the processor
-// does that.
+// The checkpointer the scheduler gives a processor, which writes to the
+// lease table fenced by lease ownership, is not constructed by users and
+// lives inside the module. To drive a processor through its whole
+// lifecycle with a Fake, use package consumertest.
 package checkpoint

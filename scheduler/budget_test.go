@@ -11,14 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/kinesistest"
 )
 
 // outstandingKinesis tracks the payload bytes that GetRecords returned and
 // the processors have not finished: what a worker holds in memory for
 // records fetched and not yet processed.
 type outstandingKinesis struct {
-	*kinesisfake.Fake
+	*kinesistest.Fake
 	outstanding, peak atomic.Int64
 }
 
@@ -84,9 +84,9 @@ func TestPrefetchMemoryBoundedWithManyShards(t *testing.T) {
 			wantBound = budget + fetchers*size
 		)
 		h := newHarness(t, shards)
-		entries := make([]kinesisfake.PutEntry, 0, shards*perShard)
+		entries := make([]kinesistest.PutEntry, 0, shards*perShard)
 		for i := range shards * perShard {
-			entries = append(entries, kinesisfake.PutEntry{PartitionKey: "k-" + strconv.Itoa(i), Data: make([]byte, size)})
+			entries = append(entries, kinesistest.PutEntry{PartitionKey: "k-" + strconv.Itoa(i), Data: make([]byte, size)})
 		}
 		if _, err := h.fake.PutRecords(h.stream, entries); err != nil {
 			t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -20,7 +20,7 @@ import (
 // store with DynamoDB's conditional-write semantics.
 type harness struct {
 	t       *testing.T
-	fake    *kinesisfake.Fake
+	fake    *kinesistest.Fake
 	store   *leases.MemoryStore
 	workers *leases.MemoryWorkerStore
 	coord   *leases.MemoryCoordinatorStore
@@ -28,12 +28,25 @@ type harness struct {
 	sched   *Scheduler // the last one started
 }
 
-func newHarness(t *testing.T, shards int, opts ...kinesisfake.Option) *harness {
+// cfg, if given, configures the fake; its call-rate limits are off unless
+// cfg sets them, as tests poll fast.
+func newHarness(t *testing.T, shards int, cfg ...kinesistest.Config) *harness {
 	t.Helper()
-	// Tests poll fast, so the fake's 5 calls/s limits are off unless a
-	// test turns them on again (later options win).
-	opts = append([]kinesisfake.Option{kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0)}, opts...)
-	h := &harness{t: t, fake: kinesisfake.New(opts...), store: leases.NewMemoryStore(),
+	var kc kinesistest.Config
+	if len(cfg) > 0 {
+		kc = cfg[0]
+	}
+	if kc.GetRecordsPerSecond == 0 {
+		kc.GetRecordsPerSecond = -1
+	}
+	if kc.GetShardIteratorPerSecond == 0 {
+		kc.GetShardIteratorPerSecond = -1
+	}
+	fake, err := kinesistest.New(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, fake: fake, store: leases.NewMemoryStore(),
 		workers: leases.NewMemoryWorkerStore(), coord: leases.NewMemoryCoordinatorStore(), stream: "test-stream"}
 	if err := h.fake.CreateStream(h.stream, shards); err != nil {
 		t.Fatal(err)
@@ -103,11 +116,11 @@ func (h *harness) start(cfg Config, f consumer.ProcessorFactory) (stop func() er
 // counters continuing from first.
 func (h *harness) put(first, n, nKeys int) {
 	h.t.Helper()
-	entries := make([]kinesisfake.PutEntry, n)
+	entries := make([]kinesistest.PutEntry, n)
 	for i := range entries {
 		c := first + i
 		k := c % nKeys
-		entries[i] = kinesisfake.PutEntry{PartitionKey: "key-" + strconv.Itoa(k), Data: []byte(fmt.Sprintf("key-%d:%d", k, c))}
+		entries[i] = kinesistest.PutEntry{PartitionKey: "key-" + strconv.Itoa(k), Data: []byte(fmt.Sprintf("key-%d:%d", k, c))}
 	}
 	if _, err := h.fake.PutRecords(h.stream, entries); err != nil {
 		h.t.Fatal(err)

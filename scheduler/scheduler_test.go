@@ -16,9 +16,9 @@ import (
 
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/awsapi"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
 	"github.com/shardwise/shardwise/internal/kpl"
 	"github.com/shardwise/shardwise/internal/session"
+	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -217,12 +217,8 @@ func (p *checkpointAt) ShutdownRequested(ctx context.Context, in consumer.Shutdo
 func TestSplitParentsBeforeChildren(t *testing.T) {
 	for _, omit := range []bool{false, true} {
 		t.Run(fmt.Sprintf("omitChildShards=%v", omit), func(t *testing.T) {
-			var opts []kinesisfake.Option
-			if omit {
-				// As kinesalite: no ChildShards, ShardFilter ignored.
-				opts = append(opts, kinesisfake.OmitChildShards(), kinesisfake.IgnoreShardFilter())
-			}
-			h := newHarness(t, 1, opts...)
+			// As kinesalite when omit: no ChildShards, ShardFilter ignored.
+			h := newHarness(t, 1, kinesistest.Config{OmitChildShards: omit, IgnoreShardFilter: omit})
 			h.put(0, 200, 20)
 			j := &journal{}
 			stop := h.start(h.config("w1"), factoryOf(j, "w1", nil))

@@ -11,9 +11,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/shardwise/shardwise/checkpoint"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/checkpointer"
 	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/internal/mscope"
@@ -33,7 +33,7 @@ type shardConsumer struct {
 	s     *Scheduler
 	lease leases.Lease // as taken; not updated afterwards
 	log   zerolog.Logger
-	cp    *checkpoint.Checkpointer
+	cp    *checkpointer.Checkpointer
 	scope *mscope.Scope // Operation=ProcessTask, ShardId, WorkerIdentifier
 
 	// leaseCtx is the context processor calls get. It ends when the lease
@@ -79,7 +79,7 @@ func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
 	}
 	c.since = time.Now()
 	c.phase.Store("waiting-for-parents")
-	cp, err := checkpoint.New(checkpoint.Config{
+	cp, err := checkpointer.New(checkpointer.Config{
 		Store:    s.store,
 		LeaseKey: l.Key,
 		Owner:    s.cfg.WorkerID,

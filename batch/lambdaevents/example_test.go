@@ -13,7 +13,7 @@ import (
 
 	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/batch/lambdaevents"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/kinesistest"
 )
 
 // The body of a Lambda function on a Kinesis trigger (with
@@ -68,16 +68,16 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	var entries []kinesisfake.PutEntry
+	var entries []kinesistest.PutEntry
 	for i := range 50 {
 		o := order{Customer: "bob", Amount: 2}
 		if i%2 == 0 {
 			o = order{Customer: "alice", Amount: 3}
 		}
 		data, _ := json.Marshal(o)
-		entries = append(entries, kinesisfake.PutEntry{PartitionKey: o.Customer, Data: data})
+		entries = append(entries, kinesistest.PutEntry{PartitionKey: o.Customer, Data: data})
 		if i == 20 {
-			entries = append(entries, kinesisfake.PutEntry{PartitionKey: "alice", Data: []byte("not json " + strconv.Itoa(i))})
+			entries = append(entries, kinesistest.PutEntry{PartitionKey: "alice", Data: []byte("not json " + strconv.Itoa(i))})
 		}
 	}
 	if _, err := s.fake.PutRecords(s.stream, entries); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/scheduler"
 )
@@ -112,13 +112,17 @@ func records(from, n int, arrival time.Time) []consumer.Record {
 // fakeStream is a stream on the in-memory Kinesis fake, consumed through
 // the real scheduler with in-memory lease, worker and coordinator stores.
 type fakeStream struct {
-	fake   *kinesisfake.Fake
+	fake   *kinesistest.Fake
 	stream string
 }
 
 func newFakeStream(shards int) (*fakeStream, error) {
+	fake, err := kinesistest.New(kinesistest.Config{GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
+	if err != nil {
+		return nil, err
+	}
 	s := &fakeStream{
-		fake:   kinesisfake.New(kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0)),
+		fake:   fake,
 		stream: "lambda-stream",
 	}
 	return s, s.fake.CreateStream(s.stream, shards)

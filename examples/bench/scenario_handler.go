@@ -11,7 +11,7 @@ import (
 
 	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/scheduler"
 )
@@ -60,7 +60,10 @@ func runHandlerScenario(ctx context.Context, opts options, out *report) error {
 // and how many records were handled out of their key's order (or more
 // than once).
 func handlerRun(ctx context.Context, pf, n int) (float64, int64, error) {
-	fake := kinesisfake.New(kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0))
+	fake, err := kinesistest.New(kinesistest.Config{GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
+	if err != nil {
+		return 0, 0, err
+	}
 	if err := fake.CreateStream("bench-handler", 1); err != nil {
 		return 0, 0, err
 	}
@@ -69,11 +72,11 @@ func handlerRun(ctx context.Context, pf, n int) (float64, int64, error) {
 	perKey := make([]int, handlerKeys)
 	const chunk = 10_000
 	for sent := 0; sent < n; sent += chunk {
-		entries := make([]kinesisfake.PutEntry, min(chunk, n-sent))
+		entries := make([]kinesistest.PutEntry, min(chunk, n-sent))
 		for i := range entries {
 			k := (sent + i) % handlerKeys
 			key := "key-" + strconv.Itoa(k)
-			entries[i] = kinesisfake.PutEntry{PartitionKey: key, Data: []byte(key + ":" + strconv.Itoa(perKey[k]))}
+			entries[i] = kinesistest.PutEntry{PartitionKey: key, Data: []byte(key + ":" + strconv.Itoa(perKey[k]))}
 			perKey[k]++
 		}
 		if _, err := fake.PutRecords("bench-handler", entries); err != nil {

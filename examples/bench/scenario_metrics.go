@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 	shardwisecw "github.com/shardwise/shardwise/metrics/cloudwatch"
@@ -108,16 +108,19 @@ func median(xs []float64) float64 {
 // consumeOnce loads a fresh in-memory stream with n records and measures
 // the records/s of one worker from its first processed batch to the last.
 func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult, error) {
-	fake := kinesisfake.New(kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0))
+	fake, err := kinesistest.New(kinesistest.Config{GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
+	if err != nil {
+		return roundResult{}, err
+	}
 	if err := fake.CreateStream("bench", shards); err != nil {
 		return roundResult{}, err
 	}
 	payload := make([]byte, 100)
 	const chunk = 10_000
 	for sent := 0; sent < n; sent += chunk {
-		entries := make([]kinesisfake.PutEntry, min(chunk, n-sent))
+		entries := make([]kinesistest.PutEntry, min(chunk, n-sent))
 		for i := range entries {
-			entries[i] = kinesisfake.PutEntry{PartitionKey: "k" + strconv.Itoa((sent+i)%1000), Data: payload}
+			entries[i] = kinesistest.PutEntry{PartitionKey: "k" + strconv.Itoa((sent+i)%1000), Data: payload}
 		}
 		if _, err := fake.PutRecords("bench", entries); err != nil {
 			return roundResult{}, err

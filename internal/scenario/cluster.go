@@ -19,7 +19,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/crashtest"
 	"github.com/shardwise/shardwise/internal/hashkey"
-	"github.com/shardwise/shardwise/internal/kinesisfake"
+	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/scheduler"
 )
@@ -39,7 +39,7 @@ type Options struct {
 // workers consuming it.
 type Cluster struct {
 	opts     Options
-	Fake     *kinesisfake.Fake
+	Fake     *kinesistest.Fake
 	Leases   *leases.MemoryStore
 	Workers  *leases.MemoryWorkerStore
 	Coord    *leases.MemoryCoordinatorStore
@@ -60,9 +60,13 @@ func New(opts Options) (*Cluster, error) {
 	if opts.FailoverTime <= 0 {
 		opts.FailoverTime = 10 * time.Second
 	}
+	fake, err := kinesistest.New(kinesistest.Config{GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
+	if err != nil {
+		return nil, err
+	}
 	c := &Cluster{
 		opts:    opts,
-		Fake:    kinesisfake.New(kinesisfake.WithGetRecordsRateLimit(0), kinesisfake.WithGetShardIteratorRateLimit(0)),
+		Fake:    fake,
 		Leases:  leases.NewMemoryStore(),
 		Workers: leases.NewMemoryWorkerStore(),
 		Coord:   leases.NewMemoryCoordinatorStore(),
@@ -172,11 +176,11 @@ func (c *Cluster) StopAll() {
 // Produce writes n records over nKeys keys, payload "key-K:counter".
 func (c *Cluster) Produce(n, nKeys int) error {
 	first := int(c.produced.Load())
-	entries := make([]kinesisfake.PutEntry, n)
+	entries := make([]kinesistest.PutEntry, n)
 	for i := range entries {
 		ctr := first + i
 		k := ctr % nKeys
-		entries[i] = kinesisfake.PutEntry{PartitionKey: "key-" + strconv.Itoa(k), Data: []byte(fmt.Sprintf("key-%d:%d", k, ctr))}
+		entries[i] = kinesistest.PutEntry{PartitionKey: "key-" + strconv.Itoa(k), Data: []byte(fmt.Sprintf("key-%d:%d", k, ctr))}
 	}
 	if _, err := c.Fake.PutRecords(c.Stream, entries); err != nil {
 		return err

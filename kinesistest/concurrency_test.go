@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // ChildShards in lineage order, see every record once and each key's
 // records in put order.
 func TestConcurrentUse(t *testing.T) {
-	f := New(WithGetRecordsRateLimit(0), WithGetShardIteratorRateLimit(0))
+	f := mustNew(t, Config{GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
 	mustCreate(t, f, "s", 2)
 
 	const producers, perProducer = 4, 300

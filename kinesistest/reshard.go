@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 // Resharding is immediate: there is no UPDATING phase, and the new shards
 // take writes as soon as the call returns. Each split or merge is one event
@@ -9,9 +9,9 @@ package kinesisfake
 // SplitShard closes shardID and opens two children: one with the hash keys
 // [start, newStartingHashKey-1], then one with [newStartingHashKey, end].
 func (f *Fake) SplitShard(streamName, shardID, newStartingHashKey string) error {
-	key, err := parseHashKey(newStartingHashKey)
-	if err != nil {
-		return errInvalid("NewStartingHashKey %q: %v", newStartingHashKey, err)
+	key, ok := parseHashKey(newStartingHashKey)
+	if !ok {
+		return errInvalid("NewStartingHashKey %q is not a decimal integer in [0, 2^128-1]", newStartingHashKey)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

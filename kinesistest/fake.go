@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -58,19 +58,19 @@ type fault struct {
 	left        int // calls still to fail; negative = until ClearFaults
 }
 
-// New returns an empty Fake (no streams).
-func New(opts ...Option) *Fake {
-	cfg := defaultConfig()
-	for _, o := range opts {
-		o(&cfg)
+// New returns an empty Fake (no streams) configured by cfg, or a
+// *consumer.ConfigError if cfg is invalid.
+func New(cfg Config) (*Fake, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	return &Fake{
-		cfg:     cfg,
+		cfg:     cfg.withDefaults(),
 		tag:     strconv.FormatUint(rand.Uint64(), 36),
 		streams: make(map[string]*stream),
 		calls:   make(map[string]int),
 		latency: make(map[string]time.Duration),
-	}
+	}, nil
 }
 
 // now reads the clock. The service works in milliseconds (arrival
@@ -103,10 +103,10 @@ func (f *Fake) Calls(op string) int {
 // It panics on an unknown op or a nil err: both are bugs in the test.
 func (f *Fake) InjectError(op, shardID string, err error, times int) {
 	if !knownOp(op) {
-		panic(fmt.Sprintf("kinesisfake: InjectError: unknown operation %q", op))
+		panic(fmt.Sprintf("shardwise: kinesistest: InjectError: unknown operation %q", op))
 	}
 	if err == nil {
-		panic("kinesisfake: InjectError: nil error")
+		panic("shardwise: kinesistest: InjectError: nil error")
 	}
 	if times == 0 {
 		return
@@ -121,7 +121,7 @@ func (f *Fake) InjectError(op, shardID string, err error, times int) {
 // removes the delay. It panics on an unknown op.
 func (f *Fake) InjectLatency(op string, d time.Duration) {
 	if !knownOp(op) {
-		panic(fmt.Sprintf("kinesisfake: InjectLatency: unknown operation %q", op))
+		panic(fmt.Sprintf("shardwise: kinesistest: InjectLatency: unknown operation %q", op))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -81,9 +81,9 @@ func TestRoutingByHashKey(t *testing.T) {
 		{key(4, -1), "shardId-000000000003"}, // 2^128-1
 	}
 	for _, tc := range tests {
-		got, _, err := f.PutRecordExplicit("s", "any-key", tc.hashKey, []byte("x"))
+		got, _, err := f.putRecordExplicit("s", "any-key", tc.hashKey, []byte("x"))
 		if err != nil {
-			t.Fatalf("PutRecordExplicit(%s): %v", tc.hashKey, err)
+			t.Fatalf("putRecordExplicit(%s): %v", tc.hashKey, err)
 		}
 		if got != tc.want {
 			t.Errorf("hash key %s routed to %s, want %s", tc.hashKey, got, tc.want)
@@ -112,7 +112,7 @@ func TestRoutingByHashKey(t *testing.T) {
 }
 
 func TestPutValidation(t *testing.T) {
-	f, _ := newTestFake(t, WithMaxRecordSize(100))
+	f, _ := newTestFake(t, Config{MaxRecordSize: 100})
 	mustCreate(t, f, "s", 1)
 	tests := []struct {
 		name, stream, pk, ehk string
@@ -129,7 +129,7 @@ func TestPutValidation(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := f.PutRecordExplicit(tc.stream, tc.pk, tc.ehk, tc.data)
+			_, _, err := f.putRecordExplicit(tc.stream, tc.pk, tc.ehk, tc.data)
 			if got := awsapi.ErrorCode(err); got != tc.code {
 				t.Errorf("err = %v (code %q), want %s", err, got, tc.code)
 			}
@@ -213,13 +213,13 @@ func TestPutCopiesData(t *testing.T) {
 }
 
 func TestDescribeStreamSummary(t *testing.T) {
-	f, _ := newTestFake(t, WithRegion("eu-west-1"), WithAccount("123456789012"))
+	f, _ := newTestFake(t, Config{Region: "eu-west-1", Account: "123456789012"})
 	mustCreate(t, f, "orders", 2)
 	if err := f.SplitShard("orders", "shardId-000000000000", "1000"); err != nil {
 		t.Fatal(err)
 	}
 	wantARN := "arn:aws:kinesis:eu-west-1:123456789012:stream/orders"
-	if got := f.StreamARN("orders"); got != wantARN {
+	if got := f.arn("orders"); got != wantARN {
 		t.Fatalf("StreamARN = %q, want %q", got, wantARN)
 	}
 	for _, in := range []*kinesis.DescribeStreamSummaryInput{

@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"fmt"
@@ -73,9 +73,6 @@ func shardID(index int) string { return fmt.Sprintf("shardId-%012d", index) }
 func (f *Fake) arn(name string) string {
 	return fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", f.cfg.region, f.cfg.account, name)
 }
-
-// StreamARN returns the ARN the stream named name has (or would have).
-func (f *Fake) StreamARN(name string) string { return f.arn(name) }
 
 // CreateStream creates an ACTIVE stream whose shardCount shards
 // (shardId-000000000000, ...) split the hash key space evenly. Creation is
@@ -156,13 +153,13 @@ func (f *Fake) DeleteStream(name string) error {
 	return nil
 }
 
-// Trim drops the records that arrived before `before`, as retention does,
+// trim drops the records that arrived before `before`, as retention does,
 // and moves the trim horizon there: TRIM_HORIZON iterators, and iterators
 // positioned at trimmed records, then start at the oldest record kept, and
 // closed shards all of whose data is gone expire: ListShards stops listing
 // them and GetShardIterator answers ResourceNotFoundException for them.
 // Trimming never moves the horizon back.
-func (f *Fake) Trim(streamName string, before time.Time) error {
+func (f *Fake) trim(streamName string, before time.Time) error {
 	before = before.Truncate(time.Millisecond)
 	f.mu.Lock()
 	defer f.mu.Unlock()

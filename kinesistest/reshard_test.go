@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -125,11 +125,11 @@ func checkChildren(t *testing.T, got, want []types.ChildShard) {
 func TestShardEndAfterMerge(t *testing.T) {
 	for _, omit := range []bool{false, true} {
 		t.Run(fmt.Sprintf("OmitChildShards=%v", omit), func(t *testing.T) {
-			var opts []Option
+			var cfg Config
 			if omit {
-				opts = append(opts, OmitChildShards())
+				cfg.OmitChildShards = true
 			}
-			f, _ := newTestFake(t, opts...)
+			f, _ := newTestFake(t, cfg)
 			mustCreate(t, f, "s", 3)
 			mustPutExplicit(t, f, "s", "0", "in-0")                           // shard 0
 			mustPutExplicit(t, f, "s", evenBoundaries(3)[1].String(), "in-1") // shard 1
@@ -179,8 +179,8 @@ func TestShardEndAfterMerge(t *testing.T) {
 
 func mustPutExplicit(t *testing.T, f *Fake, stream, hashKey, data string) {
 	t.Helper()
-	if _, _, err := f.PutRecordExplicit(stream, "k", hashKey, []byte(data)); err != nil {
-		t.Fatalf("PutRecordExplicit(%s): %v", hashKey, err)
+	if _, _, err := f.putRecordExplicit(stream, "k", hashKey, []byte(data)); err != nil {
+		t.Fatalf("putRecordExplicit(%s): %v", hashKey, err)
 	}
 }
 

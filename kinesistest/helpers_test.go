@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -35,11 +35,26 @@ func (c *manualClock) Advance(d time.Duration) {
 
 // newTestFake returns a Fake on a manual clock with the call-rate limits
 // off, for tests that are not about throttling.
-func newTestFake(t *testing.T, opts ...Option) (*Fake, *manualClock) {
+// cfg, if given, sets the other fields.
+func newTestFake(t *testing.T, cfg ...Config) (*Fake, *manualClock) {
 	t.Helper()
 	clk := newManualClock()
-	base := []Option{WithClock(clk.Now), WithGetRecordsRateLimit(0), WithGetShardIteratorRateLimit(0)}
-	return New(append(base, opts...)...), clk
+	var c Config
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	c.Now, c.GetRecordsPerSecond, c.GetShardIteratorPerSecond = clk.Now, -1, -1
+	return mustNew(t, c), clk
+}
+
+// mustNew is New for a cfg the test knows to be valid.
+func mustNew(t *testing.T, cfg Config) *Fake {
+	t.Helper()
+	f, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", cfg, err)
+	}
+	return f
 }
 
 func mustCreate(t *testing.T, f *Fake, name string, shards int) {

@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"math/big"
@@ -28,9 +28,9 @@ func TestParseHashKey(t *testing.T) {
 		{"0x10", u128{}, false},
 	}
 	for _, tc := range tests {
-		got, err := parseHashKey(tc.in)
-		if (err == nil) != tc.ok {
-			t.Errorf("parseHashKey(%q) err = %v, want ok=%v", tc.in, err, tc.ok)
+		got, ok := parseHashKey(tc.in)
+		if ok != tc.ok {
+			t.Errorf("parseHashKey(%q) ok = %v, want %v", tc.in, ok, tc.ok)
 			continue
 		}
 		if tc.ok && got != tc.want {

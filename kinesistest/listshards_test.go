@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -93,7 +93,7 @@ func TestListShardsPagination(t *testing.T) {
 		}
 	})
 	t.Run("by ARN", func(t *testing.T) {
-		got := shardIDs(listAll(t, f, &kinesis.ListShardsInput{StreamARN: aws.String(f.StreamARN("s")), MaxResults: aws.Int32(6)}))
+		got := shardIDs(listAll(t, f, &kinesis.ListShardsInput{StreamARN: aws.String(f.arn("s")), MaxResults: aws.Int32(6)}))
 		if !slices.Equal(got, all) {
 			t.Errorf("listed %v, want %v", got, all)
 		}
@@ -129,7 +129,7 @@ func TestListShardsTokenRules(t *testing.T) {
 		code string
 	}{
 		{"token with StreamName", &kinesis.ListShardsInput{NextToken: tok, StreamName: aws.String("s")}, "InvalidArgumentException"},
-		{"token with StreamARN", &kinesis.ListShardsInput{NextToken: tok, StreamARN: aws.String(f.StreamARN("s"))}, "InvalidArgumentException"},
+		{"token with StreamARN", &kinesis.ListShardsInput{NextToken: tok, StreamARN: aws.String(f.arn("s"))}, "InvalidArgumentException"},
 		{"token with ShardFilter", &kinesis.ListShardsInput{NextToken: tok, ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}}, "InvalidArgumentException"},
 		{"token with ExclusiveStartShardId", &kinesis.ListShardsInput{NextToken: tok, ExclusiveStartShardId: aws.String(id(0))}, "InvalidArgumentException"},
 		{"token with StreamCreationTimestamp", &kinesis.ListShardsInput{NextToken: tok, StreamCreationTimestamp: &ts}, "InvalidArgumentException"},
@@ -260,7 +260,7 @@ func TestListShardsFilters(t *testing.T) {
 	})
 
 	t.Run("IgnoreShardFilter and IgnoreMaxResults imitate kinesalite", func(t *testing.T) {
-		g, _ := newTestFake(t, IgnoreShardFilter(), IgnoreMaxResults())
+		g, _ := newTestFake(t, Config{IgnoreShardFilter: true, IgnoreMaxResults: true})
 		mustCreate(t, g, "s", 3)
 		if err := g.SplitShard("s", id(0), "100"); err != nil {
 			t.Fatal(err)

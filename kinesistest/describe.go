@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 // DescribeStreamSummary describes a stream named by StreamName or
 // StreamARN. Streams are always ACTIVE, provisioned, unencrypted, with the
-// default 24 h retention (records leave only through Trim). optFns are
+// default 24 h retention (records never expire). optFns are
 // ignored.
 func (f *Fake) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, _ ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
 	const op = OpDescribeStreamSummary

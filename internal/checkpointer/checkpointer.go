@@ -1,11 +1,21 @@
-package checkpoint
+// Package checkpointer is the scheduler's consumer.Checkpointer for one
+// shard lease: it enforces the checkpoint rules (checkpoint.Check), fences
+// every write by lease ownership through the lease store, and tells its
+// owner when a write proves the lease was lost. Only the scheduler
+// constructs one; users test with checkpoint.Fake, which enforces the same
+// rules.
+//
+// It does not fetch records or decide when to checkpoint; the processor
+// does that.
+package checkpointer
 
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strings"
 	"sync"
 
+	"github.com/shardwise/shardwise/checkpoint"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/leases"
 )
@@ -54,11 +64,11 @@ var _ consumer.Checkpointer = (*Checkpointer)(nil)
 func New(cfg Config) (*Checkpointer, error) {
 	switch {
 	case cfg.Store == nil:
-		return nil, errors.New("checkpoint: Config.Store is nil")
+		return nil, &consumer.ConfigError{Field: "Store", Reason: "is nil"}
 	case cfg.LeaseKey == "":
-		return nil, errors.New("checkpoint: Config.LeaseKey is empty")
+		return nil, &consumer.ConfigError{Field: "LeaseKey", Reason: "is empty"}
 	case cfg.Owner == "":
-		return nil, errors.New("checkpoint: Config.Owner is empty")
+		return nil, &consumer.ConfigError{Field: "Owner", Reason: "is empty"}
 	}
 	return &Checkpointer{
 		store:       cfg.Store,
@@ -244,7 +254,8 @@ func (c *Checkpointer) RecordChildShards(ctx context.Context, children []string)
 	return nil
 }
 
-// check applies the checkpoint rules. Called with c.mu held.
+// check applies the checkpoint rules (checkpoint.Check) to a request.
+// Called with c.mu held.
 func (c *Checkpointer) check(pos consumer.ExtendedSequenceNumber) error {
 	if c.closed {
 		return consumer.ErrShutdown
@@ -252,26 +263,11 @@ func (c *Checkpointer) check(pos consumer.ExtendedSequenceNumber) error {
 	if c.lostErr != nil {
 		return c.lostErr
 	}
-	if err := pos.Validate(); err != nil {
-		return &consumer.CheckpointError{Requested: pos, Reason: err.Error()}
-	}
-	if pos.IsSentinel() && !pos.IsShardEnd() {
-		return &consumer.CheckpointError{Requested: pos, Reason: "only SHARD_END or a sequence number can be checkpointed"}
-	}
-	if pos.IsShardEnd() && !c.shardEnded {
-		return &consumer.CheckpointError{Requested: pos, Reason: "SHARD_END before the shard has ended"}
-	}
-	if consumer.Compare(pos, c.last) < 0 {
-		return &consumer.CheckpointError{Requested: pos, Reason: fmt.Sprintf("below the last checkpoint %s", c.last)}
-	}
 	largest := c.largest
 	if c.shardEnded {
 		largest = consumer.ShardEnd
 	}
-	if consumer.Compare(pos, largest) > 0 {
-		return &consumer.CheckpointError{Requested: pos, Reason: fmt.Sprintf("beyond the largest position delivered %s", largest)}
-	}
-	return nil
+	return checkpoint.Check(pos, c.last, largest)
 }
 
 func (c *Checkpointer) preWrite() error {
@@ -289,8 +285,21 @@ func (c *Checkpointer) writeFailed(err error) error {
 	if errors.Is(err, consumer.ErrLeaseLost) {
 		c.markLost(err)
 	}
-	return fmt.Errorf("checkpoint %s: %w", c.key, err)
+	return &writeError{key: c.key, err: err}
 }
+
+// writeError is a failed checkpoint write: the store's error with the
+// lease key as context, and the "shardwise: " prefix once.
+type writeError struct {
+	key string
+	err error
+}
+
+func (e *writeError) Error() string {
+	return "shardwise: checkpoint " + e.key + ": " + strings.TrimPrefix(e.err.Error(), "shardwise: ")
+}
+
+func (e *writeError) Unwrap() error { return e.err }
 
 // markLost records the loss and tells the owner once. Called with c.mu held;
 // the callback must not call back into the Checkpointer.

@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"

@@ -1,9 +1,8 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"crypto/md5"
 	"encoding/binary"
-	"errors"
 	"math/big"
 	"regexp"
 )
@@ -67,17 +66,17 @@ func u128FromBig(b *big.Int) u128 {
 // String formats the key in decimal, as the service writes hash keys.
 func (a u128) String() string { return a.big().String() }
 
-var errBadHashKey = errors.New("not a decimal integer in [0, 2^128-1]")
-
-func parseHashKey(s string) (u128, error) {
+// parseHashKey reads a decimal hash key; ok is false unless s is a
+// decimal integer in [0, 2^128-1] without sign or leading zeros.
+func parseHashKey(s string) (_ u128, ok bool) {
 	if !hashKeyPattern.MatchString(s) {
-		return u128{}, errBadHashKey
+		return u128{}, false
 	}
 	b, ok := new(big.Int).SetString(s, 10)
 	if !ok || b.BitLen() > 128 {
-		return u128{}, errBadHashKey
+		return u128{}, false
 	}
-	return u128FromBig(b), nil
+	return u128FromBig(b), true
 }
 
 // partitionKeyHash is where Kinesis routes a partition key: the MD5 digest

@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"bytes"
@@ -8,16 +8,21 @@ import (
 
 // PutEntry is one record for PutRecords.
 type PutEntry struct {
+	// PartitionKey routes the record by its MD5 (required, 1 to 256
+	// Unicode characters).
 	PartitionKey string
 	// ExplicitHashKey, if not "", routes the record instead of the
 	// partition key's MD5 (a decimal in [0, 2^128-1]).
 	ExplicitHashKey string
-	Data            []byte
+	// Data is the record's payload; it is copied.
+	Data []byte
 }
 
 // PutResult says where PutRecords stored one entry.
 type PutResult struct {
-	ShardID        string
+	// ShardID is the shard the entry went to.
+	ShardID string
+	// SequenceNumber is the record's sequence number in that shard.
 	SequenceNumber string
 }
 
@@ -26,12 +31,12 @@ type PutResult struct {
 // number. The data is copied. Write limits (1 MB/s, 1,000 records/s per
 // shard) are not enforced.
 func (f *Fake) PutRecord(streamName, partitionKey string, data []byte) (shardID, seq string, err error) {
-	return f.PutRecordExplicit(streamName, partitionKey, "", data)
+	return f.putRecordExplicit(streamName, partitionKey, "", data)
 }
 
-// PutRecordExplicit is PutRecord routed by explicitHashKey (a decimal in
+// putRecordExplicit is PutRecord routed by explicitHashKey (a decimal in
 // [0, 2^128-1]) when it is not "".
-func (f *Fake) PutRecordExplicit(streamName, partitionKey, explicitHashKey string, data []byte) (shardID, seq string, err error) {
+func (f *Fake) putRecordExplicit(streamName, partitionKey, explicitHashKey string, data []byte) (shardID, seq string, err error) {
 	res, err := f.PutRecords(streamName, []PutEntry{{PartitionKey: partitionKey, ExplicitHashKey: explicitHashKey, Data: data}})
 	if err != nil {
 		return "", "", err
@@ -58,9 +63,9 @@ func (f *Fake) PutRecords(streamName string, entries []PutEntry) ([]PutResult, e
 			hashes[i] = partitionKeyHash(e.PartitionKey)
 			continue
 		}
-		h, err := parseHashKey(e.ExplicitHashKey)
-		if err != nil {
-			return nil, errInvalid("entry %d: ExplicitHashKey %q: %v", i, e.ExplicitHashKey, err)
+		h, ok := parseHashKey(e.ExplicitHashKey)
+		if !ok {
+			return nil, errInvalid("entry %d: ExplicitHashKey %q is not a decimal integer in [0, 2^128-1]", i, e.ExplicitHashKey)
 		}
 		hashes[i] = h
 	}

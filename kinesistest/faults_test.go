@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -24,7 +24,7 @@ func getRecords(f *Fake, iter string) (*kinesis.GetRecordsOutput, error) {
 // bubble's clock, so the test waits a fake second, not a real one.
 func TestGetRecordsThrottle(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := New() // default clock and limits
+		f := mustNew(t, Config{}) // default clock and limits
 		mustCreate(t, f, "s", 2)
 		iter0 := mustIterator(t, f, iterIn("s", id(0), types.ShardIteratorTypeTrimHorizon))
 		iter1 := mustIterator(t, f, iterIn("s", id(1), types.ShardIteratorTypeTrimHorizon))
@@ -75,7 +75,7 @@ func TestThrottleSpreadCalls(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.gap.String(), func(t *testing.T) {
 			clk := newManualClock()
-			f := New(WithClock(clk.Now))
+			f := mustNew(t, Config{Now: clk.Now})
 			mustCreate(t, f, "s", 1)
 			iter := mustIterator(t, f, iterIn("s", id(0), types.ShardIteratorTypeTrimHorizon))
 			throttled := false
@@ -107,7 +107,7 @@ func TestThrottleSpreadCalls(t *testing.T) {
 
 func TestGetShardIteratorThrottle(t *testing.T) {
 	clk := newManualClock()
-	f := New(WithClock(clk.Now), WithGetShardIteratorRateLimit(2))
+	f := mustNew(t, Config{Now: clk.Now, GetShardIteratorPerSecond: 2})
 	mustCreate(t, f, "s", 1)
 	in := iterIn("s", id(0), types.ShardIteratorTypeLatest)
 	for range 2 {
@@ -122,7 +122,7 @@ func TestGetShardIteratorThrottle(t *testing.T) {
 
 func TestReadThroughputLimit(t *testing.T) {
 	clk := newManualClock()
-	f := New(WithClock(clk.Now), WithGetRecordsRateLimit(0), WithReadThroughputLimit(1000))
+	f := mustNew(t, Config{Now: clk.Now, GetRecordsPerSecond: -1, ReadBytesPerSecond: 1000})
 	mustCreate(t, f, "s", 1)
 	for range 4 {
 		mustPut(t, f, "s", "k", make([]byte, 999)) // 1000 bytes with the key
@@ -261,7 +261,7 @@ func mustPanic(t *testing.T, name string, fn func()) {
 
 func TestInjectLatency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := New()
+		f := mustNew(t, Config{})
 		mustCreate(t, f, "s", 1)
 		f.InjectLatency(OpListShards, 2*time.Second)
 
@@ -330,7 +330,7 @@ func TestTrim(t *testing.T) {
 	splitTime := clk.Now().Add(-time.Minute)
 
 	// Drop the records put in the first two minutes: a and b.
-	if err := f.Trim("s", splitTime.Add(-2*time.Minute)); err != nil {
+	if err := f.trim("s", splitTime.Add(-2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -366,7 +366,7 @@ func TestTrim(t *testing.T) {
 	})
 
 	// Trim past the split: the parent's data is all gone, so it expires.
-	if err := f.Trim("s", splitTime.Add(time.Millisecond)); err != nil {
+	if err := f.trim("s", splitTime.Add(time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("expired parent", func(t *testing.T) {
@@ -388,21 +388,21 @@ func TestTrim(t *testing.T) {
 		}
 	})
 	t.Run("horizon never moves back", func(t *testing.T) {
-		if err := f.Trim("s", time.Time{}); err != nil {
+		if err := f.trim("s", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		if got := shardIDs(listAll(t, f, &kinesis.ListShardsInput{StreamName: aws.String("s")})); !slices.Equal(got, ids(1, 2)) {
 			t.Errorf("listed %v after an earlier Trim, want the children only", got)
 		}
 	})
-	if err := f.Trim("nope", clk.Now()); !awsapi.IsNotFound(err) {
+	if err := f.trim("nope", clk.Now()); !awsapi.IsNotFound(err) {
 		t.Errorf("Trim of an unknown stream: err = %v, want ResourceNotFoundException", err)
 	}
 }
 
 func mustPutExplicitSeq(t *testing.T, f *Fake, stream, hashKey, data string) (string, string) {
 	t.Helper()
-	sh, seq, err := f.PutRecordExplicit(stream, "k", hashKey, []byte(data))
+	sh, seq, err := f.putRecordExplicit(stream, "k", hashKey, []byte(data))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package kinesisfake
+package kinesistest
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func TestIteratorTypes(t *testing.T) {
 		{"AT_TIMESTAMP between", withTime(iterIn("s", sh, types.ShardIteratorTypeAtTimestamp), at[1].Add(time.Millisecond)), []string{"r2", "r3", "r4"}},
 		{"AT_TIMESTAMP before all", withTime(iterIn("s", sh, types.ShardIteratorTypeAtTimestamp), at[0].Add(-time.Hour)), []string{"r0", "r1", "r2", "r3", "r4"}},
 		{"AT_TIMESTAMP after all", withTime(iterIn("s", sh, types.ShardIteratorTypeAtTimestamp), at[4].Add(time.Millisecond)), nil},
-		{"by StreamARN", &kinesis.GetShardIteratorInput{StreamARN: aws.String(f.StreamARN("s")), ShardId: aws.String(sh), ShardIteratorType: types.ShardIteratorTypeTrimHorizon}, []string{"r0", "r1", "r2", "r3", "r4"}},
+		{"by StreamARN", &kinesis.GetShardIteratorInput{StreamARN: aws.String(f.arn("s")), ShardId: aws.String(sh), ShardIteratorType: types.ShardIteratorTypeTrimHorizon}, []string{"r0", "r1", "r2", "r3", "r4"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,7 +237,7 @@ func TestGetRecordsOldIteratorStaysValid(t *testing.T) {
 }
 
 func TestGetRecordsByteCap(t *testing.T) {
-	f, _ := newTestFake(t, WithMaxBytesPerCall(100), WithMaxRecordSize(1000))
+	f, _ := newTestFake(t, Config{MaxBytesPerCall: 100, MaxRecordSize: 1000})
 	mustCreate(t, f, "s", 1)
 	// 40-byte records (39 data + 1 key): two fit in 100 bytes, three do not.
 	for range 5 {
@@ -265,7 +265,7 @@ func TestGetRecordsByteCap(t *testing.T) {
 }
 
 func TestGetRecordsMaxRecordsOption(t *testing.T) {
-	f, _ := newTestFake(t, WithMaxRecordsPerCall(3))
+	f, _ := newTestFake(t, Config{MaxRecordsPerCall: 3})
 	mustCreate(t, f, "s", 1)
 	for range 7 {
 		mustPut(t, f, "s", "k", []byte("x"))
@@ -294,11 +294,11 @@ func TestExpiredIterator(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var opts []Option
+			var cfg Config
 			if tc.lifetime > 0 {
-				opts = append(opts, WithIteratorLifetime(tc.lifetime))
+				cfg.IteratorLifetime = tc.lifetime
 			}
-			f, clk := newTestFake(t, opts...)
+			f, clk := newTestFake(t, cfg)
 			mustCreate(t, f, "s", 1)
 			mustPut(t, f, "s", "k", []byte("x"))
 			iter := mustIterator(t, f, iterIn("s", id(0), types.ShardIteratorTypeTrimHorizon))
