@@ -21,9 +21,9 @@ import (
 // bubble's.
 type fakeStream struct {
 	fake    *kinesistest.Fake
-	store   *leases.MemoryStore
-	workers *leases.MemoryWorkerStore
-	coord   *leases.MemoryCoordinatorStore
+	store   leases.Store
+	workers leases.WorkerStore
+	coord   leases.CoordinatorStore
 	stream  string
 	// last is the position of the last record put in each shard.
 	last map[string]consumer.ExtendedSequenceNumber
@@ -36,9 +36,9 @@ func newFakeStream(shards int) (*fakeStream, error) {
 	}
 	s := &fakeStream{
 		fake:    fake,
-		store:   leases.NewMemoryStore(),
-		workers: leases.NewMemoryWorkerStore(),
-		coord:   leases.NewMemoryCoordinatorStore(),
+		store:   leases.NewMemoryStores().Leases,
+		workers: leases.NewMemoryStores().Workers,
+		coord:   leases.NewMemoryStores().Coordinator,
 		stream:  "handler-stream",
 		last:    map[string]consumer.ExtendedSequenceNumber{},
 	}
@@ -70,9 +70,7 @@ func (s *fakeStream) config(worker string, log zerolog.Logger) scheduler.Config 
 		StreamName:               s.stream,
 		InitialPosition:          consumer.InitialPositionTrimHorizon,
 		KinesisClient:            s.fake,
-		LeaseStore:               s.store,
-		WorkerStore:              s.workers,
-		CoordinatorStore:         s.coord,
+		Stores:                   leases.Stores{Leases: s.store, Workers: s.workers, Coordinator: s.coord},
 		WorkerID:                 worker,
 		Logger:                   log,
 		MinGetRecordsInterval:    5 * time.Millisecond,

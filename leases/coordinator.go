@@ -38,33 +38,33 @@ type CoordinatorStore interface {
 	ReleaseLeader(ctx context.Context, rec LeaderRecord) error
 }
 
-// MemoryCoordinatorStore is a CoordinatorStore kept in memory, with the
+// memoryCoordinatorStore is a CoordinatorStore kept in memory, with the
 // same compare-and-set semantics as the DynamoDB one. It is meant for
 // tests.
-type MemoryCoordinatorStore struct {
+type memoryCoordinatorStore struct {
 	mu     sync.Mutex // guards the fields below
 	rec    LeaderRecord
 	writes int64
 }
 
-var _ CoordinatorStore = (*MemoryCoordinatorStore)(nil)
+var _ CoordinatorStore = (*memoryCoordinatorStore)(nil)
 
-// NewMemoryCoordinatorStore returns an empty store.
-func NewMemoryCoordinatorStore() *MemoryCoordinatorStore { return &MemoryCoordinatorStore{} }
+// newMemoryCoordinatorStore returns an empty store.
+func newMemoryCoordinatorStore() *memoryCoordinatorStore { return &memoryCoordinatorStore{} }
 
 // Writes counts write requests (successful or refused by their
 // condition).
-func (s *MemoryCoordinatorStore) Writes() int64 {
+func (s *memoryCoordinatorStore) Writes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.writes
 }
 
 // EnsureTable implements CoordinatorStore.
-func (s *MemoryCoordinatorStore) EnsureTable(context.Context) error { return nil }
+func (s *memoryCoordinatorStore) EnsureTable(context.Context) error { return nil }
 
 // GetLeader implements CoordinatorStore.
-func (s *MemoryCoordinatorStore) GetLeader(ctx context.Context) (LeaderRecord, error) {
+func (s *memoryCoordinatorStore) GetLeader(ctx context.Context) (LeaderRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return LeaderRecord{}, err
 	}
@@ -74,7 +74,7 @@ func (s *MemoryCoordinatorStore) GetLeader(ctx context.Context) (LeaderRecord, e
 }
 
 // ClaimLeader implements CoordinatorStore.
-func (s *MemoryCoordinatorStore) ClaimLeader(ctx context.Context, prevEpoch int64, leader, session string) (LeaderRecord, error) {
+func (s *memoryCoordinatorStore) ClaimLeader(ctx context.Context, prevEpoch int64, leader, session string) (LeaderRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return LeaderRecord{}, err
 	}
@@ -89,7 +89,7 @@ func (s *MemoryCoordinatorStore) ClaimLeader(ctx context.Context, prevEpoch int6
 }
 
 // ReleaseLeader implements CoordinatorStore.
-func (s *MemoryCoordinatorStore) ReleaseLeader(ctx context.Context, rec LeaderRecord) error {
+func (s *memoryCoordinatorStore) ReleaseLeader(ctx context.Context, rec LeaderRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

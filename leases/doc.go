@@ -4,7 +4,7 @@
 // (CoordinatorStore), with in-memory implementations that enforce the same
 // compare-and-set semantics as the DynamoDB ones the scheduler uses. Use it
 // to run the scheduler on a store of your own, or on in-memory tables in
-// tests (scheduler.Config's LeaseStore, WorkerStore and CoordinatorStore).
+// tests (scheduler.Config.Stores, leases.NewMemoryStores).
 //
 // Every write that changes or proves ownership is a compare-and-set on the
 // lease's owner and counter, so two writers that disagree about who owns a

@@ -11,7 +11,7 @@ import (
 	"github.com/shardwise/shardwise/internal/leaseargs"
 )
 
-// MemoryStore is a Store kept in memory, with the same compare-and-set
+// memoryStore is a Store kept in memory, with the same compare-and-set
 // semantics as DynamoStore (the shared store suite runs against both). It
 // is meant for tests: it can inject errors into chosen operations and
 // counts the writes each operation makes, which is how the cost of the
@@ -19,7 +19,7 @@ import (
 //
 // Leases go in and come out as deep copies, so a caller mutating a lease
 // it got (or gave) cannot change what is stored.
-type MemoryStore struct {
+type memoryStore struct {
 	mu     sync.Mutex
 	leases map[string]Lease  // guarded by mu; normalized copies
 	faults map[string]*fault // guarded by mu; keyed by operation name
@@ -32,11 +32,11 @@ type fault struct {
 	left int // calls still to fail; negative means every call
 }
 
-var _ Store = (*MemoryStore)(nil)
+var _ Store = (*memoryStore)(nil)
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{
+// newMemoryStore returns an empty memoryStore.
+func newMemoryStore() *memoryStore {
+	return &memoryStore{
 		leases: make(map[string]Lease),
 		faults: make(map[string]*fault),
 		writes: make(map[string]int),
@@ -53,9 +53,9 @@ func NewMemoryStore() *MemoryStore {
 // It panics on an unknown op: a misspelt name would otherwise leave the
 // fault silently unused and the test that relies on it passing for the
 // wrong reason.
-func (m *MemoryStore) InjectError(op string, err error, times int) {
+func (m *memoryStore) InjectError(op string, err error, times int) {
 	if !slices.Contains(leaseargs.Ops, op) {
-		panic(fmt.Sprintf("leases: MemoryStore.InjectError: unknown operation %q", op))
+		panic(fmt.Sprintf("leases: memoryStore.InjectError: unknown operation %q", op))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -70,14 +70,14 @@ func (m *MemoryStore) InjectError(op string, err error, times int) {
 // (successful or refused by their condition, since DynamoDB charges write
 // capacity for a failed conditional write too). Injected errors and
 // invalid arguments are not counted: they never reach DynamoDB.
-func (m *MemoryStore) Writes() map[string]int {
+func (m *memoryStore) Writes() map[string]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return maps.Clone(m.writes)
 }
 
 // TotalWrites is the sum of Writes.
-func (m *MemoryStore) TotalWrites() int {
+func (m *memoryStore) TotalWrites() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
@@ -89,14 +89,14 @@ func (m *MemoryStore) TotalWrites() int {
 
 // Reads returns, per operation, how many read calls (Get, List,
 // ListKeysByOwner) reached the store.
-func (m *MemoryStore) Reads() map[string]int {
+func (m *memoryStore) Reads() map[string]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return maps.Clone(m.reads)
 }
 
 // ResetCounts zeroes the read and write counters.
-func (m *MemoryStore) ResetCounts() {
+func (m *memoryStore) ResetCounts() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	clear(m.writes)
@@ -106,7 +106,7 @@ func (m *MemoryStore) ResetCounts() {
 // begin starts an operation: it honours a cancelled context and an
 // injected fault, as a request that fails before reaching DynamoDB.
 // Callers hold m.mu.
-func (m *MemoryStore) begin(ctx context.Context, op string) error {
+func (m *memoryStore) begin(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -124,14 +124,14 @@ func (m *MemoryStore) begin(ctx context.Context, op string) error {
 }
 
 // EnsureTable has nothing to create; it only honours faults.
-func (m *MemoryStore) EnsureTable(ctx context.Context) error {
+func (m *memoryStore) EnsureTable(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.begin(ctx, leaseargs.OpEnsureTable)
 }
 
 // Create implements Store.
-func (m *MemoryStore) Create(ctx context.Context, l Lease) (bool, error) {
+func (m *memoryStore) Create(ctx context.Context, l Lease) (bool, error) {
 	if err := validateNewLease(l); err != nil {
 		return false, err
 	}
@@ -149,7 +149,7 @@ func (m *MemoryStore) Create(ctx context.Context, l Lease) (bool, error) {
 }
 
 // Get implements Store.
-func (m *MemoryStore) Get(ctx context.Context, key string) (Lease, error) {
+func (m *memoryStore) Get(ctx context.Context, key string) (Lease, error) {
 	if key == "" {
 		return Lease{}, leaseargs.Error(leaseargs.OpGet, "", "lease key is empty")
 	}
@@ -167,7 +167,7 @@ func (m *MemoryStore) Get(ctx context.Context, key string) (Lease, error) {
 }
 
 // List implements Store; leases come sorted by key.
-func (m *MemoryStore) List(ctx context.Context) ([]Lease, error) {
+func (m *memoryStore) List(ctx context.Context) ([]Lease, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.begin(ctx, leaseargs.OpList); err != nil {
@@ -182,7 +182,7 @@ func (m *MemoryStore) List(ctx context.Context) ([]Lease, error) {
 }
 
 // ListKeysByOwner implements Store; keys come sorted.
-func (m *MemoryStore) ListKeysByOwner(ctx context.Context, owner string) ([]string, error) {
+func (m *memoryStore) ListKeysByOwner(ctx context.Context, owner string) ([]string, error) {
 	if owner == "" {
 		return nil, leaseargs.Error(leaseargs.OpListKeysByOwner, "", "owner is empty")
 	}
@@ -203,7 +203,7 @@ func (m *MemoryStore) ListKeysByOwner(ctx context.Context, owner string) ([]stri
 }
 
 // Take implements Store.
-func (m *MemoryStore) Take(ctx context.Context, l Lease, newOwner string) (Lease, error) {
+func (m *memoryStore) Take(ctx context.Context, l Lease, newOwner string) (Lease, error) {
 	if err := leaseargs.Transfer(leaseargs.OpTake, l.Key, l.Owner, newOwner); err != nil {
 		return Lease{}, err
 	}
@@ -217,7 +217,7 @@ func (m *MemoryStore) Take(ctx context.Context, l Lease, newOwner string) (Lease
 }
 
 // Release implements Store.
-func (m *MemoryStore) Release(ctx context.Context, l Lease) (Lease, error) {
+func (m *memoryStore) Release(ctx context.Context, l Lease) (Lease, error) {
 	if l.Key == "" {
 		return Lease{}, leaseargs.Error(leaseargs.OpRelease, "", "lease key is empty")
 	}
@@ -225,7 +225,7 @@ func (m *MemoryStore) Release(ctx context.Context, l Lease) (Lease, error) {
 }
 
 // StartHandoff implements Store.
-func (m *MemoryStore) StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error) {
+func (m *memoryStore) StartHandoff(ctx context.Context, l Lease, newOwner string) (Lease, error) {
 	if err := leaseargs.Transfer(leaseargs.OpStartHandoff, l.Key, l.Owner, newOwner); err != nil {
 		return Lease{}, err
 	}
@@ -238,7 +238,7 @@ func (m *MemoryStore) StartHandoff(ctx context.Context, l Lease, newOwner string
 // transfer applies change to the stored lease on condition that it still
 // has l's owner and counter (and, for StartHandoff, no hand-off pending),
 // then increments the counter.
-func (m *MemoryStore) transfer(ctx context.Context, op string, l Lease, change func(*Lease)) (Lease, error) {
+func (m *memoryStore) transfer(ctx context.Context, op string, l Lease, change func(*Lease)) (Lease, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.begin(ctx, op); err != nil {
@@ -259,7 +259,7 @@ func (m *MemoryStore) transfer(ctx context.Context, op string, l Lease, change f
 }
 
 // CompleteHandoff implements Store.
-func (m *MemoryStore) CompleteHandoff(ctx context.Context, key, oldOwner string) (Lease, error) {
+func (m *memoryStore) CompleteHandoff(ctx context.Context, key, oldOwner string) (Lease, error) {
 	if err := leaseargs.Fenced(leaseargs.OpCompleteHandoff, key, oldOwner); err != nil {
 		return Lease{}, err
 	}
@@ -283,7 +283,7 @@ func (m *MemoryStore) CompleteHandoff(ctx context.Context, key, oldOwner string)
 }
 
 // Checkpoint implements Store.
-func (m *MemoryStore) Checkpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber) (int64, error) {
+func (m *memoryStore) Checkpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber) (int64, error) {
 	if err := leaseargs.Fenced(leaseargs.OpCheckpoint, key, owner); err != nil {
 		return 0, err
 	}
@@ -299,7 +299,7 @@ func (m *MemoryStore) Checkpoint(ctx context.Context, key, owner string, counter
 }
 
 // PrepareCheckpoint implements Store.
-func (m *MemoryStore) PrepareCheckpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber, state []byte) (int64, error) {
+func (m *memoryStore) PrepareCheckpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber, state []byte) (int64, error) {
 	if err := leaseargs.Fenced(leaseargs.OpPrepareCheckpoint, key, owner); err != nil {
 		return 0, err
 	}
@@ -317,7 +317,7 @@ func (m *MemoryStore) PrepareCheckpoint(ctx context.Context, key, owner string, 
 }
 
 // SetChildShards implements Store.
-func (m *MemoryStore) SetChildShards(ctx context.Context, key, owner string, counter int64, children []string) (int64, error) {
+func (m *memoryStore) SetChildShards(ctx context.Context, key, owner string, counter int64, children []string) (int64, error) {
 	if err := leaseargs.Fenced(leaseargs.OpSetChildShards, key, owner); err != nil {
 		return 0, err
 	}
@@ -331,7 +331,7 @@ func (m *MemoryStore) SetChildShards(ctx context.Context, key, owner string, cou
 // lease at the counter it knows with no hand-off pending, or it is the old
 // owner of a pending hand-off (which may checkpoint at any counter, since
 // the hand-off itself moved the counter on).
-func (m *MemoryStore) fenced(ctx context.Context, op, key, owner string, counter int64, change func(*Lease)) (int64, error) {
+func (m *memoryStore) fenced(ctx context.Context, op, key, owner string, counter int64, change func(*Lease)) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.begin(ctx, op); err != nil {
@@ -353,7 +353,7 @@ func (m *MemoryStore) fenced(ctx context.Context, op, key, owner string, counter
 }
 
 // Delete implements Store.
-func (m *MemoryStore) Delete(ctx context.Context, key string, counter int64) error {
+func (m *memoryStore) Delete(ctx context.Context, key string, counter int64) error {
 	if key == "" {
 		return leaseargs.Error(leaseargs.OpDelete, "", "lease key is empty")
 	}
@@ -372,4 +372,32 @@ func (m *MemoryStore) Delete(ctx context.Context, key string, counter int64) err
 	}
 	delete(m.leases, key)
 	return nil
+}
+
+// Stores are the three tables a scheduler keeps: leases, worker sessions
+// and load, and the leader item. Set all three (scheduler.Config.Stores) to
+// run a scheduler on tables other than DynamoDB: in tests with
+// NewMemoryStores, or on stores of your own.
+type Stores struct {
+	// Leases is the lease table.
+	Leases Store
+	// Workers is the worker-metrics table.
+	Workers WorkerStore
+	// Coordinator is the coordinator-state table (the leader item).
+	Coordinator CoordinatorStore
+}
+
+// NewMemoryStores returns three empty in-memory tables with the same
+// compare-and-set semantics as the DynamoDB ones (the same contract suite
+// runs against both). Schedulers given the same Stores share them, as
+// workers of one application share DynamoDB tables, so a test can run a
+// fleet in one process.
+//
+// Each store also counts the writes it takes (a method Writes() int64 on
+// the worker and coordinator stores, TotalWrites() int on the lease store)
+// and the lease store can fail chosen calls (InjectError(op string, err
+// error, times int), op being a Store method name); reach them with a type
+// assertion to an interface that has the method.
+func NewMemoryStores() Stores {
+	return Stores{Leases: newMemoryStore(), Workers: newMemoryWorkerStore(), Coordinator: newMemoryCoordinatorStore()}
 }

@@ -7,34 +7,34 @@ import (
 	"time"
 )
 
-// MemoryWorkerStore is an in-memory WorkerStore with the same
+// memoryWorkerStore is an in-memory WorkerStore with the same
 // compare-and-set semantics as the DynamoDB one.
-type MemoryWorkerStore struct {
+type memoryWorkerStore struct {
 	mu     sync.Mutex // guards the fields below
 	items  map[string]WorkerRecord
 	writes int64
 }
 
-var _ WorkerStore = (*MemoryWorkerStore)(nil)
+var _ WorkerStore = (*memoryWorkerStore)(nil)
 
-// NewMemoryWorkerStore returns an empty store.
-func NewMemoryWorkerStore() *MemoryWorkerStore {
-	return &MemoryWorkerStore{items: map[string]WorkerRecord{}}
+// newMemoryWorkerStore returns an empty store.
+func newMemoryWorkerStore() *memoryWorkerStore {
+	return &memoryWorkerStore{items: map[string]WorkerRecord{}}
 }
 
 // Writes counts the writes the store accepted or refused (each would cost
 // a write unit on DynamoDB).
-func (s *MemoryWorkerStore) Writes() int64 {
+func (s *memoryWorkerStore) Writes() int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.writes
 }
 
 // EnsureTable implements WorkerStore.
-func (s *MemoryWorkerStore) EnsureTable(context.Context) error { return nil }
+func (s *memoryWorkerStore) EnsureTable(context.Context) error { return nil }
 
 // Register implements WorkerStore.
-func (s *MemoryWorkerStore) Register(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
+func (s *memoryWorkerStore) Register(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return WorkerRecord{}, err
 	}
@@ -49,7 +49,7 @@ func (s *MemoryWorkerStore) Register(ctx context.Context, r WorkerRecord) (Worke
 }
 
 // Heartbeat implements WorkerStore.
-func (s *MemoryWorkerStore) Heartbeat(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
+func (s *memoryWorkerStore) Heartbeat(ctx context.Context, r WorkerRecord) (WorkerRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return WorkerRecord{}, err
 	}
@@ -68,7 +68,7 @@ func (s *MemoryWorkerStore) Heartbeat(ctx context.Context, r WorkerRecord) (Work
 }
 
 // List implements WorkerStore.
-func (s *MemoryWorkerStore) List(ctx context.Context) ([]WorkerRecord, error) {
+func (s *memoryWorkerStore) List(ctx context.Context) ([]WorkerRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -83,7 +83,7 @@ func (s *MemoryWorkerStore) List(ctx context.Context) ([]WorkerRecord, error) {
 }
 
 // Deregister implements WorkerStore.
-func (s *MemoryWorkerStore) Deregister(ctx context.Context, id, session string) error {
+func (s *memoryWorkerStore) Deregister(ctx context.Context, id, session string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (s *MemoryWorkerStore) Deregister(ctx context.Context, id, session string) 
 }
 
 // Get implements WorkerStore.
-func (s *MemoryWorkerStore) Get(ctx context.Context, id string) (WorkerRecord, error) {
+func (s *memoryWorkerStore) Get(ctx context.Context, id string) (WorkerRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return WorkerRecord{}, err
 	}
@@ -111,7 +111,7 @@ func (s *MemoryWorkerStore) Get(ctx context.Context, id string) (WorkerRecord, e
 }
 
 // Remove implements WorkerStore.
-func (s *MemoryWorkerStore) Remove(ctx context.Context, r WorkerRecord) error {
+func (s *memoryWorkerStore) Remove(ctx context.Context, r WorkerRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

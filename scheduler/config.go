@@ -79,7 +79,7 @@ type Config struct {
 
 	// AWSConfig builds the Kinesis and DynamoDB clients that are not
 	// given. Required unless KinesisClient is set and DynamoDBClient or
-	// LeaseStore is. Default: none.
+	// Stores is. Default: none.
 	AWSConfig *aws.Config
 	// KinesisClient is the Kinesis client. Default: none (one built from
 	// AWSConfig).
@@ -87,17 +87,10 @@ type Config struct {
 	// DynamoDBClient is the DynamoDB client for the three tables.
 	// Default: none (one built from AWSConfig).
 	DynamoDBClient DynamoDBAPI
-	// LeaseStore replaces the DynamoDB lease table (for tests, with
-	// leases.NewMemoryStore, or for a store of your own); set it together
-	// with WorkerStore and CoordinatorStore. Default: none (the DynamoDB
-	// table).
-	LeaseStore leases.Store
-	// WorkerStore replaces the DynamoDB worker-metrics table; set it with
-	// LeaseStore. Default: none (the DynamoDB table).
-	WorkerStore leases.WorkerStore
-	// CoordinatorStore replaces the DynamoDB coordinator-state table; set
-	// it with LeaseStore. Default: none (the DynamoDB table).
-	CoordinatorStore leases.CoordinatorStore
+	// Stores replaces the three DynamoDB tables (for tests, with
+	// leases.NewMemoryStores, or stores of your own); set all three of its
+	// stores, or none. Default: none (the DynamoDB tables).
+	Stores leases.Stores
 	// LeaseTableName is the lease table. Default: ApplicationName.
 	LeaseTableName string
 	// WorkerMetricsTableName holds one record per worker: its session,
@@ -324,8 +317,8 @@ func (c Config) validate() error {
 	if c.LeaseTableName == c.WorkerMetricsTableName || c.LeaseTableName == c.CoordinatorTableName || c.WorkerMetricsTableName == c.CoordinatorTableName {
 		return bad("LeaseTableName", "the lease, worker-metrics and coordinator tables must be three different tables")
 	}
-	if (c.LeaseStore == nil) != (c.WorkerStore == nil) || (c.LeaseStore == nil) != (c.CoordinatorStore == nil) {
-		return bad("WorkerStore", "LeaseStore, WorkerStore and CoordinatorStore are set together or not at all")
+	if st := c.Stores; (st.Leases == nil) != (st.Workers == nil) || (st.Leases == nil) != (st.Coordinator == nil) {
+		return bad("Stores", "set Leases, Workers and Coordinator together, or none of them")
 	}
 	if c.StreamName == "" && c.StreamARN == "" {
 		return bad("StreamName", "one of StreamName or StreamARN is required")
@@ -345,8 +338,8 @@ func (c Config) validate() error {
 	if err := c.InitialPosition.Validate(); err != nil {
 		return bad("InitialPosition", "%v", err)
 	}
-	if c.AWSConfig == nil && (c.KinesisClient == nil || (c.DynamoDBClient == nil && c.LeaseStore == nil)) {
-		return bad("AWSConfig", "is required unless KinesisClient and DynamoDBClient (or LeaseStore) are set")
+	if c.AWSConfig == nil && (c.KinesisClient == nil || (c.DynamoDBClient == nil && c.Stores.Leases == nil)) {
+		return bad("AWSConfig", "is required unless KinesisClient and DynamoDBClient (or Stores) are set")
 	}
 	if strings.TrimSpace(c.WorkerID) != c.WorkerID || len(c.WorkerID) > 512 {
 		return bad("WorkerID", "%q must have no surrounding spaces and at most 512 bytes", c.WorkerID)

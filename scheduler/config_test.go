@@ -54,7 +54,7 @@ func TestConfigValidationNamesTheField(t *testing.T) {
 		{"BalanceEvery", func(c *Config) { c.BalanceEvery = -2 }},
 		{"WorkerMetricsTableName", func(c *Config) { c.WorkerMetricsTableName = "x" }},
 		{"LeaseTableName", func(c *Config) { c.CoordinatorTableName = "orders-app" }},
-		{"WorkerStore", func(c *Config) { c.LeaseStore = leases.NewMemoryStore() }},
+		{"Stores", func(c *Config) { c.Stores.Leases = leases.NewMemoryStores().Leases }},
 		{"ShardSyncInterval", func(c *Config) { c.ShardSyncInterval = -1 }},
 		{"ParentPollInterval", func(c *Config) { c.ParentPollInterval = -1 }},
 		{"ProcessorRetryMaxBackoff", func(c *Config) { c.ProcessorRetryBackoff = time.Minute; c.ProcessorRetryMaxBackoff = time.Second }},

@@ -21,9 +21,9 @@ import (
 type harness struct {
 	t       *testing.T
 	fake    *kinesistest.Fake
-	store   *leases.MemoryStore
-	workers *leases.MemoryWorkerStore
-	coord   *leases.MemoryCoordinatorStore
+	store   leases.Store
+	workers leases.WorkerStore
+	coord   leases.CoordinatorStore
 	stream  string
 	sched   *Scheduler // the last one started
 }
@@ -46,8 +46,8 @@ func newHarness(t *testing.T, shards int, cfg ...kinesistest.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, fake: fake, store: leases.NewMemoryStore(),
-		workers: leases.NewMemoryWorkerStore(), coord: leases.NewMemoryCoordinatorStore(), stream: "test-stream"}
+	h := &harness{t: t, fake: fake, store: leases.NewMemoryStores().Leases,
+		workers: leases.NewMemoryStores().Workers, coord: leases.NewMemoryStores().Coordinator, stream: "test-stream"}
 	if err := h.fake.CreateStream(h.stream, shards); err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +64,7 @@ func (h *harness) config(worker string) Config {
 		StreamName:               h.stream,
 		InitialPosition:          consumer.InitialPositionTrimHorizon,
 		KinesisClient:            h.fake,
-		LeaseStore:               h.store,
-		WorkerStore:              h.workers,
-		CoordinatorStore:         h.coord,
+		Stores:                   leases.Stores{Leases: h.store, Workers: h.workers, Coordinator: h.coord},
 		WorkerID:                 worker,
 		Logger:                   testLogger(h.t),
 		MinGetRecordsInterval:    5 * time.Millisecond,

@@ -122,9 +122,7 @@ func handlerRun(ctx context.Context, pf, n int) (float64, int64, error) {
 		StreamName:            "bench-handler",
 		InitialPosition:       consumer.InitialPositionTrimHorizon,
 		KinesisClient:         fake,
-		LeaseStore:            leases.NewMemoryStore(),
-		WorkerStore:           leases.NewMemoryWorkerStore(),
-		CoordinatorStore:      leases.NewMemoryCoordinatorStore(),
+		Stores:                leases.Stores{Leases: leases.NewMemoryStores().Leases, Workers: leases.NewMemoryStores().Workers, Coordinator: leases.NewMemoryStores().Coordinator},
 		WorkerID:              "bench-worker",
 		MinGetRecordsInterval: time.Millisecond,
 	}, factory)

@@ -31,7 +31,7 @@ func seq(s string, sub int64) consumer.ExtendedSequenceNumber {
 func setup(t *testing.T) (*countingStore, *Checkpointer, *atomic.Int32) {
 	t.Helper()
 	ctx := context.Background()
-	st := &countingStore{Store: leases.NewMemoryStore()}
+	st := &countingStore{Store: leases.NewMemoryStores().Leases}
 	if _, err := st.Create(ctx, leases.Lease{Key: "shard-1", Checkpoint: consumer.TrimHorizon}); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestCheckpointFencedByOwnership(t *testing.T) {
 
 func TestCheckpointFenceStopsWrites(t *testing.T) {
 	ctx := context.Background()
-	st := leases.NewMemoryStore()
+	st := leases.NewMemoryStores().Leases
 	if _, err := st.Create(ctx, leases.Lease{Key: "s", Owner: "", Checkpoint: consumer.TrimHorizon}); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestPrepareCheckpointKeepsCheckpoint(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	for _, cfg := range []Config{{}, {Store: leases.NewMemoryStore()}, {Store: leases.NewMemoryStore(), LeaseKey: "k"}} {
+	for _, cfg := range []Config{{}, {Store: leases.NewMemoryStores().Leases}, {Store: leases.NewMemoryStores().Leases, LeaseKey: "k"}} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) accepted an incomplete config", cfg)
 		}

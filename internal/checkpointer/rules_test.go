@@ -56,7 +56,7 @@ var impls = []impl{
 	{"real", func(t *testing.T, start consumer.ExtendedSequenceNumber) (subject, func() ([]consumer.ExtendedSequenceNumber, consumer.ExtendedSequenceNumber, []byte)) {
 		t.Helper()
 		ctx := context.Background()
-		st := &recordingStore{Store: leases.NewMemoryStore()}
+		st := &recordingStore{Store: leases.NewMemoryStores().Leases}
 		if _, err := st.Create(ctx, leases.Lease{Key: "shard-1", Checkpoint: start}); err != nil {
 			t.Fatal(err)
 		}

@@ -40,9 +40,9 @@ type Options struct {
 type Cluster struct {
 	opts     Options
 	Fake     *kinesistest.Fake
-	Leases   *leases.MemoryStore
-	Workers  *leases.MemoryWorkerStore
-	Coord    *leases.MemoryCoordinatorStore
+	Leases   leases.Store
+	Workers  leases.WorkerStore
+	Coord    leases.CoordinatorStore
 	Stream   string
 	Journal  *Journal
 	cpLog    *checkpointLog
@@ -67,9 +67,9 @@ func New(opts Options) (*Cluster, error) {
 	c := &Cluster{
 		opts:    opts,
 		Fake:    fake,
-		Leases:  leases.NewMemoryStore(),
-		Workers: leases.NewMemoryWorkerStore(),
-		Coord:   leases.NewMemoryCoordinatorStore(),
+		Leases:  leases.NewMemoryStores().Leases,
+		Workers: leases.NewMemoryStores().Workers,
+		Coord:   leases.NewMemoryStores().Coordinator,
 		Stream:  "scenario-stream",
 		Journal: newJournal(),
 		cpLog:   &checkpointLog{byKey: map[string][]consumer.ExtendedSequenceNumber{}},
@@ -103,16 +103,14 @@ func (c *Cluster) Start(id string) (*Worker, error) {
 	w := &Worker{ID: id, part: &partition{}, done: make(chan error, 1)}
 	w.SetCPU(-1)
 	cfg := scheduler.Config{
-		ApplicationName:  "scenario-app",
-		StreamName:       c.Stream,
-		InitialPosition:  consumer.InitialPositionTrimHorizon,
-		KinesisClient:    c.Fake,
-		LeaseStore:       &leaseStore{Store: c.Leases, p: w.part, log: c.cpLog},
-		WorkerStore:      &workerStore{WorkerStore: c.Workers, p: w.part},
-		CoordinatorStore: &coordStore{CoordinatorStore: c.Coord, p: w.part},
-		WorkerID:         id,
-		Logger:           c.opts.Logger,
-		FailoverTime:     c.opts.FailoverTime,
+		ApplicationName: "scenario-app",
+		StreamName:      c.Stream,
+		InitialPosition: consumer.InitialPositionTrimHorizon,
+		KinesisClient:   c.Fake,
+		Stores:          leases.Stores{Leases: &leaseStore{Store: c.Leases, p: w.part, log: c.cpLog}, Workers: &workerStore{WorkerStore: c.Workers, p: w.part}, Coordinator: &coordStore{CoordinatorStore: c.Coord, p: w.part}},
+		WorkerID:        id,
+		Logger:          c.opts.Logger,
+		FailoverTime:    c.opts.FailoverTime,
 		// Scenario records are small and the fake is local: poll briskly.
 		MinGetRecordsInterval: 20 * time.Millisecond,
 		IdleTimeBetweenReads:  50 * time.Millisecond,
@@ -255,7 +253,10 @@ func (c *Cluster) Leader() string {
 
 // DynamoWrites counts the writes made to the three tables so far.
 func (c *Cluster) DynamoWrites() int64 {
-	return int64(c.Leases.TotalWrites()) + c.Workers.Writes() + c.Coord.Writes()
+	// The memory stores count their writes (see leases.NewMemoryStores).
+	type leaseWrites interface{ TotalWrites() int }
+	type writes interface{ Writes() int64 }
+	return int64(c.Leases.(leaseWrites).TotalWrites()) + c.Workers.(writes).Writes() + c.Coord.(writes).Writes()
 }
 
 // processor journals every delivery and checkpoints after every batch.

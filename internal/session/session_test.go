@@ -30,7 +30,7 @@ func (f *flakyWorkers) Heartbeat(ctx context.Context, r leases.WorkerRecord) (le
 func TestSessionFencesBeforeFailoverAndRecovers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const failover = 10 * time.Second
-		store := &flakyWorkers{WorkerStore: leases.NewMemoryWorkerStore()}
+		store := &flakyWorkers{WorkerStore: leases.NewMemoryStores().Workers}
 		var mu sync.Mutex
 		var fencedAt, aliveAt time.Time
 		var fencedCalls int
@@ -85,7 +85,7 @@ func TestSessionFencesBeforeFailoverAndRecovers(t *testing.T) {
 
 func TestSessionReplacedByAnotherIncarnationFences(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store := leases.NewMemoryWorkerStore()
+		store := leases.NewMemoryStores().Workers
 		var fenced atomic.Int32
 		s, err := StartSession(context.Background(), SessionConfig{Store: store, WorkerID: "w1", FailoverTime: 10 * time.Second,
 			HeartbeatInterval: 10 * time.Second / 3, FenceMargin: 2 * time.Second,
