@@ -79,12 +79,12 @@ type PlanConfig struct {
 }
 
 const (
-	// DefaultThresholdPercent is KCL's reBalanceThresholdPercentage.
-	DefaultThresholdPercent = 10
-	// DefaultDampeningPercent is KCL's dampeningPercentage.
-	DefaultDampeningPercent = 60
-	// DefaultMaxCPU is the operating limit of a worker that names none.
-	DefaultMaxCPU = 100
+	// defaultThresholdPercent is KCL's reBalanceThresholdPercentage.
+	defaultThresholdPercent = 10
+	// defaultDampeningPercent is KCL's dampeningPercentage.
+	defaultDampeningPercent = 60
+	// defaultMaxCPU is the operating limit of a worker that names none.
+	defaultMaxCPU = 100
 )
 
 // Validate reports every configuration value that is out of range, each as
@@ -100,10 +100,10 @@ func (c PlanConfig) Validate() error {
 		bad("MaxLeasesForWorker", "%d is negative (0 means unlimited)", c.MaxLeasesForWorker)
 	}
 	if math.IsNaN(c.ThresholdPercent) || c.ThresholdPercent < 0 || math.IsInf(c.ThresholdPercent, 0) {
-		bad("ThresholdPercent", "%v must be a finite value >= 0 (0 means %d)", c.ThresholdPercent, DefaultThresholdPercent)
+		bad("ThresholdPercent", "%v must be a finite value >= 0 (0 means %d)", c.ThresholdPercent, defaultThresholdPercent)
 	}
 	if math.IsNaN(c.DampeningPercent) || c.DampeningPercent < 0 || c.DampeningPercent > 100 {
-		bad("DampeningPercent", "%v must be in [0, 100] (0 means %d)", c.DampeningPercent, DefaultDampeningPercent)
+		bad("DampeningPercent", "%v must be in [0, 100] (0 means %d)", c.DampeningPercent, defaultDampeningPercent)
 	}
 	return errors.Join(errs...)
 }
@@ -113,10 +113,10 @@ func (c PlanConfig) normalized() PlanConfig {
 		c.MaxLeasesForWorker = 0
 	}
 	if !(c.ThresholdPercent > 0) || math.IsInf(c.ThresholdPercent, 0) {
-		c.ThresholdPercent = DefaultThresholdPercent
+		c.ThresholdPercent = defaultThresholdPercent
 	}
 	if !(c.DampeningPercent > 0) {
-		c.DampeningPercent = DefaultDampeningPercent
+		c.DampeningPercent = defaultDampeningPercent
 	}
 	if c.DampeningPercent > 100 {
 		c.DampeningPercent = 100
@@ -326,7 +326,7 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 
 // liveWorkers turns the live workers into planner workers sorted by id,
 // dropping empty ids and repeats (the first occurrence of an id wins), with
-// unknown CPU figures as -1 and a missing MaxCPU as DefaultMaxCPU.
+// unknown CPU figures as -1 and a missing MaxCPU as defaultMaxCPU.
 func liveWorkers(alive []WorkerLoad) []*pWorker {
 	ws := make([]*pWorker, 0, len(alive))
 	for i := range alive {
@@ -340,7 +340,7 @@ func liveWorkers(alive []WorkerLoad) []*pWorker {
 		}
 		maxCPU := a.MaxCPU
 		if !(maxCPU > 0) {
-			maxCPU = DefaultMaxCPU
+			maxCPU = defaultMaxCPU
 		}
 		ws = append(ws, &pWorker{id: a.ID, cpu: cpu, maxLoad: maxCPU, pos: [2]int{-1, -1}})
 	}

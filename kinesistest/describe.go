@@ -13,7 +13,7 @@ import (
 // default 24 h retention (records never expire). optFns are
 // ignored.
 func (f *Fake) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, _ ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
-	const op = OpDescribeStreamSummary
+	const op = opDescribeStreamSummary
 	if in == nil {
 		in = &kinesis.DescribeStreamSummaryInput{}
 	}

@@ -102,13 +102,13 @@ func ExampleFake_InjectError() {
 		StreamName: aws.String("s"), ShardId: aws.String("shardId-000000000000"),
 		ShardIteratorType: types.ShardIteratorTypeLatest,
 	})
-	kin.InjectError(kinesistest.OpGetRecords, "", &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}, 2)
+	kin.InjectError("GetRecords", "", &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}, 2)
 	for range 3 {
 		_, err := kin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
 		var throttled *types.ProvisionedThroughputExceededException
 		fmt.Println("throttled:", errors.As(err, &throttled))
 	}
-	fmt.Println("calls:", kin.Calls(kinesistest.OpGetRecords))
+	fmt.Println("calls:", kin.Calls("GetRecords"))
 	// Output:
 	// throttled: true
 	// throttled: true

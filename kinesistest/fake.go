@@ -17,17 +17,18 @@ import (
 
 var _ awsapi.Kinesis = (*Fake)(nil)
 
-// Operation names accepted by Calls, InjectError and InjectLatency.
+// The operations Calls, InjectError and InjectLatency accept: the names
+// of the Kinesis API calls a consumer makes (the methods of the same name).
 const (
-	OpDescribeStreamSummary = "DescribeStreamSummary"
-	OpListShards            = "ListShards"
-	OpGetShardIterator      = "GetShardIterator"
-	OpGetRecords            = "GetRecords"
+	opDescribeStreamSummary = "DescribeStreamSummary"
+	opListShards            = "ListShards"
+	opGetShardIterator      = "GetShardIterator"
+	opGetRecords            = "GetRecords"
 )
 
 func knownOp(op string) bool {
 	switch op {
-	case OpDescribeStreamSummary, OpListShards, OpGetShardIterator, OpGetRecords:
+	case opDescribeStreamSummary, opListShards, opGetShardIterator, opGetRecords:
 		return true
 	}
 	return false
@@ -84,15 +85,17 @@ func (f *Fake) nextCounterLocked() uint64 {
 	return f.counter
 }
 
-// Calls returns how many times op was called, failed calls included.
+// Calls returns how many times op (a Kinesis call the fake serves:
+// "DescribeStreamSummary", "ListShards", "GetShardIterator" or
+// "GetRecords") was called, failed calls included.
 func (f *Fake) Calls(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[op]
 }
 
-// InjectError makes the next `times` calls of op fail with err (wrapped as
-// the SDK wraps service errors, so errors.As and awsapi.ErrorCode see it).
+// InjectError makes the next `times` calls of op (as for Calls) fail with err (wrapped as
+// the SDK wraps service errors, so errors.As and a caller's error classification see it).
 // shardID limits the fault to calls on that shard (GetShardIterator's
 // ShardId, the shard a GetRecords iterator points into); "" matches every
 // call. times < 0 fails every matching call until ClearFaults; times == 0

@@ -56,7 +56,7 @@ func TestGetRecordsThrottle(t *testing.T) {
 		if _, err := getRecords(f, iter0); err != nil {
 			t.Errorf("after 1 s: %v", err)
 		}
-		if got := f.Calls(OpGetRecords); got != 9 {
+		if got := f.Calls(opGetRecords); got != 9 {
 			t.Errorf("Calls(GetRecords) = %d, want 9 (throttled calls count)", got)
 		}
 	})
@@ -151,12 +151,12 @@ func TestInjectedErrorsClassified(t *testing.T) {
 		classify func(error) bool
 		target   any
 	}{
-		{"throughput on GetRecords", OpGetRecords, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}, awsapi.IsThrottle, new(*types.ProvisionedThroughputExceededException)},
-		{"KMS throttling on GetRecords", OpGetRecords, &types.KMSThrottlingException{}, awsapi.IsThrottle, new(*types.KMSThrottlingException)},
-		{"expired iterator on GetRecords", OpGetRecords, &types.ExpiredIteratorException{}, awsapi.IsExpiredIterator, new(*types.ExpiredIteratorException)},
-		{"not found on GetShardIterator", OpGetShardIterator, &types.ResourceNotFoundException{}, awsapi.IsNotFound, new(*types.ResourceNotFoundException)},
-		{"limit on ListShards", OpListShards, &types.LimitExceededException{}, awsapi.IsThrottle, new(*types.LimitExceededException)},
-		{"access denied on DescribeStreamSummary", OpDescribeStreamSummary, &types.AccessDeniedException{}, awsapi.IsAccessDenied, new(*types.AccessDeniedException)},
+		{"throughput on GetRecords", opGetRecords, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}, awsapi.IsThrottle, new(*types.ProvisionedThroughputExceededException)},
+		{"KMS throttling on GetRecords", opGetRecords, &types.KMSThrottlingException{}, awsapi.IsThrottle, new(*types.KMSThrottlingException)},
+		{"expired iterator on GetRecords", opGetRecords, &types.ExpiredIteratorException{}, awsapi.IsExpiredIterator, new(*types.ExpiredIteratorException)},
+		{"not found on GetShardIterator", opGetShardIterator, &types.ResourceNotFoundException{}, awsapi.IsNotFound, new(*types.ResourceNotFoundException)},
+		{"limit on ListShards", opListShards, &types.LimitExceededException{}, awsapi.IsThrottle, new(*types.LimitExceededException)},
+		{"access denied on DescribeStreamSummary", opDescribeStreamSummary, &types.AccessDeniedException{}, awsapi.IsAccessDenied, new(*types.AccessDeniedException)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,13 +166,13 @@ func TestInjectedErrorsClassified(t *testing.T) {
 			call := func() error {
 				var err error
 				switch tc.op {
-				case OpGetRecords:
+				case opGetRecords:
 					_, err = getRecords(f, iter)
-				case OpGetShardIterator:
+				case opGetShardIterator:
 					_, err = f.GetShardIterator(context.Background(), iterIn("s", id(0), types.ShardIteratorTypeTrimHorizon))
-				case OpListShards:
+				case opListShards:
 					_, err = f.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String("s")})
-				case OpDescribeStreamSummary:
+				case opDescribeStreamSummary:
 					_, err = f.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("s")})
 				}
 				return err
@@ -211,7 +211,7 @@ func TestInjectErrorScoping(t *testing.T) {
 	it1 := mustIterator(t, f, iterIn("s", id(1), types.ShardIteratorTypeTrimHorizon))
 	boom := &types.InternalFailureException{Message: aws.String("boom")}
 
-	f.InjectError(OpGetRecords, id(1), boom, -1)
+	f.InjectError(opGetRecords, id(1), boom, -1)
 	for range 3 {
 		if _, err := getRecords(f, it0); err != nil {
 			t.Fatalf("shard 0 hit by a fault for shard 1: %v", err)
@@ -232,8 +232,8 @@ func TestInjectErrorScoping(t *testing.T) {
 	// Faults are used in order: first the one-shot, then the next.
 	first := &types.ExpiredIteratorException{}
 	second := &types.ResourceNotFoundException{}
-	f.InjectError(OpGetRecords, "", first, 1)
-	f.InjectError(OpGetRecords, "", second, 1)
+	f.InjectError(opGetRecords, "", first, 1)
+	f.InjectError(opGetRecords, "", second, 1)
 	if _, err := getRecords(f, it0); !errors.Is(err, first) {
 		t.Errorf("first call: %v, want the first fault", err)
 	}
@@ -245,7 +245,7 @@ func TestInjectErrorScoping(t *testing.T) {
 	}
 
 	mustPanic(t, "unknown op", func() { f.InjectError("PutRecord", "", boom, 1) })
-	mustPanic(t, "nil error", func() { f.InjectError(OpGetRecords, "", nil, 1) })
+	mustPanic(t, "nil error", func() { f.InjectError(opGetRecords, "", nil, 1) })
 	mustPanic(t, "latency on unknown op", func() { f.InjectLatency("Nope", time.Second) })
 }
 
@@ -263,7 +263,7 @@ func TestInjectLatency(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := mustNew(t, Config{})
 		mustCreate(t, f, "s", 1)
-		f.InjectLatency(OpListShards, 2*time.Second)
+		f.InjectLatency(opListShards, 2*time.Second)
 
 		start := time.Now()
 		if _, err := f.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String("s")}); err != nil {
@@ -289,7 +289,7 @@ func TestInjectLatency(t *testing.T) {
 		if _, err := f.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("s")}); err != nil {
 			t.Fatal(err)
 		}
-		f.InjectLatency(OpListShards, 0)
+		f.InjectLatency(opListShards, 0)
 		if _, err := f.ListShards(context.Background(), &kinesis.ListShardsInput{StreamName: aws.String("s")}); err != nil {
 			t.Fatal(err)
 		}

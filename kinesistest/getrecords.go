@@ -17,7 +17,7 @@ import (
 // has no NextShardIterator and lists the children in ChildShards.
 // optFns are ignored.
 func (f *Fake) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
-	const op = OpGetRecords
+	const op = opGetRecords
 	if in == nil {
 		in = &kinesis.GetRecordsInput{}
 	}

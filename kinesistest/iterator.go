@@ -78,7 +78,7 @@ func (f *Fake) decodeIterator(s string) (it iterator, ok bool) {
 // StreamName or StreamARN. Sequence numbers must come from that shard;
 // positions in trimmed data read from the trim horizon. optFns are ignored.
 func (f *Fake) GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, _ ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
-	const op = OpGetShardIterator
+	const op = opGetShardIterator
 	if in == nil {
 		in = &kinesis.GetShardIteratorInput{}
 	}

@@ -76,7 +76,7 @@ func (f *Fake) decodeToken(s string) (t listToken, ok bool) {
 // (ExpiredNextTokenException). Shards that closed before the trim horizon
 // are never listed. optFns are ignored.
 func (f *Fake) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
-	const op = OpListShards
+	const op = opListShards
 	if in == nil {
 		in = &kinesis.ListShardsInput{}
 	}

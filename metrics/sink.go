@@ -34,17 +34,12 @@ type Sink interface {
 	Close(ctx context.Context) error
 }
 
-// Nop is a Sink that keeps nothing. It is the default wherever a Sink is
-// optional.
-type Nop struct{}
+// Nop is a Sink that keeps nothing (Enabled always reports false). It is
+// the default wherever a Sink is optional.
+var Nop Sink = nop{}
 
-var _ Sink = Nop{}
+type nop struct{}
 
-// Enabled always reports false.
-func (Nop) Enabled(Level) bool { return false }
-
-// Record does nothing.
-func (Nop) Record(string, float64, Unit, Level, Dims) {}
-
-// Close does nothing.
-func (Nop) Close(context.Context) error { return nil }
+func (nop) Enabled(Level) bool                        { return false }
+func (nop) Record(string, float64, Unit, Level, Dims) {}
+func (nop) Close(context.Context) error               { return nil }

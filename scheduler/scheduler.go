@@ -123,7 +123,7 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	s.log = cfg.Logger.With().Str("worker", cfg.WorkerID).Str("stream", cfg.StreamName).Logger()
 	s.sink = cfg.Metrics
 	if s.sink == nil {
-		s.sink = metrics.Nop{}
+		s.sink = metrics.Nop
 	}
 	s.decoder = fastdecode.New()
 	s.getRecOpt = s.decoder.Option

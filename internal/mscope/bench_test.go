@@ -24,7 +24,7 @@ type benchSink struct {
 
 func benchSinks() []benchSink {
 	return []benchSink{
-		{"nop", func(*testing.B) metrics.Sink { return metrics.Nop{} }},
+		{"nop", func(*testing.B) metrics.Sink { return metrics.Nop }},
 		{"level-filtered", func(*testing.B) metrics.Sink { return metrics.NewMemory(metrics.LevelNone) }},
 		{"memory", func(*testing.B) metrics.Sink { return metrics.NewMemory(metrics.LevelDetailed) }},
 	}

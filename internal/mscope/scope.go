@@ -28,7 +28,7 @@ type Scope struct {
 // nil s records nothing.
 func New(s metrics.Sink, dims ...metrics.Dimension) *Scope {
 	if s == nil {
-		s = metrics.Nop{}
+		s = metrics.Nop
 	}
 	return &Scope{sink: s, dims: metrics.NewDims(dims...)}
 }
