@@ -80,7 +80,7 @@ demo: deps tools
 	$(WITHEMULATORS) -- $(GO) run ./examples/demo $(DEMOFLAGS)
 
 bench: deps tools
-	$(WITHEMULATORS) -kinesalite -- $(GO) run ./examples/bench $(BENCHFLAGS)
+	$(WITHEMULATORS) -kinesalite -- $(GO) run ./internal/cmd/bench $(BENCHFLAGS)
 
 # go vet, plus go vet -tags purego of PUREGO_PKGS and a check that the
 # purego build of those packages holds no assembly.

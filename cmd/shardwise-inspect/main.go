@@ -1,10 +1,10 @@
-// Command inspect prints, read-only, the lease table of a Shardwise (or
+// Command shardwise-inspect prints, read-only, the lease table of a Shardwise (or
 // Java KCL v3) application — shard, owner, checkpoint, parents, state —
 // and its workers with their load and liveness, against AWS or the local
 // emulators.
 //
-//	go run ./examples/inspect -app orders-consumer            # default AWS config
-//	go run ./examples/inspect -app demo-app -local            # emulator endpoints from the environment
+//	go run ./cmd/shardwise-inspect -app orders-consumer            # default AWS config
+//	go run ./cmd/shardwise-inspect -app demo-app -local            # emulator endpoints from the environment
 //
 // It never writes to any table.
 package main

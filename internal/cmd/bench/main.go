@@ -1,7 +1,7 @@
 // Command bench runs Shardwise's measurement scenarios and prints their
 // figures as key=value lines, one scenario at a time:
 //
-//	go run ./examples/bench -scenario NAME [-quick]
+//	go run ./internal/cmd/bench -scenario NAME [-quick]
 //
 // Each scenario lives in its own file and registers itself in init. The
 // scenarios run in-process (in-memory fakes or an in-process Kinesis
