@@ -4,23 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/shardwise/shardwise/batch"
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/kinesistest"
+	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/scheduler"
 )
 
 // A function becomes a processor with the settings of a Lambda Kinesis
-// trigger. Here it runs through the scheduler on the in-memory Kinesis
-// fake: one record of 200 is poison; bisection isolates it, its retries
-// run out, the on-failure destination takes it, and the shard's checkpoint
-// still reaches the end.
+// trigger. Here it runs under a scheduler on the in-memory Kinesis and
+// lease tables: one record of 200 is poison; bisection isolates it, its
+// retries run out, the on-failure destination takes it, and the shard's
+// checkpoint still reaches the last record.
 func ExampleNew() {
-	s, err := newFakeStream(1)
+	kin, err := kinesistest.New(kinesistest.Config{})
 	if err == nil {
-		err = s.put(0, 200, 10) // payloads "key-K:N", N = 0..199
+		err = kin.CreateStream("orders", 1)
+	}
+	var last []kinesistest.PutResult
+	if err == nil {
+		entries := make([]kinesistest.PutEntry, 200)
+		for i := range entries {
+			key := "key-" + strconv.Itoa(i%10)
+			entries[i] = kinesistest.PutEntry{PartitionKey: key, Data: []byte(key + ":" + strconv.Itoa(i))}
+		}
+		last, err = kin.PutRecords("orders", entries)
 	}
 	if err != nil {
 		fmt.Println(err)
@@ -60,16 +72,38 @@ func ExampleNew() {
 		}
 		return nil
 	}
-	factory, err := batch.New(handle, batch.Config{BatchSize: 50, ParallelizationFactor: 4, BisectOnError: true, MaxRetryAttempts: new(2), OnFailure: onFailure, RetryBackoff: time.Millisecond, RetryMaxBackoff: 10 * time.Millisecond})
+	factory, err := batch.New(handle, batch.Config{
+		BatchSize:             50,
+		ParallelizationFactor: 4,
+		BisectOnError:         true,
+		MaxRetryAttempts:      new(2),
+		OnFailure:             onFailure,
+		RetryBackoff:          time.Millisecond,
+		RetryMaxBackoff:       10 * time.Millisecond,
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	stop, err := s.run(s.config("example-worker", zerolog.Nop()), factory)
+	stores := leases.NewMemoryStores()
+	s, err := scheduler.New(scheduler.Config{
+		ApplicationName:      "orders-app",
+		StreamName:           "orders",
+		InitialPosition:      consumer.InitialPositionTrimHorizon,
+		KinesisClient:        kin,
+		Stores:               stores,
+		WorkerID:             "worker-1",
+		FailoverTime:         time.Second,
+		IdleTimeBetweenReads: 20 * time.Millisecond,
+	}, factory)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+
 	finished := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -85,17 +119,18 @@ wait:
 			break wait
 		}
 	}
-	if err := stop(); err != nil { // graceful: checkpoints what finished
+	stop() // graceful: checkpoints what finished
+	if err := <-ran; err != nil {
 		fmt.Println(err)
 	}
-	cps, err := s.checkpoints()
+	l, err := stores.Leases.Get(context.Background(), "shardId-000000000000")
 	if err != nil {
 		fmt.Println(err)
+		return
 	}
-	shard := "shardId-000000000000"
 	fmt.Println("handled:", handled)
 	fmt.Println("given up:", givenUp)
-	fmt.Println("checkpoint at the shard's last record:", cps[shard] == s.last[shard])
+	fmt.Println("checkpoint at the shard's last record:", l.Checkpoint.SequenceNumber == last[len(last)-1].SequenceNumber)
 	// Output:
 	// handled: 199
 	// given up: [key-3:123 after 2 retries (RetryAttemptsExhausted)]

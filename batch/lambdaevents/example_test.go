@@ -13,7 +13,10 @@ import (
 
 	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/batch/lambdaevents"
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/kinesistest"
+	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/scheduler"
 )
 
 // The body of a Lambda function on a Kinesis trigger (with
@@ -63,7 +66,10 @@ func Example() {
 		return
 	}
 
-	s, err := newFakeStream(1)
+	kin, err := kinesistest.New(kinesistest.Config{})
+	if err == nil {
+		err = kin.CreateStream("orders", 1)
+	}
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -80,16 +86,28 @@ func Example() {
 			entries = append(entries, kinesistest.PutEntry{PartitionKey: "alice", Data: []byte("not json " + strconv.Itoa(i))})
 		}
 	}
-	if _, err := s.fake.PutRecords(s.stream, entries); err != nil {
+	if _, err := kin.PutRecords("orders", entries); err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	stop, err := s.run(factory)
+	s, err := scheduler.New(scheduler.Config{
+		ApplicationName:      "orders-app",
+		StreamName:           "orders",
+		InitialPosition:      consumer.InitialPositionTrimHorizon,
+		KinesisClient:        kin,
+		Stores:               leases.NewMemoryStores(),
+		WorkerID:             "worker-1",
+		FailoverTime:         time.Second,
+		IdleTimeBetweenReads: 20 * time.Millisecond,
+	}, factory)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
 	finished := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -105,7 +123,8 @@ wait:
 			break wait
 		}
 	}
-	if err := stop(); err != nil {
+	stop()
+	if err := <-ran; err != nil {
 		fmt.Println(err)
 	}
 

@@ -7,12 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/kinesistest"
-	"github.com/shardwise/shardwise/leases"
-	"github.com/shardwise/shardwise/scheduler"
 )
 
 // memCheckpointer is a Checkpointer that keeps the last position and
@@ -107,49 +102,4 @@ func records(from, n int, arrival time.Time) []consumer.Record {
 		}
 	}
 	return out
-}
-
-// fakeStream is a stream on the in-memory Kinesis fake, consumed through
-// the real scheduler with in-memory lease, worker and coordinator stores.
-type fakeStream struct {
-	fake   *kinesistest.Fake
-	stream string
-}
-
-func newFakeStream(shards int) (*fakeStream, error) {
-	fake, err := kinesistest.New(kinesistest.Config{GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
-	if err != nil {
-		return nil, err
-	}
-	s := &fakeStream{
-		fake:   fake,
-		stream: "lambda-stream",
-	}
-	return s, s.fake.CreateStream(s.stream, shards)
-}
-
-// run starts a scheduler and returns a function that stops it.
-func (s *fakeStream) run(f consumer.ProcessorFactory) (stop func() error, err error) {
-	sch, err := scheduler.New(scheduler.Config{
-		ApplicationName:        "lambda-app",
-		StreamName:             s.stream,
-		InitialPosition:        consumer.InitialPositionTrimHorizon,
-		KinesisClient:          s.fake,
-		Stores:                 leases.Stores{Leases: leases.NewMemoryStores().Leases, Workers: leases.NewMemoryStores().Workers, Coordinator: leases.NewMemoryStores().Coordinator},
-		WorkerID:               "w1",
-		Logger:                 zerolog.Nop(),
-		MinGetRecordsInterval:  5 * time.Millisecond,
-		IdleTimeBetweenReads:   10 * time.Millisecond,
-		LeaseDiscoveryInterval: 50 * time.Millisecond,
-	}, f)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sch.Run(ctx) }()
-	return func() error {
-		cancel()
-		return <-done
-	}, nil
 }
