@@ -55,6 +55,7 @@ type ledger struct {
 func (l *ledger) len() int { return len(l.entries) - l.head }
 
 func (l *ledger) add(e *entry) {
+	e.state = entryPending
 	l.entries = append(l.entries, e)
 	l.bytes += e.size
 }

@@ -51,7 +51,7 @@ func (p *causeRecorder) record(err error) {
 	*p.causes = append(*p.causes, err)
 }
 
-func runUntilShutdown(t *testing.T, stall bool) (runErr error, causes func() []error) {
+func runUntilShutdown(t *testing.T, stall bool) (causes func() []error, runErr error) {
 	h := newHarness(t, 2)
 	h.put(0, 4, 2)
 	var mu sync.Mutex
@@ -65,15 +65,15 @@ func runUntilShutdown(t *testing.T, stall bool) (runErr error, causes func() []e
 	<-started
 	waitFor(t, 10*time.Second, "both shards running", func() bool { return len(h.sched.Stats().Leases) == 2 })
 	runErr = stop()
-	return runErr, func() []error {
+	return func() []error {
 		mu.Lock()
 		defer mu.Unlock()
 		return append([]error(nil), got...)
-	}
+	}, runErr
 }
 
 func TestShutdownCauseIsErrShutdown(t *testing.T) {
-	err, causes := runUntilShutdown(t, false)
+	causes, err := runUntilShutdown(t, false)
 	if err != nil {
 		t.Fatalf("Run = %v, want nil after a graceful shutdown", err)
 	}
@@ -86,7 +86,7 @@ func TestShutdownCauseIsErrShutdown(t *testing.T) {
 }
 
 func TestShutdownTimeoutIsReportedByRun(t *testing.T) {
-	err, causes := runUntilShutdown(t, true)
+	causes, err := runUntilShutdown(t, true)
 	if !errors.Is(err, consumer.ErrShutdownTimeout) {
 		t.Fatalf("Run = %v, want an error wrapping consumer.ErrShutdownTimeout", err)
 	}
