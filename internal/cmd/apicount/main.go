@@ -27,8 +27,8 @@ import (
 
 type counts struct {
 	decls, methods, ifaceMethods, fields int
-	names                  []string
-	undocumented           []string
+	names                                []string
+	undocumented                         []string
 }
 
 func (c counts) total() int { return c.decls + c.methods + c.ifaceMethods + c.fields }
