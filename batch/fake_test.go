@@ -34,11 +34,12 @@ func newFakeStream(shards int) (*fakeStream, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := leases.NewMemoryStores()
 	s := &fakeStream{
 		fake:    fake,
-		store:   leases.NewMemoryStores().Leases,
-		workers: leases.NewMemoryStores().Workers,
-		coord:   leases.NewMemoryStores().Coordinator,
+		store:   st.Leases,
+		workers: st.Workers,
+		coord:   st.Coordinator,
 		stream:  "handler-stream",
 		last:    map[string]consumer.ExtendedSequenceNumber{},
 	}

@@ -147,7 +147,7 @@ type Result struct {
 // ErrShardEndNotCheckpointed is returned by Run when the processor did not
 // checkpoint SHARD_END in ShardEnded (in MaxAttempts calls). In
 // production the shard's children stay blocked until it does.
-var ErrShardEndNotCheckpointed = errors.New("shardwise: consumertest: ShardEnded did not checkpoint SHARD_END")
+var ErrShardEndNotCheckpointed = errors.New("shardwise: ShardEnded did not checkpoint SHARD_END")
 
 // Run drives the processor factory.NewProcessor(cfg.ShardID) makes through
 // one lease's lifecycle, as the scheduler does:
@@ -188,7 +188,7 @@ func Run(ctx context.Context, factory consumer.ProcessorFactory, cfg Config) (Re
 	}
 	proc := factory.NewProcessor(cfg.ShardID)
 	if proc == nil {
-		return Result{}, errors.New("shardwise: consumertest: the processor factory returned nil")
+		return Result{}, errors.New("shardwise: the processor factory returned nil")
 	}
 	r := &runner{cfg: cfg, cp: cfg.Checkpointer, proc: proc, stopping: make(chan struct{})}
 	r.leaseCtx, r.cancelLease = context.WithCancelCause(ctx)
@@ -235,7 +235,7 @@ func (r *runner) run() error {
 func (r *runner) call(f func() error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("shardwise: consumertest: processor panicked: %v", p)
+			err = fmt.Errorf("shardwise: processor panicked: %v", p)
 		}
 		if err != nil {
 			r.errs = append(r.errs, err)
@@ -252,7 +252,7 @@ func (r *runner) ctxErr() error {
 		r.cancelLease(err)
 	}
 	if err := context.Cause(r.leaseCtx); err != nil {
-		return fmt.Errorf("shardwise: consumertest: stopped: %w", err)
+		return fmt.Errorf("shardwise: stopped: %w", err)
 	}
 	return nil
 }
@@ -274,7 +274,7 @@ func (r *runner) initialize() error {
 			return nil
 		}
 	}
-	return fmt.Errorf("shardwise: consumertest: Initialize failed %d times: %w", r.cfg.MaxAttempts, err)
+	return fmt.Errorf("shardwise: Initialize failed %d times: %w", r.cfg.MaxAttempts, err)
 }
 
 // deliver hands batch i to ProcessRecords until it succeeds. It reports
@@ -317,7 +317,7 @@ func (r *runner) deliver(i int, b Batch) (bool, error) {
 		}
 	}
 	r.cp.Rewind(prev)
-	return false, fmt.Errorf("shardwise: consumertest: ProcessRecords of batch %d failed %d times: %w", i, r.cfg.MaxAttempts, err)
+	return false, fmt.Errorf("shardwise: ProcessRecords of batch %d failed %d times: %w", i, r.cfg.MaxAttempts, err)
 }
 
 // shardEnded calls ShardEnded until the processor checkpoints SHARD_END.
@@ -372,7 +372,7 @@ func (r *runner) finish() error {
 	}
 	in := consumer.ShutdownRequestedInput{ShardID: r.cfg.ShardID, Checkpointer: r.cp}
 	if err := r.call(func() error { return r.proc.ShutdownRequested(r.leaseCtx, in) }); err != nil {
-		return fmt.Errorf("shardwise: consumertest: ShutdownRequested: %w", err)
+		return fmt.Errorf("shardwise: ShutdownRequested: %w", err)
 	}
 	return nil
 }

@@ -95,9 +95,6 @@ var (
 	ErrConditionFailed = errors.New("shardwise: lease changed (condition failed)")
 )
 
-// ErrLeaseLost is consumer.ErrLeaseLost, re-exported for convenience.
-var ErrLeaseLost = consumer.ErrLeaseLost
-
 // TableSchemaError reports a table that exists with a key schema other than
 // the one Shardwise needs.
 type TableSchemaError struct {

@@ -46,8 +46,8 @@ func newHarness(t *testing.T, shards int, cfg ...kinesistest.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, fake: fake, store: leases.NewMemoryStores().Leases,
-		workers: leases.NewMemoryStores().Workers, coord: leases.NewMemoryStores().Coordinator, stream: "test-stream"}
+	st := leases.NewMemoryStores()
+	h := &harness{t: t, fake: fake, store: st.Leases, workers: st.Workers, coord: st.Coordinator, stream: "test-stream"}
 	if err := h.fake.CreateStream(h.stream, shards); err != nil {
 		t.Fatal(err)
 	}

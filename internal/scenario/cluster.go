@@ -64,12 +64,13 @@ func New(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := leases.NewMemoryStores()
 	c := &Cluster{
 		opts:    opts,
 		Fake:    fake,
-		Leases:  leases.NewMemoryStores().Leases,
-		Workers: leases.NewMemoryStores().Workers,
-		Coord:   leases.NewMemoryStores().Coordinator,
+		Leases:  st.Leases,
+		Workers: st.Workers,
+		Coord:   st.Coordinator,
 		Stream:  "scenario-stream",
 		Journal: newJournal(),
 		cpLog:   &checkpointLog{byKey: map[string][]consumer.ExtendedSequenceNumber{}},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/leases"
 )
@@ -17,7 +18,7 @@ import (
 // ErrFenced is the cause given to processors when their worker fenced
 // itself: it could not prove it was alive in time, so another worker may
 // take its leases. It wraps consumer.ErrLeaseLost.
-var ErrFenced = fmt.Errorf("%w: worker session fenced (no successful heartbeat in time)", leases.ErrLeaseLost)
+var ErrFenced = fmt.Errorf("%w: worker session fenced (no successful heartbeat in time)", consumer.ErrLeaseLost)
 
 // SessionConfig configures a worker session. It takes final values: the
 // scheduler computes every default (scheduler.Config), and StartSession

@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -58,7 +59,7 @@ func TestSessionFencesBeforeFailoverAndRecovers(t *testing.T) {
 		mu.Lock()
 		fa, fc := fencedAt, fencedCalls
 		mu.Unlock()
-		if fc != 1 || s.Fence() == nil || !errors.Is(s.Fence(), leases.ErrLeaseLost) {
+		if fc != 1 || s.Fence() == nil || !errors.Is(s.Fence(), consumer.ErrLeaseLost) {
 			t.Fatalf("after %v cut off: OnFenced calls %d, Fence %v", failover, fc, s.Fence())
 		}
 		if d := fa.Sub(cut); d > failover-failover/5 || d < failover-failover/5-failover/2 {

@@ -122,7 +122,7 @@ func handlerRun(ctx context.Context, pf, n int) (float64, int64, error) {
 		StreamName:            "bench-handler",
 		InitialPosition:       consumer.InitialPositionTrimHorizon,
 		KinesisClient:         fake,
-		Stores:                leases.Stores{Leases: leases.NewMemoryStores().Leases, Workers: leases.NewMemoryStores().Workers, Coordinator: leases.NewMemoryStores().Coordinator},
+		Stores:                leases.NewMemoryStores(),
 		WorkerID:              "bench-worker",
 		MinGetRecordsInterval: time.Millisecond,
 	}, factory)

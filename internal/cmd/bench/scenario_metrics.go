@@ -139,7 +139,7 @@ func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult
 		StreamName:            "bench",
 		InitialPosition:       consumer.InitialPositionTrimHorizon,
 		KinesisClient:         fake,
-		Stores:                leases.Stores{Leases: leases.NewMemoryStores().Leases, Workers: leases.NewMemoryStores().Workers, Coordinator: leases.NewMemoryStores().Coordinator},
+		Stores:                leases.NewMemoryStores(),
 		WorkerID:              "bench-worker",
 		MinGetRecordsInterval: time.Millisecond,
 		LeaderScanInterval:    50 * time.Millisecond,

@@ -429,7 +429,7 @@ func shardwiseConfig(ep *endpoint, sdkDecoder bool) scheduler.Config {
 		StreamName:            "bench",
 		InitialPosition:       consumer.InitialPositionTrimHorizon,
 		KinesisClient:         newClient(ep),
-		Stores:                leases.Stores{Leases: leases.NewMemoryStores().Leases, Workers: leases.NewMemoryStores().Workers, Coordinator: leases.NewMemoryStores().Coordinator},
+		Stores:                leases.NewMemoryStores(),
 		WorkerID:              "bench-worker",
 		MinGetRecordsInterval: time.Microsecond,
 		ShutdownTimeout:       10 * time.Second,
