@@ -144,6 +144,7 @@ const (
 
 // Move is one change of ownership the leader should write.
 type Move struct {
+	// Key is the lease's key.
 	Key string
 	// From is the lease's leaseOwner exactly as given to Plan: "" for an
 	// unowned lease, the dead worker's id for an orphaned one. The leader
@@ -156,7 +157,8 @@ type Move struct {
 	// (leaseOwner = To, checkpointOwner = From). False for unowned leases
 	// and leases of dead workers, which are taken over directly.
 	Graceful bool
-	Reason   Reason
+	// Reason says why the planner moves the lease.
+	Reason Reason
 }
 
 // String describes the move for logs and test failures.

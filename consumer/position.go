@@ -20,6 +20,7 @@ const (
 
 // InitialPosition is where a shard with no checkpoint starts reading.
 type InitialPosition struct {
+	// Kind is LATEST, TRIM_HORIZON or AT_TIMESTAMP.
 	Kind InitialPositionKind
 	// Timestamp is used with PositionAtTimestamp.
 	Timestamp time.Time

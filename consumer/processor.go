@@ -16,9 +16,11 @@ import (
 //	ShardEnded, ShutdownRequested or LeaseLost.
 //
 // Different shards' processors run concurrently. A method must not call back
-// into the scheduler's Run or Shutdown. The ctx a method receives ends when
-// the lease ends; context.Cause(ctx) tells why (ErrLeaseLost, or the
-// scheduler's shutdown cause).
+// into the scheduler's Run. The ctx a method receives ends when
+// the lease ends; context.Cause(ctx) tells why: ErrLeaseLost (the lease was
+// taken, or this worker fenced itself) or ErrShutdown (the scheduler shut
+// down; the cause also wraps ErrShutdownTimeout when the graceful shutdown
+// ran out of time and cancelled the processor).
 //
 // Errors and panics: an error or a panic from ProcessRecords makes Shardwise
 // offer the same batch again after a backoff (the records are never
@@ -59,6 +61,7 @@ func (f ProcessorFactoryFunc) NewProcessor(shardID string) Processor { return f(
 
 // InitializationInput is given to Processor.Initialize.
 type InitializationInput struct {
+	// ShardID is the shard the processor was made for.
 	ShardID string
 	// Checkpoint is the lease's checkpoint: a sequence number or one of the
 	// starting sentinels.
@@ -72,6 +75,7 @@ type InitializationInput struct {
 
 // ProcessRecordsInput is given to Processor.ProcessRecords.
 type ProcessRecordsInput struct {
+	// ShardID is the shard the records come from.
 	ShardID string
 	// Records are in sequence order; never empty.
 	Records []Record
@@ -93,18 +97,24 @@ type ProcessRecordsInput struct {
 
 // LeaseLostInput is given to Processor.LeaseLost.
 type LeaseLostInput struct {
+	// ShardID is the shard whose lease was lost.
 	ShardID string
 }
 
 // ShardEndedInput is given to Processor.ShardEnded.
 type ShardEndedInput struct {
-	ShardID      string
+	// ShardID is the shard that ended.
+	ShardID string
+	// Checkpointer must record SHARD_END (call Checkpoint) before the
+	// shard's children may start.
 	Checkpointer Checkpointer
 }
 
 // ShutdownRequestedInput is given to Processor.ShutdownRequested.
 type ShutdownRequestedInput struct {
-	ShardID      string
+	// ShardID is the shard being stopped or handed off.
+	ShardID string
+	// Checkpointer records what was processed before the lease moves on.
 	Checkpointer Checkpointer
 }
 

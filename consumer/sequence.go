@@ -23,7 +23,10 @@ const (
 //
 // The zero value is "no position" and IsZero reports true.
 type ExtendedSequenceNumber struct {
-	SequenceNumber    string
+	// SequenceNumber is a Kinesis sequence number (decimal digits) or a
+	// sentinel name.
+	SequenceNumber string
+	// SubSequenceNumber is the index of a KPL sub-record in its aggregate.
 	SubSequenceNumber int64
 }
 

@@ -32,10 +32,11 @@ type Lease struct {
 	ParentShardIDs []string
 	// ChildShardIDs are filled in when the shard ends.
 	ChildShardIDs []string
-	// StartingHashKey and EndingHashKey are the shard's hash range as
-	// decimal 128-bit integers.
+	// StartingHashKey is the low end of the shard's hash range, a decimal
+	// 128-bit integer.
 	StartingHashKey string
-	EndingHashKey   string
+	// EndingHashKey is the high end (inclusive) of the shard's hash range.
+	EndingHashKey string
 	// ThroughputKBps is the recent throughput delivered from this lease.
 	ThroughputKBps float64
 	// CheckpointOwner is set only while a graceful hand-off is pending: the

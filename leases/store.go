@@ -98,9 +98,12 @@ var (
 // TableSchemaError reports a table that exists with a key schema other than
 // the one Shardwise needs.
 type TableSchemaError struct {
+	// Table is the table's name.
 	Table string
-	Want  string
-	Got   string
+	// Want is the key schema Shardwise needs, e.g. "leaseKey (HASH)".
+	Want string
+	// Got is the key schema the table has.
+	Got string
 }
 
 // Error says which table has which key schema.

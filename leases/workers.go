@@ -13,9 +13,16 @@ import (
 // session and liveness counter, and the load figures the leader balances
 // on.
 type WorkerRecord struct {
-	ID         string
-	SessionID  string
-	Heartbeat  int64
+	// ID is the worker's id (the table's hash key).
+	ID string
+	// SessionID is random per worker incarnation; a restart is a new
+	// session.
+	SessionID string
+	// Heartbeat counts the session's heartbeats; observers judge liveness
+	// by its changes on their own clock.
+	Heartbeat int64
+	// LastUpdate is when the item was last written, by the writer's clock
+	// (informational; never compared across hosts).
 	LastUpdate time.Time
 	// Stats holds recent samples per metric (newest last).
 	Stats map[string][]float64

@@ -10,7 +10,10 @@ import (
 // Dimension is one name/value pair that qualifies a metric, such as
 // ShardId=shardId-000000000007.
 type Dimension struct {
-	Name, Value string
+	// Name is the dimension's name, e.g. "ShardId".
+	Name string
+	// Value is its value, e.g. "shardId-000000000007".
+	Value string
 }
 
 // Dims is an immutable, canonical set of dimensions: sorted by name, one

@@ -221,6 +221,15 @@ func TestExportedIdentifiersAreDocumented(t *testing.T) {
 						if s.Name.IsExported() && s.Doc == nil && d.Doc == nil {
 							missing("type "+s.Name.Name, s.Pos())
 						}
+						if st, ok := s.Type.(*ast.StructType); ok && s.Name.IsExported() {
+							for _, fld := range st.Fields.List {
+								for _, n := range fld.Names {
+									if n.IsExported() && fld.Doc == nil && fld.Comment == nil {
+										missing("field "+s.Name.Name+"."+n.Name, n.Pos())
+									}
+								}
+							}
+						}
 					case *ast.ValueSpec:
 						grouped := d.Lparen.IsValid()
 						for _, n := range s.Names {

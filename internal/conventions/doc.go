@@ -4,7 +4,8 @@
 //
 //   - no type from an internal package appears in an exported declaration
 //     of a public package (a user could neither name nor mock it);
-//   - every exported identifier of a public package has a doc comment;
+//   - every exported identifier of a public package, exported struct
+//     fields included, has a doc comment;
 //   - every error text the library creates starts with "shardwise: " (or
 //     wraps one that does, "%w: ...").
 package conventions
