@@ -50,10 +50,10 @@ type LeaseInfo struct {
 // means its default.
 type PlanConfig struct {
 	// MaxLeasesForWorker caps the number of (unfinished) leases a worker is
-	// given. 0 means unlimited. A worker already above the cap sheds the
+	// given; 0 means unlimited. A worker already above the cap sheds the
 	// excess to workers with room on every run; when no worker has room the
 	// lease stays where it is, because a shard processed by an over-full
-	// worker beats a shard processed by nobody.
+	// worker beats a shard processed by nobody. Default: 0.
 	MaxLeasesForWorker int
 	// ThresholdPercent is how far above the fleet average a worker's load
 	// must be, relative to that average, before it sheds leases: with 10 a
@@ -62,19 +62,20 @@ type PlanConfig struct {
 	// percentage points because the same rule must also work when load is
 	// measured in KB/s. In CPU mode a worker must in addition be at least
 	// one percentage point above the average, so an idle fleet does not
-	// shuffle leases over sampling noise. Default 10.
+	// shuffle leases over sampling noise. Default: 10.
 	ThresholdPercent float64
 	// DampeningPercent is the share of a worker's excess load (over the
 	// average, or over its MaxCPU) that one run moves away. Below 100 the
 	// fleet approaches balance geometrically instead of overshooting,
-	// which matters because load figures lag the moves. Default 60; values
-	// above 100 are treated as 100.
+	// which matters because load figures lag the moves. Validate refuses
+	// values outside [0, 100]; Plan treats values above 100 as 100.
+	// Default: 60.
 	DampeningPercent float64
 	// BalanceVariance turns on load balancing for this run. The leader sets
 	// it every Nth run (KCL: every 3rd) so that CPU figures have caught up
 	// with the previous run's moves before they are acted on again. Lease
 	// counts are balanced on every run regardless (in count mode), since
-	// they are exact the moment a move is written.
+	// they are exact the moment a move is written. Default: false.
 	BalanceVariance bool
 }
 
