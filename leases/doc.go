@@ -48,8 +48,8 @@
 // LastUpdate), sts (M of L of N, Stats) and opr (M of L of N,
 // OperatingRange) as the Java KCL names them, with metric short names "C"
 // (CPU percent) and "T" (throughput); and Shardwise's sid (S, SessionID),
-// hb (N, Heartbeat), ltp (M of N, LeaseThroughput) and drn (BOOL,
-// Draining).
+// hb (N, Heartbeat), ltp (M of N, LeaseThroughput), llg (M of N,
+// LeaseLag, milliseconds) and drn (BOOL, Draining).
 //
 // The coordinator-state table (<app>-CoordinatorState, hash key key) holds
 // the LeaderRecord in the item whose key is "Leader": leader (S),

@@ -30,6 +30,10 @@ type WorkerRecord struct {
 	OperatingRange map[string][]float64
 	// LeaseThroughput is each held lease's recent throughput in KB/s.
 	LeaseThroughput map[string]float64
+	// LeaseLag is each held lease's lag at the last heartbeat, in
+	// milliseconds: the larger of Kinesis's MillisBehindLatest for the
+	// shard and the age of its oldest record not yet checkpointed.
+	LeaseLag map[string]int64
 	// Draining marks a worker that is shutting down.
 	Draining bool
 }
@@ -39,6 +43,7 @@ func (r WorkerRecord) Clone() WorkerRecord {
 	r.Stats = cloneSeries(r.Stats)
 	r.OperatingRange = cloneSeries(r.OperatingRange)
 	r.LeaseThroughput = maps.Clone(r.LeaseThroughput)
+	r.LeaseLag = maps.Clone(r.LeaseLag)
 	return r
 }
 

@@ -71,6 +71,13 @@ func workerItem(r leases.WorkerRecord) map[string]types.AttributeValue {
 		}
 		item[kclschema.AttrLeaseThroughput] = &types.AttributeValueMemberM{Value: m}
 	}
+	if len(r.LeaseLag) > 0 {
+		m := make(map[string]types.AttributeValue, len(r.LeaseLag))
+		for k, v := range r.LeaseLag {
+			m[k] = &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+		}
+		item[kclschema.AttrLeaseLag] = &types.AttributeValueMemberM{Value: m}
+	}
 	return item
 }
 
@@ -143,6 +150,14 @@ func decodeWorker(item map[string]types.AttributeValue) (leases.WorkerRecord, er
 		for k, v := range m.Value {
 			if f, ok := num(v); ok {
 				r.LeaseThroughput[k] = f
+			}
+		}
+	}
+	if m, ok := item[kclschema.AttrLeaseLag].(*types.AttributeValueMemberM); ok {
+		r.LeaseLag = make(map[string]int64, len(m.Value))
+		for k, v := range m.Value {
+			if f, ok := num(v); ok {
+				r.LeaseLag[k] = int64(f)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ const (
 	AttrSessionID       = "sid" // S: random per worker incarnation
 	AttrHeartbeat       = "hb"  // N: incremented by every heartbeat of the session
 	AttrLeaseThroughput = "ltp" // M: lease key -> N (KB/s delivered recently)
+	AttrLeaseLag        = "llg" // M: lease key -> N (lag in milliseconds at the last heartbeat)
 	AttrDraining        = "drn" // BOOL: shutting down, assign nothing to it
 )
 

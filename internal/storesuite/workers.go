@@ -41,6 +41,7 @@ func Workers(t *testing.T, newStore func(t *testing.T) leases.WorkerStore) {
 			t.Fatalf("Register: %+v %v", r, err)
 		}
 		r.LeaseThroughput = map[string]float64{"shard-1": 3.25}
+		r.LeaseLag = map[string]int64{"shard-1": 1500}
 		r2, err := st.Heartbeat(ctx, r)
 		if err != nil || r2.Heartbeat != 2 {
 			t.Fatalf("Heartbeat: %+v %v", r2, err)
@@ -56,7 +57,7 @@ func Workers(t *testing.T, newStore func(t *testing.T) leases.WorkerStore) {
 			t.Fatalf("foreign session: %v", err)
 		}
 		got, err := st.Get(ctx, "w1")
-		if err != nil || got.Heartbeat != 2 || got.LatestCPU() != 12.5 || got.LeaseThroughput["shard-1"] != 3.25 {
+		if err != nil || got.Heartbeat != 2 || got.LatestCPU() != 12.5 || got.LeaseThroughput["shard-1"] != 3.25 || got.LeaseLag["shard-1"] != 1500 {
 			t.Fatalf("Get: %+v %v", got, err)
 		}
 		// A new incarnation replaces the record; the old session's next
