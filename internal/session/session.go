@@ -245,7 +245,14 @@ func (s *Session) loop(ctx context.Context) {
 		err := s.beat(ctx)
 		switch {
 		case err == nil:
-			next.Reset(s.cfg.HeartbeatInterval)
+			// The next heartbeat is due an interval after this one was
+			// sent, not after it returned: the fencing deadline counts
+			// from the send, so a slow call must not eat into the time
+			// left for the next one (or its retries).
+			s.mu.Lock()
+			due := time.Until(s.lastSent.Add(s.cfg.HeartbeatInterval))
+			s.mu.Unlock()
+			next.Reset(max(due, 0))
 		case errors.Is(err, leases.ErrConditionFailed):
 			// A later incarnation took over the worker id (or the record
 			// was deleted): this session is over. Fence at once, then
@@ -275,6 +282,21 @@ func (s *Session) retryDelay() time.Duration {
 }
 
 // beat writes one heartbeat and moves the fencing deadline on success.
+//
+// A worker that is past its fencing deadline fences before it records a
+// success, whatever the order in which its timers fired: a process paused
+// (SIGSTOP, a long GC, a frozen VM) for longer than the failover time
+// resumes with both its heartbeat and its fencing timer due, and a
+// heartbeat call can itself outlast the deadline. In both cases the leader
+// may already have declared this worker dead and given its leases to
+// others, and the heartbeat's compare-and-set still succeeds (nobody else
+// writes this worker's record). Were the success recorded first, Fence
+// would report alive again and the shard consumers, never stopped, would
+// hand out one more batch of shards that now belong to other workers. So
+// the deadline is checked before the call (fence at once, do not wait for
+// a slow call) and again before the success is recorded; once fenced, the
+// success is a rejoin: OnAlive makes the scheduler re-take, with a
+// compare-and-set, only the leases this worker still owns.
 func (s *Session) beat(ctx context.Context) error {
 	s.mu.Lock()
 	r := s.rec.Clone()
@@ -283,6 +305,7 @@ func (s *Session) beat(ctx context.Context) error {
 	if s.cfg.Load != nil {
 		s.cfg.Load(&r)
 	}
+	s.fenceIfLate()
 	sent := time.Now()
 	// A heartbeat that lands after the deadline is worthless to the
 	// fencing argument's T; bound the call so it cannot hang.
@@ -292,6 +315,7 @@ func (s *Session) beat(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.fenceIfLate() // the call may have outlasted the deadline
 	s.mu.Lock()
 	s.rec = rec
 	s.lastSent = sent
@@ -327,6 +351,17 @@ func (s *Session) reregister(ctx context.Context) error {
 		s.cfg.OnAlive()
 	}
 	return nil
+}
+
+// fenceIfLate fences the worker if its deadline has passed and it has not
+// fenced yet.
+func (s *Session) fenceIfLate() {
+	s.mu.Lock()
+	late := !s.fenced && time.Now().After(s.deadline())
+	s.mu.Unlock()
+	if late {
+		s.setFenced()
+	}
 }
 
 func (s *Session) setFenced() {

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,4 +106,102 @@ func TestSessionReplacedByAnotherIncarnationFences(t *testing.T) {
 			t.Fatalf("fenced %d times, session id %q (first %q)", fenced.Load(), s.ID(), first)
 		}
 	})
+}
+
+// stallingWorkers makes chosen heartbeat calls take a long time before
+// they succeed, as a DynamoDB call stuck in a retry loop, or a process
+// paused with the request in hand, would.
+type stallingWorkers struct {
+	leases.WorkerStore
+	stall  atomic.Int64 // nanoseconds the next Heartbeat takes
+	onSent func()       // called as each Heartbeat call starts
+}
+
+func (w *stallingWorkers) Heartbeat(ctx context.Context, r leases.WorkerRecord) (leases.WorkerRecord, error) {
+	w.onSent()
+	if d := time.Duration(w.stall.Swap(0)); d > 0 {
+		time.Sleep(d)
+	}
+	return w.WorkerStore.Heartbeat(ctx, r)
+}
+
+// lateSuccess runs a session whose heartbeat is delayed past the fencing
+// deadline, either inside the call (slowStore) or before it (the process
+// is paused while it builds the heartbeat, the Load hook standing for the
+// pause), and which then succeeds: the record is still there and nobody
+// else wrote it. It returns the order of the session's callbacks and
+// heartbeat calls, in the order they happened.
+func lateSuccess(t *testing.T, slowStore bool) (events []string) {
+	const failover = 10 * time.Second
+	var mu sync.Mutex
+	record := func(e string) { mu.Lock(); events = append(events, e); mu.Unlock() }
+	store := &stallingWorkers{WorkerStore: leases.NewMemoryStores().Workers, onSent: func() { record("sent") }}
+	var pause atomic.Int64
+	s, err := StartSession(context.Background(), SessionConfig{
+		Store: store, WorkerID: "w1", FailoverTime: failover, HeartbeatInterval: failover / 2, FenceMargin: failover / 5,
+		Load: func(*leases.WorkerRecord) {
+			if d := time.Duration(pause.Swap(0)); d > 0 {
+				time.Sleep(d) // the process is stopped here
+			}
+		},
+		OnFenced: func() { record("fenced") },
+		OnAlive:  func() { record("alive") },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	time.Sleep(failover / 4) // between heartbeats
+	// The next heartbeat is due at 5s and the fencing deadline is at 8s
+	// (the last send was at 0s). Paused: the process stops for 1.5
+	// failover times just before it sends, and the call then succeeds at
+	// once. Slow: the call is sent at 5s and succeeds at 11s, past the
+	// deadline but within the call's own timeout.
+	if slowStore {
+		store.stall.Store(int64(failover * 6 / 10))
+	} else {
+		pause.Store(int64(failover * 3 / 2))
+	}
+	time.Sleep(failover * 7 / 10)
+	// 9.5s: past the deadline with the heartbeat still held.
+	if s.Fence() == nil {
+		t.Error("Fence reports alive past the fencing deadline")
+	}
+	time.Sleep(failover * 13 / 10)
+	synctest.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]string(nil), events...)
+}
+
+// TestLateHeartbeatFencesBeforeRejoining is the "late heartbeat cancels
+// self-fencing" bug: a heartbeat that succeeds after the deadline must not
+// quietly resume the worker; it fences first (processors stop, leases are
+// treated as lost) and only then rejoins. A worker that wakes up past its
+// deadline fences before it even sends the heartbeat, so its processors
+// stop without waiting for a DynamoDB round trip.
+func TestLateHeartbeatFencesBeforeRejoining(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		slowStore bool
+		want      []string
+	}{
+		{"paused before the call", false, []string{"fenced", "sent", "alive"}},
+		{"call outlasts the deadline", true, []string{"sent", "fenced", "alive"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				events := lateSuccess(t, tc.slowStore)
+				i := slices.Index(events, "alive")
+				if i < 0 || !slices.Equal(events[:i+1], tc.want) {
+					t.Fatalf("events %v, want them to start %v", events, tc.want)
+				}
+				// Alive again, it stays alive: the next heartbeats keep
+				// to the cadence counted from each send.
+				if slices.Contains(events[i:], "fenced") {
+					t.Fatalf("events %v: fenced again after rejoining", events)
+				}
+			})
+		})
+	}
 }
