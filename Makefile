@@ -9,6 +9,9 @@
 #                -tags purego (pure Go only); one summary counts both runs
 #   make demo    the multi-worker demo against the emulators
 #   make bench   the end-to-end benchmark against the emulators
+#   make mutants break each safety property on purpose in a scratch copy
+#                (internal/cmd/mutants) and check a test fails; not part
+#                of make test; MUTANTSFLAGS='-run NAME' picks mutants
 #   make staticcheck  staticcheck (pinned version, fetched by go run)
 #   make vet / make fmt / make deps / make clean
 
@@ -30,6 +33,7 @@ TESTFLAGS    ?=
 TEST_TIMEOUT ?= 45m
 DEMOFLAGS    ?=
 BENCHFLAGS   ?=
+MUTANTSFLAGS ?=
 
 # Packages with assembly (internal/b64, internal/md5x) and the packages that
 # use them: built with -tags purego they must compile no .s file and pass
@@ -50,7 +54,7 @@ NODE_STAMP := emulators/node_modules/.package-lock.json
 # Go files to gofmt: everything but installed npm packages and test data.
 FIND_GO := find . -name '*.go' -not -path './emulators/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*' -print0
 
-.PHONY: deps tools test demo bench vet staticcheck fmt fmt-check clean
+.PHONY: deps tools test demo bench mutants vet staticcheck fmt fmt-check clean
 
 deps: $(NODE_STAMP)
 	$(GO) mod download
@@ -81,6 +85,10 @@ demo: deps tools
 
 bench: deps tools
 	$(WITHEMULATORS) -kinesalite -- $(GO) run ./internal/cmd/bench $(BENCHFLAGS)
+
+# Each mutant runs only its own in-memory tests, so no emulator is needed.
+mutants:
+	$(GO) run ./internal/cmd/mutants $(MUTANTSFLAGS)
 
 # go vet, plus go vet -tags purego of PUREGO_PKGS and a check that the
 # purego build of those packages holds no assembly.
