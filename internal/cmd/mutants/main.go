@@ -391,8 +391,8 @@ func failureSummary(out string) string {
 	if m := failRe.FindString(out); m != "" {
 		parts = append(parts, m)
 	}
-	if m := messageRe.FindString(out); m != "" {
-		parts = append(parts, strings.TrimSpace(m))
+	if m := firstMessage(out); m != "" {
+		parts = append(parts, m)
 	} else if m := panicRe.FindString(out); m != "" {
 		parts = append(parts, m)
 	}
@@ -404,6 +404,19 @@ func failureSummary(out string) string {
 		s = s[:400] + "..."
 	}
 	return s
+}
+
+// firstMessage is the first file:line: message of a test's output that is
+// not a log line (the library logs JSON through the test's writer).
+func firstMessage(out string) string {
+	for _, m := range messageRe.FindAllString(out, -1) {
+		_, text, _ := strings.Cut(m, ": ")
+		if strings.HasPrefix(text, "{") {
+			continue
+		}
+		return strings.TrimSpace(m)
+	}
+	return ""
 }
 
 func firstLine(s string) string {

@@ -86,6 +86,85 @@ var table = []mutant{
 		Run:    "^TestLateHeartbeatFencesBeforeRejoining$",
 	},
 
+	// --- Checkpoints are fenced by lease ownership (leases memory store;
+	// the DynamoDB store's condition expression is held to the same
+	// contract suite against an emulator).
+	{
+		Name:   "checkpoint-fenced-by-owner",
+		Breaks: "a checkpoint is written only by the lease's owner (or its checkpoint owner during a hand-off)",
+		File:   "leases/memory.go",
+		Old:    `holds := (s.Owner == owner && s.Counter == counter && s.CheckpointOwner == "") || s.CheckpointOwner == owner`,
+		New:    `holds := (s.Counter == counter && s.CheckpointOwner == "") || s.CheckpointOwner == owner`,
+		Pkgs:   []string{"./leases"},
+		Run:    "^TestMemoryStore$/^CheckpointUnownedLease$",
+	},
+	{
+		Name:   "checkpoint-fenced-by-counter",
+		Breaks: "a checkpoint is conditioned on the lease counter the worker holds, so an earlier incarnation cannot move it",
+		File:   "leases/memory.go",
+		Old:    `holds := (s.Owner == owner && s.Counter == counter && s.CheckpointOwner == "") || s.CheckpointOwner == owner`,
+		New:    `holds := (s.Owner == owner && s.CheckpointOwner == "") || s.CheckpointOwner == owner`,
+		Pkgs:   []string{"./leases"},
+		Run:    "^TestMemoryStore$/^CheckpointStaleCounter$",
+	},
+
+	// --- Checkpoint bounds (checkpoint.Check, shared by the scheduler's
+	// checkpointer and checkpoint.Fake).
+	{
+		Name:   "checkpoint-beyond-delivered",
+		Breaks: "a processor cannot checkpoint past the largest position delivered to it",
+		File:   "checkpoint/rules.go",
+		Old:    "\tif consumer.Compare(requested, largestDelivered) > 0 {\n",
+		New:    "\tif false {\n",
+		Pkgs:   []string{"./checkpoint", "./internal/checkpointer"},
+		Run:    "^(TestCheckReasons|TestCheckpointRules|TestRulesTable)$",
+	},
+	{
+		Name:   "checkpoint-below-last",
+		Breaks: "a checkpoint never moves backwards",
+		File:   "checkpoint/rules.go",
+		Old:    "\tif consumer.Compare(requested, last) < 0 {\n",
+		New:    "\tif false {\n",
+		Pkgs:   []string{"./checkpoint", "./internal/checkpointer"},
+		Run:    "^(TestCheckReasons|TestCheckpointRules|TestRulesTable)$",
+	},
+
+	// --- Parents before children (scheduler/shardend.go).
+	{
+		Name:   "parents-before-children",
+		Breaks: "a child shard is not initialized before every existing parent lease is at SHARD_END",
+		File:   "scheduler/shardend.go",
+		Old:    "\t\tcase !pl.IsFinished():\n\t\t\tpending = append(pending, p)\n",
+		New:    "\t\tcase !pl.IsFinished():\n",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^(TestMergeWaitsForBothParents|TestSplitParentsBeforeChildren)$",
+	},
+
+	// --- The leader never moves a lease its live owner has not started
+	// (internal/coordinator): a graceful hand-off needs the owner's
+	// consumer to finish it.
+	{
+		Name:   "no-move-of-unstarted-lease",
+		Breaks: "the leader does not move a lease its live owner has not started yet",
+		File:   "internal/coordinator/coordinator.go",
+		Old:    "HandoffPending: l.HandoffPending() || notStarted,",
+		New:    "HandoffPending: l.HandoffPending() || notStarted && false,",
+		Pkgs:   []string{"./internal/coordinator"},
+		Run:    "^TestNoMoveOfALeaseItsOwnerHasNotStarted$",
+	},
+
+	// --- Resume after a checkpoint inside a KPL aggregate
+	// (scheduler/records.go drops what is at or before the checkpoint).
+	{
+		Name:   "resume-inside-aggregate",
+		Breaks: "a restart at a checkpoint inside an aggregate resumes at the next sub-record, not at the aggregate's start",
+		File:   "scheduler/records.go",
+		Old:    "\t\t\tcase 0:\n\t\t\t\tp.minSub = after.SubSequenceNumber\n",
+		New:    "\t\t\tcase 0:\n",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestResumeInsideKPLAggregate$",
+	},
+
 	// --- Reserved for the lead: three mutants whose tests another helper
 	// writes (self-fencing removed under realistic latency, liveness
 	// judged by wall clock, writing every lease on every heartbeat).
