@@ -165,6 +165,51 @@ var table = []mutant{
 		Run:    "^TestResumeInsideKPLAggregate$",
 	},
 
+	// --- Resharding: children start on the parent's worker at once.
+	{
+		Name:   "children-on-same-worker",
+		Breaks: "a finished parent's children are created owned by its worker and start there at once (not at the leader's next assignment)",
+		File:   "scheduler/shardend.go",
+		Old:    "\t\tchild.Owner = c.s.cfg.WorkerID\n",
+		New:    "",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestChildOfAFinishedParentStartsOnTheSameWorkerAtOnce$",
+	},
+
+	// --- Retrieval: what a lease delivers.
+	{
+		Name:   "kpl-hash-range-filter",
+		Breaks: "sub-records of a KPL aggregate outside the lease's hash range are dropped (after a reshard an aggregate holds a sibling's records)",
+		File:   "scheduler/shardconsumer.go",
+		Old:    "\t\t\tf.conv.keep = &r\n",
+		New:    "\t\t\t_ = r\n",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestSubRecordsOutsideTheLeaseHashRangeAreDropped$",
+	},
+	{
+		Name:   "at-timestamp",
+		Breaks: "AT_TIMESTAMP starts at the first record at or after the timestamp, not at the trim horizon",
+		File:   "scheduler/fetcher.go",
+		Old: `		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
+		in.Timestamp = aws.Time(f.s.cfg.InitialPosition.Timestamp)
+`,
+		New: `		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
+`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestAtTimestampSkipsEarlierRecords$",
+	},
+	{
+		Name:   "pending-checkpoint-to-initialize",
+		Breaks: "Initialize receives the lease's pending (prepared) checkpoint and its state",
+		File:   "scheduler/shardconsumer.go",
+		Old: `		PendingCheckpoint:      c.lease.PendingCheckpoint,
+		PendingCheckpointState: c.lease.PendingCheckpointState,
+`,
+		New:  "",
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestInitializeGetsThePendingCheckpointAndItsState$",
+	},
+
 	// --- Reserved for the lead: three mutants whose tests another helper
 	// writes (self-fencing removed under realistic latency, liveness
 	// judged by wall clock, writing every lease on every heartbeat).
