@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestApplyPatchExactlyOnce(t *testing.T) {
@@ -114,5 +115,76 @@ func TestListAndSelect(t *testing.T) {
 	out.Reset()
 	if code := run([]string{"-run", "^no-such-mutant$"}, &out, &errOut); code != 2 {
 		t.Fatalf("a -run that selects nothing exited %d", code)
+	}
+}
+
+// TestRunMutantOutcomes runs one mutant of each outcome against a tiny
+// module: its function is guarded by a test, so breaking it is KILLED;
+// a patch the test does not notice SURVIVES; a patch whose old text is
+// gone is STALE; a patch that does not compile is BROKEN.
+func TestRunMutantOutcomes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go test")
+	}
+	root := t.TempDir()
+	files := map[string]string{
+		"go.mod": "module example.com/tiny\n\ngo 1.26\n",
+		"tiny/tiny.go": `package tiny
+
+// Max is the larger of a and b.
+func Max(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// Unguarded has no test.
+func Unguarded() int { return 1 }
+`,
+		"tiny/tiny_test.go": `package tiny
+
+import "testing"
+
+func TestMax(t *testing.T) {
+	if Max(1, 2) != 2 || Max(2, 1) != 2 {
+		t.Fatal("Max is wrong")
+	}
+}
+`,
+	}
+	var names []string
+	for name, text := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	base := mutant{Breaks: "p", File: "tiny/tiny.go", Pkgs: []string{"./tiny"}, Run: "^TestMax$"}
+	for _, tc := range []struct {
+		old, new string
+		want     outcome
+	}{
+		{"if a > b {", "if a < b {", killed},
+		{"return 1 }", "return 2 }", survived},
+		{"if a >= b {", "if a < b {", stale},
+		{"return b\n", "return c\n", broken},
+	} {
+		m := base
+		m.Name, m.Old, m.New = string(tc.want), tc.old, tc.new
+		got, detail, _ := runMutant(root, names, filepath.Join(t.TempDir(), "src"), m, time.Minute)
+		if got != tc.want {
+			t.Errorf("patch %q -> %q: %s (%s), want %s", tc.old, tc.new, got, detail, tc.want)
+		}
+		if tc.want == killed && !strings.Contains(detail, "--- FAIL: TestMax") {
+			t.Errorf("killed mutant's detail %q does not name the failing test", detail)
+		}
+	}
+	// The originals are untouched.
+	if b, _ := os.ReadFile(filepath.Join(root, "tiny/tiny.go")); string(b) != files["tiny/tiny.go"] {
+		t.Fatal("runMutant modified the repository it copies")
 	}
 }
