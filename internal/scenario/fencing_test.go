@@ -137,7 +137,7 @@ func handoverViolations(ivs []scenario.Interval, evs []scenario.Event) []string 
 // started there. Without self-fencing the cut-off worker goes on
 // processing (its checkpoints fail, so it offers the same batches again)
 // while the new owners process the same shards.
-func cutOffWorkerStopsBeforeItsShardsMove(t *testing.T, stall bool) {
+func cutOffWorkerStopsBeforeItsShardsMove(t *testing.T, mode cutMode) {
 	c := newLatencyCluster(t, 6)
 	stop := produce(t, c.Cluster)
 	ws := map[string]*scenario.Worker{}
@@ -166,10 +166,10 @@ func cutOffWorkerStopsBeforeItsShardsMove(t *testing.T, stall bool) {
 	}
 	sort.Strings(held)
 	cut := time.Now()
-	if stall {
-		c.link(victim.ID).cut.Store(true)
-	} else {
+	if mode == partitioned {
 		victim.Partition(true)
+	} else {
+		c.link(victim.ID).cut.Store(int32(mode))
 	}
 	t.Logf("%s cut off from DynamoDB at %v holding %v", victim.ID, cut.Format("15:04:05.000"), held)
 	waitFor(t, 6*failover, "the cut-off worker's shards processed by other workers", func() bool {
@@ -187,11 +187,8 @@ func cutOffWorkerStopsBeforeItsShardsMove(t *testing.T, stall bool) {
 	// Both would now run the shards if the cut-off worker had not fenced.
 	time.Sleep(failover)
 	healed := time.Now()
-	if stall {
-		c.link(victim.ID).cut.Store(false)
-	} else {
-		victim.Partition(false)
-	}
+	victim.Partition(false)
+	c.link(victim.ID).cut.Store(int32(connected))
 	stop()
 	waitFor(t, 6*failover, "every record delivered", func() bool { return int64(c.Journal.Distinct()) >= c.Produced() })
 
@@ -218,16 +215,25 @@ func cutOffWorkerStopsBeforeItsShardsMove(t *testing.T, stall bool) {
 	}
 }
 
+// partitioned cuts a worker off with the scenario's own partition: every
+// store call fails at once.
+const partitioned cutMode = -1
+
 func TestCutOffWorkerStopsBeforeItsShardsMove(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		stall bool
+		name string
+		mode cutMode
 	}{
-		{"DynamoDB calls fail", false},
-		{"DynamoDB calls stall past the fencing window", true},
+		{"DynamoDB calls fail", partitioned},
+		{"DynamoDB calls stall past the fencing window", cutAll},
+		// The heartbeat in flight outlasts the fencing deadline while the
+		// processors, their checkpoints failing fast, keep offering
+		// batches: only the deadline check before each batch stops them
+		// in time.
+		{"heartbeat stalls, other calls fail", cutHeartbeats},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { cutOffWorkerStopsBeforeItsShardsMove(t, tc.stall) })
+			synctest.Test(t, func(t *testing.T) { cutOffWorkerStopsBeforeItsShardsMove(t, tc.mode) })
 		})
 	}
 }

@@ -21,16 +21,25 @@ var errCutOff = errors.New("scenario test: DynamoDB unreachable (request timed o
 
 // link is one worker's network: every AWS call it makes takes a fixed
 // latency plus a random part (from a seeded generator, so a run is
-// repeatable), and while cut is set its DynamoDB calls (never its Kinesis
+// repeatable). While it is cut, its DynamoDB calls (never its Kinesis
 // calls) hang for stall, or until their context ends, and then fail, as
-// requests to an unreachable endpoint do.
+// requests to an unreachable endpoint do; with cutHeartbeats only the
+// heartbeats hang and the other calls fail at once.
 type link struct {
 	base, jitter, stall time.Duration
-	cut                 atomic.Bool
+	cut                 atomic.Int32 // a cutMode
 
 	mu  sync.Mutex // guards rng
 	rng *rand.Rand
 }
+
+type cutMode int32
+
+const (
+	connected     cutMode = iota
+	cutAll                // every DynamoDB call stalls, then fails
+	cutHeartbeats         // heartbeats stall, other DynamoDB calls fail at once
+)
 
 func newLink(seed uint64, base, jitter, stall time.Duration) *link {
 	return &link{base: base, jitter: jitter, stall: stall, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
@@ -55,14 +64,21 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // dynamo is the delay of one DynamoDB call, or its failure.
-func (l *link) dynamo(ctx context.Context) error {
-	if l.cut.Load() {
-		if err := sleep(ctx, l.stall); err != nil {
-			return err
+func (l *link) dynamo(ctx context.Context) error { return l.dynamoCall(ctx, false) }
+
+func (l *link) dynamoCall(ctx context.Context, heartbeat bool) error {
+	switch cutMode(l.cut.Load()) {
+	case connected:
+		return sleep(ctx, l.latency())
+	case cutHeartbeats:
+		if !heartbeat {
+			return errCutOff
 		}
-		return errCutOff
 	}
-	return sleep(ctx, l.latency())
+	if err := sleep(ctx, l.stall); err != nil {
+		return err
+	}
+	return errCutOff
 }
 
 // kinesisCall is the delay of one Kinesis call.
@@ -211,7 +227,7 @@ func (s *slowWorkers) Register(ctx context.Context, r leases.WorkerRecord) (leas
 	return s.WorkerStore.Register(ctx, r)
 }
 func (s *slowWorkers) Heartbeat(ctx context.Context, r leases.WorkerRecord) (leases.WorkerRecord, error) {
-	if err := s.l.dynamo(ctx); err != nil {
+	if err := s.l.dynamoCall(ctx, true); err != nil {
 		return leases.WorkerRecord{}, err
 	}
 	return s.WorkerStore.Heartbeat(ctx, r)
