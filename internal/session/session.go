@@ -311,7 +311,22 @@ func (s *Session) beat(ctx context.Context) error {
 	// fencing argument's T; bound the call so it cannot hang.
 	callCtx, cancel := context.WithTimeout(ctx, s.cfg.FailoverTime)
 	defer cancel()
+	// The loop's fencing timer does not run while this call is in flight,
+	// and a stalled call (a DynamoDB partition, a hung connection) may
+	// return only at its timeout, long after the leader gave the leases
+	// away: fence at the deadline itself, from a timer of the call's own.
+	s.mu.Lock()
+	untilFence := time.Until(s.deadline())
+	s.mu.Unlock()
+	fenced := make(chan struct{})
+	fenceDuring := time.AfterFunc(max(untilFence, 0), func() {
+		defer close(fenced)
+		s.setFenced()
+	})
 	rec, err := s.cfg.Store.Heartbeat(callCtx, r)
+	if !fenceDuring.Stop() {
+		<-fenced // fencing completes (processors stopped) before anything below
+	}
 	if err != nil {
 		return err
 	}

@@ -205,3 +205,40 @@ func TestLateHeartbeatFencesBeforeRejoining(t *testing.T) {
 		})
 	}
 }
+
+// TestStalledHeartbeatFencesAtTheDeadline: a heartbeat call that hangs (a
+// partition, a hung connection) must not hold back fencing until the call
+// times out; the worker fences at its deadline while the call is still in
+// flight.
+func TestStalledHeartbeatFencesAtTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const failover = 10 * time.Second
+		var mu sync.Mutex
+		var fencedAt time.Time
+		store := &stallingWorkers{WorkerStore: leases.NewMemoryStores().Workers, onSent: func() {}}
+		start := time.Now()
+		s, err := StartSession(context.Background(), SessionConfig{
+			Store: store, WorkerID: "w1", FailoverTime: failover, HeartbeatInterval: failover / 2, FenceMargin: failover / 5,
+			OnFenced: func() { mu.Lock(); fencedAt = time.Now(); mu.Unlock() },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		// The heartbeat sent at 5s hangs for 30s (it ignores its context,
+		// as a call stuck below the SDK would); the deadline is at 8s.
+		store.stall.Store(int64(3 * failover))
+		time.Sleep(failover)
+		synctest.Wait()
+		mu.Lock()
+		fa := fencedAt
+		mu.Unlock()
+		if fa.IsZero() {
+			t.Fatalf("not fenced %v after the last successful heartbeat, with one stalled in flight", failover)
+		}
+		if d := fa.Sub(start); d != failover-failover/5 {
+			t.Fatalf("fenced %v after the last successful heartbeat, want at the deadline (%v)", d, failover-failover/5)
+		}
+		time.Sleep(3 * failover) // let the stalled call return
+	})
+}
