@@ -94,7 +94,7 @@ func runWatch(local bool, cfg watchConfig, watchFor time.Duration) error {
 	if err != nil {
 		return err
 	}
-	return watch(ctx, os.Stdout, t, cfg)
+	return watch(ctx, os.Stdout, t.read, cfg)
 }
 
 func dynamoClient(ctx context.Context, local bool) (*dynamodb.Client, error) {

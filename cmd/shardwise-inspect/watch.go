@@ -257,19 +257,30 @@ const clearScreen = "\x1b[H\x1b[2J"
 // frameSeparator comes between two frames when stdout is not a terminal.
 const frameSeparator = "----------------------------------------------------------------\n"
 
-// watch draws a frame every cfg.every until ctx ends. It only reads.
-func watch(ctx context.Context, out io.Writer, t tables, cfg watchConfig) error {
+// watch draws a frame every cfg.every until ctx ends; read is
+// tables.read, and only reads.
+func watch(ctx context.Context, out io.Writer, read func(context.Context) reading, cfg watchConfig) error {
 	obs := newObserver(time.Now())
 	tick := time.NewTicker(cfg.every)
 	defer tick.Stop()
 	var buf bytes.Buffer
+	var last reading
 	for n := 0; ; n++ {
 		readCtx, cancel := context.WithTimeout(ctx, cfg.readTimeout)
-		r := t.read(readCtx)
+		r := read(readCtx)
 		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
+		// A failed read shows the last good one (and the error): an
+		// unchanged counter then ages, as it does for the leader.
+		if r.leaseErr != nil {
+			r.leases = last.leases
+		}
+		if r.workersErr != nil {
+			r.workers = last.workers
+		}
+		last = r
 		now := time.Now()
 		s := obs.observe(now, r)
 		s.app, s.leaseTable, s.at, s.watching, s.failover = cfg.app, cfg.leaseTable, now, now.Sub(obs.start), cfg.failover

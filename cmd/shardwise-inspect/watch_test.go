@@ -190,7 +190,7 @@ func TestWatchAgainstDynamoDB(t *testing.T) {
 		}
 	}}
 	cfg := watchConfig{app: app, leaseTable: app, every: 10 * time.Millisecond, failover: 10 * time.Second, readTimeout: 10 * time.Second}
-	if err := watch(watchCtx, out, tb, cfg); err != nil {
+	if err := watch(watchCtx, out, tb.read, cfg); err != nil {
 		t.Fatal(err)
 	}
 	text := out.String()
@@ -233,5 +233,32 @@ func TestWatchAgainstDynamoDB(t *testing.T) {
 	}
 	if !strings.Contains(last, "leader w1") {
 		t.Errorf("leader not shown:\n%s", last)
+	}
+}
+
+func TestWatchKeepsTheLastGoodReading(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	reads := 0
+	read := func(context.Context) reading {
+		reads++
+		if reads == 1 {
+			return fleetReading(1, 1, 1)
+		}
+		return reading{leaseErr: context.DeadlineExceeded, workersErr: context.DeadlineExceeded}
+	}
+	out := &frames{onFrame: func(n int) {
+		if n == 2 {
+			stop()
+		}
+	}}
+	if err := watch(ctx, out, read, watchConfig{every: time.Millisecond, failover: time.Minute, readTimeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	frame := strings.Split(out.String(), frameSeparator)[1]
+	for _, want := range []string{"read failed: lease table", "read failed: worker table", "WORKERS 3", "LEASES 5", "HAND-OFFS IN PROGRESS 1"} {
+		if !strings.Contains(frame, want) {
+			t.Errorf("second frame lacks %q:\n%s", want, frame)
+		}
 	}
 }
