@@ -114,6 +114,14 @@ func TestRenderGolden(t *testing.T) {
 	if out.String() != string(want) {
 		t.Errorf("render differs from %s (go test -update rewrites it):\n%s", golden, out.String())
 	}
+	// The README's "Watching the fleet" shows this frame.
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```\n"+string(want)+"```\n") {
+		t.Errorf("README.md's sample frame differs from %s; copy it there", golden)
+	}
 }
 
 func TestRenderShowsReadErrors(t *testing.T) {
