@@ -5,6 +5,18 @@
 //
 //	go run ./cmd/shardwise-inspect -app orders-consumer            # default AWS config
 //	go run ./cmd/shardwise-inspect -app demo-app -local            # emulator endpoints from the environment
+//	go run ./cmd/shardwise-inspect -app orders-consumer -watch     # a live view, refreshed every second
+//
+// With -watch it reads the tables every second, until interrupted or for
+// -watch-for, and draws the fleet: each worker with its state (live once
+// its heartbeat counter has been seen to change, stale once it has stood
+// still for -failover, draining), how long ago the counter changed (by
+// this command's clock: worker clocks are never compared), CPU, leases
+// held and total lag; each lease with its owner, checkpoint and lag (from
+// the owner's worker record); and the hand-offs in progress (a lease whose
+// checkpoint owner is not yet its owner), with how long each has been
+// pending. On a terminal each frame replaces the last; otherwise frames
+// follow one another, separated by a line.
 //
 // It never writes to any table.
 package main
@@ -16,8 +28,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -35,6 +49,9 @@ func main() {
 	app := flag.String("app", "", "application name (the lease table's name unless -lease-table is given)")
 	leaseTable := flag.String("lease-table", "", "lease table (default: the application name)")
 	local := flag.Bool("local", false, "use the emulator endpoint in SHARDWISE_DYNAMODB_ENDPOINT")
+	watchMode := flag.Bool("watch", false, "refresh a live view every second until interrupted")
+	watchFor := flag.Duration("watch-for", 0, "with -watch, stop after this long (default: until interrupted)")
+	failover := flag.Duration("failover", 10*time.Second, "with -watch, mark a worker stale once its heartbeat has stood still this long (the application's FailoverTime)")
 	flag.Parse()
 	if *app == "" {
 		fmt.Fprintln(os.Stderr, "inspect: -app is required")
@@ -43,16 +60,41 @@ func main() {
 	if *leaseTable == "" {
 		*leaseTable = *app
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	client, err := dynamoClient(ctx, *local)
-	if err == nil {
-		err = inspect(ctx, os.Stdout, client, *app, *leaseTable)
+	var err error
+	if *watchMode {
+		err = runWatch(*local, watchConfig{app: *app, leaseTable: *leaseTable, every: time.Second, failover: *failover, tty: isTerminal(os.Stdout), readTimeout: 10 * time.Second}, *watchFor)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var client *dynamodb.Client
+		client, err = dynamoClient(ctx, *local)
+		if err == nil {
+			err = inspect(ctx, os.Stdout, client, *app, *leaseTable)
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "inspect:", err)
 		os.Exit(1)
 	}
+}
+
+func runWatch(local bool, cfg watchConfig, watchFor time.Duration) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if watchFor > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, watchFor)
+		defer cancel()
+	}
+	client, err := dynamoClient(ctx, local)
+	if err != nil {
+		return err
+	}
+	t, err := openTables(client, cfg.app, cfg.leaseTable)
+	if err != nil {
+		return err
+	}
+	return watch(ctx, os.Stdout, t.read, cfg)
 }
 
 func dynamoClient(ctx context.Context, local bool) (*dynamodb.Client, error) {

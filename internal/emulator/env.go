@@ -19,6 +19,7 @@ const (
 	EnvKinesis    = "SHARDWISE_KINESIS_ENDPOINT"    // kinesis-local (kinesis-mock)
 	EnvDynamoDB   = "SHARDWISE_DYNAMODB_ENDPOINT"   // dynalite
 	EnvKinesalite = "SHARDWISE_KINESALITE_ENDPOINT" // kinesalite (optional)
+	EnvEdge       = "SHARDWISE_EDGE_ENDPOINT"       // an Edge: both behind one port, as LocalStack serves them
 )
 
 // Region the emulators are addressed in. kinesis-local keeps streams per
@@ -30,6 +31,7 @@ type Env struct {
 	Kinesis    string
 	DynamoDB   string
 	Kinesalite string
+	Edge       string
 }
 
 // FromEnviron reads the endpoints from the environment.
@@ -38,6 +40,7 @@ func FromEnviron() Env {
 		Kinesis:    os.Getenv(EnvKinesis),
 		DynamoDB:   os.Getenv(EnvDynamoDB),
 		Kinesalite: os.Getenv(EnvKinesalite),
+		Edge:       os.Getenv(EnvEdge),
 	}
 }
 

@@ -5,7 +5,13 @@
 //	go run ./internal/emulator/cmd/withemulators [-kinesalite] [-logs DIR] -- CMD [ARGS...]
 //
 // The command sees SHARDWISE_KINESIS_ENDPOINT, SHARDWISE_DYNAMODB_ENDPOINT
-// and, with -kinesalite, SHARDWISE_KINESALITE_ENDPOINT. It inherits stdin,
+// and, with -kinesalite, SHARDWISE_KINESALITE_ENDPOINT; and
+// SHARDWISE_EDGE_ENDPOINT, one port in front of kinesis-local and dynalite
+// as LocalStack's edge port is (see emulator.Edge). For programs that build
+// their clients with config.LoadDefaultConfig it also sets the AWS SDK's
+// AWS_ENDPOINT_URL_KINESIS and AWS_ENDPOINT_URL_DYNAMODB to the emulators,
+// AWS_ENDPOINT_URL to the edge (so any other service, CloudWatch included,
+// stays local), a region and fixed credentials. It inherits stdin,
 // stdout and stderr; SIGINT and SIGTERM received by withemulators are passed
 // on to it.
 package main
@@ -95,12 +101,21 @@ func run(argv []string) int {
 	}
 
 	env := cluster.Env()
+	edge, err := emulator.StartEdge(env)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "withemulators:", err)
+		cluster.Stop()
+		return 1
+	}
+	defer edge.Close()
+	env.Edge = edge.URL()
 	var desc []string
 	childEnv := os.Environ()
 	for _, e := range []struct{ key, name, url string }{
 		{emulator.EnvKinesis, emulator.NameKinesisLocal, env.Kinesis},
 		{emulator.EnvDynamoDB, emulator.NameDynalite, env.DynamoDB},
 		{emulator.EnvKinesalite, emulator.NameKinesalite, env.Kinesalite},
+		{emulator.EnvEdge, "edge", env.Edge},
 	} {
 		// Always replace what the caller's environment had: a stale
 		// endpoint from elsewhere must not leak in.
@@ -113,10 +128,14 @@ func run(argv []string) int {
 	// that builds its clients the usual way (config.LoadDefaultConfig)
 	// talks to the emulators with no code of ours: the examples do exactly
 	// what a user's service does. Credentials and region are fixed ones
-	// the emulators accept; the caller's are never sent to them.
+	// the emulators accept; the caller's are never sent to them. The
+	// service-specific variables win over AWS_ENDPOINT_URL in the SDK;
+	// the latter sends every other service (CloudWatch from a metrics
+	// publisher, say) to the edge instead of to AWS.
 	for _, kv := range [][2]string{
 		{"AWS_ENDPOINT_URL_KINESIS", env.Kinesis},
 		{"AWS_ENDPOINT_URL_DYNAMODB", env.DynamoDB},
+		{"AWS_ENDPOINT_URL", env.Edge},
 		{"AWS_REGION", emulator.Region},
 		{"AWS_ACCESS_KEY_ID", "AKIDSHARDWISELOCAL"},
 		{"AWS_SECRET_ACCESS_KEY", "shardwise-local-secret"},

@@ -82,16 +82,42 @@ func TestRunPassesEndpointsAndExitCode(t *testing.T) {
 	// A stale value from the caller's environment must not reach the
 	// command when kinesalite is not started.
 	t.Setenv(emulator.EnvKinesalite, "http://127.0.0.1:1")
-	code := run([]string{"-logs", t.TempDir(), "--", "sh", "-c", `env | grep '^SHARDWISE_' > "$0"; exit 3`, out})
+	// The command also checks the edge answers for both emulators.
+	script := `env | grep -E '^(SHARDWISE_|AWS_ENDPOINT_URL)' > "$0"
+for call in Kinesis_20131202.ListStreams:1.1 DynamoDB_20120810.ListTables:1.0; do
+	target=${call%:*}
+	curl -s -o /dev/null -w "$target=%{http_code}\n" -X POST -H "X-Amz-Target: $target" -H "Content-Type: application/x-amz-json-${call#*:}" \
+		-H "X-Amz-Date: 20250101T000000Z" -H "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/x/aws4_request, SignedHeaders=host, Signature=00" \
+		-d '{}' "$SHARDWISE_EDGE_ENDPOINT/" >> "$0"
+done
+exit 3`
+	code := run([]string{"-logs", t.TempDir(), "--", "sh", "-c", script, out})
 	if code != 3 {
 		t.Errorf("exit code %d, want the command's 3", code)
 	}
 	env := readEnvFile(t, out)
-	for _, k := range []string{emulator.EnvKinesis, emulator.EnvDynamoDB} {
+	for _, k := range []string{emulator.EnvKinesis, emulator.EnvDynamoDB, emulator.EnvEdge} {
 		if !strings.HasPrefix(env[k], "http://127.0.0.1:") {
 			t.Errorf("%s=%q, want an http://127.0.0.1 endpoint", k, env[k])
 		}
 	}
+	for k, want := range map[string]string{
+		"AWS_ENDPOINT_URL_KINESIS":  env[emulator.EnvKinesis],
+		"AWS_ENDPOINT_URL_DYNAMODB": env[emulator.EnvDynamoDB],
+		"AWS_ENDPOINT_URL":          env[emulator.EnvEdge],
+	} {
+		if env[k] != want {
+			t.Errorf("%s=%q, want %q", k, env[k], want)
+		}
+	}
+	if _, err := exec.LookPath("curl"); err == nil {
+		for _, k := range []string{"Kinesis_20131202.ListStreams", "DynamoDB_20120810.ListTables"} {
+			if env[k] != "200" {
+				t.Errorf("%s through the edge: HTTP %q, want 200", k, env[k])
+			}
+		}
+	}
+	assertClosed(t, env[emulator.EnvEdge])
 	if v, ok := env[emulator.EnvKinesalite]; ok {
 		t.Errorf("%s=%q passed on though kinesalite was not started", emulator.EnvKinesalite, v)
 	}
