@@ -123,7 +123,7 @@ var table = map[string]Metric{
 		"Leases held by workers found dead, seen by the leader (KCL ExpiredLeases).", 1, nil},
 	metricnames.MetricNumOfLeasesReassignment: {Counter, "shardwise.leases.reassigned", "{lease}", "shardwise_leases_reassigned_total",
 		"Leases the leader assigned or moved (KCL NumOfLeasesReassignment).", 1, nil},
-	metricnames.MetricIsLeader: {Gauge, "shardwise.leader", "1", "shardwise_leader",
+	metricnames.MetricIsLeader: {Gauge, "shardwise.leader", "{leader}", "shardwise_leader",
 		"1 when the worker is the leader, else 0 (KCL LeaderDecider:IsLeader).", 1, nil},
 }
 

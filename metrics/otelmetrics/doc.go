@@ -52,7 +52,7 @@
 //	NumWorkers                              shardwise.workers                           gauge      {worker}
 //	ExpiredLeases                           shardwise.leases.expired                    gauge      {lease}
 //	NumOfLeasesReassignment                 shardwise.leases.reassigned                 counter    {lease}
-//	LeaderDecider:IsLeader                  shardwise.leader                            gauge      1
+//	LeaderDecider:IsLeader                  shardwise.leader                            gauge      {leader}
 //
 // A counter adds each observation (records, bytes, calls). The KCL
 // ".Success" metrics, 1 or 0 per attempt, become counters of attempts with
