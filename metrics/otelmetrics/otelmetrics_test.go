@@ -6,7 +6,9 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -390,4 +392,31 @@ func TestDocTableMatchesMapping(t *testing.T) {
 	if rows < 19 {
 		t.Errorf("read %d rows: parsing went wrong", rows)
 	}
+}
+
+// BenchmarkRecord is the per-batch cost a shard consumer pays: one
+// observation of each kind into an existing series, from parallel
+// goroutines on their own shards.
+func BenchmarkRecord(b *testing.B) {
+	reader := sdkmetric.NewManualReader()
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer provider.Shutdown(context.Background())
+	s, err := New(Config{MeterProvider: provider})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchRecord(b, s)
+}
+
+func benchRecord(b *testing.B, s metrics.Sink) {
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		d := metrics.NewDims(opTask, worker, metrics.Dimension{Name: metricnames.DimensionShardID, Value: strconv.FormatInt(next.Add(1), 10)})
+		for pb.Next() {
+			s.Record(metricnames.MetricRecordsProcessed, 100, metrics.UnitCount, metrics.LevelSummary, d)
+			s.Record(metricnames.MetricProcessRecordsTime, 3, metrics.UnitMilliseconds, metrics.LevelSummary, d)
+			s.Record(metricnames.MetricMillisBehindLatest, 30, metrics.UnitMilliseconds, metrics.LevelSummary, d)
+			s.Record(metricnames.MetricProcessTaskSuccess, 1, metrics.UnitCount, metrics.LevelSummary, d)
+		}
+	})
 }

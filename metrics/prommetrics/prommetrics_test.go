@@ -6,7 +6,9 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -372,4 +374,24 @@ func TestDocTableMatchesMapping(t *testing.T) {
 	if len(seen) < 19 {
 		t.Errorf("read %d rows: parsing went wrong", len(seen))
 	}
+}
+
+// BenchmarkRecord is the per-batch cost a shard consumer pays: one
+// observation of each kind into an existing series, from parallel
+// goroutines on their own shards.
+func BenchmarkRecord(b *testing.B) {
+	s, err := New(Config{Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		d := metrics.NewDims(opTask, worker, metrics.Dimension{Name: metricnames.DimensionShardID, Value: strconv.FormatInt(next.Add(1), 10)})
+		for pb.Next() {
+			s.Record(metricnames.MetricRecordsProcessed, 100, metrics.UnitCount, metrics.LevelSummary, d)
+			s.Record(metricnames.MetricProcessRecordsTime, 3, metrics.UnitMilliseconds, metrics.LevelSummary, d)
+			s.Record(metricnames.MetricMillisBehindLatest, 30, metrics.UnitMilliseconds, metrics.LevelSummary, d)
+			s.Record(metricnames.MetricProcessTaskSuccess, 1, metrics.UnitCount, metrics.LevelSummary, d)
+		}
+	})
 }
