@@ -4,8 +4,10 @@
 // for tests (Memory).
 //
 // The CloudWatch publisher is in package metrics/cloudwatch, so a program
-// that does not publish to CloudWatch does not compile its client. To send
-// metrics elsewhere (Prometheus, OpenTelemetry, StatsD), implement Sink.
+// that does not publish to CloudWatch does not compile its client; the
+// OpenTelemetry and Prometheus adapters are in metrics/otelmetrics and
+// metrics/prommetrics for the same reason. To send metrics elsewhere
+// (StatsD, say), implement Sink.
 //
 // # What Shardwise records
 //

@@ -13,17 +13,22 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/prometheus/client_golang/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 	shardwisecw "github.com/shardwise/shardwise/metrics/cloudwatch"
+	"github.com/shardwise/shardwise/metrics/otelmetrics"
+	"github.com/shardwise/shardwise/metrics/prommetrics"
 	"github.com/shardwise/shardwise/scheduler"
 )
 
 func init() {
-	register("metrics-overhead", "records/s with metrics off vs DETAILED CloudWatch metrics, same in-memory input, alternating rounds", runMetricsOverhead)
+	register("metrics-overhead", "records/s with metrics off vs DETAILED CloudWatch, OpenTelemetry and Prometheus metrics, same in-memory input, alternating rounds", runMetricsOverhead)
 }
 
 // discardCloudWatch accepts every PutMetricData and counts the datums, so
@@ -36,6 +41,17 @@ func (d *discardCloudWatch) PutMetricData(_ context.Context, in *cloudwatch.PutM
 	return &cloudwatch.PutMetricDataOutput{}, nil
 }
 
+// sinkMode is the metrics sink a round runs with.
+type sinkMode int
+
+const (
+	sinkOff sinkMode = iota
+	sinkCloudWatch
+	sinkOTel
+	sinkPrometheus
+	numSinkModes
+)
+
 func runMetricsOverhead(ctx context.Context, opts options, out *report) error {
 	const shards = 4
 	records, rounds := 1_000_000, 9
@@ -45,42 +61,47 @@ func runMetricsOverhead(ctx context.Context, opts options, out *report) error {
 	out.kv("shards", shards)
 	out.kv("records_per_round", records)
 	out.kv("record_bytes", 100)
-	var off, on, cpuOff, cpuOn []float64
-	var datums int64
+	var rate, cpu [numSinkModes][]float64
+	var datums, series int64
 	for r := 0; r < rounds; r++ {
-		// Alternate which mode goes first, so drift hits both alike.
-		order := []bool{false, true}
-		if r%2 == 1 {
-			order = []bool{true, false}
-		}
-		for _, detailed := range order {
-			res, err := consumeOnce(ctx, shards, records, detailed)
+		// Rotate which mode goes first, so drift hits all alike.
+		for i := range numSinkModes {
+			mode := (sinkMode(r) + i) % numSinkModes
+			res, err := consumeOnce(ctx, shards, records, mode)
 			if err != nil {
 				return err
 			}
-			if detailed {
-				on, cpuOn = append(on, res.rate), append(cpuOn, res.cpuNsPerRecord)
+			rate[mode], cpu[mode] = append(rate[mode], res.rate), append(cpu[mode], res.cpuNsPerRecord)
+			switch mode {
+			case sinkCloudWatch:
 				datums += res.datums
-			} else {
-				off, cpuOff = append(off, res.rate), append(cpuOff, res.cpuNsPerRecord)
+			case sinkOTel, sinkPrometheus:
+				series = max(series, res.datums)
 			}
 		}
 	}
 	// On a shared machine a round is slowed by whatever else runs; the
 	// best round of each mode is the least disturbed measurement of it, so
 	// the headline ratio compares best with best. Medians are shown too.
-	bOff, bOn := slices.Max(off), slices.Max(on)
+	bOff := slices.Max(rate[sinkOff])
 	out.kv("rounds", rounds)
 	out.kv("records_per_s_metrics_off", bOff)
-	out.kv("records_per_s_metrics_detailed", bOn)
-	out.kv("ratio_detailed_over_off", bOn/bOff)
-	out.kv("median_records_per_s_metrics_off", median(off))
-	out.kv("median_records_per_s_metrics_detailed", median(on))
-	out.kv("median_ratio_detailed_over_off", median(on)/median(off))
-	out.kv("cpu_ns_per_record_metrics_off", slices.Min(cpuOff))
-	out.kv("cpu_ns_per_record_metrics_detailed", slices.Min(cpuOn))
-	out.kv("cpu_ratio_off_over_detailed", slices.Min(cpuOff)/slices.Min(cpuOn))
+	out.kv("median_records_per_s_metrics_off", median(rate[sinkOff]))
+	out.kv("cpu_ns_per_record_metrics_off", slices.Min(cpu[sinkOff]))
+	for _, m := range []struct {
+		mode sinkMode
+		name string // "detailed" is the CloudWatch publisher, the key it had before the others joined
+	}{{sinkCloudWatch, "detailed"}, {sinkOTel, "otel"}, {sinkPrometheus, "prometheus"}} {
+		b := slices.Max(rate[m.mode])
+		out.kv("records_per_s_metrics_"+m.name, b)
+		out.kv("ratio_"+m.name+"_over_off", b/bOff)
+		out.kv("median_records_per_s_metrics_"+m.name, median(rate[m.mode]))
+		out.kv("median_ratio_"+m.name+"_over_off", median(rate[m.mode])/median(rate[sinkOff]))
+		out.kv("cpu_ns_per_record_metrics_"+m.name, slices.Min(cpu[m.mode]))
+		out.kv("cpu_ratio_off_over_"+m.name, slices.Min(cpu[sinkOff])/slices.Min(cpu[m.mode]))
+	}
 	out.kv("cloudwatch_datums_published", datums)
+	out.kv("otel_prometheus_points_exported", series)
 	return nil
 }
 
@@ -96,7 +117,7 @@ func processCPU() time.Duration {
 type roundResult struct {
 	rate           float64 // records/s from the first batch to the last
 	cpuNsPerRecord float64 // process CPU over the same span, per record
-	datums         int64
+	datums         int64   // CloudWatch datums sent, or OpenTelemetry points / Prometheus series exported
 }
 
 func median(xs []float64) float64 {
@@ -107,7 +128,7 @@ func median(xs []float64) float64 {
 
 // consumeOnce loads a fresh in-memory stream with n records and measures
 // the records/s of one worker from its first processed batch to the last.
-func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult, error) {
+func consumeOnce(ctx context.Context, shards, n int, mode sinkMode) (roundResult, error) {
 	fake, err := kinesistest.New(kinesistest.Config{GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
 	if err != nil {
 		return roundResult{}, err
@@ -146,7 +167,11 @@ func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult
 	}
 	cw := &discardCloudWatch{}
 	closeMetrics := func(context.Context) error { return nil }
-	if detailed {
+	// exported counts what the OpenTelemetry or Prometheus sink exports
+	// after the round (data points or samples), read through the library.
+	exported := func() (int64, error) { return cw.datums.Load(), nil }
+	switch mode {
+	case sinkCloudWatch:
 		pub, err := shardwisecw.New(shardwisecw.Config{Client: cw, Namespace: "bench", Level: metrics.LevelDetailed})
 		if err != nil {
 			return roundResult{}, err
@@ -156,6 +181,24 @@ func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult
 		// deferred Close covers the early returns.
 		defer pub.Close(context.Background())
 		cfg.Metrics, closeMetrics = pub, pub.Close
+	case sinkOTel:
+		reader := sdkmetric.NewManualReader()
+		provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+		defer provider.Shutdown(context.Background())
+		sink, err := otelmetrics.New(otelmetrics.Config{MeterProvider: provider, Level: metrics.LevelDetailed})
+		if err != nil {
+			return roundResult{}, err
+		}
+		cfg.Metrics, closeMetrics = sink, sink.Close
+		exported = func() (int64, error) { return otelPoints(ctx, reader) }
+	case sinkPrometheus:
+		reg := prometheus.NewRegistry()
+		sink, err := prommetrics.New(prommetrics.Config{Registerer: reg, Level: metrics.LevelDetailed})
+		if err != nil {
+			return roundResult{}, err
+		}
+		cfg.Metrics, closeMetrics = sink, sink.Close
+		exported = func() (int64, error) { return promSeries(reg) }
 	}
 	s, err := scheduler.New(cfg, consumer.ProcessorFactoryFunc(func(string) consumer.Processor {
 		return &countingBenchProcessor{count: &count, first: &first, last: &last, cpuFirst: &cpuFirst, cpuLast: &cpuLast, target: int64(n), done: done, once: &once}
@@ -184,11 +227,57 @@ func consumeOnce(ctx context.Context, shards, n int, detailed bool) (roundResult
 		return roundResult{}, err
 	}
 	elapsed := time.Duration(last.Load() - first.Load())
+	points, err := exported()
+	if err != nil {
+		return roundResult{}, err
+	}
 	return roundResult{
 		rate:           float64(n) / elapsed.Seconds(),
 		cpuNsPerRecord: float64(cpuLast.Load()-cpuFirst.Load()) / float64(n),
-		datums:         cw.datums.Load(),
+		datums:         points,
 	}, nil
+}
+
+// otelPoints collects the reader once and counts the data points, so the
+// round shows the sink exported what the worker recorded.
+func otelPoints(ctx context.Context, r *sdkmetric.ManualReader) (int64, error) {
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(ctx, &rm); err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[float64]:
+				n += int64(len(d.DataPoints))
+			case metricdata.Gauge[float64]:
+				n += int64(len(d.DataPoints))
+			case metricdata.Histogram[float64]:
+				n += int64(len(d.DataPoints))
+			}
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("the OpenTelemetry sink exported nothing")
+	}
+	return n, nil
+}
+
+// promSeries gathers the registry and counts the series.
+func promSeries(reg *prometheus.Registry) (int64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, mf := range mfs {
+		n += int64(len(mf.GetMetric()))
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("the Prometheus sink exported nothing")
+	}
+	return n, nil
 }
 
 // countingBenchProcessor counts records and checkpoints every batch.

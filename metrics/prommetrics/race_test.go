@@ -1,0 +1,5 @@
+//go:build race
+
+package prommetrics
+
+const raceEnabled = true
