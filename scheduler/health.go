@@ -108,25 +108,22 @@ func (s *Scheduler) runCheck() error {
 	return nil
 }
 
+// readiness lists the readiness checks; a check that gates the others
+// (Run running, start-up finished) ends the list when it fails.
 func (s *Scheduler) readiness() []probeCheck {
-	run := s.runCheck()
-	started := run
-	if started == nil && (s.session.Load() == nil || s.coordinator.Load() == nil) {
-		started = errors.New("shardwise: starting: checking the stream and the tables, syncing shards, registering the worker")
+	cs := []probeCheck{{"run", s.runCheck()}}
+	if cs[0].err != nil {
+		return cs
 	}
-	discovered := started
-	if discovered == nil && !s.discovered.Load() {
+	if s.session.Load() == nil || s.coordinator.Load() == nil {
+		return append(cs, probeCheck{"started", errors.New("shardwise: starting: checking the stream and the tables, syncing shards, registering the worker")})
+	}
+	var discovered error
+	if !s.discovered.Load() {
 		discovered = errors.New("shardwise: the first lease discovery has not completed")
 	}
-	fenced := started
-	if fenced == nil {
-		fenced = s.fenceCheck()
-	}
-	leasesErr := started
-	if leasesErr == nil {
-		leasesErr = s.leasesStartedCheck()
-	}
-	return []probeCheck{{"run", run}, {"started", started}, {"discovery", discovered}, {"heartbeat", fenced}, {"leases", leasesErr}}
+	return append(cs, probeCheck{"started", nil}, probeCheck{"discovery", discovered},
+		probeCheck{"heartbeat", s.fenceCheck()}, probeCheck{"leases", s.leasesStartedCheck()})
 }
 
 func (s *Scheduler) liveness() []probeCheck {

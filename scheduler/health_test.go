@@ -115,6 +115,9 @@ func TestHealthAndReadiness(t *testing.T) {
 	if code, body := probe(t, srv, "/readyz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("/readyz when ready: %d %q", code, body)
 	}
+	if code, body := probe(t, srv, "/readyz?verbose"); code != http.StatusOK || body != "[+]run ok\n[+]started ok\n[+]discovery ok\n[+]heartbeat ok\n[+]leases ok\nok\n" {
+		t.Errorf("/readyz?verbose when ready: %d %q", code, body)
+	}
 	if st := s.Stats(); len(st.Leases) != 2 {
 		t.Fatalf("ready with %d leases running, want 2", len(st.Leases))
 	}
