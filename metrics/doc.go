@@ -13,7 +13,7 @@
 //
 // The scheduler records the Java KCL's metric names, units and dimensions,
 // so dashboards and alarms built for a KCL application keep working, plus
-// three metrics of its own (marked *). Every metric carries the Operation
+// metrics of its own (marked *). Every metric carries the Operation
 // dimension and WorkerIdentifier (the worker's id); ProcessTask metrics also
 // carry ShardId (the lease key). The CloudWatch publisher, like KCL,
 // publishes only Operation and ShardId unless configured otherwise.
@@ -28,10 +28,13 @@
 //	LeaseHandoff.Time*                       ProcessTask             SUMMARY   Milliseconds  from the leader's hand-off request to the transfer completing
 //	ExpiredIterator                          ProcessTask             SUMMARY   Count         GetRecords calls that found the iterator expired
 //	KinesisDataFetcher.getRecords.Throttled* ProcessTask             SUMMARY   Count         GetRecords calls throttled
+//	OldestUncheckpointedRecordAge*           ProcessTask             DETAILED  Milliseconds  age of the oldest record fetched and not yet checkpointed (0 when none), per heartbeat
 //	KinesisDataFetcher.getRecords.Success    ProcessTask             DETAILED  Count         1 per GetRecords call that succeeded, 0 per failure
 //	KinesisDataFetcher.getRecords.Time       ProcessTask             DETAILED  Milliseconds  latency of each GetRecords call
 //	CurrentLeases                            RenewAllLeases          SUMMARY   Count         leases the worker holds, per liveness pass
 //	LostLeases                               RenewAllLeases          SUMMARY   Count         leases the worker lost since the previous pass
+//	MaxMillisBehindLatest*                   RenewAllLeases          SUMMARY   Milliseconds  the largest MillisBehindLatest of the worker's shards (last response each), per heartbeat
+//	MaxOldestUncheckpointedRecordAge*        RenewAllLeases          SUMMARY   Milliseconds  the largest OldestUncheckpointedRecordAge of the worker's shards, per heartbeat
 //	TotalLeases                              LeaseAssignmentManager  SUMMARY   Count         leases in the table, per assignment run (leader only)
 //	NumWorkers                               LeaseAssignmentManager  SUMMARY   Count         live workers, per assignment run (leader only)
 //	ExpiredLeases                            LeaseAssignmentManager  SUMMARY   Count         leases held by workers found dead, per run (leader only)

@@ -237,6 +237,12 @@ type Config struct {
 	// still running are cancelled and Run returns an error wrapping
 	// consumer.ErrShutdownTimeout. Default: 30s.
 	ShutdownTimeout time.Duration
+	// StallTimeout is how long a processor may hold a batch (one
+	// ProcessRecords call, or several when it fails and the batch is
+	// offered again) before Healthy reports the shard as stalled. Set it
+	// above the longest batch your processor may legitimately take; a
+	// negative value turns the check off. Default: 5m.
+	StallTimeout time.Duration
 }
 
 // withDefaults returns a copy of c with every zero field set to its default.
@@ -282,6 +288,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ThrottleBackoff, 200*time.Millisecond)
 	setDefault(&c.ThrottleMaxBackoff, 5*time.Second)
 	setDefault(&c.ShutdownTimeout, 30*time.Second)
+	setDefault(&c.StallTimeout, 5*time.Minute)
 	return c
 }
 

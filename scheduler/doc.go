@@ -9,4 +9,9 @@
 // stops, the batch in hand is finished, each processor gets
 // ShutdownRequested (so it can checkpoint), and the leases are released so
 // that another worker (or the next start) resumes at the checkpoints.
+//
+// For operating it in a service: Stats is a snapshot (leases, lag, rates),
+// Ready and Healthy are the readiness and liveness of the worker, and
+// HealthHandler serves them as Kubernetes-style probes on the service's
+// own mux.
 package scheduler

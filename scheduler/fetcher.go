@@ -30,6 +30,8 @@ type fetcher struct {
 	conv    recordConverter
 	scope   *mscope.Scope
 	fetched *atomic.Int64 // records pushed, for Stats
+	behind  *atomic.Int64 // MillisBehindLatest of the last response
+	lag     *lagTracker   // marks each batch pushed
 
 	// after is the position everything up to which has been pushed (or
 	// was already checkpointed); an iterator renewal restarts there.
@@ -94,10 +96,10 @@ func (f *fetcher) run(ctx context.Context) {
 				}
 				continue
 			case awsapi.IsThrottle(err):
-				f.log.Debug().Err(err).Msg("GetRecords throttled; backing off")
+				f.s.warn.Warn(&f.log, "throttled").Err(err).Msg("GetRecords throttled; backing off")
 				f.scope.Count(metricnames.MetricGetRecordsThrottled, 1, metrics.LevelSummary)
 			default:
-				f.log.Warn().Err(err).Msg("GetRecords failed; backing off")
+				f.s.warn.Warn(&f.log, "getrecords").Err(err).Msg("GetRecords failed; backing off")
 			}
 			if !backoff.Sleep(ctx, throttle.Next()) {
 				return
@@ -105,16 +107,18 @@ func (f *fetcher) run(ctx context.Context) {
 			continue
 		}
 		throttle.Reset()
+		f.behind.Store(b.millisBehind)
 		if n := len(b.records); n > 0 {
 			f.after = b.records[n-1].Position()
 			f.fetched.Add(int64(n))
+			f.lag.fetched(b)
 			if err := f.push(ctx, b); err != nil {
 				return
 			}
 		}
 		now := b.fetchedAt
 		if out.NextShardIterator == nil {
-			f.log.Info().Int("child_shards", len(out.ChildShards)).Msg("reached the end of the shard")
+			f.log.Debug().Int("child_shards", len(out.ChildShards)).Msg("reached the end of the shard")
 			_ = f.push(ctx, &batch{shardEnd: true, childShards: out.ChildShards, fetchedAt: now})
 			return
 		}
@@ -256,7 +260,7 @@ func (f *fetcher) iterator(ctx context.Context, throttle *backoff.Backoff) (stri
 		if err == nil {
 			err = fmt.Errorf("shardwise: GetShardIterator returned no iterator")
 		}
-		f.log.Warn().Err(err).Str("iterator_type", string(in.ShardIteratorType)).Msg("GetShardIterator failed; backing off")
+		f.s.warn.Warn(&f.log, "iterator").Err(err).Str("iterator_type", string(in.ShardIteratorType)).Msg("GetShardIterator failed; backing off")
 		if !backoff.Sleep(ctx, throttle.Next()) {
 			return "", false
 		}

@@ -30,8 +30,9 @@ const statsHistory = 10
 // throughputAlpha weighs the newest throughput sample (KCL uses 0.5).
 const throughputAlpha = 0.5
 
-// fillLoad is the session's Load callback: it samples CPU and per-lease
-// throughput and writes them into the heartbeat record.
+// fillLoad is the session's Load callback: it samples CPU, per-lease
+// throughput and per-lease lag, writes them into the heartbeat record and
+// records the worker's lease and lag metrics.
 func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
 	var cpu float64
 	if s.loadSample != nil {
@@ -78,6 +79,19 @@ func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
 		t.lastRecords = recs
 	}
 	t.last = now
+	// Lag per lease: into the heartbeat (the larger of the two figures,
+	// in milliseconds) and the metrics.
+	r.LeaseLag = make(map[string]int64, len(s.consumers))
+	var maxBehind int64
+	var maxAge time.Duration
+	for key, c := range s.consumers {
+		behind, age := c.behind.Load(), c.lag.oldestUncheckpointedAge(now)
+		r.LeaseLag[key] = max(behind, age.Milliseconds())
+		maxBehind, maxAge = max(maxBehind, behind), max(maxAge, age)
+		c.scope.Time(metricnames.MetricOldestUncheckpointedRecordAge, age, metrics.LevelDetailed)
+	}
+	s.workerScope.Value(metricnames.MetricMaxMillisBehindLatest, float64(maxBehind), metrics.UnitMilliseconds, metrics.LevelSummary)
+	s.workerScope.Time(metricnames.MetricMaxOldestUncheckpointedRecordAge, maxAge, metrics.LevelSummary)
 	s.workerScope.Value(metricnames.MetricCurrentLeases, float64(len(s.consumers)), metrics.UnitCount, metrics.LevelSummary)
 	s.workerScope.Count(metricnames.MetricLostLeases, s.stats.leasesLost.Load()-t.lostReported, metrics.LevelSummary)
 	t.lostReported = s.stats.leasesLost.Load()

@@ -27,6 +27,7 @@ import (
 	"github.com/shardwise/shardwise/internal/crashtest"
 	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/fastdecode"
+	"github.com/shardwise/shardwise/internal/lograte"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/internal/session"
@@ -45,6 +46,7 @@ type Scheduler struct {
 	workers     leases.WorkerStore
 	coordStore  leases.CoordinatorStore
 	log         zerolog.Logger
+	warn        *lograte.Limiter // repeated warnings: one line per key per lograte.Interval
 	cpu         *coordinator.CPUSampler
 	loadSample  func() float64 // Config.LoadSampler, or nil for cpu
 	sink        metrics.Sink   // never nil
@@ -64,6 +66,9 @@ type Scheduler struct {
 	bytesSem     *semaphore.Weighted // prefetched bytes, worker-wide
 	stats        counters
 	running      atomic.Bool
+	discovered   atomic.Bool     // the first lease discovery after start-up completed
+	stopping     atomic.Bool     // Run's context ended: shutting down
+	stopped      atomic.Bool     // Run returned
 	crashed      atomic.Bool     // Run's context ended with crashtest.ErrCrash
 	runCtx       context.Context // parent of every lease context; set by Run
 	wakeLoop     chan struct{}   // nudges the main loop to discover leases now
@@ -79,6 +84,10 @@ type Scheduler struct {
 	handOnN   int             // round-robin position in handOn
 	load      loadTracker
 	vanished  map[string]bool // leases missing from the last shard listing (main loop only)
+	// resumed holds, for leases this worker still owns and will resume
+	// (an earlier incarnation's at start, its own after a fence), the
+	// reason logged when they are acquired.
+	resumed map[string]string
 }
 
 // counters are the scheduler's running totals.
@@ -121,6 +130,7 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	}
 	s.endSignal.ch = make(chan struct{})
 	s.log = cfg.Logger.With().Str("worker", cfg.WorkerID).Str("stream", cfg.StreamName).Logger()
+	s.warn = lograte.New(lograte.Interval)
 	s.sink = cfg.Metrics
 	if s.sink == nil {
 		s.sink = metrics.Nop
@@ -183,6 +193,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("shardwise: Run called twice")
 	}
+	defer s.stopped.Store(true)
 	// Lease contexts outlive ctx during graceful shutdown (the batch in
 	// hand is finished and the processor may checkpoint), so they hang off
 	// a context of their own, cancelled once shutdown is over.
@@ -218,6 +229,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			s.stopping.Store(true)
 			if errors.Is(context.Cause(ctx), crashtest.ErrCrash) {
 				s.crash(cancelRun)
 				stopCoord()
@@ -247,7 +259,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				continue
 			}
 			if err := s.syncShards(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn().Err(err).Msg("shard sync failed; will retry")
+				s.warn.Warn(&s.log, "shard-sync").Err(err).Msg("shard sync failed; will retry")
 			}
 		}
 	}
@@ -281,10 +293,19 @@ func (s *Scheduler) start(ctx context.Context) error {
 		if awsapi.IsNotFound(err) || awsapi.IsAccessDenied(err) || ctx.Err() != nil {
 			return fmt.Errorf("shardwise: shard sync of stream %q: %w", s.cfg.StreamName, err)
 		}
-		s.log.Warn().Err(err).Msg("initial shard sync failed; retrying")
+		s.warn.Warn(&s.log, "shard-sync").Err(err).Msg("initial shard sync failed; retrying")
 		if !backoff.Sleep(ctx, retry.Next()) {
 			return ctx.Err()
 		}
+	}
+	// Read before this session can be assigned anything.
+	if keys, err := s.store.ListKeysByOwner(ctx, s.cfg.WorkerID); err == nil {
+		s.mu.Lock()
+		s.resumed = make(map[string]string, len(keys))
+		for _, k := range keys {
+			s.resumed[k] = "resumed: held by this worker id before it (re)started"
+		}
+		s.mu.Unlock()
 	}
 	sess, err := session.StartSession(ctx, session.SessionConfig{
 		Store:             s.workers,
@@ -367,8 +388,12 @@ func (s *Scheduler) fence() error { return s.session.Load().Fence() }
 func (s *Scheduler) fenceAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, c := range s.consumers {
+	if s.resumed == nil {
+		s.resumed = map[string]string{}
+	}
+	for key, c := range s.consumers {
 		c.cancelLease(session.ErrFenced)
+		s.resumed[key] = "resumed: still owned by this worker after its session was fenced and came back"
 	}
 }
 
@@ -383,7 +408,7 @@ func (s *Scheduler) discover(ctx context.Context) {
 	keys, err := s.store.ListKeysByOwner(ctx, me)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Warn().Err(err).Msg("reading this worker's leases failed; will retry")
+			s.warn.Warn(&s.log, "discover").Err(err).Msg("reading this worker's leases failed; will retry")
 		}
 		return
 	}
@@ -412,17 +437,16 @@ func (s *Scheduler) discover(ctx context.Context) {
 		l, err := s.store.Get(ctx, key)
 		switch {
 		case errors.Is(err, leases.ErrNotFound):
-			c.log.Info().Msg("lease deleted")
-			c.leaseLost()
+			c.lose("the lease was deleted (its shard no longer exists)", "")
 		case err != nil:
 			// Unknown: keep going; the checkpoint fence protects the lease.
 		case l.Owner == me:
 		case l.CheckpointOwner == me:
-			c.log.Info().Str("new_owner", l.Owner).Msg("hand-off requested: finishing the batch in hand and checkpointing")
-			c.requestHandoff()
+			// Logged once, at info, when the hand-off completes.
+			c.log.Debug().Str("new_owner", l.Owner).Msg("hand-off requested: finishing the batch in hand and checkpointing")
+			c.requestHandoff(l.Owner)
 		default:
-			c.log.Info().Str("new_owner", l.Owner).Msg("lease taken by another worker")
-			c.leaseLost()
+			c.lose("taken by another worker", l.Owner)
 		}
 	}
 	for _, key := range keys {
@@ -451,7 +475,7 @@ func (s *Scheduler) discover(ctx context.Context) {
 		taken, err := s.store.Take(ctx, l, me)
 		if err != nil {
 			if !errors.Is(err, leases.ErrConditionFailed) && !errors.Is(err, leases.ErrNotFound) && ctx.Err() == nil {
-				s.log.Warn().Err(err).Str("lease", key).Msg("taking the lease failed")
+				s.warn.Warn(&s.log, "take").Err(err).Str("lease", key).Msg("taking the lease failed")
 			}
 			continue
 		}
@@ -459,8 +483,28 @@ func (s *Scheduler) discover(ctx context.Context) {
 			return
 		}
 		s.stats.leasesTaken.Add(1)
-		s.log.Info().Str("lease", key).Str("checkpoint", taken.Checkpoint.String()).Msg("lease acquired")
+		s.mu.Lock()
+		resumed := s.resumed[key]
+		delete(s.resumed, key)
+		s.mu.Unlock()
+		s.log.Info().Str("lease", key).Str("event", "acquired").Str("reason", acquireReason(taken, resumed)).
+			Str("checkpoint", taken.Checkpoint.String()).Msg("lease acquired")
 		s.startConsumer(taken)
+	}
+	s.discovered.Store(true)
+}
+
+// acquireReason says why this worker holds a lease it is about to start.
+// The lease itself does not say who assigned it, so the reason is read
+// from its shape and from when it was found.
+func acquireReason(l leases.Lease, resumed string) string {
+	switch {
+	case resumed != "":
+		return resumed
+	case len(l.ParentShardIDs) > 0 && l.Checkpoint.IsSentinel():
+		return "child of an ended parent, not processed before (created by the parent's worker or assigned by the leader)"
+	default:
+		return "assigned by the leader or handed on by a worker shutting down"
 	}
 }
 
@@ -553,12 +597,12 @@ func (s *Scheduler) handOnUnstarted(ctx context.Context, started []*shardConsume
 		}
 		if target := s.nextHandOnTarget(); target != "" {
 			if _, err := s.store.Take(ctx, l, target); err == nil {
-				s.log.Info().Str("lease", key).Str("to", target).Msg("unstarted lease handed on")
+				s.log.Info().Str("lease", key).Str("event", "handed-off").Str("reason", "worker shutting down (lease not started yet)").Str("to", target).Msg("lease handed on")
 				continue
 			}
 		}
 		if _, err := s.store.Release(ctx, l); err == nil {
-			s.log.Info().Str("lease", key).Msg("unstarted lease released")
+			s.log.Info().Str("lease", key).Str("event", "released").Str("reason", "worker shutting down (lease not started yet), no other worker to hand it to").Msg("lease released")
 		}
 	}
 }

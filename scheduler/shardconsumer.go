@@ -17,6 +17,7 @@ import (
 	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/internal/mscope"
+	"github.com/shardwise/shardwise/internal/session"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
 )
@@ -52,18 +53,25 @@ type shardConsumer struct {
 	// and this worker must finish, checkpoint and complete the hand-off.
 	handoff   atomic.Bool
 	handoffAt time.Time // when the hand-off was noticed; written before handoff is set
+	handoffTo string    // the new owner; written with handoffAt
 	// bytes and records count what was processed, for throughput figures
-	// and Stats; behind is the last batch's MillisBehindLatest.
+	// and Stats; behind is the MillisBehindLatest of the last GetRecords
+	// response (empty ones too).
 	bytes   atomic.Int64
 	records atomic.Int64
 	fetched atomic.Int64
 	behind  atomic.Int64
+	lag     lagTracker            // oldest uncheckpointed record, batch in hand
 	queue   atomic.Pointer[queue] // set once fetching starts
 	phase   atomic.Value          // string: lifecycle state for Stats
 	since   time.Time             // when the consumer started
+	// children are the ended shard's children (processor goroutine only).
+	children []string
 
-	mu      sync.Mutex // guards outcome
-	outcome string     // how the consumer ended, for logs and tests
+	mu         sync.Mutex // guards the fields below
+	outcome    string     // how the consumer ended, for logs and tests
+	lostReason string     // why discovery found the lease lost ("" when it did not)
+	newOwner   string     // who holds it now, when known
 }
 
 func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
@@ -94,14 +102,23 @@ func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
 		return nil, err
 	}
 	c.cp = cp
+	c.lag.checkpoint = cp.LastCheckpoint
 	c.leaseCtx, c.cancelLease = context.WithCancelCause(s.runCtx)
 	c.stopCtx, c.stop = context.WithCancel(c.leaseCtx)
 	return c, nil
 }
 
-// leaseLost ends the consumer because the lease is no longer this
-// worker's. The processor gets LeaseLost.
-func (c *shardConsumer) leaseLost() { c.cancelLease(consumer.ErrLeaseLost) }
+// lose ends the consumer because the lease is no longer this worker's,
+// for the reason given (logged when the consumer ends). The processor gets
+// LeaseLost.
+func (c *shardConsumer) lose(reason, newOwner string) {
+	c.mu.Lock()
+	if c.lostReason == "" {
+		c.lostReason, c.newOwner = reason, newOwner
+	}
+	c.mu.Unlock()
+	c.cancelLease(consumer.ErrLeaseLost)
+}
 
 // requestShutdown asks the consumer to finish the batch in hand, call
 // ShutdownRequested and hand the lease on.
@@ -109,9 +126,10 @@ func (c *shardConsumer) requestShutdown() { c.stop() }
 
 // requestHandoff is requestShutdown for a lease the leader moved: the
 // consumer completes the hand-off instead of handing the lease on itself.
-func (c *shardConsumer) requestHandoff() {
-	if !c.handoff.Swap(true) {
-		c.handoffAt = time.Now()
+func (c *shardConsumer) requestHandoff(to string) {
+	if !c.handoff.Load() {
+		c.handoffAt, c.handoffTo = time.Now(), to
+		c.handoff.Store(true)
 	}
 	c.stop()
 }
@@ -142,7 +160,7 @@ func (c *shardConsumer) run() {
 	proc := c.s.factory.NewProcessor(c.lease.Key)
 	if proc == nil {
 		c.log.Error().Msg("processor factory returned nil; releasing the lease")
-		c.release()
+		c.release("the processor factory returned nil")
 		return
 	}
 	c.phase.Store("initializing")
@@ -150,12 +168,12 @@ func (c *shardConsumer) run() {
 		c.finish(proc)
 		return
 	}
-	c.log.Info().Str("checkpoint", c.lease.Checkpoint.String()).Msg("processing shard")
+	c.log.Debug().Str("checkpoint", c.lease.Checkpoint.String()).Msg("processing shard")
 
 	q := newQueue(c.s.cfg.MaxPendingRecords, c.s.cfg.MaxPendingBytes)
 	c.queue.Store(q)
 	c.phase.Store("processing")
-	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope, fetched: &c.fetched, reserve: -1}
+	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope, fetched: &c.fetched, behind: &c.behind, lag: &c.lag, reserve: -1}
 	if c.lease.StartingHashKey != "" && c.lease.EndingHashKey != "" {
 		if r, err := hashkey.ParseRange(c.lease.StartingHashKey, c.lease.EndingHashKey); err == nil {
 			f.conv.keep = &r
@@ -232,6 +250,10 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 		Checkpointer:       c.cp,
 		Stopping:           c.stopCtx.Done(),
 	}
+	// The stall check (Healthy) counts from here until the batch is
+	// handled or given up, across retries.
+	c.lag.busy(time.Now(), len(b.records))
+	defer c.lag.idle()
 	for {
 		if c.leaseCtx.Err() != nil {
 			return false
@@ -252,7 +274,6 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 			c.s.stats.bytesProcessed.Add(b.bytes)
 			c.bytes.Add(b.bytes)
 			c.records.Add(int64(len(b.records)))
-			c.behind.Store(b.millisBehind)
 			c.scope.Count(metricnames.MetricRecordsProcessed, int64(len(b.records)), metrics.LevelSummary)
 			c.scope.Value(metricnames.MetricDataBytesProcessed, float64(b.bytes), metrics.UnitBytes, metrics.LevelSummary)
 			c.scope.Value(metricnames.MetricMillisBehindLatest, float64(b.millisBehind), metrics.UnitMilliseconds, metrics.LevelSummary)
@@ -268,7 +289,7 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 		c.s.stats.processorErrors.Add(1)
 		c.scope.Count(metricnames.MetricProcessRecordsRetries, 1, metrics.LevelSummary)
 		delay := retry.Next()
-		c.log.Warn().Err(err).Int("records", len(b.records)).Str("first", b.records[0].Position().String()).
+		c.s.warn.Warn(&c.log, "process:"+c.lease.Key).Err(err).Int("records", len(b.records)).Str("first", b.records[0].Position().String()).
 			Int("attempt", retry.Attempts()).Dur("retry_in", delay).Msg("ProcessRecords failed; the batch will be offered again")
 		if !backoff.Sleep(c.stopCtx, delay) {
 			return false
@@ -292,7 +313,7 @@ func (c *shardConsumer) initialize(proc consumer.Processor) bool {
 			return true
 		}
 		delay := retry.Next()
-		c.log.Warn().Err(err).Dur("retry_in", delay).Msg("Initialize failed; retrying")
+		c.s.warn.Warn(&c.log, "init:"+c.lease.Key).Err(err).Dur("retry_in", delay).Msg("Initialize failed; retrying")
 		if !backoff.Sleep(c.stopCtx, delay) {
 			return false
 		}
@@ -310,7 +331,12 @@ func (c *shardConsumer) finish(proc consumer.Processor) {
 	}
 	if errors.Is(context.Cause(c.leaseCtx), consumer.ErrLeaseLost) || c.cp.Lost() != nil {
 		c.setOutcome("lease-lost")
-		c.log.Info().Msg("lease lost; processing stopped")
+		reason, owner := c.lossReason()
+		ev := c.log.Info().Str("event", "lost").Str("reason", reason)
+		if owner != "" {
+			ev = ev.Str("new_owner", owner)
+		}
+		ev.Msg("lease lost; processing stopped")
 		c.s.stats.leasesLost.Add(1)
 		if proc != nil {
 			safeCall(func() error {
@@ -329,15 +355,34 @@ func (c *shardConsumer) finish(proc consumer.Processor) {
 			c.log.Warn().Err(err).Msg("ShutdownRequested failed; records after the last checkpoint will be delivered again")
 		}
 	}
-	c.release()
+	c.release("worker shutting down")
 }
 
-// release passes the lease on so that another worker (or the next start
+// lossReason says why the lease was lost: what discovery found, else the
+// fence or the checkpoint write that proved it.
+func (c *shardConsumer) lossReason() (reason, newOwner string) {
+	c.mu.Lock()
+	reason, newOwner = c.lostReason, c.newOwner
+	c.mu.Unlock()
+	if reason != "" {
+		return reason, newOwner
+	}
+	cause := context.Cause(c.leaseCtx)
+	switch lost := c.cp.Lost(); {
+	case errors.Is(cause, session.ErrFenced) || errors.Is(lost, session.ErrFenced):
+		return "fenced: this worker had no successful heartbeat in time", ""
+	case lost != nil:
+		return "a checkpoint write found the lease owned by another worker", ""
+	}
+	return "lost", ""
+}
+
+// release passes the lease on (why says what ended the consumer) so that another worker (or the next start
 // of this one) takes it at once instead of waiting for it to expire: it
 // completes a hand-off the leader asked for, or writes the next owner
 // itself (on shutdown), or clears the owner when there is nobody to hand
 // it to.
-func (c *shardConsumer) release() {
+func (c *shardConsumer) release(why string) {
 	if c.cp.Lost() != nil {
 		return
 	}
@@ -355,24 +400,24 @@ func (c *shardConsumer) release() {
 		_, err := c.s.store.Take(ctx, l, target)
 		switch {
 		case err == nil:
-			c.log.Info().Str("to", target).Msg("lease handed on")
+			c.log.Info().Str("event", "handed-off").Str("reason", why).Str("to", target).Msg("lease handed on")
 			return
 		case errors.Is(err, leases.ErrConditionFailed):
 			if c.handoffRequestedMeanwhile(ctx) {
 				return
 			}
 		default:
-			c.log.Warn().Err(err).Str("to", target).Msg("handing the lease on failed; releasing it")
+			c.s.warn.Warn(&c.log, "hand-on").Err(err).Str("to", target).Msg("handing the lease on failed; releasing it")
 		}
 	}
 	if _, err := c.s.store.Release(ctx, l); err != nil {
 		if errors.Is(err, leases.ErrConditionFailed) && c.handoffRequestedMeanwhile(ctx) {
 			return
 		}
-		c.log.Warn().Err(err).Msg("releasing the lease failed; it will be taken over when it expires")
+		c.s.warn.Warn(&c.log, "release").Err(err).Msg("releasing the lease failed; it will be taken over when it expires")
 		return
 	}
-	c.log.Info().Msg("lease released")
+	c.log.Info().Str("event", "released").Str("reason", why+", no other worker to hand it to").Msg("lease released")
 }
 
 // handoffRequestedMeanwhile handles a hand-on that lost its
@@ -386,7 +431,7 @@ func (c *shardConsumer) handoffRequestedMeanwhile(ctx context.Context) bool {
 	if err != nil || cur.CheckpointOwner != c.s.cfg.WorkerID {
 		return false
 	}
-	c.handoffAt = time.Now()
+	c.handoffAt, c.handoffTo = time.Now(), cur.Owner
 	c.completeHandoff(ctx)
 	return true
 }
@@ -394,11 +439,12 @@ func (c *shardConsumer) handoffRequestedMeanwhile(ctx context.Context) bool {
 // completeHandoff clears checkpointOwner, letting the new owner start.
 func (c *shardConsumer) completeHandoff(ctx context.Context) {
 	if _, err := c.s.store.CompleteHandoff(ctx, c.lease.Key, c.s.cfg.WorkerID); err != nil {
-		c.log.Warn().Err(err).Msg("completing the hand-off failed; the leader completes it after its timeout")
+		c.s.warn.Warn(&c.log, "complete-handoff").Err(err).Msg("completing the hand-off failed; the leader completes it after its timeout")
 		return
 	}
 	c.scope.Time(metricnames.MetricHandoffTime, time.Since(c.handoffAt), metrics.LevelSummary)
-	c.log.Info().Dur("took", time.Since(c.handoffAt)).Msg("hand-off completed")
+	c.log.Info().Str("event", "handed-off").Str("reason", "moved by the leader (graceful hand-off)").Str("to", c.handoffTo).
+		Dur("took", time.Since(c.handoffAt)).Msg("hand-off completed")
 }
 
 // safeCall runs f and turns a panic into an error, so that a processor

@@ -31,7 +31,7 @@ func (c *shardConsumer) waitForParents() bool {
 		pending := c.unfinishedParents()
 		if len(pending) == 0 {
 			if logged {
-				c.log.Info().Msg("parent shards finished; starting")
+				c.log.Debug().Msg("parent shards finished; starting")
 			}
 			return true
 		}
@@ -59,7 +59,7 @@ func (c *shardConsumer) unfinishedParents() []string {
 			// Never leased (started at LATEST) or already cleaned up.
 		case err != nil:
 			if c.stopCtx.Err() == nil {
-				c.log.Warn().Err(err).Str("parent", p).Msg("reading the parent lease failed")
+				c.s.warn.Warn(&c.log, "parent:"+c.lease.Key).Err(err).Str("parent", p).Msg("reading the parent lease failed")
 			}
 			pending = append(pending, p)
 		case !pl.IsFinished():
@@ -86,7 +86,7 @@ func (c *shardConsumer) shardEnded(proc consumer.Processor, end *batch) {
 				children = kids
 				break
 			}
-			c.log.Warn().Err(err).Msg("listing the child shards failed; retrying")
+			c.s.warn.Warn(&c.log, "list-children").Err(err).Msg("listing the child shards failed; retrying")
 			if !backoff.Sleep(c.stopCtx, retry.Next()) {
 				c.finishEnded(proc, false)
 				return
@@ -107,13 +107,14 @@ func (c *shardConsumer) shardEnded(proc consumer.Processor, end *batch) {
 			if err == nil {
 				break
 			}
-			c.log.Warn().Err(err).Str("child", child.Key).Msg("creating the child lease failed; retrying")
+			c.s.warn.Warn(&c.log, "create-child").Err(err).Str("child", child.Key).Msg("creating the child lease failed; retrying")
 			if !backoff.Sleep(c.stopCtx, retry.Next()) {
 				c.finishEnded(proc, false)
 				return
 			}
 		}
 	}
+	c.children = ids
 	retry.Reset()
 	if len(ids) > 0 {
 		if err := c.cp.RecordChildShards(ctx, ids); err != nil && c.cp.Lost() != nil {
@@ -157,7 +158,7 @@ func (c *shardConsumer) finishEnded(proc consumer.Processor, checkpointed bool) 
 	switch {
 	case checkpointed:
 		c.setOutcome("shard-end")
-		c.log.Info().Msg("shard finished (SHARD_END checkpointed)")
+		c.log.Info().Str("event", "finished").Str("reason", "SHARD_END checkpointed").Strs("children", c.children).Msg("shard finished")
 		c.s.mu.Lock()
 		c.s.finished[c.lease.Key] = true
 		c.s.mu.Unlock()
@@ -166,7 +167,7 @@ func (c *shardConsumer) finishEnded(proc consumer.Processor, checkpointed bool) 
 		c.finish(proc)
 	default:
 		c.setOutcome("shutdown")
-		c.release()
+		c.release("worker shutting down before SHARD_END was checkpointed")
 	}
 }
 

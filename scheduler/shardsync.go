@@ -197,11 +197,11 @@ func (s *Scheduler) removeVanishedLeases(ctx context.Context, existing []leases.
 		}
 		if err := s.store.Delete(ctx, l.Key, l.Counter); err != nil {
 			if ctx.Err() == nil {
-				s.log.Warn().Err(err).Str("lease", l.Key).Msg("deleting the lease of a vanished shard failed")
+				s.warn.Warn(&s.log, "delete-vanished").Err(err).Str("lease", l.Key).Msg("deleting the lease of a vanished shard failed")
 			}
 			continue
 		}
-		s.log.Info().Str("lease", l.Key).Str("checkpoint", l.Checkpoint.String()).Msg("deleted the lease of a shard that no longer exists")
+		s.log.Info().Str("lease", l.Key).Str("event", "deleted").Str("reason", "its shard no longer exists").Str("checkpoint", l.Checkpoint.String()).Msg("deleted the lease of a shard that no longer exists")
 	}
 	s.vanished = missing
 }
@@ -232,9 +232,9 @@ func (s *Scheduler) auditHashRanges(ctx context.Context) {
 	if len(holes) == 0 {
 		return
 	}
-	s.log.Warn().Int("holes", len(holes)).Str("first", holes[0].String()).Msg("the leases do not cover the whole hash key range; syncing shards now")
+	s.warn.Warn(&s.log, "audit").Int("holes", len(holes)).Str("first", holes[0].String()).Msg("the leases do not cover the whole hash key range; syncing shards now")
 	if err := s.syncShards(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn().Err(err).Msg("shard sync after the hash range audit failed")
+		s.warn.Warn(&s.log, "shard-sync").Err(err).Msg("shard sync after the hash range audit failed")
 	}
 }
 

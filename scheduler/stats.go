@@ -18,6 +18,12 @@ type Stats struct {
 	Fenced bool
 	// Leases are the shards this worker is running, by shard id.
 	Leases []LeaseStats
+	// MaxMillisBehindLatest is the largest MillisBehindLatest of Leases:
+	// how far the worker's furthest-behind shard is from its tip.
+	MaxMillisBehindLatest int64
+	// MaxOldestUncheckpointedAge is the largest OldestUncheckpointedAge
+	// of Leases.
+	MaxOldestUncheckpointedAge time.Duration
 	// RecordsProcessed counts records handed to processors whose
 	// ProcessRecords returned nil, since Run started.
 	RecordsProcessed int64
@@ -77,9 +83,22 @@ type LeaseStats struct {
 	// LastCheckpoint is the last position this worker recorded (or the
 	// lease's checkpoint when it started).
 	LastCheckpoint consumer.ExtendedSequenceNumber
-	// MillisBehindLatest is the lag Kinesis reported with the last batch
-	// processed.
+	// MillisBehindLatest is the lag Kinesis reported with the shard's
+	// last GetRecords response (empty responses included): how far the
+	// fetching is behind the tip of the shard.
 	MillisBehindLatest int64
+	// OldestUncheckpointedAge is the age of the oldest record this worker
+	// fetched from the shard after its last checkpoint, whether still
+	// queued, with the processor, or processed but not checkpointed; 0
+	// when everything fetched is checkpointed. The age is now minus the
+	// record's ApproximateArrivalTimestamp (the fetch time where the
+	// service gives none). It is counted per GetRecords batch: when the
+	// last checkpoint falls inside a batch, the batch's first record
+	// counts, so the figure may overstate by up to one batch's span.
+	// Together with MillisBehindLatest it bounds how stale the
+	// application's results are: a processor that is slow or does not
+	// checkpoint shows here, a fetcher that is behind shows there.
+	OldestUncheckpointedAge time.Duration
 	// RecordsFetched counts records read from the shard since it started.
 	RecordsFetched int64
 	// RecordsProcessed counts records its processor handled.
@@ -116,6 +135,7 @@ func (s *Scheduler) Stats() Stats {
 		st.Leader = &LeaderStats{Workers: cs.Workers, TotalLeases: cs.TotalLeases, ExpiredLeases: cs.ExpiredLeases,
 			Reassignments: cs.Reassignments, AssignmentRuns: cs.AssignmentRuns, LastAssignmentAt: cs.LastAssignmentAt}
 	}
+	now := time.Now()
 	s.mu.Lock()
 	for key, c := range s.consumers {
 		select {
@@ -124,17 +144,20 @@ func (s *Scheduler) Stats() Stats {
 		default:
 		}
 		ls := LeaseStats{
-			ShardID:            key,
-			State:              c.state(),
-			LastCheckpoint:     c.cp.LastCheckpoint(),
-			MillisBehindLatest: c.behind.Load(),
-			RecordsFetched:     c.fetched.Load(),
-			RecordsProcessed:   c.records.Load(),
-			Since:              c.since,
+			ShardID:                 key,
+			State:                   c.state(),
+			LastCheckpoint:          c.cp.LastCheckpoint(),
+			MillisBehindLatest:      c.behind.Load(),
+			OldestUncheckpointedAge: c.lag.oldestUncheckpointedAge(now),
+			RecordsFetched:          c.fetched.Load(),
+			RecordsProcessed:        c.records.Load(),
+			Since:                   c.since,
 		}
 		if q := c.queue.Load(); q != nil {
 			ls.PendingRecords, ls.PendingBytes = q.size()
 		}
+		st.MaxMillisBehindLatest = max(st.MaxMillisBehindLatest, ls.MillisBehindLatest)
+		st.MaxOldestUncheckpointedAge = max(st.MaxOldestUncheckpointedAge, ls.OldestUncheckpointedAge)
 		st.Leases = append(st.Leases, ls)
 	}
 	st.RecordsPerSecond = s.load.recordsPerSecond

@@ -13,6 +13,7 @@ import (
 	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/internal/lograte"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/leases"
@@ -71,8 +72,9 @@ type CoordinatorConfig struct {
 // assigns leases. Two leaders at once are harmless: every move is a
 // compare-and-set on the lease as the leader read it.
 type Coordinator struct {
-	cfg CoordinatorConfig
-	log zerolog.Logger
+	cfg  CoordinatorConfig
+	log  zerolog.Logger
+	warn *lograte.Limiter // repeated warnings (a failing table)
 
 	leader atomic.Bool
 
@@ -109,6 +111,7 @@ func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
 	return &Coordinator{
 		cfg:      cfg,
 		log:      cfg.Logger,
+		warn:     lograte.New(lograte.Interval),
 		obs:      newObserver(cfg.FailoverTime),
 		handoffs: map[string]time.Time{},
 		wake:     make(chan struct{}, 1),
@@ -215,7 +218,7 @@ func (c *Coordinator) tick(ctx context.Context, force bool) {
 		Success(metricnames.MetricIsLeader, c.IsLeader(), metrics.LevelDetailed)
 	if err != nil {
 		if ctx.Err() == nil {
-			c.log.Warn().Err(err).Msg("leader election check failed")
+			c.warn.Warn(&c.log, "elect").Err(err).Msg("leader election check failed")
 		}
 		return
 	}
@@ -223,7 +226,7 @@ func (c *Coordinator) tick(ctx context.Context, force bool) {
 		return
 	}
 	if err := c.lead(ctx, force); err != nil && ctx.Err() == nil {
-		c.log.Warn().Err(err).Msg("lease assignment failed; will retry")
+		c.warn.Warn(&c.log, "assign").Err(err).Msg("lease assignment failed; will retry")
 	}
 }
 
@@ -479,12 +482,14 @@ func (c *Coordinator) applyMoves(ctx context.Context, byKey map[string]leases.Le
 	for _, m := range moves {
 		if err := c.apply(ctx, byKey[m.Key], m); err != nil {
 			if !errors.Is(err, leases.ErrConditionFailed) && !errors.Is(err, leases.ErrNotFound) && ctx.Err() == nil {
-				c.log.Warn().Err(err).Str("lease", m.Key).Msg("lease move failed")
+				c.warn.Warn(&c.log, "move").Err(err).Str("lease", m.Key).Msg("lease move failed")
 			}
 			continue
 		}
 		applied++
-		c.log.Info().Str("lease", m.Key).Str("from", m.From).Str("to", m.To).Str("reason", string(m.Reason)).Bool("graceful", m.Graceful).Msg("lease moved")
+		// The leader's one line per move; the workers log the lease's
+		// acquisition and loss or hand-off on their side.
+		c.log.Info().Str("lease", m.Key).Str("event", "moved").Str("from", m.From).Str("to", m.To).Str("reason", string(m.Reason)).Bool("graceful", m.Graceful).Msg("lease moved")
 	}
 	return applied
 }
@@ -543,7 +548,7 @@ func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases
 	}
 	if _, err := c.cfg.Leases.CompleteHandoff(ctx, l.Key, l.CheckpointOwner); err != nil {
 		if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {
-			c.log.Warn().Err(err).Str("lease", l.Key).Msg("forcing the hand-off failed")
+			c.warn.Warn(&c.log, "force-handoff").Err(err).Str("lease", l.Key).Msg("forcing the hand-off failed")
 		}
 		return true
 	}
@@ -552,7 +557,7 @@ func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases
 	if !oldAlive {
 		reason = "old owner dead"
 	}
-	c.log.Warn().Str("lease", l.Key).Str("old_owner", l.CheckpointOwner).Str("new_owner", l.Owner).Str("reason", reason).Msg("hand-off forced")
+	c.log.Warn().Str("lease", l.Key).Str("event", "handoff-forced").Str("old_owner", l.CheckpointOwner).Str("new_owner", l.Owner).Str("reason", reason).Msg("hand-off forced")
 	return true
 }
 
@@ -578,11 +583,11 @@ func (c *Coordinator) removeFinishedLeases(ctx context.Context, byKey map[string
 		}
 		if err := c.cfg.Leases.Delete(ctx, key, l.Counter); err != nil {
 			if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {
-				c.log.Warn().Err(err).Str("lease", key).Msg("deleting a finished lease failed")
+				c.warn.Warn(&c.log, "delete-finished").Err(err).Str("lease", key).Msg("deleting a finished lease failed")
 			}
 			continue
 		}
-		c.log.Info().Str("lease", key).Strs("children", l.ChildShardIDs).Msg("deleted a finished lease")
+		c.log.Info().Str("lease", key).Str("event", "deleted").Str("reason", "finished and every child started").Strs("children", l.ChildShardIDs).Msg("deleted a finished lease")
 	}
 }
 

@@ -84,4 +84,16 @@ const (
 	// MetricProcessRecordsRetries: batches offered again after the
 	// processor failed or panicked (ProcessTask, SUMMARY, Count).
 	MetricProcessRecordsRetries = "RecordProcessor.processRecords.Retries"
+	// MetricOldestUncheckpointedRecordAge: age of the oldest record
+	// fetched from the shard and not yet checkpointed, 0 when none is,
+	// per heartbeat (ProcessTask, DETAILED, Milliseconds).
+	MetricOldestUncheckpointedRecordAge = "OldestUncheckpointedRecordAge"
+	// MetricMaxOldestUncheckpointedRecordAge: the largest of the worker's
+	// OldestUncheckpointedRecordAge, per heartbeat (RenewAllLeases,
+	// SUMMARY, Milliseconds).
+	MetricMaxOldestUncheckpointedRecordAge = "MaxOldestUncheckpointedRecordAge"
+	// MetricMaxMillisBehindLatest: the largest MillisBehindLatest of the
+	// worker's shards (each shard's last GetRecords response), per
+	// heartbeat (RenewAllLeases, SUMMARY, Milliseconds).
+	MetricMaxMillisBehindLatest = "MaxMillisBehindLatest"
 )

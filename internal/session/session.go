@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/lograte"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -86,6 +87,7 @@ type SessionConfig struct {
 type Session struct {
 	cfg  SessionConfig
 	log  zerolog.Logger
+	warn *lograte.Limiter // repeated heartbeat failures
 	stop context.CancelFunc
 	done chan struct{}
 
@@ -103,7 +105,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	s := &Session{cfg: cfg, log: cfg.Logger, warn: lograte.New(lograte.Interval), done: make(chan struct{})}
 	r := leases.WorkerRecord{ID: cfg.WorkerID, SessionID: newSessionID()}
 	if cfg.Load != nil {
 		cfg.Load(&r)
@@ -178,6 +180,15 @@ func (s *Session) Fence() error {
 		return ErrFenced
 	}
 	return nil
+}
+
+// LastHeartbeat is the send time of the last successful heartbeat (or of
+// the registration), on this worker's monotonic clock: the worker fences
+// itself at LastHeartbeat + FailoverTime - FenceMargin.
+func (s *Session) LastHeartbeat() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSent
 }
 
 // SetDraining marks the worker as shutting down, with a heartbeat written
@@ -262,14 +273,14 @@ func (s *Session) loop(ctx context.Context) {
 			s.log.Error().Err(err).Msg("worker session replaced by another process with the same worker id; fencing and re-registering")
 			s.setFenced()
 			if err := s.reregister(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn().Err(err).Msg("re-registering the worker failed")
+				s.warn.Warn(&s.log, "reregister").Err(err).Msg("re-registering the worker failed")
 			}
 			next.Reset(s.retryDelay())
 		default:
 			if ctx.Err() != nil {
 				return
 			}
-			s.log.Warn().Err(err).Msg("heartbeat failed; retrying")
+			s.warn.Warn(&s.log, "heartbeat").Err(err).Msg("heartbeat failed; retrying")
 			next.Reset(s.retryDelay())
 		}
 	}
