@@ -63,11 +63,6 @@ type Metric struct {
 	Buckets []float64
 }
 
-// OldestUncheckpointedRecordAge is the name of the per-shard age of the
-// oldest record handed to the processor and not yet checkpointed
-// (milliseconds).
-const OldestUncheckpointedRecordAge = "OldestUncheckpointedRecordAge"
-
 // SecondsBuckets are the histogram bounds of durations, in seconds: from a
 // millisecond (a fast GetRecords) to two minutes (a slow processor or a
 // hand-off waiting for a checkpoint).
@@ -93,8 +88,12 @@ var table = map[string]Metric{
 		"Bytes of record data handed to the record processor.", 1, nil},
 	metricnames.MetricMillisBehindLatest: {Gauge, "shardwise.behind_latest", "s", "shardwise_behind_latest_seconds",
 		"How far the last processed GetRecords response was behind the tip of the shard (KCL MillisBehindLatest).", msToS, nil},
-	OldestUncheckpointedRecordAge: {Gauge, "shardwise.oldest_uncheckpointed_record.age", "s", "shardwise_oldest_uncheckpointed_record_age_seconds",
-		"Age of the oldest record handed to the processor and not yet checkpointed.", msToS, nil},
+	metricnames.MetricOldestUncheckpointedRecordAge: {Gauge, "shardwise.oldest_uncheckpointed_record.age", "s", "shardwise_oldest_uncheckpointed_record_age_seconds",
+		"Age of the oldest record this worker fetched and has not checkpointed.", msToS, nil},
+	metricnames.MetricMaxOldestUncheckpointedRecordAge: {Gauge, "shardwise.oldest_uncheckpointed_record.max_age", "s", "shardwise_oldest_uncheckpointed_record_max_age_seconds",
+		"The largest OldestUncheckpointedRecordAge of the worker's shards.", msToS, nil},
+	metricnames.MetricMaxMillisBehindLatest: {Gauge, "shardwise.behind_latest.max", "s", "shardwise_behind_latest_max_seconds",
+		"The largest MillisBehindLatest of the worker's shards.", msToS, nil},
 	metricnames.MetricProcessRecordsTime: {Histogram, "shardwise.process_records.duration", "s", "shardwise_process_records_duration_seconds",
 		"Time spent in the record processor's ProcessRecords.", msToS, SecondsBuckets},
 	metricnames.MetricProcessTaskSuccess: {Outcome, "shardwise.process_records.calls", "{call}", "shardwise_process_records_calls_total",

@@ -38,6 +38,8 @@
 //	DataBytesProcessed                      shardwise.data.processed                    counter    By
 //	MillisBehindLatest                      shardwise.behind_latest                     gauge      s
 //	OldestUncheckpointedRecordAge           shardwise.oldest_uncheckpointed_record.age  gauge      s
+//	MaxMillisBehindLatest                   shardwise.behind_latest.max                 gauge      s
+//	MaxOldestUncheckpointedRecordAge        shardwise.oldest_uncheckpointed_record.max_age  gauge  s
 //	RecordProcessor.processRecords.Time     shardwise.process_records.duration          histogram  s
 //	Success                                 shardwise.process_records.calls             counter    {call}
 //	RecordProcessor.processRecords.Retries  shardwise.process_records.retries           counter    {batch}
