@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/seqnum"
 )
 
 // Check applies the checkpoint rules that every Shardwise
@@ -26,7 +27,7 @@ func Check(requested, last, largestDelivered consumer.ExtendedSequenceNumber) er
 	if err := requested.Validate(); err != nil {
 		return &consumer.CheckpointError{Requested: requested, Reason: err.Error()}
 	}
-	if requested.IsSentinel() && !requested.IsShardEnd() {
+	if seqnum.IsSentinel(requested.SequenceNumber) && !requested.IsShardEnd() {
 		return &consumer.CheckpointError{Requested: requested, Reason: "only SHARD_END or a sequence number can be checkpointed"}
 	}
 	if requested.IsShardEnd() && !largestDelivered.IsShardEnd() {

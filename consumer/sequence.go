@@ -41,15 +41,6 @@ var (
 // IsZero reports whether e holds no position.
 func (e ExtendedSequenceNumber) IsZero() bool { return e.SequenceNumber == "" }
 
-// IsSentinel reports whether e is one of the sentinel positions.
-func (e ExtendedSequenceNumber) IsSentinel() bool {
-	switch e.SequenceNumber {
-	case sentinelTrimHorizon, sentinelLatest, sentinelAtTimestamp, sentinelShardEnd:
-		return true
-	}
-	return false
-}
-
 // IsShardEnd reports whether e is SHARD_END.
 func (e ExtendedSequenceNumber) IsShardEnd() bool { return e.SequenceNumber == sentinelShardEnd }
 
@@ -66,7 +57,7 @@ func (e ExtendedSequenceNumber) String() string {
 // Validate reports an error if e is neither a sentinel nor a valid
 // sequence number with a non-negative sub-sequence number.
 func (e ExtendedSequenceNumber) Validate() error {
-	if e.IsSentinel() {
+	if seqnum.IsSentinel(e.SequenceNumber) {
 		if e.SubSequenceNumber != 0 {
 			return fmt.Errorf("shardwise: sentinel position %s with sub-sequence number %d", e.SequenceNumber, e.SubSequenceNumber)
 		}

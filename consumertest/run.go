@@ -9,6 +9,7 @@ import (
 
 	"github.com/shardwise/shardwise/checkpoint"
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/seqnum"
 )
 
 // Batch is the records of one ProcessRecords call.
@@ -83,7 +84,7 @@ func (c Config) Validate() error {
 	}
 	prev := consumer.ExtendedSequenceNumber{}
 	if c.Checkpointer != nil {
-		if last := c.Checkpointer.LastCheckpoint(); !last.IsSentinel() {
+		if last := c.Checkpointer.LastCheckpoint(); !seqnum.IsSentinel(last.SequenceNumber) {
 			prev = last
 		}
 	}
@@ -94,7 +95,7 @@ func (c Config) Validate() error {
 		}
 		for j := range b.Records {
 			pos := b.Records[j].Position()
-			if err := pos.Validate(); err != nil || pos.IsSentinel() {
+			if err := pos.Validate(); err != nil || seqnum.IsSentinel(pos.SequenceNumber) {
 				return bad(field+"["+strconv.Itoa(j)+"]", "has no valid sequence number")
 			}
 			if consumer.Compare(pos, prev) <= 0 {

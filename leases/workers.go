@@ -5,8 +5,6 @@ import (
 	"maps"
 	"slices"
 	"time"
-
-	"github.com/shardwise/shardwise/internal/kclschema"
 )
 
 // WorkerRecord is one worker's item in the worker-metrics table: its
@@ -56,16 +54,6 @@ func cloneSeries(m map[string][]float64) map[string][]float64 {
 		out[k] = slices.Clone(v)
 	}
 	return out
-}
-
-// LatestCPU is the newest CPU sample in percent, or -1 when there is none
-// or the capture failed.
-func (r *WorkerRecord) LatestCPU() float64 {
-	s := r.Stats[kclschema.MetricCPU]
-	if len(s) == 0 {
-		return -1
-	}
-	return s[len(s)-1]
 }
 
 // WorkerStore keeps worker records. Writes are compare-and-set on the

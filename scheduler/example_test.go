@@ -130,7 +130,7 @@ func Example_inMemory() {
 	for _, l := range all {
 		// A graceful shutdown checkpoints and hands each lease on (here,
 		// with no other worker, releases it).
-		fmt.Println(l.Key, "checkpointed:", !l.Checkpoint.IsSentinel(), "released:", l.Owner == "")
+		fmt.Println(l.Key, "checkpointed:", l.Checkpoint != consumer.TrimHorizon, "released:", l.Owner == "")
 	}
 	// Output:
 	// customer-0 20

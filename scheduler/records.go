@@ -43,7 +43,7 @@ type recordPlan struct {
 // appendRecords appends the user records of recs that come after `after`
 // to dst, and returns dst and the payload bytes appended.
 func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Record, after consumer.ExtendedSequenceNumber) ([]consumer.Record, int64) {
-	filter := !after.IsZero() && !after.IsSentinel()
+	filter := !after.IsZero() && !seqnum.IsSentinel(after.SequenceNumber)
 	c.plan = c.plan[:0]
 	c.aggs = c.aggs[:0]
 	for i := range recs {

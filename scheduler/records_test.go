@@ -23,7 +23,7 @@ import (
 func referenceRecords(recs []types.Record, keep *hashkey.Range, after consumer.ExtendedSequenceNumber) ([]consumer.Record, int64) {
 	var out []consumer.Record
 	var bytes int64
-	filter := !after.IsZero() && !after.IsSentinel()
+	filter := !after.IsZero() && !seqnum.IsSentinel(after.SequenceNumber)
 	for _, r := range recs {
 		seq := aws.ToString(r.SequenceNumber)
 		minSub := int64(-1)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kpl"
+	"github.com/shardwise/shardwise/internal/seqnum"
 	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 )
@@ -169,7 +170,7 @@ func TestSubRecordsOutsideTheLeaseHashRangeAreDropped(t *testing.T) {
 	waitFor(t, 10*time.Second, "both children caught up", func() bool {
 		n := 0
 		for _, l := range mustList(t, h.store) {
-			if l.Key != parent && !l.Checkpoint.IsSentinel() {
+			if l.Key != parent && !seqnum.IsSentinel(l.Checkpoint.SequenceNumber) {
 				n++
 			}
 		}

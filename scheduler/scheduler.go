@@ -30,6 +30,7 @@ import (
 	"github.com/shardwise/shardwise/internal/lograte"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/internal/mscope"
+	"github.com/shardwise/shardwise/internal/seqnum"
 	"github.com/shardwise/shardwise/internal/session"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
@@ -501,7 +502,7 @@ func acquireReason(l leases.Lease, resumed string) string {
 	switch {
 	case resumed != "":
 		return resumed
-	case len(l.ParentShardIDs) > 0 && l.Checkpoint.IsSentinel():
+	case len(l.ParentShardIDs) > 0 && seqnum.IsSentinel(l.Checkpoint.SequenceNumber):
 		return "child of an ended parent, not processed before (created by the parent's worker or assigned by the leader)"
 	default:
 		return "assigned by the leader or handed on by a worker shutting down"

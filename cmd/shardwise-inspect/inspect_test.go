@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/emulator"

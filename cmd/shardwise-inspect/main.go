@@ -42,6 +42,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shardwise/shardwise/internal/ddbstore"
+	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -166,7 +167,7 @@ func inspect(ctx context.Context, w io.Writer, client *dynamodb.Client, app, lea
 			kbps += v
 		}
 		cpu := "-"
-		if c := r.LatestCPU(); c >= 0 {
+		if c := kclschema.LatestCPU(r.Stats); c >= 0 {
 			cpu = fmt.Sprintf("%.0f", c)
 		}
 		state := "alive?"

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shardwise/shardwise/internal/ddbstore"
+	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -167,7 +168,7 @@ func render(w io.Writer, s snapshot) error {
 			age = fmtDur(v.still) + " ago"
 		}
 		cpu := "-"
-		if c := v.rec.LatestCPU(); c >= 0 {
+		if c := kclschema.LatestCPU(v.rec.Stats); c >= 0 {
 			cpu = fmt.Sprintf("%.0f", c)
 		}
 		total := int64(0)

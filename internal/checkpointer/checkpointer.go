@@ -14,6 +14,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/shardwise/shardwise/checkpoint"
 	"github.com/shardwise/shardwise/consumer"
@@ -49,6 +50,11 @@ type Checkpointer struct {
 	fence       func() error
 	onLeaseLost func(error)
 
+	// lastSnap holds a copy of last, written with it, for readers that
+	// must not wait for a write in flight (the fetcher's lag figures,
+	// Stats): mu is held across a store call.
+	lastSnap atomic.Pointer[consumer.ExtendedSequenceNumber]
+
 	mu         sync.Mutex // guards the fields below and serializes writes
 	counter    int64
 	last       consumer.ExtendedSequenceNumber
@@ -70,7 +76,7 @@ func New(cfg Config) (*Checkpointer, error) {
 	case cfg.Owner == "":
 		return nil, &consumer.ConfigError{Field: "Owner", Reason: "is empty"}
 	}
-	return &Checkpointer{
+	c := &Checkpointer{
 		store:       cfg.Store,
 		key:         cfg.LeaseKey,
 		owner:       cfg.Owner,
@@ -78,7 +84,10 @@ func New(cfg Config) (*Checkpointer, error) {
 		onLeaseLost: cfg.OnLeaseLost,
 		counter:     cfg.Counter,
 		last:        cfg.Last,
-	}, nil
+	}
+	last := cfg.Last
+	c.lastSnap.Store(&last)
+	return c, nil
 }
 
 // Delivered records that every position up to and including pos has been
@@ -141,11 +150,13 @@ func (c *Checkpointer) Lost() error {
 	return c.lostErr
 }
 
-// LastCheckpoint implements consumer.Checkpointer.
+// LastCheckpoint implements consumer.Checkpointer. It does not wait for a
+// checkpoint write in flight: it returns the last one that succeeded.
 func (c *Checkpointer) LastCheckpoint() consumer.ExtendedSequenceNumber {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.last
+	if p := c.lastSnap.Load(); p != nil {
+		return *p
+	}
+	return consumer.ExtendedSequenceNumber{}
 }
 
 // LargestDelivered implements consumer.Checkpointer.
@@ -211,6 +222,7 @@ func (c *Checkpointer) CheckpointAt(ctx context.Context, pos consumer.ExtendedSe
 	}
 	c.counter = n
 	c.last = pos
+	c.lastSnap.Store(&pos)
 	return nil
 }
 

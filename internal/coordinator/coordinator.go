@@ -413,7 +413,7 @@ func (c *Coordinator) snapshot(ctx context.Context, now time.Time) (snapshot, er
 		if opr := s.rec.OperatingRange[kclschema.MetricCPU]; len(opr) > 0 {
 			maxCPU = opr[0]
 		}
-		snap.alive = append(snap.alive, balancer.WorkerLoad{ID: id, CPU: s.rec.LatestCPU(), MaxCPU: maxCPU})
+		snap.alive = append(snap.alive, balancer.WorkerLoad{ID: id, CPU: kclschema.LatestCPU(s.rec.Stats), MaxCPU: maxCPU})
 	}
 	return snap, nil
 }

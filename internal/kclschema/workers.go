@@ -20,3 +20,13 @@ const (
 	MetricCPU        = "C"
 	MetricThroughput = "T"
 )
+
+// LatestCPU is the newest CPU sample in a worker record's Stats, in
+// percent, or -1 when there is none or the capture failed.
+func LatestCPU(stats map[string][]float64) float64 {
+	s := stats[MetricCPU]
+	if len(s) == 0 {
+		return -1
+	}
+	return s[len(s)-1]
+}

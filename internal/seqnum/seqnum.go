@@ -30,3 +30,14 @@ func Compare(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// IsSentinel reports whether s is one of the sentinel positions the lease
+// table stores in place of a sequence number (TRIM_HORIZON, LATEST,
+// AT_TIMESTAMP, SHARD_END).
+func IsSentinel(s string) bool {
+	switch s {
+	case "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "SHARD_END":
+		return true
+	}
+	return false
+}

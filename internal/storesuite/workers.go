@@ -57,7 +57,7 @@ func Workers(t *testing.T, newStore func(t *testing.T) leases.WorkerStore) {
 			t.Fatalf("foreign session: %v", err)
 		}
 		got, err := st.Get(ctx, "w1")
-		if err != nil || got.Heartbeat != 2 || got.LatestCPU() != 12.5 || got.LeaseThroughput["shard-1"] != 3.25 || got.LeaseLag["shard-1"] != 1500 {
+		if err != nil || got.Heartbeat != 2 || kclschema.LatestCPU(got.Stats) != 12.5 || got.LeaseThroughput["shard-1"] != 3.25 || got.LeaseLag["shard-1"] != 1500 {
 			t.Fatalf("Get: %+v %v", got, err)
 		}
 		// A new incarnation replaces the record; the old session's next

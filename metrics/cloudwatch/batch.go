@@ -23,7 +23,7 @@ type aggregate struct {
 // series from the table, filters dimensions, merges, validates against the
 // CloudWatch limits, and appends the datums to pending. A series' table
 // slot passes to its datum, so QueueSize keeps bounding the total.
-func (c *Publisher) collect() {
+func (c *publisher) collect() {
 	now := c.now()
 	var aggs []aggregate
 	index := make(map[metricagg.Key]int)
@@ -163,7 +163,7 @@ type logState struct {
 // report logs one warning summarising drops, retries and failures since the
 // previous report, at most once per flush interval. It is rate-limited on
 // the wall clock, not the publisher's clock, which only stamps datums.
-func (c *Publisher) report(now time.Time) {
+func (c *publisher) report(now time.Time) {
 	ls := &c.logState
 	if !ls.lastReport.IsZero() && now.Sub(ls.lastReport) < c.cfg.FlushInterval*9/10 { // tolerate tick jitter
 		return

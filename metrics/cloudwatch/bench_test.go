@@ -22,8 +22,8 @@ func (discardClient) PutMetricData(context.Context, *cloudwatch.PutMetricDataInp
 
 // newDiscardPublisher returns a publisher whose interval is long enough
 // that a benchmark or test measures Record, not publishing.
-func newDiscardPublisher(tb testing.TB, level metrics.Level) *Publisher {
-	p, err := New(Config{Client: discardClient{}, Namespace: "bench", Level: level, FlushInterval: time.Hour})
+func newDiscardPublisher(tb testing.TB, level metrics.Level) *publisher {
+	p, err := newPublisher(Config{Client: discardClient{}, Namespace: "bench", Level: level, FlushInterval: time.Hour}, time.Now)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -52,7 +52,7 @@ const (
 	defaultRequestTimeout = 30 * time.Second
 )
 
-// Config configures a Publisher. A zero field takes the default its
+// Config configures a publisher. A zero field takes the default its
 // comment states.
 type Config struct {
 	// Client sends PutMetricData, typically a *cloudwatch.Client of the

@@ -10,7 +10,7 @@
 //
 // # Usage
 //
-// Build a Publisher, pass it to the scheduler as its metrics sink, and
+// Build a publisher, pass it to the scheduler as its metrics sink, and
 // close it after Run returns, so the last interval's metrics are sent (the
 // scheduler does not close a sink it was given). The package's name is the
 // same as the AWS SDK's CloudWatch package, so import one of them under

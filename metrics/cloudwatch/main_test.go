@@ -8,7 +8,7 @@ import (
 )
 
 // TestMain fails the package if a publisher goroutine outlives the tests:
-// every Publisher must have been closed, and Close must have waited for its
+// every publisher must have been closed, and Close must have waited for its
 // goroutine.
 func TestMain(m *testing.M) {
 	leakcheck.Main(m, 5*time.Second)

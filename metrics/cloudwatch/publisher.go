@@ -18,21 +18,8 @@ import (
 	"github.com/shardwise/shardwise/metrics"
 )
 
-// Publisher is a metrics.Sink that publishes to Amazon CloudWatch the way
-// the Java KCL does: observations are aggregated per flush interval into one
-// statistic set per metric name, unit and dimension set, and the resulting
-// datums are sent in batched PutMetricData calls by one background
-// goroutine.
-//
-// Record takes a short lock on one of several aggregation shards and never
-// waits for the network: the datums held at once are bounded by
-// Config.QueueSize, and when the bound is reached (say, CloudWatch is
-// unreachable) new observations are dropped and counted (Dropped) rather
-// than queued.
-//
-// Create it with New and stop it with Close, which sends what is pending.
-// Its methods are safe for concurrent use.
-type Publisher struct {
+// publisher is the sink New returns.
+type publisher struct {
 	cfg   Config // defaults applied; read-only after New
 	level metrics.Level
 	keep  func(name string) bool         // dimension filter; nil keeps all
@@ -72,22 +59,45 @@ type pendingDatum struct {
 
 type flushRequest struct {
 	result chan error // buffered(1); answered once
-	lost   int64      // Publisher.lost when the request was made
+	lost   int64      // publisher.lost when the request was made
 }
 
-// New validates cfg and starts the publisher's goroutine. An invalid cfg
-// is reported as a *consumer.ConfigError.
-func New(cfg Config) (*Publisher, error) {
-	return newPublisher(cfg, time.Now)
+// New returns a metrics.Sink that publishes to Amazon CloudWatch the way
+// the Java KCL does: observations are aggregated per flush interval into one
+// statistic set per metric name, unit and dimension set, and the resulting
+// datums are sent in batched PutMetricData calls by one background
+// goroutine.
+//
+// Record takes a short lock on one of several aggregation shards and never
+// waits for the network: the datums held at once are bounded by
+// Config.QueueSize, and when the bound is reached (say, CloudWatch is
+// unreachable) new observations are dropped and counted (Dropped) rather
+// than queued.
+//
+// Close it after the scheduler's Run returns: Close sends what is pending.
+// Its methods are safe for concurrent use. The sink also has
+//
+//	Dropped() int64               // observations dropped so far
+//	Flush(ctx context.Context) error // send what is aggregated now
+//
+// reached with a type assertion to an interface with the method. New
+// validates cfg and starts the publisher's goroutine; an invalid cfg is
+// reported as a *consumer.ConfigError.
+func New(cfg Config) (metrics.Sink, error) {
+	p, err := newPublisher(cfg, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // newPublisher is New with the clock that stamps datums.
-func newPublisher(cfg Config, now func() time.Time) (*Publisher, error) {
+func newPublisher(cfg Config, now func() time.Time) (*publisher, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	c := &Publisher{
+	c := &publisher{
 		cfg:     cfg,
 		level:   cfg.Level,
 		keep:    dimensionFilter(cfg.Dimensions),
@@ -112,7 +122,7 @@ func newPublisher(cfg Config, now func() time.Time) (*Publisher, error) {
 	return c, nil
 }
 
-var _ metrics.Sink = (*Publisher)(nil)
+var _ metrics.Sink = (*publisher)(nil)
 
 func dimensionFilter(names []string) func(string) bool {
 	if len(names) == 1 && names[0] == AllDimensions {
@@ -130,13 +140,13 @@ func dimensionFilter(names []string) func(string) bool {
 }
 
 // Enabled reports whether observations at level are published.
-func (c *Publisher) Enabled(level metrics.Level) bool { return c.level.Publishes(level) }
+func (c *publisher) Enabled(level metrics.Level) bool { return c.level.Publishes(level) }
 
 // Record adds one observation to the current interval's aggregate. It never
 // blocks on I/O. Non-finite values (which CloudWatch rejects, failing the
 // whole request) and observations that find the queue full are dropped and
 // counted in Dropped.
-func (c *Publisher) Record(name string, value float64, unit metrics.Unit, level metrics.Level, dims metrics.Dims) {
+func (c *publisher) Record(name string, value float64, unit metrics.Unit, level metrics.Level, dims metrics.Dims) {
 	if !c.level.Publishes(level) {
 		return
 	}
@@ -150,13 +160,13 @@ func (c *Publisher) Record(name string, value float64, unit metrics.Unit, level 
 // were not, or will not be, delivered: the queue was full, the value was
 // not finite, the datum broke a CloudWatch limit, the batch was rejected or
 // ran out of retries, Close's context ended first, or the sink was closed.
-func (c *Publisher) Dropped() int64 { return c.dropped.Load() }
+func (c *publisher) Dropped() int64 { return c.dropped.Load() }
 
 // Flush ends the current aggregation interval now and waits until every
 // datum queued so far has been sent (or given up), or ctx ends. It returns
 // an *UndeliveredError if observations were lost while it waited, ErrClosed
 // after Close, or ctx's error.
-func (c *Publisher) Flush(ctx context.Context) error {
+func (c *publisher) Flush(ctx context.Context) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
@@ -185,7 +195,7 @@ func (c *Publisher) Flush(ctx context.Context) error {
 // counted as dropped, and Close returns an *UndeliveredError wrapping ctx's
 // error. Calling Close again waits for the same shutdown (it does not
 // start another) and reports the observations it lost.
-func (c *Publisher) Close(ctx context.Context) error {
+func (c *publisher) Close(ctx context.Context) error {
 	c.closeOnce.Do(func() {
 		c.closed.Store(true)
 		close(c.stop)
@@ -220,7 +230,7 @@ var alwaysReady = func() chan struct{} { c := make(chan struct{}); close(c); ret
 // interval), a flush request, the end of a backoff, Close, or, when a batch
 // is ready and no backoff is running, sending it. Sending one batch at a
 // time keeps ticks and Close responsive between requests.
-func (c *Publisher) run() {
+func (c *publisher) run() {
 	defer close(c.done)
 	ticker := time.NewTicker(c.cfg.FlushInterval)
 	defer ticker.Stop()
@@ -262,7 +272,7 @@ func (c *Publisher) run() {
 	}
 }
 
-func (c *Publisher) flushResult(w flushRequest) error {
+func (c *publisher) flushResult(w flushRequest) error {
 	if n := c.lost - w.lost; n > 0 {
 		return &UndeliveredError{Observations: n, Err: c.lastErr}
 	}
@@ -271,7 +281,7 @@ func (c *Publisher) flushResult(w flushRequest) error {
 
 // shutdown sends what is left until done or until Close gives up (c.ctx
 // ends), then accounts for whatever could not be sent.
-func (c *Publisher) shutdown(backoff *time.Timer, waiters []flushRequest) {
+func (c *publisher) shutdown(backoff *time.Timer, waiters []flushRequest) {
 	c.collect()
 	lostBefore := c.lost
 	for len(c.pending) > 0 && c.ctx.Err() == nil {
@@ -322,7 +332,7 @@ func oneAttempt(o *cloudwatch.Options) { o.RetryMaxAttempts = 1 }
 // sendHead sends the batch at the head of pending. It returns the backoff
 // to wait before sending it again, or 0 when the batch is gone (delivered
 // or given up).
-func (c *Publisher) sendHead() time.Duration {
+func (c *publisher) sendHead() time.Duration {
 	n := c.headBatch()
 	data := make([]types.MetricDatum, n)
 	for i := range data {
@@ -353,7 +363,7 @@ func (c *Publisher) sendHead() time.Duration {
 // headBatch is how many datums at the head of pending go in the next
 // request: at most Config.MaxDatumsPerRequest, and no more than the payload
 // budget allows (at least one).
-func (c *Publisher) headBatch() int {
+func (c *publisher) headBatch() int {
 	budget := maxRequestBytes - requestOverhead(c.cfg.Namespace)
 	n, size := 0, 0
 	for n < len(c.pending) && n < c.cfg.MaxDatumsPerRequest {
@@ -368,7 +378,7 @@ func (c *Publisher) headBatch() int {
 }
 
 // remove takes n delivered datums off the head of pending.
-func (c *Publisher) remove(n int) {
+func (c *publisher) remove(n int) {
 	clear(c.pending[:n])
 	c.pending = c.pending[n:]
 	if len(c.pending) == 0 {
@@ -379,7 +389,7 @@ func (c *Publisher) remove(n int) {
 
 // discard takes n undeliverable datums off the head of pending and counts
 // their observations as dropped.
-func (c *Publisher) discard(n int) {
+func (c *publisher) discard(n int) {
 	var samples int64
 	for _, p := range c.pending[:n] {
 		samples += p.samples

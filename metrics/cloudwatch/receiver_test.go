@@ -289,7 +289,7 @@ func testConfig(t *testing.T, r *receiver) Config {
 
 // newTestCloudWatch starts, with its clock stopped at testTime, a publisher and closes it when the test ends
 // (a no-op if the test closed it already).
-func newTestCloudWatch(t *testing.T, cfg Config) *Publisher {
+func newTestCloudWatch(t *testing.T, cfg Config) *publisher {
 	t.Helper()
 	cw, err := newPublisher(cfg, func() time.Time { return testTime })
 	if err != nil {

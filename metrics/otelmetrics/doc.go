@@ -90,6 +90,6 @@
 //     built at its first observation and kept.
 //   - Drop a metric silently or panic on an unexpected name, unit or value:
 //     unknown names get the generic mapping, and values an instrument cannot
-//     take are counted (Sink.Dropped).
+//     take are counted (sink.Dropped).
 //   - Shut down the MeterProvider: its owner does.
 package otelmetrics

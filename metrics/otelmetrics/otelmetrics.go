@@ -19,7 +19,7 @@ import (
 // scopeName is the instrumentation scope of the sink's meter.
 const scopeName = "github.com/shardwise/shardwise/metrics/otelmetrics"
 
-// Config configures a Sink. A zero field takes the default its comment
+// Config configures a sink. A zero field takes the default its comment
 // states.
 type Config struct {
 	// MeterProvider creates the sink's meter (instrumentation scope
@@ -57,9 +57,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Sink is a metrics.Sink that records into OpenTelemetry instruments. Make
-// one with New; it is safe for concurrent use.
-type Sink struct {
+// sink is the metrics.Sink New returns; it is safe for concurrent use.
+type sink struct {
 	meter    metric.Meter
 	level    metrics.Level
 	detailed bool
@@ -88,16 +87,29 @@ type series struct {
 	member   int
 }
 
-var _ metrics.Sink = (*Sink)(nil)
+var _ metrics.Sink = (*sink)(nil)
 
-// New returns a sink recording into a meter of cfg.MeterProvider.
+// New returns a metrics.Sink recording into a meter of cfg.MeterProvider.
 // Instruments are created when a metric is first recorded.
-func New(cfg Config) (*Sink, error) {
+//
+// The sink also has Dropped() int64, the observations it dropped
+// (non-finite values, negative counter values, records after Close),
+// reached with a type assertion to an interface with the method.
+func New(cfg Config) (metrics.Sink, error) {
+	s, err := buildSink(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newSink is New returning the concrete sink.
+func buildSink(cfg Config) (*sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Sink{
+	return &sink{
 		meter:       cfg.MeterProvider.Meter(scopeName),
 		level:       cfg.Level,
 		detailed:    cfg.Level == metrics.LevelDetailed,
@@ -107,7 +119,7 @@ func New(cfg Config) (*Sink, error) {
 }
 
 // Enabled reports whether an observation recorded at level is kept.
-func (s *Sink) Enabled(level metrics.Level) bool {
+func (s *sink) Enabled(level metrics.Level) bool {
 	return s.level.Publishes(level) && !s.closed.Load()
 }
 
@@ -117,7 +129,7 @@ func (s *Sink) Enabled(level metrics.Level) bool {
 // without locking or allocating (gauges take a short lock to fold shards).
 // Non-finite values, negative counter values and observations after Close
 // are dropped and counted (Dropped).
-func (s *Sink) Record(name string, value float64, unit metrics.Unit, level metrics.Level, dims metrics.Dims) {
+func (s *sink) Record(name string, value float64, unit metrics.Unit, level metrics.Level, dims metrics.Dims) {
 	if !s.level.Publishes(level) {
 		return
 	}
@@ -153,7 +165,7 @@ func (s *Sink) Record(name string, value float64, unit metrics.Unit, level metri
 }
 
 // newSeries builds the instrument and attributes of a series.
-func (s *Sink) newSeries(name string, unit metrics.Unit, dims metrics.Dims) *series {
+func (s *sink) newSeries(name string, unit metrics.Unit, dims metrics.Dims) *series {
 	m := metricmap.Lookup(name, unit)
 	labels := metricmap.Labels(dims, s.detailed)
 	kv := make([]attribute.KeyValue, 0, len(labels)+1)
@@ -195,7 +207,7 @@ func (s *Sink) newSeries(name string, unit metrics.Unit, dims metrics.Dims) *ser
 // Called with s.mu held. A creation error (the SDK still returns a
 // working instrument, or a no-op one) goes to OpenTelemetry's error
 // handler, as instrumentation libraries report such errors.
-func (s *Sink) instrument(m metricmap.Metric) any {
+func (s *sink) instrument(m metricmap.Metric) any {
 	key := m.OTel + "\x00" + m.Kind.String() // a name clash of two kinds must not mix them
 	if inst, ok := s.instruments[key]; ok {
 		return inst
@@ -221,12 +233,12 @@ func (s *Sink) instrument(m metricmap.Metric) any {
 // Dropped is the number of observations recorded at a published level
 // that were not exported: non-finite values, negative values of a
 // counter, and observations after Close.
-func (s *Sink) Dropped() int64 { return s.dropped.Load() }
+func (s *sink) Dropped() int64 { return s.dropped.Load() }
 
 // Close stops recording: later observations are dropped. It does not
 // shut the MeterProvider down (its owner does, which exports what is
 // pending) and returns nil.
-func (s *Sink) Close(context.Context) error {
+func (s *sink) Close(context.Context) error {
 	s.closed.Store(true)
 	return nil
 }

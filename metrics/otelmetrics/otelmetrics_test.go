@@ -31,12 +31,12 @@ var (
 )
 
 // newSink returns a sink at level on a provider read by a ManualReader.
-func newSink(t *testing.T, level metrics.Level) (*Sink, *sdkmetric.ManualReader) {
+func newSink(t *testing.T, level metrics.Level) (*sink, *sdkmetric.ManualReader) {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	t.Cleanup(func() { provider.Shutdown(context.Background()) })
-	s, err := New(Config{MeterProvider: provider, Level: level})
+	s, err := buildSink(Config{MeterProvider: provider, Level: level})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,12 +316,12 @@ func TestConfig(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Field != "Level" || !errors.Is(err, consumer.ErrInvalidConfig) {
 		t.Errorf("Validate() = %v, want a ConfigError on Level", err)
 	}
-	if _, err := New(Config{Level: -1}); err == nil {
+	if _, err := buildSink(Config{Level: -1}); err == nil {
 		t.Error("New accepted an invalid level")
 	}
 	// The zero Config takes the global provider (a no-op one here) and
 	// records without error.
-	s, err := New(Config{})
+	s, err := buildSink(Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func BenchmarkRecord(b *testing.B) {
 	reader := sdkmetric.NewManualReader()
 	provider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	defer provider.Shutdown(context.Background())
-	s, err := New(Config{MeterProvider: provider})
+	s, err := buildSink(Config{MeterProvider: provider})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -103,7 +103,7 @@
 //     kept.
 //   - Drop a metric silently or panic on an unexpected name, unit, label
 //     value or registration conflict: unknown names get the generic
-//     mapping; what cannot be exported is counted (Sink.Dropped), and
+//     mapping; what cannot be exported is counted (sink.Dropped), and
 //     registration failures are returned by Close.
 //   - Unregister its collectors: the last values stay readable after Run
 //     returns, and a new sink on the same Registerer shares them.

@@ -15,7 +15,7 @@ import (
 	"github.com/shardwise/shardwise/metrics"
 )
 
-// Config configures a Sink. A zero field takes the default its comment
+// Config configures a sink. A zero field takes the default its comment
 // states.
 type Config struct {
 	// Registerer receives the sink's collectors, one per metric, each
@@ -52,9 +52,8 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Sink is a metrics.Sink that records into Prometheus collectors. Make one
-// with New; it is safe for concurrent use.
-type Sink struct {
+// sink is the metrics.Sink New returns; it is safe for concurrent use.
+type sink struct {
 	reg      prometheus.Registerer
 	level    metrics.Level
 	detailed bool
@@ -92,15 +91,28 @@ type series struct {
 	broken bool // the family could not be registered or the labels were invalid
 }
 
-var _ metrics.Sink = (*Sink)(nil)
+var _ metrics.Sink = (*sink)(nil)
 
-// New returns a sink registering its collectors on cfg.Registerer.
-func New(cfg Config) (*Sink, error) {
+// New returns a metrics.Sink registering its collectors on cfg.Registerer.
+//
+// The sink also has Dropped() int64, the observations it dropped
+// (non-finite values, negative counter values, records after Close),
+// reached with a type assertion to an interface with the method.
+func New(cfg Config) (metrics.Sink, error) {
+	s, err := buildSink(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newSink is New returning the concrete sink.
+func buildSink(cfg Config) (*sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Sink{
+	return &sink{
 		reg:      cfg.Registerer,
 		level:    cfg.Level,
 		detailed: cfg.Level == metrics.LevelDetailed,
@@ -110,7 +122,7 @@ func New(cfg Config) (*Sink, error) {
 }
 
 // Enabled reports whether an observation recorded at level is kept.
-func (s *Sink) Enabled(level metrics.Level) bool {
+func (s *sink) Enabled(level metrics.Level) bool {
 	return s.level.Publishes(level) && !s.closed.Load()
 }
 
@@ -121,7 +133,7 @@ func (s *Sink) Enabled(level metrics.Level) bool {
 // lock to fold shards). Non-finite values, negative counter values,
 // observations of a metric whose registration failed, and observations
 // after Close are dropped and counted (Dropped).
-func (s *Sink) Record(name string, value float64, unit metrics.Unit, level metrics.Level, dims metrics.Dims) {
+func (s *sink) Record(name string, value float64, unit metrics.Unit, level metrics.Level, dims metrics.Dims) {
 	if !s.level.Publishes(level) {
 		return
 	}
@@ -161,7 +173,7 @@ func (s *Sink) Record(name string, value float64, unit metrics.Unit, level metri
 
 // newSeries resolves the children a series records into, registering its
 // family on first use.
-func (s *Sink) newSeries(name string, unit metrics.Unit, dims metrics.Dims) *series {
+func (s *sink) newSeries(name string, unit metrics.Unit, dims metrics.Dims) *series {
 	m := metricmap.Lookup(name, unit)
 	labels := metricmap.Labels(dims, s.detailed)
 	s.mu.Lock()
@@ -216,7 +228,7 @@ func (s *Sink) newSeries(name string, unit metrics.Unit, dims metrics.Dims) *ser
 // label names of labels. A collector already registered under the same
 // name and labels (by another sink on the same registry, or an earlier
 // one) is shared. Called with s.mu held.
-func (s *Sink) family(m metricmap.Metric, labels []metricmap.Label) *family {
+func (s *sink) family(m metricmap.Metric, labels []metricmap.Label) *family {
 	if f, ok := s.families[m.Prom]; ok {
 		return f
 	}
@@ -268,14 +280,14 @@ func (s *Sink) family(m metricmap.Metric, labels []metricmap.Label) *family {
 // that were not exported: non-finite values, negative values of a
 // counter, observations of a metric that could not be registered (Close
 // reports why), and observations after Close.
-func (s *Sink) Dropped() int64 { return s.dropped.Load() }
+func (s *sink) Dropped() int64 { return s.dropped.Load() }
 
 // Close stops recording: later observations are dropped. The collectors
 // stay registered, so a scrape after Run returns still reads the last
 // values, and a new sink on the same registry continues them. Close
 // returns the registration failures that made metrics go unexported, if
 // any.
-func (s *Sink) Close(context.Context) error {
+func (s *sink) Close(context.Context) error {
 	s.closed.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -29,10 +29,10 @@ var (
 	shardDim = metrics.NewDims(opTask, shard1, worker)
 )
 
-func newSink(t *testing.T, level metrics.Level) (*Sink, *prometheus.Registry) {
+func newSink(t *testing.T, level metrics.Level) (*sink, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := New(Config{Registerer: reg, Level: level})
+	s, err := buildSink(Config{Registerer: reg, Level: level})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestSecondSinkSharesCollectors(t *testing.T) {
 	s1.Record(metricnames.MetricRecordsProcessed, 5, metrics.UnitCount, metrics.LevelSummary, shardDim)
 	s1.Record(metricnames.MetricGetRecordsTime, 5, metrics.UnitMilliseconds, metrics.LevelDetailed, shardDim)
 	s1.Close(context.Background())
-	s2, err := New(Config{Registerer: reg})
+	s2, err := buildSink(Config{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestConfig(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Field != "Level" || !errors.Is(err, consumer.ErrInvalidConfig) {
 		t.Errorf("Validate() = %v, want a ConfigError on Level", err)
 	}
-	if _, err := New(Config{Level: -1}); err == nil {
+	if _, err := buildSink(Config{Level: -1}); err == nil {
 		t.Error("New accepted an invalid level")
 	}
 	if err := (Config{}).Validate(); err != nil {
@@ -380,7 +380,7 @@ func TestDocTableMatchesMapping(t *testing.T) {
 // observation of each kind into an existing series, from parallel
 // goroutines on their own shards.
 func BenchmarkRecord(b *testing.B) {
-	s, err := New(Config{Registerer: prometheus.NewRegistry()})
+	s, err := buildSink(Config{Registerer: prometheus.NewRegistry()})
 	if err != nil {
 		b.Fatal(err)
 	}

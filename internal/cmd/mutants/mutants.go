@@ -205,15 +205,14 @@ var table = []mutant{
 // fenceAll stops every processor: the worker could not prove it is alive
 // in time, so another worker may soon be given its leases.
 func (s *Scheduler) fenceAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.consumers {
-		c.cancelLease(session.ErrFenced)
-	}
-}`,
+	s.mu.Lock()`,
 		New: `func (s *Scheduler) fence() error { return nil }
 
-func (s *Scheduler) fenceAll() { _ = session.ErrFenced }`,
+// fenceAll stops every processor: the worker could not prove it is alive
+// in time, so another worker may soon be given its leases.
+func (s *Scheduler) fenceAll() {
+	return
+	s.mu.Lock()`,
 		Pkgs:    []string{"./internal/scenario"},
 		Run:     "^TestCutOffWorkerStopsBeforeItsShardsMove$",
 		Timeout: 5 * time.Minute,
