@@ -59,12 +59,6 @@ func (m *Memory) Max(name string, dims ...Dimension) float64 {
 	return s.Maximum
 }
 
-// Min is the smallest observation of name with exactly dims (0 if none).
-func (m *Memory) Min(name string, dims ...Dimension) float64 {
-	s, _ := m.get(name, dims...)
-	return s.Minimum
-}
-
 // get returns the statistics of the metric name with exactly the given
 // dimensions, merged across units, and whether any were recorded.
 func (m *Memory) get(name string, dims ...Dimension) (metricagg.Stats, bool) {
