@@ -7,8 +7,11 @@
 //
 // Run blocks until its context ends, then shuts down gracefully: fetching
 // stops, the batch in hand is finished, each processor gets
-// ShutdownRequested (so it can checkpoint), and the leases are released so
-// that another worker (or the next start) resumes at the checkpoints.
+// ShutdownRequested (so it can checkpoint), and each lease is handed on to
+// another live worker (or released when there is none), which resumes at
+// the checkpoints. If that takes longer than Config.ShutdownTimeout, the
+// processors still running are cancelled and Run reports it
+// (consumer.ErrShutdownTimeout).
 //
 // For operating it in a service: Stats is a snapshot (leases, lag, rates),
 // Ready and Healthy are the readiness and liveness of the worker, and
