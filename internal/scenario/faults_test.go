@@ -1,0 +1,502 @@
+package scenario_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+	"github.com/rs/zerolog"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/scenario"
+	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/scheduler"
+)
+
+// faultKind is what a DynamoDB call does while a fault is on.
+type faultKind int
+
+const (
+	noFault   faultKind = iota
+	throttled           // ProvisionedThroughputExceededException, nothing written
+	serverErr           // 500 InternalServerError, nothing written
+	timedOut            // hangs until its context ends or timeoutBound, nothing written
+	lostReply           // written on the server, the caller sees a reset while reading
+	connReset           // reset before the request was sent, nothing written
+)
+
+func (k faultKind) String() string {
+	return [...]string{"none", "throttling", "5xx", "timeout", "lost response", "connection reset"}[k]
+}
+
+// timeoutBound is how long a timed-out call hangs when its context has no
+// earlier deadline: longer than the fencing window.
+const timeoutBound = failover
+
+// faultErr is the error a faulted call returns, shaped as the SDK shapes
+// it (an OperationError around the service or transport error).
+func faultErr(kind faultKind, op string) error {
+	var err error
+	switch kind {
+	case throttled:
+		err = &dtypes.ProvisionedThroughputExceededException{Message: aws.String("scenario test: throughput exceeded")}
+	case serverErr:
+		err = &smithy.GenericAPIError{Code: "InternalServerError", Message: "scenario test: internal server error", Fault: smithy.FaultServer}
+	case timedOut:
+		err = context.DeadlineExceeded
+	case lostReply:
+		err = &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	case connReset:
+		err = &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)}
+	}
+	return &smithy.OperationError{ServiceID: "DynamoDB", OperationName: op, Err: err}
+}
+
+// injector decides which store calls fail: while on, every call of one
+// of its methods (named "Leases.Checkpoint", "Workers.Heartbeat",
+// "Coord.ClaimLeader", ...) by one of its workers ("" = any) fails as its
+// kind says. It counts the calls it faulted.
+type injector struct {
+	on      atomic.Bool
+	kind    faultKind
+	methods map[string]bool
+	worker  string
+	hits    atomic.Int64
+	// limit, when positive, is how many calls it faults before it lets
+	// every call through again.
+	limit int64
+	// observe, when set, sees every Leases.Checkpoint call and its
+	// outcome (after the fault, if any).
+	observe func(worker, key string, counter int64, pos consumer.ExtendedSequenceNumber, n int64, err error)
+}
+
+// hit reports whether this call is faulted, and counts it.
+func (in *injector) hit(worker, method string) bool {
+	if in == nil || !in.on.Load() || !in.methods[method] || (in.worker != "" && in.worker != worker) {
+		return false
+	}
+	for {
+		h := in.hits.Load()
+		if in.limit > 0 && h >= in.limit {
+			return false
+		}
+		if in.hits.CompareAndSwap(h, h+1) {
+			return true
+		}
+	}
+}
+
+// call runs real (the call on the store below) or fails it.
+func (in *injector) call(ctx context.Context, worker, method string, real func(context.Context) error) error {
+	if !in.hit(worker, method) {
+		return real(ctx)
+	}
+	switch in.kind {
+	case timedOut:
+		if err := sleep(ctx, timeoutBound); err != nil {
+			return faultErr(timedOut, method)
+		}
+		return faultErr(timedOut, method)
+	case lostReply:
+		if err := real(ctx); err != nil {
+			return err
+		}
+		return faultErr(lostReply, method)
+	}
+	return faultErr(in.kind, method)
+}
+
+type faultLeases struct {
+	leases.Store
+	id string
+	in *injector
+}
+
+func (s *faultLeases) Create(ctx context.Context, l leases.Lease) (ok bool, err error) {
+	err = s.in.call(ctx, s.id, "Leases.Create", func(ctx context.Context) (e error) { ok, e = s.Store.Create(ctx, l); return e })
+	return ok, err
+}
+func (s *faultLeases) List(ctx context.Context) (out []leases.Lease, err error) {
+	err = s.in.call(ctx, s.id, "Leases.List", func(ctx context.Context) (e error) { out, e = s.Store.List(ctx); return e })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+func (s *faultLeases) Take(ctx context.Context, l leases.Lease, to string) (out leases.Lease, err error) {
+	err = s.in.call(ctx, s.id, "Leases.Take", func(ctx context.Context) (e error) { out, e = s.Store.Take(ctx, l, to); return e })
+	if err != nil {
+		return leases.Lease{}, err
+	}
+	return out, nil
+}
+func (s *faultLeases) StartHandoff(ctx context.Context, l leases.Lease, to string) (out leases.Lease, err error) {
+	err = s.in.call(ctx, s.id, "Leases.StartHandoff", func(ctx context.Context) (e error) { out, e = s.Store.StartHandoff(ctx, l, to); return e })
+	if err != nil {
+		return leases.Lease{}, err
+	}
+	return out, nil
+}
+func (s *faultLeases) CompleteHandoff(ctx context.Context, key, old string) (out leases.Lease, err error) {
+	err = s.in.call(ctx, s.id, "Leases.CompleteHandoff", func(ctx context.Context) (e error) { out, e = s.Store.CompleteHandoff(ctx, key, old); return e })
+	if err != nil {
+		return leases.Lease{}, err
+	}
+	return out, nil
+}
+func (s *faultLeases) Checkpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber) (n int64, err error) {
+	err = s.in.call(ctx, s.id, "Leases.Checkpoint", func(ctx context.Context) (e error) {
+		n, e = s.Store.Checkpoint(ctx, key, owner, counter, pos)
+		return e
+	})
+	if s.in != nil && s.in.observe != nil {
+		s.in.observe(s.id, key, counter, pos, n, err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+func (s *faultLeases) PrepareCheckpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber, state []byte) (n int64, err error) {
+	err = s.in.call(ctx, s.id, "Leases.PrepareCheckpoint", func(ctx context.Context) (e error) {
+		n, e = s.Store.PrepareCheckpoint(ctx, key, owner, counter, pos, state)
+		return e
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+type faultWorkers struct {
+	leases.WorkerStore
+	id string
+	in *injector
+}
+
+func (s *faultWorkers) Heartbeat(ctx context.Context, r leases.WorkerRecord) (out leases.WorkerRecord, err error) {
+	err = s.in.call(ctx, s.id, "Workers.Heartbeat", func(ctx context.Context) (e error) { out, e = s.WorkerStore.Heartbeat(ctx, r); return e })
+	if err != nil {
+		return leases.WorkerRecord{}, err
+	}
+	return out, nil
+}
+
+type faultCoord struct {
+	leases.CoordinatorStore
+	id string
+	in *injector
+}
+
+func (s *faultCoord) GetLeader(ctx context.Context) (out leases.LeaderRecord, err error) {
+	err = s.in.call(ctx, s.id, "Coord.GetLeader", func(ctx context.Context) (e error) { out, e = s.CoordinatorStore.GetLeader(ctx); return e })
+	if err != nil {
+		return leases.LeaderRecord{}, err
+	}
+	return out, nil
+}
+func (s *faultCoord) ClaimLeader(ctx context.Context, prev int64, leader, session string) (out leases.LeaderRecord, err error) {
+	err = s.in.call(ctx, s.id, "Coord.ClaimLeader", func(ctx context.Context) (e error) {
+		out, e = s.CoordinatorStore.ClaimLeader(ctx, prev, leader, session)
+		return e
+	})
+	if err != nil {
+		return leases.LeaderRecord{}, err
+	}
+	return out, nil
+}
+
+// faultCluster is a latencyCluster whose workers' store calls pass through
+// one injector, above the latency (so a lost response has taken the
+// round trip).
+type faultCluster struct {
+	*latencyCluster
+	in *injector
+}
+
+func newFaultCluster(t *testing.T, shards int, in *injector) *faultCluster {
+	t.Helper()
+	lc := &latencyCluster{links: map[string]*link{}}
+	var seed uint64
+	c, err := scenario.New(scenario.Options{
+		Shards:       shards,
+		FailoverTime: failover,
+		BatchDelay:   batchTime,
+		Logger:       zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.ErrorLevel),
+		Tweak: func(cfg *scheduler.Config) {
+			lc.mu.Lock()
+			defer lc.mu.Unlock()
+			seed++
+			l := newLink(seed, 3*time.Millisecond, 12*time.Millisecond, 2*failover)
+			lc.links[cfg.WorkerID] = l
+			l.wrap(cfg)
+			// Sync shards often enough for a fault window to meet it.
+			cfg.ShardSyncInterval = 5 * time.Second
+			cfg.Stores = leases.Stores{
+				Leases:      &faultLeases{Store: cfg.Stores.Leases, id: cfg.WorkerID, in: in},
+				Workers:     &faultWorkers{WorkerStore: cfg.Stores.Workers, id: cfg.WorkerID, in: in},
+				Coordinator: &faultCoord{CoordinatorStore: cfg.Stores.Coordinator, id: cfg.WorkerID, in: in},
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.Cluster = c
+	t.Cleanup(c.StopAll)
+	return &faultCluster{latencyCluster: lc, in: in}
+}
+
+// faultCase is one row of the matrix.
+type faultCase struct {
+	name string
+	// DynamoDB: the fault and the store methods it hits; target "leader"
+	// or "victim" (a worker not leading) picks one worker when the fault
+	// starts, "" hits every worker.
+	kind    faultKind
+	methods []string
+	target  string
+	// Kinesis: applied on the fake at the start of the window (nil for
+	// none); the window's end clears it.
+	kinesis func(c *scenario.Cluster)
+	window  time.Duration
+	// moves makes the leader move leases during the window (a worker
+	// joins), so that hand-offs and takes run under the fault.
+	moves bool
+	// crashLeader crashes the leader as the fault starts, so that the
+	// others elect a new one (and take its leases) under the fault.
+	crashLeader bool
+	// kop is the Kinesis call the fault hits, to count the hits.
+	kop string
+}
+
+func (fc faultCase) phase() string {
+	if fc.kinesis != nil {
+		return "kinesis"
+	}
+	return strings.Join(fc.methods, "+")
+}
+
+type matrixRow struct {
+	fault, phase, target   string
+	hits                   int64
+	produced, distinct     int
+	dups                   int
+	maxStall, recoveredIn  time.Duration
+	overlaps, back, orders int
+}
+
+var (
+	matrixMu   sync.Mutex
+	matrixRows []matrixRow
+)
+
+// runFaultCase runs three workers on six shards with a producer, applies
+// the fault for its window, clears it, and checks that nothing was lost,
+// no checkpoint went back, no shard ran on two workers at once, and the
+// cluster recovered: every record processed and every lease owned by a
+// running worker within a bounded time after the fault ends.
+func runFaultCase(t *testing.T, fc faultCase) {
+	in := &injector{kind: fc.kind, methods: map[string]bool{}}
+	for _, m := range fc.methods {
+		in.methods[m] = true
+	}
+	c := newFaultCluster(t, 6, in)
+	stop := produce(t, c.Cluster)
+	ids := []string{"w1", "w2", "w3"}
+	if fc.moves {
+		ids = ids[:2]
+	}
+	live := map[string]*scenario.Worker{}
+	for _, id := range ids {
+		w, err := c.Start(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live[id] = w
+	}
+	waitFor(t, 6*failover, "every worker holding leases and a leader", func() bool {
+		counts := c.Counts()
+		if c.Leader() == "" || counts[""] > 0 {
+			return false
+		}
+		for _, id := range ids {
+			if counts[id] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(failover / 2)
+	switch fc.target {
+	case "leader":
+		in.worker = c.Leader()
+	case "victim":
+		in.worker = "w1"
+		if c.Leader() == "w1" {
+			in.worker = "w2"
+		}
+	}
+	start := time.Now()
+	if fc.kinesis != nil {
+		fc.kinesis(c.Cluster)
+	}
+	kBefore := 0
+	if fc.kop != "" {
+		kBefore = c.Fake.Calls(fc.kop)
+	}
+	in.on.Store(true)
+	if fc.crashLeader {
+		leader := c.Leader()
+		_ = c.Crash(live[leader]) // a crash's error is the point
+		delete(live, leader)
+	}
+	if fc.moves {
+		w, err := c.Start("w3")
+		if err != nil {
+			t.Fatal(err)
+		}
+		live["w3"] = w
+	}
+	time.Sleep(fc.window)
+	in.on.Store(false)
+	c.Fake.ClearFaults()
+	if fc.kop != "" {
+		in.hits.Store(int64(c.Fake.Calls(fc.kop) - kBefore))
+	}
+	end := time.Now()
+	time.Sleep(failover / 5)
+	stop()
+	waitFor(t, 10*failover, "every record processed and every lease owned by a running worker after the fault", func() bool {
+		if int64(c.Journal.Distinct()) < c.Produced() {
+			return false
+		}
+		for _, o := range c.Owners() {
+			if live[o] == nil {
+				return false
+			}
+		}
+		return c.Leader() != "" && live[c.Leader()] != nil
+	})
+	recovered := time.Since(end)
+
+	ivs := func() []scenario.Interval { _, ivs := c.Journal.Snapshot(); return ivs }()
+	if v := handoverViolations(ivs, c.Journal.Events()); len(v) > 0 {
+		t.Errorf("%d times a shard ran on two workers at once; the first: %v", len(v), v[:min(len(v), 5)])
+	}
+	r := c.Check()
+	if !r.OK() {
+		t.Errorf("invariants broken: %s", r)
+	}
+	if in.hits.Load() == 0 {
+		t.Errorf("the fault never hit a call: the case tests nothing")
+	}
+	fault := fc.kind.String()
+	if fc.kinesis != nil {
+		fault = fc.name
+	}
+	target := fc.target
+	if target == "" {
+		target = "all"
+	}
+	row := matrixRow{
+		fault: fault, phase: fc.phase(), target: target, hits: in.hits.Load(),
+		produced: r.Produced, distinct: r.Distinct, dups: r.Duplicates,
+		maxStall: maxStall(ivs, start), recoveredIn: recovered,
+		overlaps: len(r.Overlaps), back: len(r.CheckpointsBack), orders: len(r.OrderViolations),
+	}
+	matrixMu.Lock()
+	matrixRows = append(matrixRows, row)
+	matrixMu.Unlock()
+}
+
+// maxStall is the longest gap, from since on, between two consecutive
+// ProcessRecords calls on one shard (whichever workers made them).
+func maxStall(ivs []scenario.Interval, since time.Time) time.Duration {
+	byShard := map[string][]scenario.Interval{}
+	for _, iv := range ivs {
+		if !iv.End.Before(since) {
+			byShard[iv.Shard] = append(byShard[iv.Shard], iv)
+		}
+	}
+	var out time.Duration
+	for _, list := range byShard {
+		sort.Slice(list, func(i, j int) bool { return list[i].Start.Before(list[j].Start) })
+		for i := 1; i < len(list); i++ {
+			out = max(out, list[i].Start.Sub(list[i-1].End))
+		}
+	}
+	return out
+}
+
+func kinesisFault(op string, err error) func(c *scenario.Cluster) {
+	return func(c *scenario.Cluster) { c.Fake.InjectError(op, "", err, -1) }
+}
+
+var (
+	heartbeat   = []string{"Workers.Heartbeat"}
+	checkpoints = []string{"Leases.Checkpoint", "Leases.PrepareCheckpoint"}
+	handoffs    = []string{"Leases.StartHandoff", "Leases.CompleteHandoff", "Leases.Take"}
+	election    = []string{"Coord.ClaimLeader"}
+	shardSync   = []string{"Leases.List", "Leases.Create"}
+)
+
+func faultMatrix() []faultCase {
+	var out []faultCase
+	long := 2 * failover // past the fencing window and the failover time
+	for _, k := range []faultKind{throttled, serverErr, timedOut, lostReply, connReset} {
+		out = append(out,
+			faultCase{name: k.String() + " on heartbeat", kind: k, methods: heartbeat, target: "victim", window: long},
+			faultCase{name: k.String() + " on checkpoint", kind: k, methods: checkpoints, window: long},
+		)
+	}
+	out = append(out,
+		faultCase{name: "lost response on hand-off", kind: lostReply, methods: handoffs, window: long, moves: true},
+		faultCase{name: "throttling on hand-off", kind: throttled, methods: handoffs, window: long, moves: true},
+		faultCase{name: "lost response on leader claim", kind: lostReply, methods: election, window: long, crashLeader: true},
+		faultCase{name: "5xx on leader claim", kind: serverErr, methods: election, window: long, crashLeader: true},
+		faultCase{name: "throttling on shard sync", kind: throttled, methods: shardSync, target: "leader", window: long},
+		faultCase{name: "expired iterator", kinesis: kinesisFault("GetRecords", &ktypes.ExpiredIteratorException{Message: aws.String("scenario test: iterator expired")}), kop: "GetRecords", window: failover / 2},
+		faultCase{name: "throughput storm", kinesis: kinesisFault("GetRecords", &ktypes.ProvisionedThroughputExceededException{Message: aws.String("scenario test: slow down")}), kop: "GetRecords", window: long},
+		faultCase{name: "LimitExceeded on ListShards", kinesis: kinesisFault("ListShards", &ktypes.LimitExceededException{Message: aws.String("scenario test: limit")}), kop: "ListShards", window: long},
+		faultCase{name: "5xx on GetRecords", kinesis: kinesisFault("GetRecords", &smithy.GenericAPIError{Code: "InternalFailure", Message: "scenario test: internal failure", Fault: smithy.FaultServer}), kop: "GetRecords", window: long},
+	)
+	return out
+}
+
+// TestFaultMatrix runs each fault at the AWS boundary against the phase
+// it hits and checks the cluster's invariants and its recovery; with -v it
+// logs the matrix.
+func TestFaultMatrix(t *testing.T) {
+	matrixMu.Lock()
+	matrixRows = nil
+	matrixMu.Unlock()
+	for _, fc := range faultMatrix() {
+		t.Run(fc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { runFaultCase(t, fc) })
+		})
+	}
+	matrixMu.Lock()
+	defer matrixMu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-34s %-46s %-6s %5s %8s %8s %5s %9s %9s %s\n", "fault", "phase", "target", "hits", "produced", "distinct", "dups", "maxStall", "recovered", "overlaps/back/order")
+	for _, r := range matrixRows {
+		fmt.Fprintf(&b, "%-34s %-46s %-6s %5d %8d %8d %5d %9v %9v %d/%d/%d\n", r.fault, r.phase, r.target, r.hits, r.produced, r.distinct, r.dups,
+			r.maxStall.Round(time.Millisecond), r.recoveredIn.Round(time.Millisecond), r.overlaps, r.back, r.orders)
+	}
+	t.Log(b.String())
+}
+
