@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -500,3 +501,129 @@ func TestFaultMatrix(t *testing.T) {
 	t.Log(b.String())
 }
 
+// checkpointCall is one Leases.Checkpoint call as the worker saw it (n is
+// the counter the store returned, even when the caller got an error).
+type checkpointCall struct {
+	worker, key string
+	counter, n  int64
+	pos         consumer.ExtendedSequenceNumber
+	err         error
+	at          time.Time
+}
+
+// TestLostCheckpointResponseNextStepIsSafe is the classic case: a
+// checkpoint's conditional write succeeds on the server (the lease's
+// counter moves on), but the response is lost, so the worker still holds
+// the old counter. Its next checkpoint on that lease must either succeed
+// with a counter it refreshed or report the lease lost; it must never
+// move the checkpoint back, and no record may be lost.
+func TestLostCheckpointResponseNextStepIsSafe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var calls []checkpointCall
+		in := &injector{kind: lostReply, methods: map[string]bool{"Leases.Checkpoint": true}, limit: 1}
+		in.observe = func(worker, key string, counter int64, pos consumer.ExtendedSequenceNumber, n int64, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, checkpointCall{worker: worker, key: key, counter: counter, n: n, pos: pos, err: err, at: time.Now()})
+		}
+		c := newFaultCluster(t, 4, in)
+		stop := produce(t, c.Cluster)
+		for _, id := range []string{"w1", "w2"} {
+			if _, err := c.Start(id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, 6*failover, "both workers holding leases", func() bool {
+			counts := c.Counts()
+			return c.Leader() != "" && counts[""] == 0 && counts["w1"] > 0 && counts["w2"] > 0
+		})
+		time.Sleep(failover / 2)
+		in.worker = "w1"
+		in.on.Store(true)
+		waitFor(t, failover, "a checkpoint response lost", func() bool { return in.hits.Load() == 1 })
+
+		// The lost call: written on the server, an error to the worker.
+		mu.Lock()
+		var lost checkpointCall
+		at := -1
+		for i, cl := range calls {
+			if cl.worker == "w1" && cl.err != nil {
+				lost, at = cl, i
+				break
+			}
+		}
+		mu.Unlock()
+		if at < 0 {
+			t.Fatal("no failed checkpoint call observed")
+		}
+		if lost.n != lost.counter+1 {
+			t.Fatalf("lost call: store returned counter %d, want %d (the write must have happened)", lost.n, lost.counter+1)
+		}
+		stored, err := c.Leases.Get(context.Background(), lost.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if consumer.Compare(stored.Checkpoint, lost.pos) < 0 {
+			t.Fatalf("lease %s checkpoint %v is behind the lost write's %v", lost.key, stored.Checkpoint, lost.pos)
+		}
+
+		// The worker's next checkpoint call on the lease.
+		var next checkpointCall
+		waitFor(t, 2*failover, "w1's next checkpoint on "+lost.key, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, cl := range calls[at+1:] {
+				if cl.worker == "w1" && cl.key == lost.key {
+					next = cl
+					return true
+				}
+			}
+			return false
+		})
+		t.Logf("lost: %s counter %d -> %d at %v; next: counter %d pos %v err %v", lost.key, lost.counter, lost.n, lost.pos, next.counter, next.pos, next.err)
+		switch {
+		case next.err == nil:
+			if next.counter <= lost.counter {
+				t.Errorf("next checkpoint succeeded at the stale counter %d (the lost write made it %d)", next.counter, lost.n)
+			}
+			if consumer.Compare(next.pos, lost.pos) < 0 {
+				t.Errorf("next checkpoint %v is behind the lost write's %v", next.pos, lost.pos)
+			}
+		case errors.Is(next.err, consumer.ErrLeaseLost):
+			// Safe: the worker learns it cannot write, and stops.
+		default:
+			t.Errorf("next checkpoint failed with %v, want success or consumer.ErrLeaseLost", next.err)
+		}
+
+		time.Sleep(failover / 2)
+		stop()
+		waitFor(t, 6*failover, "every record processed and every lease owned", func() bool {
+			if int64(c.Journal.Distinct()) < c.Produced() {
+				return false
+			}
+			for _, o := range c.Owners() {
+				if o != "w1" && o != "w2" {
+					return false
+				}
+			}
+			return true
+		})
+		after, err := c.Leases.Get(context.Background(), lost.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if consumer.Compare(after.Checkpoint, lost.pos) < 0 {
+			t.Errorf("lease %s checkpoint %v went behind the lost write's %v", lost.key, after.Checkpoint, lost.pos)
+		}
+		_, ivs := c.Journal.Snapshot()
+		if v := handoverViolations(ivs, c.Journal.Events()); len(v) > 0 {
+			t.Errorf("%d times a shard ran on two workers at once; the first: %v", len(v), v[:min(len(v), 5)])
+		}
+		r := c.Check()
+		t.Log(r.String())
+		if !r.OK() {
+			t.Errorf("invariants broken: %s", r)
+		}
+	})
+}
