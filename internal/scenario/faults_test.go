@@ -47,6 +47,10 @@ func (k faultKind) String() string {
 // earlier deadline: longer than the fencing window.
 const timeoutBound = failover
 
+// recoveryBound is how soon after a fault ends every record must be
+// processed and every lease owned by a running worker.
+const recoveryBound = 3 * failover
+
 // faultErr is the error a faulted call returns, shaped as the SDK shapes
 // it (an OperationError around the service or transport error).
 func faultErr(kind faultKind, op string) error {
@@ -395,6 +399,12 @@ func runFaultCase(t *testing.T, fc faultCase) {
 		return c.Leader() != "" && live[c.Leader()] != nil
 	})
 	recovered := time.Since(end)
+	// A processor whose checkpoints failed may be in its longest retry
+	// backoff (10s by default) when the fault ends; beyond that, a
+	// failover time covers a lease move.
+	if recovered > recoveryBound {
+		t.Errorf("recovered %v after the fault ended, want at most %v", recovered, recoveryBound)
+	}
 
 	ivs := func() []scenario.Interval { _, ivs := c.Journal.Snapshot(); return ivs }()
 	if v := handoverViolations(ivs, c.Journal.Events()); len(v) > 0 {
