@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -250,6 +251,11 @@ func newFaultCluster(t *testing.T, shards int, in *injector) *faultCluster {
 			l.wrap(cfg)
 			// Sync shards often enough for a fault window to meet it.
 			cfg.ShardSyncInterval = 5 * time.Second
+			// A processor whose checkpoints fail is offered its batch
+			// again every 100ms at most: it keeps processing through a
+			// fault, as a busy worker does, so only self-fencing stops it
+			// before its shards move.
+			cfg.ProcessorRetryMaxBackoff = 100 * time.Millisecond
 			cfg.Stores = leases.Stores{
 				Leases:      &faultLeases{Store: cfg.Stores.Leases, id: cfg.WorkerID, in: in},
 				Workers:     &faultWorkers{WorkerStore: cfg.Stores.Workers, id: cfg.WorkerID, in: in},
@@ -480,6 +486,12 @@ func faultMatrix() []faultCase {
 			faultCase{name: k.String() + " on heartbeat", kind: k, methods: heartbeat, target: "victim", window: long},
 			faultCase{name: k.String() + " on checkpoint", kind: k, methods: checkpoints, window: long},
 		)
+	}
+	// One worker's heartbeats and checkpoints both fail: its processors
+	// are offered the same batch again and again, so only self-fencing
+	// stops them before the leader gives their shards away.
+	for _, k := range []faultKind{throttled, serverErr, connReset} {
+		out = append(out, faultCase{name: k.String() + " on heartbeat and checkpoint", kind: k, methods: append(slices.Clone(heartbeat), checkpoints...), target: "victim", window: long})
 	}
 	out = append(out,
 		faultCase{name: "lost response on hand-off", kind: lostReply, methods: handoffs, window: long, moves: true},

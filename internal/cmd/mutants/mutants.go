@@ -275,7 +275,7 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 	},
 	{
 		Name:   "no-self-fencing-under-heartbeat-faults",
-		Breaks: "a worker whose heartbeats are throttled, time out or are reset stops processing before the leader gives its shards to others",
+		Breaks: "a worker whose heartbeats and checkpoints are throttled, fail with 5xx or are reset stops processing before the leader gives its shards to others",
 		File:   "scheduler/scheduler.go",
 		Old: `func (s *Scheduler) fence() error { return s.session.Load().Fence() }
 
@@ -291,7 +291,7 @@ func (s *Scheduler) fenceAll() {
 	return
 	s.mu.Lock()`,
 		Pkgs:    []string{"./internal/scenario"},
-		Run:     "^TestFaultMatrix$/_on_heartbeat$",
+		Run:     "^TestFaultMatrix$/_on_heartbeat_and_checkpoint$",
 		Timeout: 5 * time.Minute,
 	},
 
