@@ -86,6 +86,7 @@ type Coordinator struct {
 	lastAssign time.Time
 	runs       int
 	handoffs   map[string]time.Time // lease key -> when the leader first saw its hand-off pending
+	lostClaim  *leases.LeaderRecord // the item our last claim failed over (its response may be lost), nil if none
 	wake       chan struct{}
 
 	mu    sync.Mutex // guards stats
@@ -248,9 +249,20 @@ func (c *Coordinator) elect(ctx context.Context) error {
 		return err
 	}
 	c.rec = rec
+	lostClaim := c.lostClaim
+	c.lostClaim = nil
 	mySession := c.cfg.Session.ID()
 	switch {
 	case rec.Leader == c.cfg.WorkerID && rec.SessionID == mySession:
+		if lostClaim != nil && !c.leader.Load() {
+			// Our last claim failed, yet the item names this session:
+			// the write happened and only its response was lost. Take
+			// over as a successful claim does, keeping the evidence
+			// about the previous leader (without it, the dead leader's
+			// leases wait another failover time).
+			c.becomeLeader(rec, *lostClaim, "claimed (response lost)")
+			return nil
+		}
 		c.setLeader(true)
 		return nil
 	case rec.Leader == "" || rec.Leader == c.cfg.WorkerID:
@@ -285,8 +297,17 @@ func (c *Coordinator) claim(ctx context.Context, prev leases.LeaderRecord, why s
 		return nil // someone else claimed first
 	}
 	if err != nil {
+		// The conditional write may still have happened: elect's next
+		// read tells.
+		c.lostClaim = &prev
 		return err
 	}
+	c.becomeLeader(rec, prev, why)
+	return nil
+}
+
+// becomeLeader starts a leadership won by a claim over prev.
+func (c *Coordinator) becomeLeader(rec, prev leases.LeaderRecord, why string) {
 	c.rec = rec
 	c.log.Info().Str("reason", why).Str("previous_leader", prev.Leader).Int64("epoch", rec.Epoch).Msg("became leader")
 	// What this worker already observed of the previous leader is
@@ -300,7 +321,6 @@ func (c *Coordinator) claim(ctx context.Context, prev leases.LeaderRecord, why s
 	c.handoffs = map[string]time.Time{}
 	c.lastAssign = time.Time{}
 	c.setLeader(true)
-	return nil
 }
 
 func (c *Coordinator) setLeader(v bool) {
