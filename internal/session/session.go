@@ -265,12 +265,16 @@ func (s *Session) loop(ctx context.Context) {
 			s.mu.Unlock()
 			next.Reset(max(due, 0))
 		case errors.Is(err, leases.ErrConditionFailed):
-			// A later incarnation took over the worker id (or the record
-			// was deleted): this session is over. Fence at once, then
-			// start a new session so the worker can work again; its leases
-			// are re-taken with a compare-and-set, which fences whatever
-			// else runs under this id.
-			s.log.Error().Err(err).Msg("worker session replaced by another process with the same worker id; fencing and re-registering")
+			// The record is not as this session last wrote it: a later
+			// incarnation took over the worker id, the record was
+			// deleted, or this session's own previous heartbeat landed
+			// and only its response was lost (the counter moved without
+			// us). Which of these cannot be told from here, and all end
+			// the session the same way: fence at once, then start a new
+			// session so the worker can work again; its leases are
+			// re-taken with a compare-and-set, which fences whatever else
+			// runs under this id.
+			s.log.Error().Err(err).Msg("heartbeat refused: the worker record changed (another process with the same worker id, a deleted record, or a lost response to this worker's previous heartbeat); fencing and re-registering")
 			s.setFenced()
 			if err := s.reregister(ctx); err != nil && ctx.Err() == nil {
 				s.warn.Warn(&s.log, "reregister").Err(err).Msg("re-registering the worker failed")
