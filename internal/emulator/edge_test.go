@@ -39,6 +39,15 @@ func fakeBackend(t *testing.T, name string, got chan<- seen) *httptest.Server {
 	return srv
 }
 
+// testClient is an HTTP client of the test's own: no connection pool is
+// shared with other tests (http.DefaultClient's idle connections to an
+// edge an earlier test closed must not meet this test's requests).
+func testClient(t *testing.T) *http.Client {
+	tr := &http.Transport{Proxy: nil}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
 func startTestEdge(t *testing.T, env Env) *Edge {
 	t.Helper()
 	e, err := StartEdge(env)
@@ -68,7 +77,7 @@ func TestEdgeRoutesByTargetAndPreservesTheRequest(t *testing.T) {
 		req.Header.Set("X-Amz-Target", tc.target)
 		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=test/x")
 		req.Header.Set("X-Custom", "kept")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +115,7 @@ func TestEdgeStreamsResponses(t *testing.T) {
 	e := startTestEdge(t, Env{Kinesis: kin.URL, DynamoDB: kin.URL})
 	req, _ := http.NewRequest(http.MethodPost, e.URL()+"/", strings.NewReader("{}"))
 	req.Header.Set("X-Amz-Target", "Kinesis_20131202.SubscribeToShard")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +156,7 @@ func TestEdgeAcceptsPutMetricDataAndRefusesTheRest(t *testing.T) {
 	// A DynamoDB Streams call has no emulator: 501 too, naming it.
 	req, _ := http.NewRequest(http.MethodPost, e.URL()+"/", strings.NewReader("{}"))
 	req.Header.Set("X-Amz-Target", "DynamoDBStreams_20120810.ListStreams")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
