@@ -49,6 +49,9 @@ func run() error {
 		useAWS   = flag.Bool("aws", false, "use the default AWS configuration instead of local emulators")
 		timeout  = flag.Duration("timeout", 3*time.Minute, "give up after this long")
 		logLevel = flag.String("log", "warn", "log level of the workers (debug, info, warn, error)")
+		joinAt   = flag.Duration("join-after", 0, "start one more worker this long after producing begins (0: none), to watch it get leases by graceful hand-off")
+		delay    = flag.Duration("batch-delay", 0, "time each processor spends per batch, so a lag builds up and shows (0: none)")
+		rate     = flag.Int("rate", 0, "records per second to produce (0: as fast as the stream takes them)")
 	)
 	flag.Parse()
 
@@ -80,23 +83,23 @@ func run() error {
 	var wg sync.WaitGroup
 	runCtx, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
-	errs := make(chan error, *workers)
+	errs := make(chan error, *workers+1)
 	var scheds []*scheduler.Scheduler
-	for i := 0; i < *workers; i++ {
+	startWorker := func(n int) error {
 		s, err := scheduler.New(scheduler.Config{
 			ApplicationName:      app,
 			StreamName:           stream,
 			InitialPosition:      consumer.InitialPositionTrimHorizon,
 			KinesisClient:        kc,
 			DynamoDBClient:       dc,
-			WorkerID:             fmt.Sprintf("demo-worker-%d", i+1),
+			WorkerID:             fmt.Sprintf("demo-worker-%d", n),
 			Logger:               log,
 			IdleTimeBetweenReads: 250 * time.Millisecond,
 			// The demo's workers share one process, so they would all report
 			// the same CPU figure: balance on throughput and lease counts.
 			LoadSampler: func() float64 { return -1 },
 		}, consumer.ProcessorFactoryFunc(func(shardID string) consumer.Processor {
-			return &countingProcessor{tally: tally, worker: i + 1}
+			return &countingProcessor{tally: tally, worker: n, delay: *delay}
 		}))
 		if err != nil {
 			return err
@@ -109,6 +112,13 @@ func run() error {
 				errs <- fmt.Errorf("worker %s: %w", s.WorkerID(), err)
 			}
 		}()
+		return nil
+	}
+	fmt.Printf("demo: application %s (lease table of the same name)\n", app)
+	for i := 0; i < *workers; i++ {
+		if err := startWorker(i + 1); err != nil {
+			return err
+		}
 	}
 	// Produce once the leases are spread (each worker holds one, when
 	// there are shards enough), so the demo shows the workers sharing the
@@ -122,14 +132,27 @@ func run() error {
 
 	produced := atomic.Int64{}
 	prodErr := make(chan error, 1)
-	go func() { prodErr <- produce(ctx, kc, stream, *records, *keys, &produced) }()
+	go func() { prodErr <- produce(ctx, kc, stream, *records, *keys, *rate, &produced) }()
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var join <-chan time.Time // nil (never ready) without -join-after
+	if *joinAt > 0 {
+		t := time.NewTimer(*joinAt)
+		defer t.Stop()
+		join = t.C
+	}
 	var runErr error
 loop:
 	for {
 		select {
+		case <-join:
+			join = nil
+			fmt.Printf("demo: %5.1fs worker demo-worker-%d joins\n", time.Since(start).Seconds(), len(scheds)+1)
+			if err := startWorker(len(scheds) + 1); err != nil {
+				runErr = err
+				break loop
+			}
 		case err := <-prodErr:
 			if err != nil {
 				runErr = fmt.Errorf("producing: %w", err)
@@ -158,7 +181,7 @@ loop:
 	}
 	unique, dup, per := tally.snapshot()
 	fmt.Printf("demo: summary produced=%d consumed=%d duplicates=%d workers=%d shards=%d per_worker=%v elapsed=%s\n",
-		produced.Load(), unique, dup, *workers, *shards, per, time.Since(start).Round(time.Millisecond))
+		produced.Load(), unique, dup, len(scheds), *shards, per, time.Since(start).Round(time.Millisecond))
 	if runErr != nil {
 		return runErr
 	}
@@ -168,10 +191,12 @@ loop:
 	return nil
 }
 
-// countingProcessor counts records and checkpoints after every batch.
+// countingProcessor counts records and checkpoints after every batch,
+// taking delay per batch first.
 type countingProcessor struct {
 	tally  *tally
 	worker int
+	delay  time.Duration
 }
 
 func (p *countingProcessor) Initialize(context.Context, consumer.InitializationInput) error {
@@ -179,6 +204,13 @@ func (p *countingProcessor) Initialize(context.Context, consumer.InitializationI
 }
 
 func (p *countingProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	if p.delay > 0 {
+		select {
+		case <-time.After(p.delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for i := range in.Records {
 		p.tally.add(in.Records[i].Position(), p.worker)
 	}
@@ -276,10 +308,20 @@ func spreadLeases(ctx context.Context, scheds []*scheduler.Scheduler, holders in
 	}
 }
 
-// produce writes n records with PutRecords in batches of up to 500.
-func produce(ctx context.Context, kc *kinesis.Client, stream string, n, keys int, produced *atomic.Int64) error {
+// produce writes n records with PutRecords in batches of up to 250, at
+// most rate records per second if rate > 0.
+func produce(ctx context.Context, kc *kinesis.Client, stream string, n, keys, rate int, produced *atomic.Int64) error {
 	const batchSize = 250
+	start := time.Now()
 	for sent := 0; sent < n; {
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(sent) / float64(rate) * float64(time.Second)))
+			select {
+			case <-time.After(time.Until(due)):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		m := min(batchSize, n-sent)
 		entries := make([]types.PutRecordsRequestEntry, m)
 		for i := range entries {
