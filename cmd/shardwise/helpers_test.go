@@ -15,6 +15,7 @@ import (
 	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/internal/leakcheck"
+	"github.com/shardwise/shardwise/leases"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m, 5*time.Second) }
@@ -118,4 +119,8 @@ func row(text, prefix string) string {
 		}
 	}
 	return ""
+}
+
+func workerRec(id string) leases.WorkerRecord {
+	return leases.WorkerRecord{ID: id, SessionID: "s-" + id}
 }

@@ -17,6 +17,13 @@ import (
 	"github.com/shardwise/shardwise/leases"
 )
 
+// testHookObserving, if set, is called when a watch for writes begins
+// (import and set-checkpoint), after the first reading.
+var testHookObserving func()
+
+// testHookBeforeWrite, if set, is called by import just before it writes.
+var testHookBeforeWrite func()
+
 // peerCheckpoint is one shard's position in a peer library's table.
 type peerCheckpoint struct {
 	ShardID    string
@@ -172,6 +179,9 @@ func doImport(ctx context.Context, client *dynamodb.Client, p peer, rep *importR
 	// window, whatever the clocks say.
 	if len(rep.Live) == 0 && o.observe > 0 {
 		start := time.Now()
+		if testHookObserving != nil {
+			testHookObserving()
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -248,6 +258,9 @@ func doImport(ctx context.Context, client *dynamodb.Client, p peer, rep *importR
 		if err := st.EnsureTable(ctx); err != nil {
 			return err
 		}
+	}
+	if testHookBeforeWrite != nil {
+		testHookBeforeWrite()
 	}
 	raced := 0
 	for i := range rep.Rows {

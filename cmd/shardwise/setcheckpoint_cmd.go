@@ -203,6 +203,9 @@ func watchOwner(ctx context.Context, st *ddbstore.DynamoStore, tb tables, l leas
 		return false, "", werr
 	}
 	deadline := time.Now().Add(observe)
+	if testHookObserving != nil {
+		testHookObserving()
+	}
 	for {
 		select {
 		case <-ctx.Done():

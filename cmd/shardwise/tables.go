@@ -18,15 +18,16 @@ import (
 
 // tables reads an application's three tables. Only reads are issued.
 type tables struct {
-	client      awsapi.DynamoDB
-	leaseTable  string
-	workers     *ddbstore.DynamoWorkerStore
-	coordTable  string
-	coordinator *ddbstore.DynamoCoordinatorStore
+	client       awsapi.DynamoDB
+	leaseTable   string
+	workersTable string
+	workers      *ddbstore.DynamoWorkerStore
+	coordTable   string
+	coordinator  *ddbstore.DynamoCoordinatorStore
 }
 
 func openTables(client awsapi.DynamoDB, t *target) (tables, error) {
-	tb := tables{client: client, leaseTable: t.table, coordTable: t.coordTable}
+	tb := tables{client: client, leaseTable: t.table, workersTable: t.workersTable, coordTable: t.coordTable}
 	var err error
 	if tb.workers, err = ddbstore.NewDynamoWorkerStore(client, t.workersTable, time.Minute); err != nil {
 		return tb, err
