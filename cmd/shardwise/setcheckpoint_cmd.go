@@ -21,8 +21,12 @@ type setCheckpointReport struct {
 	LeaseKey   string `json:"lease_key"`
 	From       string `json:"from"`
 	To         string `json:"to"`
-	Owner      string `json:"owner,omitempty"`
-	Counter    int64  `json:"counter"`
+	// At and Resolved: for -to AT_TIMESTAMP=TIME, the time and which
+	// record the new checkpoint is after.
+	At       string `json:"at,omitempty"`
+	Resolved string `json:"resolved,omitempty"`
+	Owner    string `json:"owner,omitempty"`
+	Counter  int64  `json:"counter"`
 	// OwnerState: "none", "gone" (nothing moved while watched), "live",
 	// "not watched".
 	OwnerState string `json:"owner_state"`
@@ -77,7 +81,9 @@ func runSetCheckpoint(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(env, "set-checkpoint", "-table TABLE -shard LEASE_KEY -to POSITION [-write] [-force] [-observe 10s] [-json]")
 	t.register(fs)
 	shard := fs.String("shard", "", "the lease key (the shard id)")
-	to := fs.String("to", "", "TRIM_HORIZON, LATEST, AT_TIMESTAMP (the application's InitialPosition timestamp) or a sequence number (SEQ or SEQ/SUB)")
+	to := fs.String("to", "", "TRIM_HORIZON, LATEST, AT_TIMESTAMP=TIME (RFC 3339; needs -stream), AT_TIMESTAMP (the application's InitialPosition timestamp) or a sequence number (SEQ or SEQ/SUB)")
+	stream := fs.String("stream", "", "the stream, to resolve AT_TIMESTAMP=TIME to a position")
+	kinesisEndpoint := fs.String("kinesis-endpoint", "", "Kinesis endpoint URL for AT_TIMESTAMP=TIME (default: the AWS configuration's; with -local SHARDWISE_KINESIS_ENDPOINT)")
 	write := fs.Bool("write", false, "write the new checkpoint (default: print what would be written)")
 	force := fs.Bool("force", false, "move it even if the owner is live or a hand-off is pending (the owner then loses the lease and resumes from the new position)")
 	observe := fs.Duration("observe", 10*time.Second, "watch an owned lease's owner this long: its heartbeat or the lease counter moving means it is live (set it to the application's FailoverTime or more)")
@@ -90,9 +96,23 @@ func runSetCheckpoint(ctx context.Context, env *cmdEnv, args []string) error {
 	if *shard == "" {
 		return usagef("-shard is required")
 	}
-	pos, err := parsePosition(*to)
-	if err != nil {
-		return err
+	var at time.Time
+	if v, ok := strings.CutPrefix(*to, consumer.AtTimestamp.SequenceNumber+"="); ok {
+		var err error
+		if at, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return usagef("-to %q: the time must be RFC 3339, like 2026-12-05T10:00:00Z", *to)
+		}
+		if *stream == "" {
+			return usagef("-to AT_TIMESTAMP=TIME needs -stream to find the position of that time")
+		}
+		*to = ""
+	}
+	var pos consumer.ExtendedSequenceNumber
+	if at.IsZero() {
+		var err error
+		if pos, err = parsePosition(*to); err != nil {
+			return err
+		}
 	}
 	if *observe < 0 {
 		return usagef("-observe must not be negative")
@@ -110,6 +130,16 @@ func runSetCheckpoint(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	rep := setCheckpointReport{LeaseTable: t.table, LeaseKey: *shard, To: pos.String(), Forced: *force, Write: *write}
+	if !at.IsZero() {
+		kc, err := t.kinesisClient(ctx, *kinesisEndpoint)
+		if err != nil {
+			return err
+		}
+		if pos, rep.Resolved, err = resolveTime(ctx, kc, *stream, parseLeaseKey(*shard).ShardID, at); err != nil {
+			return err
+		}
+		rep.At, rep.To = at.UTC().Format(time.RFC3339Nano), pos.String()
+	}
 	err = setCheckpoint(ctx, st, tb, &rep, pos, *observe, 250*time.Millisecond)
 	var ref *refusal
 	if err != nil && !errors.As(err, &ref) {
@@ -241,6 +271,9 @@ func watchOwner(ctx context.Context, st *ddbstore.DynamoStore, tb tables, l leas
 
 func printSetCheckpoint(w io.Writer, r setCheckpointReport) {
 	fmt.Fprintf(w, "Lease %s in %s: checkpoint %s -> %s\n", r.LeaseKey, r.LeaseTable, dash(r.From), r.To)
+	if r.At != "" {
+		fmt.Fprintf(w, "Time %s: %s\n", r.At, r.Resolved)
+	}
 	if r.Owner != "" {
 		fmt.Fprintf(w, "Owner %s: %s", r.Owner, r.OwnerState)
 		if r.Evidence != "" {
