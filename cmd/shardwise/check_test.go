@@ -45,7 +45,7 @@ func javaTables(t *testing.T, f *fixture) {
 	})
 	putItem(t, f.client, f.app, map[string]types.AttributeValue{kclschema.AttrLeaseKey: s("Migration3.0"), kclschema.AttrEntityType: s("CLIENT_VERSION_MIGRATION")})
 	putItem(t, f.client, f.tables.workersTable, map[string]types.AttributeValue{
-		kclschema.AttrWorkerID: s("java-host-1"), kclschema.AttrLastUpdate: n("1764950000"),
+		kclschema.AttrWorkerID: s("java-host-1"), kclschema.AttrLastUpdate: n("1796486000"),
 		kclschema.AttrStats: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"C": &types.AttributeValueMemberL{Value: []types.AttributeValue{n("31.5")}}}},
 	})
 	putItem(t, f.client, f.tables.coordTable, map[string]types.AttributeValue{
@@ -76,7 +76,7 @@ func TestCheckVerbOnJavaTables(t *testing.T) {
 		// Read or not depending on how lenient the lease decoder is.
 		"pendingCheckpointState is N, want B (the Java KCL writes both)",
 		"Worker-metrics table " + f.app + "-WorkerMetricStats: 2 item(s): Shardwise 1, Java KCL 1, other 0",
-		"java-host-1: Java KCL worker metrics (lut 2025-12-05T15:53:20Z)",
+		"java-host-1: Java KCL worker metrics (lut 2026-12-05T15:53:20Z)",
 		"sw-1: Shardwise worker (session s-sw-1)",
 		"Coordinator-state table " + f.app + "-CoordinatorState: 2 item(s): Shardwise 0, Java KCL 2, other 0",
 		"Leader: Java KCL leader lock (ownerName java-host-2, recordVersionNumber 0a1b2c3d, leaseDuration 120000)",

@@ -123,7 +123,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, flag.ErrHelp):
 			return exitOK
 		}
-		fmt.Fprintf(stderr, "shardwise %s: %v\n", name, err)
+		// Errors from the library start with "shardwise: " already.
+		fmt.Fprintf(stderr, "shardwise %s: %s\n", name, strings.TrimPrefix(err.Error(), "shardwise: "))
 		var ue *usageError
 		if errors.As(err, &ue) {
 			return exitUsage
@@ -160,8 +161,7 @@ func newFlags(env *cmdEnv, name, synopsis string) *flag.FlagSet {
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // the flag package has printed the usage
 		}
 		return usagef("%v (see -h)", err)
 	}

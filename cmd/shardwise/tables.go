@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -81,7 +82,7 @@ func classifyLeaseItems(items []map[string]types.AttributeValue) leaseScan {
 		}
 		l, err := ddbstore.DecodeLeaseItem(item)
 		if err != nil {
-			s.odd = append(s.odd, oddItem{Key: key, Reason: err.Error()})
+			s.odd = append(s.odd, oddItem{Key: key, Reason: strings.ReplaceAll(err.Error(), "shardwise: ", "")})
 			continue
 		}
 		s.leases = append(s.leases, l)

@@ -148,7 +148,7 @@ func TestLeasesVerb(t *testing.T) {
 		"shardId-000000000003 ": "shardId-000000000003 - LATEST 0 - - - unassigned",
 		"shardId-000000000004 ": "shardId-000000000004 w1 TRIM_HORIZON 3 20ms - - hand-off from w2",
 		"worker-1":              "worker-1 WORKER_METRIC_STATS",
-		"shardId-000000000009":  "shardId-000000000009 shardwise: lease \"shardId-000000000009\": shardwise: attribute leaseCounter is *types.AttributeValueMemberS, want N",
+		"shardId-000000000009":  "shardId-000000000009 lease \"shardId-000000000009\": attribute leaseCounter is *types.AttributeValueMemberS, want N",
 	} {
 		if got := row(out, prefix); got != want {
 			t.Errorf("row %q:\n got %q\nwant %q", prefix, got, want)

@@ -118,10 +118,12 @@ func printWorkers(w io.Writer, rep workersReport) error {
 		switch {
 		case !r.InTable:
 			state, hb, lut = "not in worker table (Java worker or gone)", "-", "-"
+		case r.Session == "":
+			state, hb = "Java KCL metrics row, not a Shardwise worker", "-"
 		case r.Draining:
 			state = "draining"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", r.ID, len(r.Leases), cpu, r.KBps, fmtMillis(r.TotalLagMillis, r.InTable), hb, lut, state, dash(strings.Join(r.Leases, ",")))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", r.ID, len(r.Leases), cpu, r.KBps, fmtMillis(r.TotalLagMillis, r.InTable && r.Session != ""), hb, lut, state, dash(strings.Join(r.Leases, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
