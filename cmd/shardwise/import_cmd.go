@@ -73,6 +73,8 @@ type importReport struct {
 	Rows        []importRow `json:"leases"`
 	OddItems    []oddItem   `json:"odd_items"`
 	Refused     string      `json:"refused,omitempty"`
+	// CreatesTable: the lease table does not exist; -write creates it.
+	CreatesTable bool `json:"creates_table,omitempty"`
 }
 
 // runImport is `shardwise import`: reads a peer library's checkpoint
@@ -218,6 +220,7 @@ func doImport(ctx context.Context, client *dynamodb.Client, p peer, rep *importR
 	switch {
 	case errors.Is(err, errNoTable):
 		tableExists = false
+		rep.CreatesTable = true
 	case err != nil:
 		return err
 	}
@@ -307,6 +310,9 @@ func printImport(w io.Writer, rep importReport) error {
 		for _, l := range rep.Live {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
+	}
+	if rep.CreatesTable {
+		fmt.Fprintf(w, "The lease table %s does not exist: -write creates it.\n", rep.LeaseTable)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -130,7 +129,7 @@ const (
 // "". A missing table is no leader.
 func (t tables) leader(ctx context.Context) (string, error) {
 	rec, err := t.coordinator.GetLeader(ctx)
-	if err != nil && !awsapi.IsNotFound(errors.Unwrap(err)) && !awsapi.IsNotFound(err) {
+	if err != nil && !awsapi.IsNotFound(err) {
 		return "", err
 	}
 	if rec.Leader != "" {

@@ -187,3 +187,34 @@ func TestWorkersVerb(t *testing.T) {
 		t.Errorf("json %v: %+v", err, rep)
 	}
 }
+
+func TestWatchVerbJSON(t *testing.T) {
+	f := newFixture(t, "watchjson")
+	seedLeases(t, f)
+	out, stderr, code := cli(t, "watch", "-table", f.app, "-for", "350ms", "-every", "100ms", "-json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("%d frames:\n%s", len(lines), out)
+	}
+	for _, line := range lines {
+		var fr watchFrame
+		if err := json.Unmarshal([]byte(line), &fr); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if fr.Leader != "w1" || len(fr.Leases) != 5 || len(fr.Workers) != 1 || len(fr.Handoffs) != 1 || fr.Handoffs[0].Shard != "shardId-000000000004" {
+			t.Errorf("frame: %+v", fr)
+		}
+	}
+}
+
+func TestWorkersWithoutAWorkerTable(t *testing.T) {
+	f := newFixture(t, "noworkers")
+	seedLeases(t, f)
+	out, stderr, code := cli(t, "workers", "-table", f.app, "-workers-table", "none-"+f.app)
+	if code != 0 || !strings.Contains(out, "The worker table none-"+f.app+" does not exist.") || row(out, "w1 ") == "" {
+		t.Errorf("exit %d: %s\n%s", code, stderr, out)
+	}
+}

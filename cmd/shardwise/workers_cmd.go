@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/kclschema"
 )
 
@@ -30,9 +31,10 @@ type workerRow struct {
 
 // workersReport is `shardwise workers -json`.
 type workersReport struct {
-	WorkersTable string      `json:"workers_table"`
-	Leader       string      `json:"leader,omitempty"`
-	Workers      []workerRow `json:"workers"`
+	WorkersTable        string      `json:"workers_table"`
+	WorkersTableMissing bool        `json:"workers_table_missing,omitempty"`
+	Leader              string      `json:"leader,omitempty"`
+	Workers             []workerRow `json:"workers"`
 }
 
 // runWorkers is `shardwise workers`: the worker records, each with the
@@ -62,14 +64,15 @@ func runWorkers(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	recs, err := tb.workers.List(ctx)
-	if err != nil {
+	missing := awsapi.IsNotFound(err) // a Java KCL 2.x application has none
+	if err != nil && !missing {
 		return err
 	}
 	leader, err := tb.leader(ctx)
 	if err != nil {
 		return err
 	}
-	rep := workersReport{WorkersTable: t.workersTable, Leader: leader, Workers: []workerRow{}}
+	rep := workersReport{WorkersTable: t.workersTable, WorkersTableMissing: missing, Leader: leader, Workers: []workerRow{}}
 	owned := map[string][]string{}
 	for _, l := range scan.leases {
 		if l.Owner != "" && !l.IsFinished() {
@@ -107,7 +110,11 @@ func runWorkers(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func printWorkers(w io.Writer, rep workersReport) error {
-	fmt.Fprintf(w, "Workers: %d (leader: %s)\n\n", len(rep.Workers), dash(rep.Leader))
+	fmt.Fprintf(w, "Workers: %d (leader: %s)\n", len(rep.Workers), dash(rep.Leader))
+	if rep.WorkersTableMissing {
+		fmt.Fprintf(w, "The worker table %s does not exist.\n", rep.WorkersTable)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKER\tLEASES\tCPU%\tKB/S\tTOTAL LAG\tHEARTBEAT\tLAST UPDATE (its clock)\tSTATE\tHOLDS")
 	for _, r := range rep.Workers {
