@@ -29,11 +29,6 @@ func IsLeaseItem(item map[string]types.AttributeValue) bool {
 	return isLeaseItem(item)
 }
 
-// LeaseItem is the item Create writes for l.
-func LeaseItem(l leases.Lease) map[string]types.AttributeValue {
-	return leaseItem(normalizeLease(l))
-}
-
 // MoveCheckpoint sets the checkpoint of lease l.Key to pos for an
 // operator, whoever owns it. The write is conditioned on the owner, the
 // counter and the checkpoint owner of l, as read just before: any write
