@@ -204,6 +204,10 @@ func doImport(ctx context.Context, client *dynamodb.Client, p peer, rep *importR
 			} else if c.Live {
 				rep.Live = append(rep.Live, c.ShardID+": "+c.Why)
 			}
+			delete(before, c.ShardID)
+		}
+		for shard := range before {
+			rep.Live = append(rep.Live, fmt.Sprintf("%s: deleted during the %s watched", shard, o.observe))
 		}
 		first = second
 	}
@@ -231,7 +235,7 @@ func doImport(ctx context.Context, client *dynamodb.Client, p peer, rep *importR
 	for _, o := range scan.odd {
 		existing[o.Key] = true
 	}
-	var plan []leases.Lease
+	plan := map[string]leases.Lease{}
 	var exists []string
 	for _, c := range first {
 		l := leases.Lease{Key: leaseKeyFor(c.ShardID), ParentShardIDs: c.Parents, Checkpoint: o.initial}
@@ -243,7 +247,7 @@ func doImport(ctx context.Context, client *dynamodb.Client, p peer, rep *importR
 			row.Action = "exists"
 			exists = append(exists, l.Key)
 		} else {
-			plan = append(plan, l)
+			plan[l.Key] = l
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
@@ -271,13 +275,7 @@ func doImport(ctx context.Context, client *dynamodb.Client, p peer, rep *importR
 		if r.Action != "create" {
 			continue
 		}
-		var l leases.Lease
-		for _, p := range plan {
-			if p.Key == r.LeaseKey {
-				l = p
-			}
-		}
-		ok, err := st.Create(ctx, l)
+		ok, err := st.Create(ctx, plan[r.LeaseKey])
 		if err != nil {
 			return err
 		}
