@@ -86,9 +86,10 @@ demo: deps tools
 bench: deps tools
 	$(WITHEMULATORS) -kinesalite -- $(GO) run ./internal/cmd/bench $(BENCHFLAGS)
 
-# Each mutant runs only its own in-memory tests, so no emulator is needed.
-mutants:
-	$(GO) run ./internal/cmd/mutants $(MUTANTSFLAGS)
+# Each mutant runs only its own tests; the operator command's
+# (cmd/shardwise) need the DynamoDB emulator, so the run has emulators.
+mutants: deps tools
+	$(WITHEMULATORS) -- $(GO) run ./internal/cmd/mutants $(MUTANTSFLAGS)
 
 # go vet, plus go vet -tags purego of PUREGO_PKGS and a check that the
 # purego build of those packages holds no assembly.

@@ -6,13 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/shardwise/shardwise/consumer"
-	"github.com/shardwise/shardwise/internal/emulator"
 	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 )
@@ -152,22 +150,12 @@ func (f *frames) Write(p []byte) (int, error) {
 }
 
 func TestWatchAgainstDynamoDB(t *testing.T) {
-	env := emulator.RequireDynamoDB(t)
-	client := emulator.DynamoDBClient(env.DynamoDB)
 	ctx := context.Background()
-	app := "watch-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	tb, err := openTables(client, app, app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ensure := range []func(context.Context) error{tb.leases.EnsureTable, tb.workers.EnsureTable, tb.coordinator.EnsureTable} {
-		if err := ensure(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f := newFixture(t, "watch")
+	app, tb := f.app, f.tables
 	fleet := fleetReading(0, 0, 0)
 	for _, l := range fleet.leases {
-		if _, err := tb.leases.Create(ctx, l); err != nil {
+		if _, err := f.leases.Create(ctx, l); err != nil {
 			t.Fatal(err)
 		}
 	}

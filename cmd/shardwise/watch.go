@@ -3,62 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 )
-
-// tables reads an application's three tables. Only reads are issued.
-type tables struct {
-	leases      *ddbstore.DynamoStore
-	workers     *ddbstore.DynamoWorkerStore
-	coordinator *ddbstore.DynamoCoordinatorStore
-}
-
-func openTables(client *dynamodb.Client, app, leaseTable string) (tables, error) {
-	var t tables
-	var err error
-	if t.leases, err = ddbstore.NewDynamoStore(ddbstore.DynamoConfig{Client: client, TableName: leaseTable, BillingMode: types.BillingModePayPerRequest, TableWaitTimeout: time.Minute}); err != nil {
-		return t, err
-	}
-	if t.workers, err = ddbstore.NewDynamoWorkerStore(client, app+"-WorkerMetricStats", time.Minute); err != nil {
-		return t, err
-	}
-	t.coordinator, err = ddbstore.NewDynamoCoordinatorStore(client, app+"-CoordinatorState", time.Minute)
-	return t, err
-}
-
-// reading is one read of the three tables. Errors are kept, not returned:
-// a watch goes on through a failed read.
-type reading struct {
-	leases     []leases.Lease // sorted by key
-	leaseErr   error
-	workers    []leases.WorkerRecord // sorted by id
-	workersErr error
-	leader     string
-}
-
-func (t tables) read(ctx context.Context) reading {
-	var r reading
-	r.leases, r.leaseErr = t.leases.List(ctx)
-	sort.Slice(r.leases, func(i, j int) bool { return r.leases[i].Key < r.leases[j].Key })
-	r.workers, r.workersErr = t.workers.List(ctx)
-	sort.Slice(r.workers, func(i, j int) bool { return r.workers[i].ID < r.workers[j].ID })
-	if rec, err := t.coordinator.GetLeader(ctx); err == nil {
-		r.leader = rec.Leader
-	}
-	return r
-}
 
 // observer remembers, across readings and on this command's own monotonic
 // clock, when each worker's heartbeat counter was last seen to change and
@@ -84,7 +38,7 @@ func newObserver(now time.Time) *observer {
 // observe folds a reading taken at now into the observations and returns
 // the snapshot to draw.
 func (o *observer) observe(now time.Time, r reading) snapshot {
-	s := snapshot{leases: r.leases, leader: r.leader}
+	s := snapshot{leases: r.leases, leader: r.leader, odd: len(r.odd)}
 	if r.leaseErr != nil {
 		s.errs = append(s.errs, "lease table: "+r.leaseErr.Error())
 	}
@@ -132,6 +86,7 @@ type snapshot struct {
 	workers         []workerView
 	handoffs        []handoffView
 	errs            []string
+	odd             int // lease-table items not read as leases
 }
 
 type workerView struct {
@@ -151,6 +106,9 @@ func render(w io.Writer, s snapshot) error {
 		s.at.UTC().Format("15:04:05Z"), s.watching.Round(time.Second), dash(s.leader))
 	for _, e := range s.errs {
 		fmt.Fprintf(w, "read failed: %s\n", e)
+	}
+	if s.odd > 0 {
+		fmt.Fprintf(w, "odd items: %d lease-table items not read as leases (shardwise check lists them)\n", s.odd)
 	}
 
 	held := map[string]int{}
@@ -189,12 +147,8 @@ func render(w io.Writer, s snapshot) error {
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SHARD\tOWNER\tCHECKPOINT\tLAG\tSTATE")
 	for _, l := range s.leases {
-		ms, ok := lag[l.Owner][l.Key]
-		if !ok && l.CheckpointOwner != "" {
-			// Mid hand-off the old owner may still be the one reading it.
-			ms, ok = lag[l.CheckpointOwner][l.Key]
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Key, dash(l.Owner), l.Checkpoint, fmtMillis(ms, ok && !l.IsFinished()), leaseState(l))
+		ms, ok := leaseLag(lag, l)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Key, dash(l.Owner), l.Checkpoint, fmtMillis(ms, ok), leaseState(l))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -249,6 +203,7 @@ type watchConfig struct {
 	every           time.Duration // between two frames
 	failover        time.Duration // a counter still this long marks the worker stale
 	tty             bool          // clear the screen before each frame, else separate frames by a line
+	json            bool          // one JSON document per frame, a line each, instead of the drawing
 	readTimeout     time.Duration // bound on one reading of the tables
 }
 
@@ -287,13 +242,19 @@ func watch(ctx context.Context, out io.Writer, read func(context.Context) readin
 		s.app, s.leaseTable, s.at, s.watching, s.failover = cfg.app, cfg.leaseTable, now, now.Sub(obs.start), cfg.failover
 		buf.Reset()
 		switch {
+		case cfg.json:
+			if err := json.NewEncoder(&buf).Encode(frameJSON(s)); err != nil {
+				return err
+			}
 		case cfg.tty:
 			buf.WriteString(clearScreen)
 		case n > 0:
 			buf.WriteString(frameSeparator)
 		}
-		if err := render(&buf, s); err != nil {
-			return err
+		if !cfg.json {
+			if err := render(&buf, s); err != nil {
+				return err
+			}
 		}
 		if _, err := out.Write(buf.Bytes()); err != nil {
 			return err

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shardwise/shardwise/internal/awsapi"
+	"github.com/shardwise/shardwise/internal/kclschema"
+)
+
+// workerRow is one worker as the workers verb prints it.
+type workerRow struct {
+	ID string `json:"id"`
+	// InTable is false for an id that owns leases but has no Shardwise
+	// row in the worker table: a Java KCL worker, or a worker long gone.
+	InTable        bool      `json:"in_worker_table"`
+	Session        string    `json:"session,omitempty"`
+	Heartbeat      int64     `json:"heartbeat"`
+	LastUpdate     time.Time `json:"last_update,omitzero"`
+	CPUPercent     *float64  `json:"cpu_percent,omitempty"`
+	KBps           float64   `json:"kbps"`
+	Draining       bool      `json:"draining"`
+	Leases         []string  `json:"leases"`
+	TotalLagMillis int64     `json:"total_lag_ms"`
+}
+
+// workersReport is `shardwise workers -json`.
+type workersReport struct {
+	WorkersTable        string      `json:"workers_table"`
+	WorkersTableMissing bool        `json:"workers_table_missing,omitempty"`
+	Leader              string      `json:"leader,omitempty"`
+	Workers             []workerRow `json:"workers"`
+}
+
+// runWorkers is `shardwise workers`: the worker records, each with the
+// leases it owns, and the leader; read-only. One reading cannot tell a
+// live worker from a dead one (liveness is a heartbeat counter seen to
+// move): `shardwise watch` can.
+func runWorkers(ctx context.Context, env *cmdEnv, args []string) error {
+	var t target
+	fs := newFlags(env, "workers", "-table TABLE [-json]")
+	t.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := t.resolve(); err != nil {
+		return err
+	}
+	client, err := t.client(ctx)
+	if err != nil {
+		return err
+	}
+	tb, err := openTables(client, &t)
+	if err != nil {
+		return err
+	}
+	scan, err := readLeaseTable(ctx, client, t.table)
+	if err != nil {
+		return err
+	}
+	recs, err := tb.workers.List(ctx)
+	missing := awsapi.IsNotFound(err) // a Java KCL 2.x application has none
+	if err != nil && !missing {
+		return err
+	}
+	leader, err := tb.leader(ctx)
+	if err != nil {
+		return err
+	}
+	rep := workersReport{WorkersTable: t.workersTable, WorkersTableMissing: missing, Leader: leader, Workers: []workerRow{}}
+	owned := map[string][]string{}
+	for _, l := range scan.leases {
+		if l.Owner != "" && !l.IsFinished() {
+			owned[l.Owner] = append(owned[l.Owner], l.Key)
+		}
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		row := workerRow{ID: r.ID, InTable: true, Session: r.SessionID, Heartbeat: r.Heartbeat, LastUpdate: r.LastUpdate.UTC(), Draining: r.Draining, Leases: owned[r.ID]}
+		if c := kclschema.LatestCPU(r.Stats); c >= 0 {
+			row.CPUPercent = &c
+		}
+		for _, v := range r.LeaseThroughput {
+			row.KBps += v
+		}
+		for _, ms := range r.LeaseLag {
+			row.TotalLagMillis += ms
+		}
+		if row.Leases == nil {
+			row.Leases = []string{}
+		}
+		seen[r.ID] = true
+		rep.Workers = append(rep.Workers, row)
+	}
+	for owner, keys := range owned {
+		if !seen[owner] {
+			rep.Workers = append(rep.Workers, workerRow{ID: owner, Leases: keys})
+		}
+	}
+	sort.Slice(rep.Workers, func(i, j int) bool { return rep.Workers[i].ID < rep.Workers[j].ID })
+	if t.json {
+		return writeJSON(env.stdout, rep)
+	}
+	return printWorkers(env.stdout, rep)
+}
+
+func printWorkers(w io.Writer, rep workersReport) error {
+	fmt.Fprintf(w, "Workers: %d (leader: %s)\n", len(rep.Workers), dash(rep.Leader))
+	if rep.WorkersTableMissing {
+		fmt.Fprintf(w, "The worker table %s does not exist.\n", rep.WorkersTable)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WORKER\tLEASES\tCPU%\tKB/S\tTOTAL LAG\tHEARTBEAT\tLAST UPDATE (its clock)\tSTATE\tHOLDS")
+	for _, r := range rep.Workers {
+		cpu, state, hb, lut := "-", "alive?", fmt.Sprint(r.Heartbeat), r.LastUpdate.Format(time.RFC3339)
+		if r.CPUPercent != nil {
+			cpu = fmt.Sprintf("%.0f", *r.CPUPercent)
+		}
+		switch {
+		case !r.InTable:
+			state, hb, lut = "not in worker table (Java worker or gone)", "-", "-"
+		case r.Session == "":
+			state, hb = "Java KCL metrics row, not a Shardwise worker", "-"
+		case r.Draining:
+			state = "draining"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", r.ID, len(r.Leases), cpu, r.KBps, fmtMillis(r.TotalLagMillis, r.InTable && r.Session != ""), hb, lut, state, dash(strings.Join(r.Leases, ",")))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nLiveness is a heartbeat counter seen to change, not a clock: `shardwise watch` shows who is moving.")
+	return nil
+}
