@@ -68,8 +68,9 @@ type Config struct {
 	ConsumerActivation time.Duration
 	// OnEventSent, when set, is called after every SubscribeToShardEvent
 	// is flushed to the connection, with the shard, the page it carried
-	// and the time. It runs on the subscription's goroutine.
-	OnEventSent func(shardID string, page uint64, sent time.Time)
+	// and the time. It runs on the subscription's goroutine. It is not
+	// passed to a child process (JSON).
+	OnEventSent func(shardID string, page uint64, sent time.Time) `json:"-"`
 }
 
 func (c *Config) setDefaults() error {
