@@ -101,37 +101,66 @@ func (rd *Reader) Reset(r io.Reader) { rd.r = r }
 // stream ends cleanly between messages, and an error wrapping
 // io.ErrUnexpectedEOF when it ends inside one.
 func (rd *Reader) Next() (Message, error) {
-	var prelude [preludeLen]byte
-	if n, err := io.ReadFull(rd.r, prelude[:]); err != nil {
+	pre, err := ReadPrelude(rd.r)
+	if err != nil {
+		return Message{}, err
+	}
+	if cap(rd.buf) < pre.Len() {
+		rd.buf = make([]byte, pre.Len())
+	}
+	m, hs, err := ReadMessage(rd.r, pre, rd.buf[:pre.Len()], rd.hs[:0])
+	rd.hs = hs
+	return m, err
+}
+
+// Prelude is a message's first 12 bytes, checked: its lengths fit
+// together and its CRC matches.
+type Prelude [preludeLen]byte
+
+// Len is the length of the whole message, prelude and CRCs included.
+func (p *Prelude) Len() int { return int(binary.BigEndian.Uint32(p[0:4])) }
+
+// ReadPrelude reads and checks the prelude of the next message of r, so a
+// caller knows the message's length before it finds room for it. It
+// returns io.EOF when r ends before the first byte.
+func ReadPrelude(r io.Reader) (Prelude, error) {
+	var p Prelude
+	if n, err := io.ReadFull(r, p[:]); err != nil {
 		if err == io.EOF && n == 0 {
-			return Message{}, io.EOF
+			return p, io.EOF
 		}
-		return Message{}, fmt.Errorf("shardwise: read event stream prelude: %w", err)
+		return p, fmt.Errorf("shardwise: read event stream prelude: %w", err)
 	}
-	total := binary.BigEndian.Uint32(prelude[0:4])
-	if sum, want := crc32.ChecksumIEEE(prelude[:8]), binary.BigEndian.Uint32(prelude[8:12]); sum != want {
-		return Message{}, &ChecksumError{Part: "prelude", Want: sum, Have: want}
+	// The CRC first: a corrupted length must not be trusted, not even to
+	// wait for (or make room for) bytes that will never come.
+	if sum, want := crc32.ChecksumIEEE(p[:8]), binary.BigEndian.Uint32(p[8:12]); sum != want {
+		return p, &ChecksumError{Part: "prelude", Want: sum, Have: want}
 	}
+	total := binary.BigEndian.Uint32(p[0:4])
 	if total < minMessage || total > MaxMessageSize {
-		return Message{}, malformed("total length %d is outside %d..%d", total, minMessage, MaxMessageSize)
+		return p, malformed("total length %d is outside %d..%d", total, minMessage, MaxMessageSize)
 	}
-	if hl := binary.BigEndian.Uint32(prelude[4:8]); hl > total-minMessage {
-		return Message{}, malformed("headers length %d exceeds the message's %d", hl, total-minMessage)
+	if hl := binary.BigEndian.Uint32(p[4:8]); hl > total-minMessage {
+		return p, malformed("headers length %d exceeds the message's %d", hl, total-minMessage)
 	}
-	if cap(rd.buf) < int(total) {
-		rd.buf = make([]byte, total)
+	return p, nil
+}
+
+// ReadMessage reads the rest of the message whose prelude ReadPrelude
+// returned into buf (of length pre.Len()), checks it and parses it; the
+// headers are appended to hs. The Message's slices point into buf.
+func ReadMessage(r io.Reader, pre Prelude, buf []byte, hs []Header) (Message, []Header, error) {
+	if len(buf) != pre.Len() {
+		return Message{}, hs, fmt.Errorf("shardwise: event stream buffer of %d bytes for a message of %d", len(buf), pre.Len())
 	}
-	buf := rd.buf[:total]
-	copy(buf, prelude[:])
-	if _, err := io.ReadFull(rd.r, buf[preludeLen:]); err != nil {
+	copy(buf, pre[:])
+	if _, err := io.ReadFull(r, buf[preludeLen:]); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return Message{}, fmt.Errorf("shardwise: read event stream message: %w", err)
+		return Message{}, hs, fmt.Errorf("shardwise: read event stream message: %w", err)
 	}
-	m, hs, err := Parse(buf, rd.hs[:0])
-	rd.hs = hs
-	return m, err
+	return Parse(buf, hs)
 }
 
 // Parse checks one whole message in b (exactly one) and parses it; the

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
@@ -77,24 +76,22 @@ type eventProtocol struct {
 	dec *Decoder
 }
 
-// Pooled readers keep their buffers (up to maxPooledMessage) between
-// messages and subscriptions; a message is decoded into fresh memory
-// before its reader goes back.
-var readerPool = sync.Pool{New: func() any { return eventstream.NewReader(nil) }}
-
-const maxPooledMessage = 4 << 20
-
-func getReader(r io.Reader) *eventstream.Reader {
-	rd := readerPool.Get().(*eventstream.Reader)
-	rd.Reset(r)
-	return rd
-}
-
-func putReader(rd *eventstream.Reader, last eventstream.Message) {
-	rd.Reset(nil)
-	if len(last.Raw) <= maxPooledMessage {
-		readerPool.Put(rd)
+// readMessage reads the next message of r into a pooled buffer (the
+// size classes of response bodies, whose large ones are bounded free
+// lists: 64 subscriptions of 10 MB records reuse a few buffers instead of
+// leaving a 14 MB one to the GC per event). The message's slices point
+// into *bp, which the caller gives back with putBuffer once it has decoded
+// what it keeps into memory of its own.
+func readMessage(r io.Reader) (m eventstream.Message, bp *[]byte, err error) {
+	pre, err := eventstream.ReadPrelude(r)
+	if err != nil {
+		return m, nil, err
 	}
+	bp = getBuffer(pre.Len())
+	*bp = (*bp)[:pre.Len()]
+	var hs [4]eventstream.Header
+	m, _, err = eventstream.ReadMessage(r, pre, *bp, hs[:0])
+	return m, bp, err
 }
 
 const (
@@ -106,14 +103,12 @@ const (
 // DeserializeEventMessage reads one message of a SubscribeToShard event
 // stream.
 func (p *eventProtocol) DeserializeEventMessage(schema *smithy.Schema, reg *smithy.TypeRegistry, r io.Reader) (smithy.Deserializable, error) {
-	rd := getReader(r)
-	m, err := rd.Next()
-	defer putReader(rd, m)
+	m, bp, err := readMessage(r)
+	if bp != nil {
+		defer putBuffer(bp)
+	}
 	if err != nil {
-		if err == io.EOF {
-			return nil, io.EOF
-		}
-		return nil, err
+		return nil, err // io.EOF itself at a clean end
 	}
 	if mt, _ := m.String(hdrMessageType); mt == "event" {
 		if et, _ := m.String(hdrEventType); et == eventEvent && schema == schemas.SubscribeToShardEventStream {
@@ -154,9 +149,10 @@ func sdkEventMessage(schema *smithy.Schema, reg *smithy.TypeRegistry, raw []byte
 // DeserializeInitialResponse reads the initial-response message that
 // starts the stream.
 func (p *eventProtocol) DeserializeInitialResponse(schema *smithy.Schema, r io.Reader, out smithy.Deserializable) error {
-	rd := getReader(r)
-	m, err := rd.Next()
-	defer putReader(rd, m)
+	m, bp, err := readMessage(r)
+	if bp != nil {
+		defer putBuffer(bp)
+	}
 	if err != nil {
 		return err
 	}
