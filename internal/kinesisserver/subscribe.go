@@ -388,3 +388,7 @@ func (s *Server) shardEndEvent(shard int) []byte {
 
 // ChildShardID is the child a closed shard's last event names.
 func ChildShardID(shard, shards int) string { return shardID(shard + shards) }
+
+// PageOf is the page (as OnEventSent names it) holding a sequence number
+// of this endpoint.
+func PageOf(seq string) (uint64, bool) { return pageOf(seq) }
