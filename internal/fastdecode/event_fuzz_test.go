@@ -2,6 +2,8 @@ package fastdecode
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -54,5 +56,37 @@ func FuzzEventPayload(f *testing.F) {
 		if res := fastAll(bad); res[0].err == nil || res[0].err == io.EOF {
 			t.Fatalf("a message with byte %d ^ %#x decodes (%v)", at%uint32(len(bad)), flip, res[0].err)
 		}
+	})
+}
+
+// rawFrame frames an arbitrary header block and payload with correct
+// lengths and CRCs.
+func rawFrame(headers, payload []byte) []byte {
+	total := 16 + len(headers) + len(payload)
+	b := binary.BigEndian.AppendUint32(nil, uint32(total))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(headers)))
+	b = binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+	b = append(b, headers...)
+	b = append(b, payload...)
+	return binary.BigEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
+}
+
+// FuzzEventHeaders frames arbitrary header blocks (with correct CRCs, so
+// the fuzzer explores header parsing: types, lengths, repeats, the
+// message and event types) around a valid or arbitrary payload, and
+// checks them against the SDK.
+//
+//	go test -run=NONE -fuzz=FuzzEventHeaders ./internal/fastdecode
+func FuzzEventHeaders(f *testing.F) {
+	for _, msg := range [][]byte{
+		eventMessage([]byte(`{"Records":[]}`)),
+		exceptionMessage("ResourceInUseException", `{"message":"m"}`),
+		initialResponse(),
+	} {
+		hl := binary.BigEndian.Uint32(msg[4:8])
+		f.Add(bytes.Clone(msg[12:12+hl]), bytes.Clone(msg[12+hl:len(msg)-4]))
+	}
+	f.Fuzz(func(t *testing.T, headers, payload []byte) {
+		checkStreamEquivalent(t, rawFrame(headers, payload))
 	})
 }
