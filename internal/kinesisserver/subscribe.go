@@ -2,6 +2,7 @@ package kinesisserver
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -56,6 +57,7 @@ type subscriptions struct {
 	open     map[string]bool      // consumer ARN + shard: a stream is open
 	lastCall map[string]time.Time // consumer ARN + shard: last accepted call
 	faults   map[string][]Fault   // shard: queued faults
+	closed   chan struct{}        // closed and replaced when a subscription ends
 	nFaults  atomic.Int64         // len of all fault queues, for a lock-free check
 	started  atomic.Int64
 	events   atomic.Int64
@@ -63,6 +65,26 @@ type subscriptions struct {
 
 func (ss *subscriptions) init() {
 	ss.open, ss.lastCall, ss.faults = map[string]bool{}, map[string]time.Time{}, map[string][]Fault{}
+	ss.closed = make(chan struct{})
+}
+
+// AwaitClosed waits until no subscription of consumerARN to shardID is
+// open (the endpoint has seen the client leave), or ctx ends.
+func (s *Server) AwaitClosed(ctx context.Context, consumerARN, shardID string) error {
+	key := consumerARN + " " + shardID
+	for {
+		s.subs.mu.Lock()
+		open, ch := s.subs.open[key], s.subs.closed
+		s.subs.mu.Unlock()
+		if !open {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // takeFault removes and returns the first queued fault of shard among
@@ -264,6 +286,8 @@ func (s *Server) subscribeToShard(w http.ResponseWriter, r *http.Request, body [
 	defer func() {
 		s.subs.mu.Lock()
 		delete(s.subs.open, key)
+		close(s.subs.closed)
+		s.subs.closed = make(chan struct{})
 		s.subs.mu.Unlock()
 	}()
 	pages, err := s.eventPages()

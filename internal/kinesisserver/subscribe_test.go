@@ -143,16 +143,12 @@ func TestSubscribeThroughTheSDK(t *testing.T) {
 				want++
 			}
 			// Resume after the last continuation: the next page, no gap,
-			// no duplicate. Await the closed subscription's release.
+			// no duplicate, once the endpoint has seen the client leave.
 			cont := evs[len(evs)-1].ContinuationSequenceNumber
-			var out2 *kinesis.SubscribeToShardOutput
-			for deadline := time.Now().Add(10 * time.Second); ; {
-				out2, err = subscribe(t, c, arn, "shardId-000000000001", types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: cont}, dec.opt)
-				if err == nil || !errors.As(err, &riu) || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(10 * time.Millisecond) // the server notices the reset stream
+			if err := s.AwaitClosed(ctx(t), arn, "shardId-000000000001"); err != nil {
+				t.Fatal(err)
 			}
+			out2, err := subscribe(t, c, arn, "shardId-000000000001", types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: cont}, dec.opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,6 +192,11 @@ func TestSubscribeFaults(t *testing.T) {
 			arn := register(t, c, s, "app")
 			const shard = "shardId-000000000000"
 			sub := func() *kinesis.SubscribeToShardOutput {
+				// The client may see a reset before the endpoint's
+				// handler has let go of the subscription.
+				if err := s.AwaitClosed(ctx(t), arn, shard); err != nil {
+					t.Fatal(err)
+				}
 				out, err := subscribe(t, c, arn, shard, trim, dec.opt)
 				if err != nil {
 					t.Fatal(err)
@@ -229,6 +230,9 @@ func TestSubscribeFaults(t *testing.T) {
 				t.Fatalf("silence: %d events after %v", len(evs), time.Since(start))
 			}
 			// ResourceInUseException, injected.
+			if err := s.AwaitClosed(ctx(t), arn, shard); err != nil {
+				t.Fatal(err)
+			}
 			s.InjectFault(shard, FaultResourceInUse)
 			var riu *types.ResourceInUseException
 			if _, err := subscribe(t, c, arn, shard, trim, dec.opt); !errors.As(err, &riu) {
