@@ -47,6 +47,10 @@ type EdgeStats struct {
 // answer the SDK expects), and counted. Everything else, other CloudWatch
 // operations included, gets 501 Not Implemented with a text naming what
 // was asked and what the edge serves.
+//
+// SubscribeToShard against kinesis-local works only through the edge,
+// which adds the initial-response message the emulator leaves out (see
+// fanout.go).
 type Edge struct {
 	url      string
 	srv      *http.Server
@@ -86,6 +90,7 @@ func StartEdge(env Env) (*Edge, error) {
 		},
 	}
 	e.kinesis = e.proxy(kinesisURL)
+	e.kinesis.ModifyResponse = injectInitialResponse // see fanout.go
 	e.dynamoDB = e.proxy(dynamoURL)
 	e.srv = &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	go e.srv.Serve(ln)

@@ -45,7 +45,7 @@ func decode(body []byte) (*kinesis.GetRecordsOutput, error) {
 	}
 	p := parserPool.Get().(*parser)
 	defer p.release()
-	p.b, p.next = body, absent
+	p.b, p.next, p.nextKey = body, absent, "NextShardIterator"
 	if err := p.parse(); err != nil {
 		return nil, err
 	}
@@ -78,8 +78,9 @@ var absentRecord = recDesc{data: absent, pk: absent, seq: absent, enc: absent}
 type parser struct {
 	scanner
 	recs       []recDesc
-	hasRecords bool // Records was present: the output's slice is non-nil
-	next       span // NextShardIterator
+	hasRecords bool   // Records was present: the output's slice is non-nil
+	next       span   // NextShardIterator, or an event's ContinuationSequenceNumber
+	nextKey    string // the name of next's member
 	millis     int64
 	hasMillis  bool
 	children   []types.ChildShard
@@ -178,7 +179,7 @@ func (p *parser) parse() error {
 		switch string(key) {
 		case "Records":
 			err = p.ifNotNull(p.records)
-		case "NextShardIterator":
+		case p.nextKey:
 			err = p.ifNotNull(func() (err error) {
 				p.next, err = p.stringSpan()
 				return err

@@ -1,7 +1,7 @@
-// Package fastdecode decodes Kinesis GetRecords responses faster than the
-// AWS SDK's generic JSON deserializer, into exactly the
-// *kinesis.GetRecordsOutput the SDK would produce, and installs itself in a
-// *kinesis.Client's middleware stack for GetRecords only.
+// Package fastdecode decodes Kinesis GetRecords responses and
+// SubscribeToShard event streams faster than the AWS SDK's generic
+// deserializers, into exactly the values the SDK would produce, and
+// installs itself in a *kinesis.Client for those two calls only.
 //
 // What it owns:
 //
@@ -24,11 +24,23 @@
 //     usable alone) that closes a race between net/http's write loop and
 //     the SDK's request body, which otherwise cuts large responses short
 //     and makes the SDK fetch them again (see requestbody.go).
+//   - SubscribeToShard: DecodeEvent decodes a SubscribeToShardEvent's
+//     JSON payload with the same two passes (ContinuationSequenceNumber in
+//     NextShardIterator's place), and Decoder.SubscribeToShardOption wraps
+//     a client's protocol so its event stream is read by
+//     internal/eventstream (lengths and CRCs checked) and decoded by
+//     DecodeEvent; exceptions and anything else go to a fresh instance of
+//     the SDK's protocol on the same bytes. SDKSubscribeToShardOption is
+//     the switch back, with a protocol per call (the SDK's shared one is a
+//     data race between concurrent subscriptions).
 //
 // Equivalence with the SDK is the contract: for every body the SDK decodes,
 // Decode yields a deeply equal output; for every body the SDK rejects,
 // Decode returns an error. The differential and fuzz tests check this
-// against the SDK itself. Two deliberate differences, both on input no
+// against the SDK itself (for events: TestEventDecodeMatchesSDKOnGeneratedStreams,
+// FuzzEventStream, FuzzEventPayload, FuzzEventHeaders; there, one more
+// difference: a stream cut inside a message is an error, where the SDK's
+// reader ends as at a clean end). Two deliberate differences, both on input no
 // Kinesis endpoint sends: a timestamp of "NaN" makes the SDK panic
 // (big.NewFloat(NaN)) where Decode returns an error; and when the
 // middleware's own decoder rejects a body it re-runs the SDK's deserializer

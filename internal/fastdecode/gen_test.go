@@ -14,6 +14,7 @@ type genOptions struct {
 	maxRecords int
 	maxData    int  // largest record payload
 	edgy       bool // unknown fields, nulls, duplicates, escapes, odd spacing
+	event      bool // a SubscribeToShardEvent payload: ContinuationSequenceNumber, not NextShardIterator
 }
 
 // jsonWriter writes JSON with optional random whitespace and escapes, so
@@ -228,7 +229,11 @@ func genResponse(rng *rand.Rand, o genOptions) []byte {
 		}
 		w.raw("]")
 	})
-	ms = w.field(ms, "NextShardIterator", func() { w.str(randomIterator(rng)) })
+	if o.event {
+		ms = w.field(ms, "ContinuationSequenceNumber", func() { w.str(fmt.Sprintf("4959%052d", seq+1)) })
+	} else {
+		ms = w.field(ms, "NextShardIterator", func() { w.str(randomIterator(rng)) })
+	}
 	ms = w.field(ms, "MillisBehindLatest", func() {
 		w.raw(strconv.FormatInt([]int64{0, 1, 86_400_000, rng.Int64N(1 << 40)}[rng.IntN(4)], 10))
 	})

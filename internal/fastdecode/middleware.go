@@ -27,6 +27,7 @@ type Decoder struct {
 	salvaged, bodyReadErrors atomic.Int64
 	retries, retriesAfterErr atomic.Int64
 	fallbacks                atomic.Int64
+	events, sdkMessages      atomic.Int64
 }
 
 // New returns a Decoder with its counters at zero.
@@ -61,6 +62,12 @@ type Stats struct {
 	// to the SDK's deserializer, which then had the last word (so a caller
 	// always sees the SDK's own error). Only malformed bodies get here.
 	SDKFallbacks int64
+	// Events counts SubscribeToShardEvent messages decoded by the fast
+	// path (their records and message bytes are in Records and Bytes).
+	// SDKMessages counts event-stream messages handed to the SDK's
+	// decoder: exceptions, unknown events, and payloads the fast path
+	// rejected (those are in SDKFallbacks too).
+	Events, SDKMessages int64
 }
 
 // Stats returns the running totals.
@@ -74,6 +81,8 @@ func (d *Decoder) Stats() Stats {
 		Retries:               d.retries.Load(),
 		RetriesAfterBodyError: d.retriesAfterErr.Load(),
 		SDKFallbacks:          d.fallbacks.Load(),
+		Events:                d.events.Load(),
+		SDKMessages:           d.sdkMessages.Load(),
 	}
 }
 

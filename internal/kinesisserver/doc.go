@@ -31,6 +31,27 @@
 // Shardwise does. LATEST and AT_TIMESTAMP start at page 0, like
 // TRIM_HORIZON: the synthetic stream has no past.
 //
-// It imports only the standard library, the AWS SDK and internal/kpl and
-// internal/hashkey.
+// Enhanced fan-out: the endpoint also speaks unencrypted HTTP/2 (prior
+// knowledge; H2CClient is a client for it) and answers
+// RegisterStreamConsumer, DescribeStreamConsumer, ListStreamConsumers and
+// DeregisterStreamConsumer from a small registry of its own (at most 20
+// consumers, CREATING for Config.ConsumerActivation), and SubscribeToShard
+// with real event-stream framing (internal/eventstream): the
+// initial-response, then one SubscribeToShardEvent per page, patched into
+// the frame as it is written (CRC computed on the way), so a subscription
+// costs no copy of a page. The ContinuationSequenceNumber of an event is
+// its page's last record, and AFTER_SEQUENCE_NUMBER of it resumes at the
+// next page: no gap, no duplicate. Events go out as fast as HTTP/2 flow
+// control allows, or, with Config.RecordsPerSecond, each as soon as its
+// page is written. A subscription ends after Config.SubscriptionLifetime
+// (5 minutes); a second one of the same consumer on the same shard while
+// one is open answers ResourceInUseException, and calls closer than
+// Config.SubscribeInterval (1 s) LimitExceededException. With
+// Config.ShardEndAfterPages a shard's last event has ChildShards and no
+// continuation. InjectFault adds the failures a consumer must survive:
+// subscription ended early, stream or connection reset mid-event,
+// silence, ResourceInUseException.
+//
+// It imports only the standard library, the AWS SDK, internal/kpl,
+// internal/hashkey and internal/eventstream.
 package kinesisserver

@@ -97,7 +97,7 @@ func buildPage(cfg *Config, keys hashkey.Range) (*page, error) {
 	}
 	var b bytes.Buffer
 	pg.seqPages = make([]int, cfg.RecordsPerCall)
-	pg.encode(&b, cfg, cfg.RecordsPerCall, func(i int) { pg.seqPages[i] = b.Len() + len(seqPrefix) })
+	pg.encode(&b, cfg, cfg.RecordsPerCall, false, func(i int) { pg.seqPages[i] = b.Len() + len(seqPrefix) })
 	pg.buf = b.Bytes()
 	pg.iterShard = bytes.LastIndex(pg.buf, []byte(`"it-`)) + 4
 	pg.iterPage = pg.iterShard + shardDigits + 1
@@ -106,7 +106,10 @@ func buildPage(cfg *Config, keys hashkey.Range) (*page, error) {
 
 // encode writes a page of n records for shard 0, page 0. at is called
 // with each record's index just before its sequence number is written.
-func (pg *page) encode(b *bytes.Buffer, cfg *Config, n int, at func(i int)) {
+// An event page is a SubscribeToShardEvent's payload: its
+// ContinuationSequenceNumber (the page's last record, whose digits at is
+// called for with index n) takes NextShardIterator's place.
+func (pg *page) encode(b *bytes.Buffer, cfg *Config, n int, event bool, at func(i int)) {
 	b.WriteString(`{"Records":[`)
 	for i := range n {
 		if i > 0 {
@@ -121,6 +124,13 @@ func (pg *page) encode(b *bytes.Buffer, cfg *Config, n int, at func(i int)) {
 		b.WriteString(`","PartitionKey":"`)
 		b.WriteString(pg.keys[i%len(pg.keys)])
 		b.WriteString(`","EncryptionType":"NONE"}`)
+	}
+	if event {
+		b.WriteString(`],"ContinuationSequenceNumber":"`)
+		at(n)
+		b.WriteString(sequenceNumber(0, n-1))
+		fmt.Fprintf(b, `","MillisBehindLatest":%d}`, cfg.MillisBehindLatest)
+		return
 	}
 	fmt.Fprintf(b, `],"NextShardIterator":"%s","MillisBehindLatest":%d}`, iterator(0, 0), cfg.MillisBehindLatest)
 }
@@ -176,7 +186,7 @@ func (pg *page) writePieces(w http.ResponseWriter, shard int, page uint64) error
 func (pg *page) short(cfg *Config, shard int, page uint64, n int) []byte {
 	var b bytes.Buffer
 	var offs []int
-	pg.encode(&b, cfg, n, func(int) { offs = append(offs, b.Len()+len(seqPrefix)) })
+	pg.encode(&b, cfg, n, false, func(int) { offs = append(offs, b.Len()+len(seqPrefix)) })
 	buf := b.Bytes()
 	var d [pageDigits]byte
 	putDigits(d[:], page)

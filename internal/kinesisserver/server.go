@@ -1,6 +1,7 @@
 package kinesisserver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +41,36 @@ type Config struct {
 	// page; above it, one copy is shared and written in pieces.
 	// Default: 256 MiB.
 	MaxPageMemory int64
+
+	// Enhanced fan-out (SubscribeToShard; see subscribe.go).
+
+	// SubscriptionLifetime is how long a subscription streams before the
+	// endpoint ends it, as Kinesis does after 5 minutes. Default: 5m.
+	SubscriptionLifetime time.Duration
+	// SubscribeInterval is the least time between two SubscribeToShard
+	// calls of one consumer on one shard; a call sooner answers
+	// LimitExceededException (Kinesis allows one a second). Negative: no
+	// limit. Default: 1s.
+	SubscribeInterval time.Duration
+	// RecordsPerSecond > 0 paces every shard's records: page p (of
+	// RecordsPerCall records) is written at start + (p+1)·RecordsPerCall /
+	// RecordsPerSecond, and a subscription pushes each page as an event
+	// the moment it is written (LATEST starts at the next one). Zero: the
+	// whole endless stream is there at once, and events go out as fast as
+	// HTTP/2 flow control lets them. Default: 0.
+	RecordsPerSecond float64
+	// ShardEndAfterPages > 0 closes every shard after that many pages for
+	// SubscribeToShard: the last event has no ContinuationSequenceNumber
+	// and names a child shard (not listed by ListShards). Default: 0.
+	ShardEndAfterPages uint64
+	// ConsumerActivation is how long a registered consumer stays
+	// CREATING before it is ACTIVE. Default: 0 (ACTIVE at once).
+	ConsumerActivation time.Duration
+	// OnEventSent, when set, is called after every SubscribeToShardEvent
+	// is flushed to the connection, with the shard, the page it carried
+	// and the time. It runs on the subscription's goroutine. It is not
+	// passed to a child process (JSON).
+	OnEventSent func(shardID string, page uint64, sent time.Time) `json:"-"`
 }
 
 func (c *Config) setDefaults() error {
@@ -58,6 +89,12 @@ func (c *Config) setDefaults() error {
 	if c.MaxPageMemory == 0 {
 		c.MaxPageMemory = 256 << 20
 	}
+	if c.SubscriptionLifetime == 0 {
+		c.SubscriptionLifetime = 5 * time.Minute
+	}
+	if c.SubscribeInterval == 0 {
+		c.SubscribeInterval = time.Second
+	}
 	switch {
 	case c.Shards < 1 || c.Shards > 999_999:
 		return fmt.Errorf("kinesisserver: Shards %d is outside 1..999999", c.Shards)
@@ -75,6 +112,8 @@ type Stats struct {
 	RecordsServed   int64 // Kinesis records (aggregates count once)
 	BytesServed     int64 // GetRecords response bodies
 	OtherCalls      int64
+	Subscriptions   int64 // SubscribeToShard calls answered with a stream
+	EventsSent      int64 // SubscribeToShardEvents written
 }
 
 // Server is a running endpoint. Its methods are safe for concurrent use.
@@ -91,6 +130,13 @@ type Server struct {
 	served chan struct{} // closed when Serve returns
 
 	getRecords, records, bytes, other atomic.Int64
+
+	started time.Time // RecordsPerSecond pacing starts here
+	cons    consumers
+	subs    subscriptions
+	events  []*eventPage // per shard (or one shared), built lazily
+	evOnce  sync.Once
+	evErr   error
 }
 
 // shard holds a shard's own copy of the page, when pages are per shard.
@@ -105,7 +151,9 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, ranges: hashkey.Split(hashkey.Full, cfg.Shards), served: make(chan struct{})}
+	s := &Server{cfg: cfg, ranges: hashkey.Split(hashkey.Full, cfg.Shards), served: make(chan struct{}), started: time.Now()}
+	s.cons.byName, s.cons.byARN = map[string]*consumerRec{}, map[string]*consumerRec{}
+	s.subs.init()
 	pg, err := buildPage(&cfg, hashkey.Full)
 	if err != nil {
 		return nil, err
@@ -139,7 +187,15 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.URL = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// HTTP/1.1 and unencrypted HTTP/2 (prior knowledge, as H2CClient
+	// speaks it): SubscribeToShard streams over HTTP/2, like Kinesis's.
+	protos := new(http.Protocols)
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler: s, ReadHeaderTimeout: 10 * time.Second, Protocols: protos,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) },
+	}
 	go func() {
 		defer close(s.served)
 		_ = s.http.Serve(ln)
@@ -157,6 +213,8 @@ func (s *Server) Close() error {
 // Stats returns the running totals.
 func (s *Server) Stats() Stats {
 	return Stats{
+		Subscriptions:   s.subs.started.Load(),
+		EventsSent:      s.subs.events.Load(),
 		GetRecordsCalls: s.getRecords.Load(),
 		RecordsServed:   s.records.Load(),
 		BytesServed:     s.bytes.Load(),
@@ -205,8 +263,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, 400, "UnknownOperationException", "unknown operation "+target)
 		return
 	}
-	if op == "GetRecords" {
+	switch op {
+	case "GetRecords":
 		s.serveGetRecords(w, body)
+		return
+	case "SubscribeToShard":
+		s.subscribeToShard(w, r, body)
 		return
 	}
 	s.other.Add(1)
@@ -217,6 +279,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.listShards(w, body)
 	case "GetShardIterator":
 		s.getShardIterator(w, body)
+	case "RegisterStreamConsumer":
+		s.registerStreamConsumer(w, body)
+	case "DescribeStreamConsumer":
+		s.describeStreamConsumer(w, body)
+	case "ListStreamConsumers":
+		s.listStreamConsumers(w, body)
+	case "DeregisterStreamConsumer":
+		s.deregisterStreamConsumer(w, body)
 	default:
 		writeError(w, 400, "UnknownOperationException", "operation "+op+" is not supported by this endpoint")
 	}
@@ -274,7 +344,7 @@ func (s *Server) describeStreamSummary(w http.ResponseWriter, body []byte) {
 		"EnhancedMonitoring":      []any{},
 		"EncryptionType":          "NONE",
 		"OpenShardCount":          s.cfg.Shards,
-		"ConsumerCount":           0,
+		"ConsumerCount":           s.consumerCount(),
 	}})
 }
 

@@ -277,6 +277,78 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		Run:    "^TestFaultMatrix$/^lost_response_on_leader_claim$",
 	},
 
+	// --- Enhanced fan-out wire: event-stream framing, the event decoder,
+	// the endpoint's subscriptions.
+	{
+		Name:   "eventstream-no-message-crc",
+		Breaks: "a SubscribeToShard message whose bytes were corrupted in transit is never decoded",
+		File:   "internal/eventstream/frame.go",
+		Old: `	if sum, want := crc32.ChecksumIEEE(b[:end]), binary.BigEndian.Uint32(b[end:]); sum != want {
+		return Message{}, hs, &ChecksumError{Part: "message", Want: sum, Have: want}
+	}`,
+		New:  ``,
+		Pkgs: []string{"./internal/eventstream", "./internal/fastdecode"},
+		Run:  "^(TestReaderRejects|TestEventDecodeRejectsCorruption)$",
+	},
+	{
+		Name:   "eventstream-no-prelude-crc",
+		Breaks: "a corrupted message length is caught before it is trusted",
+		File:   "internal/eventstream/frame.go",
+		Old: `	if sum, want := crc32.ChecksumIEEE(p[:8]), binary.BigEndian.Uint32(p[8:12]); sum != want {
+		return p, &ChecksumError{Part: "prelude", Want: sum, Have: want}
+	}`,
+		New:  ``,
+		Pkgs: []string{"./internal/eventstream", "./internal/fastdecode"},
+		Run:  "^(TestReaderRejects|TestEventDecodeRejectsCorruption)$",
+	},
+	{
+		Name:   "eventstream-headers-unbounded",
+		Breaks: "a header that runs past the headers block is rejected, not read out of the payload",
+		File:   "internal/eventstream/frame.go",
+		Old:    `		if i+n > len(b) {`,
+		New:    `		if i+n > len(b)+len(b) {`,
+		Pkgs:   []string{"./internal/eventstream"},
+		Run:    "^TestReaderRejects$",
+	},
+	{
+		Name:   "event-continuation-not-read",
+		Breaks: "an event's ContinuationSequenceNumber (where the next subscription resumes) is decoded",
+		File:   "internal/fastdecode/event.go",
+		Old:    `p.b, p.next, p.nextKey = payload, absent, "ContinuationSequenceNumber"`,
+		New:    `p.b, p.next, p.nextKey = payload, absent, "NextShardIterator"`,
+		Pkgs:   []string{"./internal/fastdecode"},
+		Run:    "^TestEventDecodeMatchesSDKOnGeneratedStreams$",
+	},
+	{
+		Name:   "event-exceptions-not-errors",
+		Breaks: "an exception event (ResourceInUseException, KMS*, ...) ends the stream with the SDK's typed error",
+		File:   "internal/fastdecode/subscribe.go",
+		Old: `	p.dec.sdkMessages.Add(1)
+	return sdkEventMessage(schema, reg, m.Raw)`,
+		New: `	p.dec.sdkMessages.Add(1)
+	return nil, io.EOF`,
+		Pkgs: []string{"./internal/fastdecode"},
+		Run:  "^(TestEventErrorsAreTheSDKsTypes|TestEventDecodeMatchesSDKOnEdgeCases)$",
+	},
+	{
+		Name:   "endpoint-resume-after-continuation-repeats",
+		Breaks: "the test endpoint resumes AFTER_SEQUENCE_NUMBER of a continuation with no duplicate",
+		File:   "internal/kinesisserver/subscribe.go",
+		Old:    `		if pos.Type == "AFTER_SEQUENCE_NUMBER" && pos.SequenceNumber == sequenceNumber(p, s.cfg.RecordsPerCall-1) {`,
+		New:    `		if false {`,
+		Pkgs:   []string{"./internal/kinesisserver"},
+		Run:    "^TestSubscribeThroughTheSDK$",
+	},
+	{
+		Name:   "endpoint-two-open-subscriptions",
+		Breaks: "the test endpoint answers ResourceInUseException while the consumer's subscription to the shard is open",
+		File:   "internal/kinesisserver/subscribe.go",
+		Old:    `	case s.subs.open[key]:`,
+		New:    `	case false:`,
+		Pkgs:   []string{"./internal/kinesisserver"},
+		Run:    "^TestSubscribeThroughTheSDK$",
+	},
+
 	{
 		Name:   "lease-write-per-heartbeat",
 		Breaks: "one DynamoDB write per worker per heartbeat and none per lease at steady state",

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/shardwise/shardwise/internal/fastdecode"
+	"github.com/shardwise/shardwise/internal/kinesisserver"
+)
+
+// The fanout scenario measures enhanced fan-out's wire on the in-process
+// endpoint (internal/kinesisserver, in a child process as for throughput):
+// a raw aws-sdk-go-v2 SubscribeToShard loop over every shard — subscribe,
+// drain the events counting records, resubscribe from the last
+// ContinuationSequenceNumber when a subscription ends — once with the
+// SDK's event-stream decoder (raw_sdk) and once with Shardwise's
+// (raw_fast, fastdecode.SubscribeToShardOption), side by side in
+// alternating rounds, for 1 KB records and KPL 100 x 100 B on 4 and 64
+// shards; then, with the endpoint pacing every shard at 1,000 records/s
+// (in this process, so that send and receive share a clock), the latency
+// from the moment the endpoint flushes an event to the moment the loop
+// has it decoded.
+//
+// Shardwise's own fan-out variants (the (b) and (c)) join this
+// table when the fan-out records publisher lands: fanoutVariants is where
+// they go, and their ratios are against raw_sdk.
+func init() {
+	register("fanout", "SubscribeToShard records/s and CPU: raw SDK loop with the SDK's decoder vs Shardwise's; event latency at 1,000 records/s per shard", runFanout)
+}
+
+func fanoutVariants() []variant {
+	return []variant{
+		{"raw_sdk", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SDKSubscribeToShardOption, c, nil)
+		}},
+		{"raw_fast", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SubscribeToShardOption, c, nil)
+		}},
+	}
+}
+
+func runFanout(ctx context.Context, opts options, out *report) error {
+	rounds, warmup, window := 3, time.Second, 4*time.Second
+	if opts.quick {
+		rounds, warmup, window = 1, 500*time.Millisecond, 1500*time.Millisecond
+	}
+	out.kv("rounds", rounds)
+	out.kv("window_s", window.Seconds())
+	for _, tc := range throughputCases() {
+		tc.server.SubscribeInterval = -1 // resubscriptions between rounds
+		if err := runFanoutCase(ctx, tc, rounds, warmup, window, out); err != nil {
+			return fmt.Errorf("%s: %w", tc.name, err)
+		}
+	}
+	return runFanoutLatency(ctx, opts, out)
+}
+
+func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, window time.Duration, out *report) error {
+	ep, err := startEndpoint(tc.server)
+	if err != nil {
+		return err
+	}
+	defer ep.close()
+	variants := fanoutVariants()
+	results := map[string][]measurement{}
+	for round := range rounds {
+		order := slices.Clone(variants)
+		for range round % len(order) {
+			order = append(order[1:], order[0])
+		}
+		for _, v := range order {
+			m, err := measureVariant(ctx, ep, tc, v, warmup, window)
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			results[v.name] = append(results[v.name], m)
+			out.note("%s round %d %s: %.0f records/s, %.3g allocs/record, %.3g cpu s/GB", tc.name, round+1, v.name, m.rate(), m.allocsPerRecord(), m.cpuPerGB(tc))
+		}
+	}
+	out.kv("case", tc.name)
+	base := medianOf(results["raw_sdk"], measurement.rate)
+	for _, v := range variants {
+		ms := results[v.name]
+		out.kv(v.name+"_records_per_s", medianOf(ms, measurement.rate))
+		if v.name != "raw_sdk" {
+			out.kv(v.name+"_ratio", medianOf(ms, measurement.rate)/base)
+		}
+		out.kv(v.name+"_cpu_s_per_gb", medianOf(ms, func(m measurement) float64 { return m.cpuPerGB(tc) }))
+		out.kv(v.name+"_allocs_per_record", medianOf(ms, measurement.allocsPerRecord))
+	}
+	return nil
+}
+
+// h2cClient speaks HTTP/2 without TLS, as the endpoint serves
+// SubscribeToShard.
+func h2cClient() *http.Client {
+	protos := new(http.Protocols)
+	protos.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: protos}}
+}
+
+var consumerSeq atomic.Int64
+
+// rawSubscribeLoop registers a consumer of its own, subscribes to every
+// shard and drains the events, resubscribing after the last continuation
+// whenever a subscription ends, until ctx ends; then it deregisters the
+// consumer. received, when set, is called with every event and the time
+// it was decoded.
+func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt func(*kinesis.Options), c *counter,
+	received func(shard string, ev *types.SubscribeToShardEvent, at time.Time),
+) error {
+	client := kinesis.New(kinesis.Options{
+		Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(ep.url), HTTPClient: h2cClient(),
+	})
+	streamARN := "arn:aws:kinesis:us-east-1:000000000000:stream/bench"
+	reg, err := client.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{
+		StreamARN: aws.String(streamARN), ConsumerName: aws.String(fmt.Sprintf("raw-%d", consumerSeq.Add(1))),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = client.DeregisterStreamConsumer(dctx, &kinesis.DeregisterStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(ep.shards))
+	for _, shard := range ep.shards {
+		wg.Go(func() {
+			pos := &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}
+			if received != nil {
+				pos.Type = types.ShardIteratorTypeLatest
+			}
+			for ctx.Err() == nil {
+				out, err := client.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{
+					ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String(shard), StartingPosition: pos,
+				}, opt)
+				var api smithy.APIError
+				switch {
+				case err != nil && ctx.Err() != nil:
+					return
+				case err != nil && errors.As(err, &api) && (api.ErrorCode() == "LimitExceededException" || api.ErrorCode() == "ResourceInUseException"):
+					sleepCtx(ctx, 100*time.Millisecond)
+					continue
+				case err != nil:
+					errs <- err
+					return
+				}
+				es := out.GetStream()
+				for ev := range es.Events() {
+					e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+					if !ok {
+						continue
+					}
+					if received != nil {
+						received(shard, &e.Value, time.Now())
+					}
+					c.records.Add(int64(len(e.Value.Records) * tc.usersPer))
+					if e.Value.ContinuationSequenceNumber != nil {
+						pos = &types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: e.Value.ContinuationSequenceNumber}
+					}
+				}
+				_ = es.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// runFanoutLatency measures, per decoder, how long after the endpoint
+// flushes an event the raw loop has it decoded, with the endpoint writing
+// 1,000 records/s per shard (events of 10 records, each pushed the moment
+// its records are written), on 4 shards.
+func runFanoutLatency(ctx context.Context, opts options, out *report) error {
+	window := 5 * time.Second
+	if opts.quick {
+		window = 2 * time.Second
+	}
+	type key struct {
+		shard string
+		page  uint64
+	}
+	var mu sync.Mutex
+	sent := map[key]time.Time{}
+	cfg := kinesisserver.Config{Shards: 4, RecordsPerCall: 10, RecordSize: 1024, RecordsPerSecond: 1000, SubscribeInterval: -1,
+		OnEventSent: func(shard string, page uint64, at time.Time) {
+			mu.Lock()
+			sent[key{shard, page}] = at
+			mu.Unlock()
+		}}
+	s, err := kinesisserver.Start(cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ep := &endpoint{url: s.URL, shards: s.Shards(), close: func() {}}
+	tc := throughputCase{name: "latency", usersPer: 1, payloadPer: 1024}
+	for _, v := range []struct {
+		name string
+		opt  func(*kinesis.Options)
+	}{{"raw_sdk", fastdecode.SDKSubscribeToShardOption}, {"raw_fast", fastdecode.SubscribeToShardOption}} {
+		var lat []float64
+		var latMu sync.Mutex
+		runCtx, cancel := context.WithTimeout(ctx, window)
+		var c counter
+		err := rawSubscribeLoop(runCtx, ep, tc, v.opt, &c, func(shard string, ev *types.SubscribeToShardEvent, at time.Time) {
+			if len(ev.Records) == 0 {
+				return
+			}
+			page, ok := kinesisserver.PageOf(aws.ToString(ev.Records[0].SequenceNumber))
+			if !ok {
+				return
+			}
+			// OnEventSent runs after the flush, on the server's
+			// goroutine: await it, bounded, so no sample is lost to
+			// the race between it and the client.
+			var t0 time.Time
+			for range 1000 {
+				mu.Lock()
+				t0, ok = sent[key{shard, page}]
+				mu.Unlock()
+				if ok {
+					break
+				}
+				time.Sleep(10 * time.Microsecond)
+			}
+			if !ok {
+				return
+			}
+			latMu.Lock()
+			lat = append(lat, float64(max(at.Sub(t0), 0))/float64(time.Millisecond))
+			latMu.Unlock()
+		})
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("latency %s: %w", v.name, err)
+		}
+		slices.Sort(lat)
+		if len(lat) == 0 {
+			return fmt.Errorf("latency %s: no event measured", v.name)
+		}
+		out.kv(v.name+"_events_measured", len(lat))
+		out.kv(v.name+"_event_latency_ms_p50", lat[len(lat)/2])
+		out.kv(v.name+"_event_latency_ms_p99", lat[len(lat)*99/100])
+	}
+	return nil
+}
