@@ -58,6 +58,11 @@ type Config struct {
 	// records enabled. Default: 1 MiB.
 	MaxRecordSize int
 
+	// SubscriptionLifetime is how long a SubscribeToShard subscription
+	// lasts before the fake ends it (cleanly, as the service does after
+	// 5 minutes). Default: 5m.
+	SubscriptionLifetime time.Duration
+
 	// IgnoreShardFilter makes ListShards ignore ShardFilter and list every
 	// shard, as kinesalite does, to test that callers tolerate it.
 	// Default: false.
@@ -65,8 +70,8 @@ type Config struct {
 	// IgnoreMaxResults makes ListShards return every shard in one page
 	// whatever MaxResults says, as kinesalite does. Default: false.
 	IgnoreMaxResults bool
-	// OmitChildShards makes GetRecords leave ChildShards empty at the end
-	// of a closed shard (NextShardIterator is still nil), as kinesalite
+	// OmitChildShards makes GetRecords (and the last SubscribeToShard
+	// event) leave ChildShards empty at the end of a closed shard (NextShardIterator is still nil), as kinesalite
 	// does, to test the ListShards fallback. Default: false.
 	OmitChildShards bool
 }
@@ -77,6 +82,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.ReadBytesPerSecond < 0:
 		return bad("ReadBytesPerSecond", "is negative")
+	case c.SubscriptionLifetime < 0:
+		return bad("SubscriptionLifetime", "is negative")
 	case c.IteratorLifetime < 0:
 		return bad("IteratorLifetime", "is negative")
 	case c.MaxRecordsPerCall < 0 || c.MaxRecordsPerCall > maxLimit:
@@ -91,33 +98,35 @@ func (c Config) Validate() error {
 
 // config is a Config with its defaults applied; a rate of 0 means no limit.
 type config struct {
-	now                 func() time.Time
-	region              string
-	account             string
-	getRecordsPerSecond int // per shard; 0 = unlimited
-	iteratorsPerSecond  int // GetShardIterator per shard; 0 = unlimited
-	readBytesPerSecond  int // per shard; 0 = unlimited
-	iteratorLifetime    time.Duration
-	maxRecordsPerCall   int
-	maxBytesPerCall     int
-	maxRecordSize       int
-	ignoreShardFilter   bool
-	ignoreMaxResults    bool
-	omitChildShards     bool
+	now                  func() time.Time
+	region               string
+	account              string
+	getRecordsPerSecond  int // per shard; 0 = unlimited
+	iteratorsPerSecond   int // GetShardIterator per shard; 0 = unlimited
+	readBytesPerSecond   int // per shard; 0 = unlimited
+	iteratorLifetime     time.Duration
+	subscriptionLifetime time.Duration
+	maxRecordsPerCall    int
+	maxBytesPerCall      int
+	maxRecordSize        int
+	ignoreShardFilter    bool
+	ignoreMaxResults     bool
+	omitChildShards      bool
 }
 
 // Service figures (see KCL-REFERENCE.md, "Kinesis limits").
 const (
-	defaultRegion           = "us-east-1"
-	defaultAccount          = "000000000000"
-	defaultCallsPerSecond   = 5
-	defaultIteratorLifetime = 5 * time.Minute
-	maxLimit                = 10000            // GetRecords Limit upper bound
-	defaultMaxBytesPerCall  = 10 * 1024 * 1024 // GetRecords response cap
-	defaultMaxRecordSize    = 1024 * 1024      // data + partition key
-	nextTokenLifetime       = 300 * time.Second
-	defaultMaxResults       = 1000 // ListShards page size when unset, and its cap
-	maxMaxResults           = 10000
+	defaultRegion               = "us-east-1"
+	defaultAccount              = "000000000000"
+	defaultCallsPerSecond       = 5
+	defaultIteratorLifetime     = 5 * time.Minute
+	defaultSubscriptionLifetime = 5 * time.Minute
+	maxLimit                    = 10000            // GetRecords Limit upper bound
+	defaultMaxBytesPerCall      = 10 * 1024 * 1024 // GetRecords response cap
+	defaultMaxRecordSize        = 1024 * 1024      // data + partition key
+	nextTokenLifetime           = 300 * time.Second
+	defaultMaxResults           = 1000 // ListShards page size when unset, and its cap
+	maxMaxResults               = 10000
 )
 
 // withDefaults resolves c, which Validate accepted. It is the one place
@@ -161,6 +170,10 @@ func (c Config) withDefaults() config {
 	}
 	if r.account == "" {
 		r.account = defaultAccount
+	}
+	r.subscriptionLifetime = c.SubscriptionLifetime
+	if r.subscriptionLifetime == 0 {
+		r.subscriptionLifetime = defaultSubscriptionLifetime
 	}
 	if r.iteratorLifetime == 0 {
 		r.iteratorLifetime = defaultIteratorLifetime

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
@@ -24,11 +25,18 @@ const (
 	opListShards            = "ListShards"
 	opGetShardIterator      = "GetShardIterator"
 	opGetRecords            = "GetRecords"
+	// Enhanced fan-out.
+	opRegisterStreamConsumer   = "RegisterStreamConsumer"
+	opDescribeStreamConsumer   = "DescribeStreamConsumer"
+	opListStreamConsumers      = "ListStreamConsumers"
+	opDeregisterStreamConsumer = "DeregisterStreamConsumer"
+	opSubscribeToShard         = "SubscribeToShard"
 )
 
 func knownOp(op string) bool {
 	switch op {
-	case opDescribeStreamSummary, opListShards, opGetShardIterator, opGetRecords:
+	case opDescribeStreamSummary, opListShards, opGetShardIterator, opGetRecords,
+		opRegisterStreamConsumer, opDescribeStreamConsumer, opListStreamConsumers, opDeregisterStreamConsumer, opSubscribeToShard:
 		return true
 	}
 	return false
@@ -51,6 +59,12 @@ type Fake struct {
 	calls           map[string]int
 	faults          []*fault
 	latency         map[string]time.Duration
+	// Enhanced fan-out: open subscriptions and the last SubscribeToShard
+	// call, by consumer ARN and shard id (see subscribe.go).
+	subs     map[string]*subscription
+	subCalls map[string]time.Time
+	sdkOnce  sync.Once
+	sdk      *kinesis.Client
 }
 
 type fault struct {
