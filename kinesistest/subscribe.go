@@ -84,7 +84,7 @@ func (f *Fake) SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShar
 	if err != nil {
 		return nil, opError(op, err)
 	}
-	out, err := f.subscribeClient().SubscribeToShard(context.WithValue(ctx, subKeyType{}, sub), in)
+	out, err := f.subscribeClient().SubscribeToShard(context.WithValue(ctx, subKeyType{}, sub), in, ownCodec)
 	if err != nil {
 		sub.close()
 		f.mu.Lock()
@@ -395,7 +395,10 @@ func (f *Fake) SilenceSubscriptions(shardID string, d time.Duration) int {
 
 // The in-memory transport under the fake's SDK client.
 
-var eventProtocol = awsjson.New11(schemas.Kinesis_20131202)
+// ownCodec gives one call an event-stream codec of its own: the SDK
+// client's codec keeps a decode buffer shared by all its calls, which
+// concurrent subscriptions would race on.
+func ownCodec(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) }
 
 func writeInitialResponse(w io.Writer) error {
 	var msg eventstream.Message
@@ -406,8 +409,10 @@ func writeInitialResponse(w io.Writer) error {
 	return eventstream.NewEncoder().Encode(w, msg)
 }
 
+// writeEvent encodes ev with a codec of its own (codecs are not safe for
+// concurrent use).
 func writeEvent(w io.Writer, ev *types.SubscribeToShardEvent) error {
-	return eventProtocol.SerializeEventMessage(schemas.SubscribeToShardEventStream, schemas.SubscribeToShardEventStream_SubscribeToShardEvent, ev, w)
+	return awsjson.New11(schemas.Kinesis_20131202).SerializeEventMessage(schemas.SubscribeToShardEventStream, schemas.SubscribeToShardEventStream_SubscribeToShardEvent, ev, w)
 }
 
 // subscribeClient is the SDK client the fake serves SubscribeToShard

@@ -8,7 +8,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
@@ -51,6 +53,13 @@ type subscriber struct {
 	lastCall time.Time
 }
 
+// ownEventCodec gives one SubscribeToShard call an event-stream codec of
+// its own. The SDK client keeps one codec, with one decode buffer, for all
+// its calls (aws-sdk-go-v2/service/kinesis v1.56 on smithy-go v1.28), so
+// the subscriptions of several shards read through one client race on it
+// and can corrupt each other's events (the race detector shows it).
+func ownEventCodec(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) }
+
 // errSilent ends a subscription that delivered no event within
 // SubscriptionIdleTimeout.
 var errSilent = errors.New("shardwise: no event within SubscriptionIdleTimeout")
@@ -69,7 +78,7 @@ func (p *subscriber) run(ctx context.Context) {
 		p.lastCall = time.Now()
 		in := p.input()
 		subCtx, cancel := context.WithCancel(ctx)
-		out, err := p.s.kinesis.SubscribeToShard(subCtx, in)
+		out, err := p.s.kinesis.SubscribeToShard(subCtx, in, ownEventCodec)
 		if err != nil {
 			cancel()
 			if ctx.Err() != nil {
