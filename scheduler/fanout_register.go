@@ -22,9 +22,10 @@ import (
 //
 // Many workers starting at once register it once between them: each
 // first describes it (a worker that finds it ACTIVE makes no other call);
-// the ones that find it missing register it after a random pause, one
-// registration wins, and the others get ResourceInUseException and go on
-// describing it until it is ACTIVE. Throttling (LimitExceededException,
+// the ones that find it missing look again after a random pause within
+// registerSpread, and register it only if it is still missing; should two
+// register at once, one registration wins, and the others get
+// ResourceInUseException and go on describing it until it is ACTIVE. Throttling (LimitExceededException,
 // the per-account rates of the consumer calls) and other transient errors
 // are retried after jittered, growing backoffs, so the fleet spreads out
 // instead of retrying in step. A missing stream, a given ARN that does not
@@ -49,6 +50,7 @@ func (s *Scheduler) ensureStreamConsumer(ctx context.Context, streamARN string) 
 		name = cfg.ConsumerARN
 	}
 	log := s.log.With().Str("consumer", name).Logger()
+	paused := false
 	for {
 		out, err := s.kinesis.DescribeStreamConsumer(ctx, in)
 		switch {
@@ -62,13 +64,17 @@ func (s *Scheduler) ensureStreamConsumer(ctx context.Context, streamARN string) 
 		case err == nil:
 			err = errors.New("shardwise: DescribeStreamConsumer returned no description")
 			s.warn.Warn(&log, "describe-consumer").Err(err).Msg("describing the stream consumer failed; retrying")
-		case awsapi.IsNotFound(err) && cfg.ConsumerARN == "":
-			// Not registered yet. A random pause first, so that workers
-			// started together do not all register in the same instant:
-			// the later ones mostly find it registered.
-			if !backoff.Sleep(ctx, rand.N(cfg.ThrottleBackoff+1)) {
+		case awsapi.IsNotFound(err) && cfg.ConsumerARN == "" && !paused:
+			// Not registered yet. Workers started together all find it
+			// missing: each waits a random part of registerSpread and
+			// looks again, so that the first to wake registers it and
+			// the others mostly find it registered.
+			paused = true
+			if !backoff.Sleep(ctx, rand.N(registerSpread)) {
 				return "", ctx.Err()
 			}
+			continue
+		case awsapi.IsNotFound(err) && cfg.ConsumerARN == "":
 			arn, done, rerr := s.registerStreamConsumer(ctx, streamARN, &log)
 			if rerr != nil {
 				return "", rerr
@@ -125,6 +131,10 @@ func (s *Scheduler) registerStreamConsumer(ctx context.Context, streamARN string
 	}
 	return "", false, nil
 }
+
+// registerSpread is the window over which workers that found the consumer
+// missing at once spread their second look (and registration).
+const registerSpread = time.Second
 
 // subscribeInterval is the least time between two SubscribeToShard calls
 // of one consumer on one shard (the service's limit).
