@@ -49,6 +49,7 @@ func run() error {
 		useAWS   = flag.Bool("aws", false, "use the default AWS configuration instead of local emulators")
 		timeout  = flag.Duration("timeout", 3*time.Minute, "give up after this long")
 		logLevel = flag.String("log", "warn", "log level of the workers (debug, info, warn, error)")
+		fanOut   = flag.Bool("fanout", false, "read with enhanced fan-out (SubscribeToShard) instead of polling; the workers register a stream consumer named after the application")
 	)
 	flag.Parse()
 
@@ -67,6 +68,15 @@ func run() error {
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
 
+	if *fanOut && !*useAWS {
+		// kinesis-local never sends the event stream's initial-response,
+		// which the AWS SDK requires: SubscribeToShard against the
+		// emulators works only through the loopback proxy that injects it
+		// (EMULATORS.md). Until the emulator harness routes Kinesis
+		// through that proxy, the workers log SubscribeToShard failures
+		// and read nothing.
+		fmt.Println("demo: -fanout against the emulators needs the harness's SubscribeToShard initial-response proxy (see EMULATORS.md)")
+	}
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	stream := "shardwise-demo-" + suffix
 	app := "shardwise-demo-app-" + suffix
@@ -92,6 +102,7 @@ func run() error {
 			WorkerID:             fmt.Sprintf("demo-worker-%d", i+1),
 			Logger:               log,
 			IdleTimeBetweenReads: 250 * time.Millisecond,
+			FanOut:               *fanOut,
 			// The demo's workers share one process, so they would all report
 			// the same CPU figure: balance on throughput and lease counts.
 			LoadSampler: func() float64 { return -1 },
