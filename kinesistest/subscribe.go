@@ -208,7 +208,7 @@ func (sub *subscription) serve(ctx context.Context, w *io.PipeWriter) {
 	for {
 		f.mu.Lock()
 		now := f.now()
-		if !sub.ended && !now.Before(sub.deadline) {
+		if !sub.ended && !now.Before(sub.deadline) && !now.Before(sub.silentUntil) {
 			sub.ended = true // the subscription's lifetime is up
 		}
 		if cur, ok := f.streams[sub.st.name]; !sub.ended && (!ok || cur != sub.st) {
@@ -227,7 +227,8 @@ func (sub *subscription) serve(ctx context.Context, w *io.PipeWriter) {
 		var ev *types.SubscribeToShardEvent
 		wait := sub.deadline.Sub(now)
 		if now.Before(sub.silentUntil) {
-			wait = min(wait, sub.silentUntil.Sub(now))
+			// A stalled connection does not even end on time.
+			wait = sub.silentUntil.Sub(now)
 		} else {
 			ev = sub.nextEventLocked(now, first || now.Sub(lastSent) >= keepAliveInterval)
 			if ev == nil {
@@ -375,8 +376,8 @@ func (f *Fake) EndSubscriptions(shardID string, err error) int {
 }
 
 // SilenceSubscriptions makes the open subscriptions to shardID ("" for
-// every shard) send nothing, keep-alives included, for d while their
-// connections stay open, as a stalled connection does. It returns how
+// every shard) send nothing, keep-alives and their end included, for d
+// while their connections stay open, as a stalled connection does. It returns how
 // many it silenced.
 func (f *Fake) SilenceSubscriptions(shardID string, d time.Duration) int {
 	f.mu.Lock()
