@@ -3,6 +3,7 @@ package kinesistest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/eventstream"
 	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 )
@@ -37,7 +39,12 @@ import (
 //
 // Each open subscription runs one goroutine, which ends with it.
 
-const keepAliveInterval = 5 * time.Second
+const (
+	keepAliveInterval = 5 * time.Second
+	// takeoverAfter: a second subscription of a consumer to a shard within
+	// this time of the first is refused; after it, it takes over.
+	takeoverAfter = 5 * time.Second
+)
 
 // subscription is one open SubscribeToShard call.
 type subscription struct {
@@ -46,6 +53,7 @@ type subscription struct {
 	consumerARN string
 	st          *stream
 	s           *shard
+	started     time.Time
 	deadline    time.Time
 	closed      chan struct{} // closed when the caller closes the stream
 	closeOnce   sync.Once
@@ -62,10 +70,12 @@ type subscription struct {
 type subKeyType struct{}
 
 // SubscribeToShard opens a subscription of the consumer ConsumerARN to a
-// shard, from StartingPosition, and returns its event stream. It refuses
-// a second open subscription of the same consumer to the same shard
-// (ResourceInUseException) and more than one call a second for them
-// (LimitExceededException), as the service does. optFns are ignored.
+// shard, from StartingPosition, and returns its event stream. As the
+// service, it refuses more than one call a second for the same consumer
+// and shard (LimitExceededException) and a second subscription within 5
+// seconds of the open one (ResourceInUseException); a later one takes
+// over, and the open one ends with a ResourceInUseException event.
+// optFns are ignored.
 func (f *Fake) SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, _ ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error) {
 	const op = opSubscribeToShard
 	if in == nil {
@@ -117,10 +127,17 @@ func (f *Fake) subscribe(in *kinesis.SubscribeToShardInput) (*subscription, erro
 	if last, ok := f.subCalls[key]; ok && now.Sub(last) < time.Second {
 		return nil, errLimit("Rate exceeded for consumer %s and shard %s in stream %s under account %s.", c.arn, s.id, st.name, f.cfg.account)
 	}
-	if _, open := f.subs[key]; open {
-		return nil, errInUse("Another active subscription exists for consumer %s and shard %s in stream %s under account %s.", c.arn, s.id, st.name, f.cfg.account)
+	if prev, open := f.subs[key]; open {
+		// The service refuses a second subscription within takeoverAfter
+		// of the first; later, the new one takes over and the old one
+		// fails with ResourceInUseException.
+		if now.Sub(prev.started) < takeoverAfter {
+			return nil, errInUse("Another active subscription exists for consumer %s and shard %s in stream %s under account %s.", c.arn, s.id, st.name, f.cfg.account)
+		}
+		prev.endLocked(errInUse("Another subscription of consumer %s to shard %s in stream %s under account %s took over.", c.arn, s.id, st.name, f.cfg.account))
+		delete(f.subs, key)
 	}
-	sub := &subscription{f: f, key: key, consumerARN: c.arn, st: st, s: s, deadline: now.Add(f.cfg.subscriptionLifetime),
+	sub := &subscription{f: f, key: key, consumerARN: c.arn, st: st, s: s, started: now, deadline: now.Add(f.cfg.subscriptionLifetime),
 		closed: make(chan struct{}), wake: make(chan struct{})}
 	sp := in.StartingPosition
 	switch sp.Type {
@@ -217,9 +234,17 @@ func (sub *subscription) serve(ctx context.Context, w *io.PipeWriter) {
 		if sub.ended {
 			err := sub.endErr
 			f.mu.Unlock()
-			if err == nil {
+			var ae smithy.APIError
+			switch {
+			case err == nil:
 				_ = w.Close()
-			} else {
+			case errors.As(err, &ae):
+				// A service error ends the stream with an exception event.
+				if werr := writeException(w, ae); werr != nil {
+					return
+				}
+				_ = w.Close()
+			default:
 				_ = w.CloseWithError(err)
 			}
 			return
@@ -407,6 +432,21 @@ func writeInitialResponse(w io.Writer) error {
 	msg.Headers.Set(eventstream.EventTypeHeader, eventstream.StringValue("initial-response"))
 	msg.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/x-amz-json-1.1"))
 	msg.Payload = []byte("{}")
+	return eventstream.NewEncoder().Encode(w, msg)
+}
+
+// writeException ends a stream with the service error ae, as an exception
+// event.
+func writeException(w io.Writer, ae smithy.APIError) error {
+	var msg eventstream.Message
+	msg.Headers.Set(eventstream.MessageTypeHeader, eventstream.StringValue(eventstream.ExceptionMessageType))
+	msg.Headers.Set(eventstream.ExceptionTypeHeader, eventstream.StringValue(ae.ErrorCode()))
+	msg.Headers.Set(eventstream.ContentTypeHeader, eventstream.StringValue("application/x-amz-json-1.1"))
+	payload, err := json.Marshal(map[string]string{"message": ae.ErrorMessage()})
+	if err != nil {
+		return err
+	}
+	msg.Payload = payload
 	return eventstream.NewEncoder().Encode(w, msg)
 }
 

@@ -115,7 +115,7 @@ func TestSubscribeToShardDeliversAndRenews(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 		if _, err := subscribe(f, arn, id(0), types.StartingPosition{Type: types.ShardIteratorTypeLatest}); !awsapi.IsResourceInUse(err) {
-			t.Fatalf("second open subscription: %v, want ResourceInUseException", err)
+			t.Fatalf("second subscription within 5s: %v, want ResourceInUseException", err)
 		}
 		// Records are pushed as they are written.
 		f.PutRecord("s", "k", []byte("r1"))
@@ -210,6 +210,60 @@ func TestSubscriptionFaults(t *testing.T) {
 		synctest.Wait()
 		if f.EndSubscriptions("", nil) != 0 {
 			t.Fatal("a closed subscription is still open")
+		}
+	})
+}
+
+// After 5 seconds a new subscription takes over the shard, and the open
+// one ends with a ResourceInUseException event.
+func TestSubscriptionTakeover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := mustNew(t, Config{})
+		mustCreate(t, f, "s", 1)
+		arn := registerConsumer(t, f, "s", "app")
+		old, err := subscribe(f, arn, id(0), types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer old.Close()
+		next(t, old)
+		time.Sleep(5 * time.Second)
+		es, err := subscribe(f, arn, id(0), types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			t.Fatalf("taking over after 5s: %v", err)
+		}
+		defer es.Close()
+		for range old.Events() {
+		}
+		if err := old.Err(); !awsapi.IsResourceInUse(err) {
+			t.Fatalf("the old subscription ended with %v, want ResourceInUseException", err)
+		}
+		f.PutRecord("s", "k", []byte("r"))
+		for ev := next(t, es); len(ev.Records) == 0; ev = next(t, es) {
+		}
+	})
+}
+
+// A subscription at a trimmed position reads from the oldest record kept,
+// as an iterator does.
+func TestSubscribeAtTrimmedPosition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := mustNew(t, Config{})
+		mustCreate(t, f, "s", 1)
+		arn := registerConsumer(t, f, "s", "app")
+		_, seq0, _ := f.PutRecord("s", "k", []byte("old"))
+		time.Sleep(time.Second)
+		f.PutRecord("s", "k", []byte("kept"))
+		if err := f.trim("s", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		es, err := subscribe(f, arn, id(0), types.StartingPosition{Type: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(seq0)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer es.Close()
+		if ev := next(t, es); len(ev.Records) != 1 || string(ev.Records[0].Data) != "kept" {
+			t.Fatalf("at a trimmed position: %+v, want the oldest record kept", ev.Records)
 		}
 	})
 }
