@@ -75,7 +75,9 @@ type latencyRecorder struct {
 	added, e2e []time.Duration
 }
 
-func (p *latencyProcessor) Initialize(context.Context, consumer.InitializationInput) error { return nil }
+func (p *latencyProcessor) Initialize(context.Context, consumer.InitializationInput) error {
+	return nil
+}
 
 func (p *latencyProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
 	now := time.Now()
