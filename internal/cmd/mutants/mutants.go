@@ -164,8 +164,8 @@ var table = []mutant{
 	{
 		Name:   "kpl-hash-range-filter",
 		Breaks: "sub-records of a KPL aggregate outside the lease's hash range are dropped (after a reshard an aggregate holds a sibling's records)",
-		File:   "scheduler/shardconsumer.go",
-		Old:    "\t\t\tf.conv.keep = &r\n",
+		File:   "scheduler/publisher.go",
+		Old:    "\t\t\tkeep = &r\n",
 		New:    "\t\t\t_ = r\n",
 		Pkgs:   []string{"./scheduler"},
 		Run:    "^TestSubRecordsOutsideTheLeaseHashRangeAreDropped$",
