@@ -34,8 +34,12 @@ func TestConfigValidationNamesTheField(t *testing.T) {
 		{"StreamARN", func(c *Config) { c.StreamARN = "arn:aws:kinesis:us-east-1:123456789012:stream/other" }},
 		{"StreamARN", func(c *Config) { c.StreamARN = "arn:aws:sqs:us-east-1:123456789012:queue" }},
 		{"ConsumerARN", func(c *Config) { c.ConsumerARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders/consumer/app:1" }},
-		{"ConsumerARN", func(c *Config) { c.FanOut, c.ConsumerARN = true, "arn:aws:kinesis:us-east-1:123456789012:stream/orders" }},
-		{"ConsumerARN", func(c *Config) { c.FanOut, c.ConsumerARN = true, "arn:aws:kinesis:us-east-1:123456789012:stream/other/consumer/app:1" }},
+		{"ConsumerARN", func(c *Config) {
+			c.FanOut, c.ConsumerARN = true, "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
+		}},
+		{"ConsumerARN", func(c *Config) {
+			c.FanOut, c.ConsumerARN = true, "arn:aws:kinesis:us-east-1:123456789012:stream/other/consumer/app:1"
+		}},
 		{"ConsumerName", func(c *Config) { c.FanOut, c.ConsumerName = true, "has space" }},
 		{"SubscriptionIdleTimeout", func(c *Config) { c.SubscriptionIdleTimeout = -time.Second }},
 		{"InitialPosition", func(c *Config) { c.InitialPosition = consumer.InitialPosition{Kind: consumer.PositionAtTimestamp} }},
