@@ -78,7 +78,7 @@ func (p *subscriber) run(ctx context.Context) {
 		p.lastCall = time.Now()
 		in := p.input()
 		subCtx, cancel := context.WithCancel(ctx)
-		out, err := p.s.kinesis.SubscribeToShard(subCtx, in, ownEventCodec)
+		out, err := p.s.kinesis.SubscribeToShard(subCtx, in, p.s.subOpt)
 		if err != nil {
 			cancel()
 			if ctx.Err() != nil {

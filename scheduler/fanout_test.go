@@ -311,3 +311,55 @@ func TestFanOutRegistrationLostToAnotherWorker(t *testing.T) {
 		}
 	})
 }
+
+// codecKinesis checks that every SubscribeToShard call brings an
+// event-stream codec of its own (the SDK client's shared one is not safe
+// for concurrent subscriptions).
+type codecKinesis struct {
+	*kinesistest.Fake
+	mu      sync.Mutex
+	seen    map[any]bool
+	calls   int
+	missing int
+	shared  int
+}
+
+func (k *codecKinesis) SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, opts ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error) {
+	var o kinesis.Options
+	for _, f := range opts {
+		f(&o)
+	}
+	k.mu.Lock()
+	k.calls++
+	switch {
+	case o.Protocol == nil:
+		k.missing++
+	case k.seen[o.Protocol]:
+		k.shared++
+	default:
+		k.seen[o.Protocol] = true
+	}
+	k.mu.Unlock()
+	return k.Fake.SubscribeToShard(ctx, in, opts...)
+}
+
+func TestFanOutEverySubscriptionHasItsOwnCodec(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, 4)
+		h.put(0, 100, 10)
+		k := &codecKinesis{Fake: h.fake, seen: map[any]bool{}}
+		cfg := h.fanOutConfig("w1")
+		cfg.KinesisClient = k
+		j := &journal{}
+		stop := h.start(cfg, factoryOf(j, "w1", nil))
+		waitFor(t, time.Minute, "every record", func() bool { return j.count() >= 100 })
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		if k.calls < 4 || k.missing > 0 || k.shared > 0 {
+			t.Fatalf("%d SubscribeToShard calls: %d without a codec of their own, %d sharing one", k.calls, k.missing, k.shared)
+		}
+	})
+}

@@ -54,6 +54,7 @@ type Scheduler struct {
 	workerScope *mscope.Scope  // Operation=RenewAllLeases
 	decoder     *fastdecode.Decoder
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
+	subOpt      func(*kinesis.Options) // per-call SubscribeToShard option (fan-out)
 	// describedARN is the stream ARN DescribeStreamSummary gave at start;
 	// consumerARN the ACTIVE fan-out consumer (FanOut only). Both are set
 	// before any consumer starts.
@@ -148,6 +149,9 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		// needless retries of responses that arrived whole.
 		s.getRecOpt = fastdecode.RequestBodyFix
 	}
+	// Every subscription gets an event-stream codec of its own (see
+	// ownEventCodec).
+	s.subOpt = ownEventCodec
 	s.workerScope = mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
 		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {
