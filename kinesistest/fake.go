@@ -100,8 +100,10 @@ func (f *Fake) nextCounterLocked() uint64 {
 }
 
 // Calls returns how many times op (a Kinesis call the fake serves:
-// "DescribeStreamSummary", "ListShards", "GetShardIterator" or
-// "GetRecords") was called, failed calls included.
+// "DescribeStreamSummary", "ListShards", "GetShardIterator",
+// "GetRecords", "RegisterStreamConsumer", "DescribeStreamConsumer",
+// "ListStreamConsumers", "DeregisterStreamConsumer" or "SubscribeToShard")
+// was called, failed calls included.
 func (f *Fake) Calls(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -110,9 +112,9 @@ func (f *Fake) Calls(op string) int {
 
 // InjectError makes the next `times` calls of op (as for Calls) fail with err (wrapped as
 // the SDK wraps service errors, so errors.As and a caller's error classification see it).
-// shardID limits the fault to calls on that shard (GetShardIterator's
-// ShardId, the shard a GetRecords iterator points into); "" matches every
-// call. times < 0 fails every matching call until ClearFaults; times == 0
+// shardID limits the fault to calls on that shard (GetShardIterator's and
+// SubscribeToShard's ShardId, the shard a GetRecords iterator points
+// into); "" matches every call. times < 0 fails every matching call until ClearFaults; times == 0
 // does nothing. Faults are consumed in the order they were injected. An
 // injected fault stands for the service failing, so it comes after the
 // SDK's client-side checks (missing required members) but before the fake
