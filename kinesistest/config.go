@@ -70,9 +70,10 @@ type Config struct {
 	// IgnoreMaxResults makes ListShards return every shard in one page
 	// whatever MaxResults says, as kinesalite does. Default: false.
 	IgnoreMaxResults bool
-	// OmitChildShards makes GetRecords (and the last SubscribeToShard
-	// event) leave ChildShards empty at the end of a closed shard (NextShardIterator is still nil), as kinesalite
-	// does, to test the ListShards fallback. Default: false.
+	// OmitChildShards makes GetRecords leave ChildShards empty at the end
+	// of a closed shard (NextShardIterator is still nil), as kinesalite
+	// does, to test the ListShards fallback; the last SubscribeToShard
+	// event of the shard too. Default: false.
 	OmitChildShards bool
 }
 
@@ -98,35 +99,34 @@ func (c Config) Validate() error {
 
 // config is a Config with its defaults applied; a rate of 0 means no limit.
 type config struct {
-	now                  func() time.Time
-	region               string
-	account              string
-	getRecordsPerSecond  int // per shard; 0 = unlimited
-	iteratorsPerSecond   int // GetShardIterator per shard; 0 = unlimited
-	readBytesPerSecond   int // per shard; 0 = unlimited
-	iteratorLifetime     time.Duration
-	subscriptionLifetime time.Duration
-	maxRecordsPerCall    int
-	maxBytesPerCall      int
-	maxRecordSize        int
-	ignoreShardFilter    bool
-	ignoreMaxResults     bool
-	omitChildShards      bool
+	now                 func() time.Time
+	region              string
+	account             string
+	getRecordsPerSecond int // per shard; 0 = unlimited
+	iteratorsPerSecond  int // GetShardIterator per shard; 0 = unlimited
+	readBytesPerSecond  int // per shard; 0 = unlimited
+	iteratorLifetime    time.Duration
+	subLifetime         time.Duration
+	maxRecordsPerCall   int
+	maxBytesPerCall     int
+	maxRecordSize       int
+	ignoreShardFilter   bool
+	ignoreMaxResults    bool
+	omitChildShards     bool
 }
 
 // Service figures (see KCL-REFERENCE.md, "Kinesis limits").
 const (
-	defaultRegion               = "us-east-1"
-	defaultAccount              = "000000000000"
-	defaultCallsPerSecond       = 5
-	defaultIteratorLifetime     = 5 * time.Minute
-	defaultSubscriptionLifetime = 5 * time.Minute
-	maxLimit                    = 10000            // GetRecords Limit upper bound
-	defaultMaxBytesPerCall      = 10 * 1024 * 1024 // GetRecords response cap
-	defaultMaxRecordSize        = 1024 * 1024      // data + partition key
-	nextTokenLifetime           = 300 * time.Second
-	defaultMaxResults           = 1000 // ListShards page size when unset, and its cap
-	maxMaxResults               = 10000
+	defaultRegion           = "us-east-1"
+	defaultAccount          = "000000000000"
+	defaultCallsPerSecond   = 5
+	defaultIteratorLifetime = 5 * time.Minute
+	maxLimit                = 10000            // GetRecords Limit upper bound
+	defaultMaxBytesPerCall  = 10 * 1024 * 1024 // GetRecords response cap
+	defaultMaxRecordSize    = 1024 * 1024      // data + partition key
+	nextTokenLifetime       = 300 * time.Second
+	defaultMaxResults       = 1000 // ListShards page size when unset, and its cap
+	maxMaxResults           = 10000
 )
 
 // withDefaults resolves c, which Validate accepted. It is the one place
@@ -171,9 +171,9 @@ func (c Config) withDefaults() config {
 	if r.account == "" {
 		r.account = defaultAccount
 	}
-	r.subscriptionLifetime = c.SubscriptionLifetime
-	if r.subscriptionLifetime == 0 {
-		r.subscriptionLifetime = defaultSubscriptionLifetime
+	r.subLifetime = c.SubscriptionLifetime
+	if r.subLifetime == 0 {
+		r.subLifetime = defaultSubLifetime
 	}
 	if r.iteratorLifetime == 0 {
 		r.iteratorLifetime = defaultIteratorLifetime

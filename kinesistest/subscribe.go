@@ -40,7 +40,10 @@ import (
 // Each open subscription runs one goroutine, which ends with it.
 
 const (
-	keepAliveInterval = 5 * time.Second
+	// defaultSubLifetime is Config.SubscriptionLifetime's default, the
+	// service's.
+	defaultSubLifetime = 5 * time.Minute
+	keepAliveInterval  = 5 * time.Second
 	// takeoverAfter: a second subscription of a consumer to a shard within
 	// this time of the first is refused; after it, it takes over.
 	takeoverAfter = 5 * time.Second
@@ -137,7 +140,7 @@ func (f *Fake) subscribe(in *kinesis.SubscribeToShardInput) (*subscription, erro
 		prev.endLocked(errInUse("Another subscription of consumer %s to shard %s in stream %s under account %s took over.", c.arn, s.id, st.name, f.cfg.account))
 		delete(f.subs, key)
 	}
-	sub := &subscription{f: f, key: key, consumerARN: c.arn, st: st, s: s, started: now, deadline: now.Add(f.cfg.subscriptionLifetime),
+	sub := &subscription{f: f, key: key, consumerARN: c.arn, st: st, s: s, started: now, deadline: now.Add(f.cfg.subLifetime),
 		closed: make(chan struct{}), wake: make(chan struct{})}
 	sp := in.StartingPosition
 	switch sp.Type {
