@@ -58,6 +58,11 @@ type Config struct {
 	// records enabled. Default: 1 MiB.
 	MaxRecordSize int
 
+	// SubscriptionLifetime is how long a SubscribeToShard subscription
+	// lasts before the fake ends it (cleanly, as the service does after
+	// 5 minutes). Default: 5m.
+	SubscriptionLifetime time.Duration
+
 	// IgnoreShardFilter makes ListShards ignore ShardFilter and list every
 	// shard, as kinesalite does, to test that callers tolerate it.
 	// Default: false.
@@ -67,7 +72,8 @@ type Config struct {
 	IgnoreMaxResults bool
 	// OmitChildShards makes GetRecords leave ChildShards empty at the end
 	// of a closed shard (NextShardIterator is still nil), as kinesalite
-	// does, to test the ListShards fallback. Default: false.
+	// does, to test the ListShards fallback; the last SubscribeToShard
+	// event of the shard too. Default: false.
 	OmitChildShards bool
 }
 
@@ -77,6 +83,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.ReadBytesPerSecond < 0:
 		return bad("ReadBytesPerSecond", "is negative")
+	case c.SubscriptionLifetime < 0:
+		return bad("SubscriptionLifetime", "is negative")
 	case c.IteratorLifetime < 0:
 		return bad("IteratorLifetime", "is negative")
 	case c.MaxRecordsPerCall < 0 || c.MaxRecordsPerCall > maxLimit:
@@ -98,6 +106,7 @@ type config struct {
 	iteratorsPerSecond  int // GetShardIterator per shard; 0 = unlimited
 	readBytesPerSecond  int // per shard; 0 = unlimited
 	iteratorLifetime    time.Duration
+	subLifetime         time.Duration
 	maxRecordsPerCall   int
 	maxBytesPerCall     int
 	maxRecordSize       int
@@ -161,6 +170,10 @@ func (c Config) withDefaults() config {
 	}
 	if r.account == "" {
 		r.account = defaultAccount
+	}
+	r.subLifetime = c.SubscriptionLifetime
+	if r.subLifetime == 0 {
+		r.subLifetime = defaultSubLifetime
 	}
 	if r.iteratorLifetime == 0 {
 		r.iteratorLifetime = defaultIteratorLifetime

@@ -1,7 +1,9 @@
 // Package kinesistest is an in-memory Amazon Kinesis Data Streams service
 // for tests, in the spirit of franz-go's kfake. A *Fake has the calls a
 // consumer makes (DescribeStreamSummary, ListShards, GetShardIterator,
-// GetRecords) with the SDK client's signatures and the service's
+// GetRecords, and for enhanced fan-out RegisterStreamConsumer,
+// DescribeStreamConsumer, ListStreamConsumers, DeregisterStreamConsumer
+// and SubscribeToShard) with the SDK client's signatures and the service's
 // semantics, so it plugs in wherever a *kinesis.Client does, in particular
 // as scheduler.Config.KinesisClient; plus plain Go methods to create,
 // fill, reshard (split, merge, UpdateShardCount) and delete streams, and to
@@ -34,12 +36,23 @@
 // Config.IgnoreMaxResults, Config.OmitChildShards) let tests check that
 // callers tolerate kinesalite.
 //
-// What it does not do: enhanced fan-out, write throttling, KMS, stream
+// Enhanced fan-out: SubscribeToShard returns the SDK's own output, whose
+// events are written in the service's event-stream framing and read
+// through the SDK's decoder; subscriptions push records as they are put,
+// end after Config.SubscriptionLifetime, end a closed shard with its
+// ChildShards, and refuse a second subscription (ResourceInUseException)
+// or a second call within a second (LimitExceededException). Fault hooks:
+// EndSubscriptions (an early end, or a reset), SilenceSubscriptions, and
+// InjectError on "SubscribeToShard". Each open subscription runs one
+// goroutine, which ends with it.
+//
+// What it does not do: write throttling, KMS, stream
 // status transitions (everything is ACTIVE at once), retention (records
 // never expire), or any network I/O. It does its own 128-bit hash-key
 // arithmetic so that it can check Shardwise's rather than share its bugs.
 //
 // Time comes from an injectable clock (Config.Now), time.Now by default,
 // which inside a testing/synctest bubble is the bubble's fake clock; the
-// fake starts no goroutines, so it is safe in a bubble.
+// fake starts no goroutines but those of open subscriptions, which a
+// bubble owns like its own, so it is safe in a bubble.
 package kinesistest

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
@@ -24,11 +25,18 @@ const (
 	opListShards            = "ListShards"
 	opGetShardIterator      = "GetShardIterator"
 	opGetRecords            = "GetRecords"
+	// Enhanced fan-out.
+	opRegisterStreamConsumer   = "RegisterStreamConsumer"
+	opDescribeStreamConsumer   = "DescribeStreamConsumer"
+	opListStreamConsumers      = "ListStreamConsumers"
+	opDeregisterStreamConsumer = "DeregisterStreamConsumer"
+	opSubscribeToShard         = "SubscribeToShard"
 )
 
 func knownOp(op string) bool {
 	switch op {
-	case opDescribeStreamSummary, opListShards, opGetShardIterator, opGetRecords:
+	case opDescribeStreamSummary, opListShards, opGetShardIterator, opGetRecords,
+		opRegisterStreamConsumer, opDescribeStreamConsumer, opListStreamConsumers, opDeregisterStreamConsumer, opSubscribeToShard:
 		return true
 	}
 	return false
@@ -51,6 +59,12 @@ type Fake struct {
 	calls           map[string]int
 	faults          []*fault
 	latency         map[string]time.Duration
+	// Enhanced fan-out: open subscriptions and the last SubscribeToShard
+	// call, by consumer ARN and shard id (see subscribe.go).
+	subs     map[string]*subscription
+	subCalls map[string]time.Time
+	sdkOnce  sync.Once
+	sdk      *kinesis.Client
 }
 
 type fault struct {
@@ -86,8 +100,10 @@ func (f *Fake) nextCounterLocked() uint64 {
 }
 
 // Calls returns how many times op (a Kinesis call the fake serves:
-// "DescribeStreamSummary", "ListShards", "GetShardIterator" or
-// "GetRecords") was called, failed calls included.
+// "DescribeStreamSummary", "ListShards", "GetShardIterator",
+// "GetRecords", "RegisterStreamConsumer", "DescribeStreamConsumer",
+// "ListStreamConsumers", "DeregisterStreamConsumer" or "SubscribeToShard")
+// was called, failed calls included.
 func (f *Fake) Calls(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -96,9 +112,9 @@ func (f *Fake) Calls(op string) int {
 
 // InjectError makes the next `times` calls of op (as for Calls) fail with err (wrapped as
 // the SDK wraps service errors, so errors.As and a caller's error classification see it).
-// shardID limits the fault to calls on that shard (GetShardIterator's
-// ShardId, the shard a GetRecords iterator points into); "" matches every
-// call. times < 0 fails every matching call until ClearFaults; times == 0
+// shardID limits the fault to calls on that shard (GetShardIterator's and
+// SubscribeToShard's ShardId, the shard a GetRecords iterator points
+// into); "" matches every call. times < 0 fails every matching call until ClearFaults; times == 0
 // does nothing. Faults are consumed in the order they were injected. An
 // injected fault stands for the service failing, so it comes after the
 // SDK's client-side checks (missing required members) but before the fake

@@ -91,6 +91,7 @@ func (f *Fake) PutRecords(streamName string, entries []PutEntry) ([]PutResult, e
 		})
 		out[i] = PutResult{ShardID: s.id, SequenceNumber: seq}
 	}
+	st.signalLocked()
 	return out, nil
 }
 

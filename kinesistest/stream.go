@@ -28,6 +28,11 @@ type stream struct {
 	// longer shows it). Counters rather than times, so that a test clock
 	// that stands still cannot make "closed at the horizon" ambiguous.
 	horizon uint64
+	// Enhanced fan-out: registered consumers by name, the registration
+	// rate, and the channel subscriptions wait on (see subscribe.go).
+	consumers     map[string]*streamConsumer
+	registerCalls ring
+	changed       chan struct{}
 }
 
 type shard struct {
@@ -137,6 +142,7 @@ func (st *stream) closeShard(s *shard, c uint64, now time.Time, children ...stri
 	s.closedAt = now
 	s.children = children
 	st.open = slices.DeleteFunc(st.open, func(o *shard) bool { return o == s })
+	st.signalLocked()
 }
 
 // DeleteStream removes the stream and its records at once (no DELETING
@@ -146,10 +152,16 @@ func (st *stream) closeShard(s *shard, c uint64, now time.Time, children ...stri
 func (f *Fake) DeleteStream(name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.streams[name]; !ok {
+	st, ok := f.streams[name]
+	if !ok {
 		return f.streamNotFound(name)
 	}
 	delete(f.streams, name)
+	for _, sub := range f.subs {
+		if sub.st == st {
+			sub.endLocked(f.streamNotFound(name))
+		}
+	}
 	return nil
 }
 

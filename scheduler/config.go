@@ -28,6 +28,11 @@ type KinesisAPI interface {
 	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
 	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
 	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+	// Enhanced fan-out (Config.FanOut) calls these three; a polling
+	// worker never does, so a fake of your own may leave them failing.
+	RegisterStreamConsumer(ctx context.Context, in *kinesis.RegisterStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.RegisterStreamConsumerOutput, error)
+	DescribeStreamConsumer(ctx context.Context, in *kinesis.DescribeStreamConsumerInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamConsumerOutput, error)
+	SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, optFns ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error)
 }
 
 // DynamoDBAPI is the part of *dynamodb.Client a Scheduler calls for the
@@ -121,6 +126,30 @@ type Config struct {
 	// tests) at a fraction of the CPU; errors, throttling and retries stay
 	// the SDK's either way. Default: false.
 	SDKDecoder bool
+
+	// FanOut reads the shards with enhanced fan-out (SubscribeToShard:
+	// records pushed over HTTP/2 as they are written, 2 MB/s per shard for
+	// this application alone) instead of polling with GetRecords. The
+	// worker registers the stream consumer ConsumerName (or uses
+	// ConsumerARN) when it starts, and never deregisters it. Fan-out is
+	// billed per consumer-shard hour and per GB read. Everything above the
+	// retrieval (queues, budgets, checkpoints, resharding, hand-offs,
+	// metrics) works the same in both modes. Default: false (polling).
+	FanOut bool
+	// ConsumerARN is the registered stream consumer to read with when
+	// FanOut is set; the worker then registers nothing and waits for it to
+	// be ACTIVE. Default: none (ConsumerName is registered).
+	ConsumerARN string
+	// ConsumerName is the stream consumer registered (or found already
+	// registered, by this or another worker) when FanOut is set and
+	// ConsumerARN is not; the Java KCL names it after the application too,
+	// so a Java fleet's consumer is reused. Default: ApplicationName.
+	ConsumerName string
+	// SubscriptionIdleTimeout: a fan-out subscription that delivers no
+	// event for this long is dropped and the shard resubscribed from the
+	// last position read (the service sends events on idle shards too, so
+	// silence means a stuck connection). Default: 30s.
+	SubscriptionIdleTimeout time.Duration
 
 	// MaxRecords is the Limit of each GetRecords call, in records
 	// (1..10000). Default: 10000.
@@ -264,6 +293,8 @@ func (c Config) withDefaults() Config {
 	if c.WorkerID == "" {
 		c.WorkerID = defaultWorkerID()
 	}
+	setDefault(&c.ConsumerName, c.ApplicationName)
+	setDefault(&c.SubscriptionIdleTimeout, 30*time.Second)
 	setDefault(&c.MaxRecords, 10000)
 	setDefault(&c.MinGetRecordsInterval, 200*time.Millisecond)
 	setDefault(&c.IdleTimeBetweenReads, time.Second)
@@ -351,6 +382,9 @@ func (c Config) validate() error {
 	if strings.TrimSpace(c.WorkerID) != c.WorkerID || len(c.WorkerID) > 512 {
 		return bad("WorkerID", "%q must have no surrounding spaces and at most 512 bytes", c.WorkerID)
 	}
+	if err := c.validateFanOut(); err != nil {
+		return err
+	}
 	if c.MaxRecords < 1 || c.MaxRecords > 10000 {
 		return bad("MaxRecords", "%d is outside 1..10000", c.MaxRecords)
 	}
@@ -374,6 +408,7 @@ func (c Config) validate() error {
 		{"ThrottleBackoff", c.ThrottleBackoff},
 		{"ThrottleMaxBackoff", c.ThrottleMaxBackoff},
 		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"SubscriptionIdleTimeout", c.SubscriptionIdleTimeout},
 	} {
 		if d.v < 0 {
 			return bad(d.name, "%v is negative", d.v)
@@ -421,6 +456,34 @@ func (c Config) validate() error {
 	}
 	if c.MaxConcurrentFetches < 1 {
 		return bad("MaxConcurrentFetches", "%d is below 1", c.MaxConcurrentFetches)
+	}
+	return nil
+}
+
+// validateFanOut checks the enhanced fan-out fields.
+func (c Config) validateFanOut() error {
+	bad := func(field, reason string, args ...any) error {
+		return &consumer.ConfigError{Field: field, Reason: fmt.Sprintf(reason, args...)}
+	}
+	if !c.FanOut {
+		if c.ConsumerARN != "" {
+			return bad("ConsumerARN", "is set but FanOut is not")
+		}
+		return nil
+	}
+	if c.ConsumerARN != "" {
+		a, err := arn.Parse(c.ConsumerARN)
+		stream, _, ok := strings.Cut(strings.TrimPrefix(a.Resource, "stream/"), "/consumer/")
+		if err != nil || a.Service != "kinesis" || !strings.HasPrefix(a.Resource, "stream/") || !ok {
+			return bad("ConsumerARN", "%q is not a Kinesis stream consumer ARN", c.ConsumerARN)
+		}
+		if stream != c.StreamName {
+			return bad("ConsumerARN", "is a consumer of stream %q but StreamName is %q", stream, c.StreamName)
+		}
+		return nil
+	}
+	if !validStreamName(c.ConsumerName) {
+		return bad("ConsumerName", "%q is not a valid consumer name (1-128 of a-z A-Z 0-9 _ - .)", c.ConsumerName)
 	}
 	return nil
 }

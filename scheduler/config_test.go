@@ -33,6 +33,15 @@ func TestConfigValidationNamesTheField(t *testing.T) {
 		{"StreamARN", func(c *Config) { c.StreamARN = "not-an-arn" }},
 		{"StreamARN", func(c *Config) { c.StreamARN = "arn:aws:kinesis:us-east-1:123456789012:stream/other" }},
 		{"StreamARN", func(c *Config) { c.StreamARN = "arn:aws:sqs:us-east-1:123456789012:queue" }},
+		{"ConsumerARN", func(c *Config) { c.ConsumerARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders/consumer/app:1" }},
+		{"ConsumerARN", func(c *Config) {
+			c.FanOut, c.ConsumerARN = true, "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
+		}},
+		{"ConsumerARN", func(c *Config) {
+			c.FanOut, c.ConsumerARN = true, "arn:aws:kinesis:us-east-1:123456789012:stream/other/consumer/app:1"
+		}},
+		{"ConsumerName", func(c *Config) { c.FanOut, c.ConsumerName = true, "has space" }},
+		{"SubscriptionIdleTimeout", func(c *Config) { c.SubscriptionIdleTimeout = -time.Second }},
 		{"InitialPosition", func(c *Config) { c.InitialPosition = consumer.InitialPosition{Kind: consumer.PositionAtTimestamp} }},
 		{"InitialPosition", func(c *Config) { c.InitialPosition = consumer.InitialPosition{Kind: 42} }},
 		{"AWSConfig", func(c *Config) { c.AWSConfig = nil }},
@@ -115,5 +124,20 @@ func TestNewRejectsNilFactory(t *testing.T) {
 	var ce *consumer.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "factory" {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestConfigFanOut(t *testing.T) {
+	c := validConfig()
+	c.FanOut = true
+	if err := c.Validate(); err != nil {
+		t.Fatalf("fan-out with defaults: %v", err)
+	}
+	if d := c.withDefaults(); d.ConsumerName != c.ApplicationName || d.SubscriptionIdleTimeout != 30*time.Second {
+		t.Fatalf("fan-out defaults: ConsumerName %q, SubscriptionIdleTimeout %v", d.ConsumerName, d.SubscriptionIdleTimeout)
+	}
+	c.ConsumerARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders/consumer/orders-app:1700000000"
+	if err := c.Validate(); err != nil {
+		t.Fatalf("fan-out with a ConsumerARN: %v", err)
 	}
 }

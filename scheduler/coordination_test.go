@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -10,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/internal/scenario"
+	"github.com/shardwise/shardwise/kinesistest"
 )
 
 // The multi-worker scenarios run at the default failover time, in
@@ -17,9 +19,34 @@ import (
 // a deadline, and the clock only moves when every goroutine is blocked.
 const failover = 10 * time.Second
 
+// inBothModes runs a scenario twice, as the subtests "polling" and
+// "fanout" (each in its own synctest bubble); the clusters it makes read
+// the retrieval mode from the subtest's name.
+func inBothModes(t *testing.T, scenario func(t *testing.T)) {
+	for _, mode := range []string{"polling", "fanout"} {
+		t.Run(mode, func(t *testing.T) { synctest.Test(t, scenario) })
+	}
+}
+
+// fanOut reports whether t is (inside) the "fanout" subtest of
+// inBothModes.
+func fanOut(t *testing.T) bool { return strings.Contains(t.Name(), "/fanout") }
+
+// checkMode fails t if the fake did not serve the retrieval mode t runs
+// in (and only it).
+func checkMode(t *testing.T, fake *kinesistest.Fake) {
+	t.Cleanup(func() {
+		subs, polls := fake.Calls("SubscribeToShard"), fake.Calls("GetRecords")
+		if fanOut(t) && (subs == 0 || polls > 0) || !fanOut(t) && subs > 0 {
+			t.Errorf("retrieval mode: %d SubscribeToShard and %d GetRecords calls in mode fanout=%v", subs, polls, fanOut(t))
+		}
+	})
+}
+
 func newCluster(t *testing.T, shards int) *scenario.Cluster {
 	t.Helper()
 	c, err := scenario.New(scenario.Options{
+		FanOut:       fanOut(t),
 		Shards:       shards,
 		FailoverTime: failover,
 		Logger:       zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
@@ -28,6 +55,7 @@ func newCluster(t *testing.T, shards int) *scenario.Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.StopAll)
+	checkMode(t, c.Fake)
 	return c
 }
 
@@ -309,13 +337,13 @@ func TestThreeWorkersReachEvenSpread(t *testing.T) {
 	synctest.Test(t, scenarioThreeWorkersReachEvenSpread)
 }
 func TestWorkerKilledWithoutWarning(t *testing.T) {
-	synctest.Test(t, scenarioWorkerKilledWithoutWarning)
+	inBothModes(t, scenarioWorkerKilledWithoutWarning)
 }
 func TestWorkerJoinsAndTakesItsShareGracefully(t *testing.T) {
-	synctest.Test(t, scenarioWorkerJoinsAndTakesItsShareGracefully)
+	inBothModes(t, scenarioWorkerJoinsAndTakesItsShareGracefully)
 }
 func TestRollingRestartLosesNothingAndPausesBriefly(t *testing.T) {
-	synctest.Test(t, scenarioRollingRestartLosesNothingAndPausesBriefly)
+	inBothModes(t, scenarioRollingRestartLosesNothingAndPausesBriefly)
 }
 func TestLeaderKilled(t *testing.T) { synctest.Test(t, scenarioLeaderKilled) }
 func TestPartitionedWorkerStopsBeforeItsLeasesMove(t *testing.T) {

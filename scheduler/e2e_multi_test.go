@@ -206,6 +206,10 @@ func checkFirstDeliveries(t *testing.T, ds []delivery, produced int) int {
 }
 
 func TestEmulatorThreeWorkersSpreadCrashAndRollingRestart(t *testing.T) {
+	bothModes(t, testEmulatorThreeWorkersSpreadCrashAndRollingRestart)
+}
+
+func testEmulatorThreeWorkersSpreadCrashAndRollingRestart(t *testing.T) {
 	h := newEmuHarness(t, 12)
 	f := newEmuFleet(h)
 	defer f.stopAll()
@@ -279,6 +283,10 @@ func TestEmulatorThreeWorkersSpreadCrashAndRollingRestart(t *testing.T) {
 }
 
 func TestEmulatorSplitStormWithThreeWorkers(t *testing.T) {
+	bothModes(t, testEmulatorSplitStormWithThreeWorkers)
+}
+
+func testEmulatorSplitStormWithThreeWorkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long emulator scenario")
 	}

@@ -54,6 +54,19 @@ func newHarness(t *testing.T, shards int, cfg ...kinesistest.Config) *harness {
 	return h
 }
 
+// bothModes runs test twice, as the subtests "polling" and "fanout":
+// the harness (and the scenario cluster) read the retrieval mode from the
+// subtest's name, so a test runs unchanged in both modes.
+func bothModes(t *testing.T, test func(t *testing.T)) {
+	for _, mode := range []string{"polling", "fanout"} {
+		t.Run(mode, test)
+	}
+}
+
+// fanOutMode reports whether t is (inside) the "fanout" subtest of
+// bothModes.
+func fanOutMode(t *testing.T) bool { return strings.Contains(t.Name(), "/fanout") }
+
 func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }
@@ -78,6 +91,7 @@ func (h *harness) config(worker string) Config {
 		ThrottleBackoff:          5 * time.Millisecond,
 		ThrottleMaxBackoff:       40 * time.Millisecond,
 		ShutdownTimeout:          5 * time.Second,
+		FanOut:                   fanOutMode(h.t),
 	}
 }
 

@@ -2,7 +2,6 @@ package scheduler_test
 
 import (
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -13,6 +12,7 @@ import (
 func newSlowCluster(t *testing.T, shards int, batchDelay time.Duration) *scenario.Cluster {
 	t.Helper()
 	c, err := scenario.New(scenario.Options{
+		FanOut:       fanOut(t),
 		Shards:       shards,
 		FailoverTime: failover,
 		BatchDelay:   batchDelay,
@@ -22,6 +22,7 @@ func newSlowCluster(t *testing.T, shards int, batchDelay time.Duration) *scenari
 		t.Fatal(err)
 	}
 	t.Cleanup(c.StopAll)
+	checkMode(t, c.Fake)
 	return c
 }
 
@@ -180,12 +181,12 @@ func scenarioWorkerDiesHoldingAParent(t *testing.T) {
 }
 
 func TestSplitStormUnderLoadKeepsEveryKeyInOrder(t *testing.T) {
-	synctest.Test(t, scenarioSplitStormUnderLoadKeepsEveryKeyInOrder)
+	inBothModes(t, scenarioSplitStormUnderLoadKeepsEveryKeyInOrder)
 }
 func TestSplitOfAChildBeforeItsParentFinished(t *testing.T) {
-	synctest.Test(t, scenarioSplitOfAChildBeforeItsParentFinished)
+	inBothModes(t, scenarioSplitOfAChildBeforeItsParentFinished)
 }
 func TestMergeOfParentsOnDifferentWorkers(t *testing.T) {
-	synctest.Test(t, scenarioMergeOfParentsOnDifferentWorkers)
+	inBothModes(t, scenarioMergeOfParentsOnDifferentWorkers)
 }
-func TestWorkerDiesHoldingAParent(t *testing.T) { synctest.Test(t, scenarioWorkerDiesHoldingAParent) }
+func TestWorkerDiesHoldingAParent(t *testing.T) { inBothModes(t, scenarioWorkerDiesHoldingAParent) }

@@ -91,6 +91,10 @@ func firstDelivery(j *journal, shard string) (delivery, bool) {
 // The assignment interval is long, so a leader run cannot mask a child
 // left unowned.
 func TestChildOfAFinishedParentStartsOnTheSameWorkerAtOnce(t *testing.T) {
+	bothModes(t, testChildOfAFinishedParentStartsOnTheSameWorkerAtOnce)
+}
+
+func testChildOfAFinishedParentStartsOnTheSameWorkerAtOnce(t *testing.T) {
 	const assignEvery = 30 * time.Second
 	h := newHarness(t, 1)
 	cfg := h.config("w1")
@@ -142,6 +146,10 @@ func TestChildOfAFinishedParentStartsOnTheSameWorkerAtOnce(t *testing.T) {
 // hash range (the sibling delivers the others from its own copy, as the
 // KCL does).
 func TestSubRecordsOutsideTheLeaseHashRangeAreDropped(t *testing.T) {
+	bothModes(t, testSubRecordsOutsideTheLeaseHashRangeAreDropped)
+}
+
+func testSubRecordsOutsideTheLeaseHashRangeAreDropped(t *testing.T) {
 	h := newHarness(t, 1)
 	parent := "shardId-000000000000"
 	mid := new(big.Int).Lsh(big.NewInt(1), 127) // the split point: 2^127
@@ -211,6 +219,10 @@ func mustList(t *testing.T, s leases.Store) []leases.Lease {
 // AT_TIMESTAMP initial position starts at the first record at or after
 // the timestamp; nothing written before it is delivered.
 func TestAtTimestampSkipsEarlierRecords(t *testing.T) {
+	bothModes(t, testAtTimestampSkipsEarlierRecords)
+}
+
+func testAtTimestampSkipsEarlierRecords(t *testing.T) {
 	h := newHarness(t, 2)
 	h.put(0, 40, 8)
 	time.Sleep(20 * time.Millisecond) // the fake's clock counts milliseconds

@@ -54,6 +54,12 @@ type Scheduler struct {
 	workerScope *mscope.Scope  // Operation=RenewAllLeases
 	decoder     *fastdecode.Decoder
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
+	subOpt      func(*kinesis.Options) // per-call SubscribeToShard option (fan-out)
+	// describedARN is the stream ARN DescribeStreamSummary gave at start;
+	// consumerARN the ACTIVE fan-out consumer (FanOut only). Both are set
+	// before any consumer starts.
+	describedARN string
+	consumerARN  string
 	// session and coordinator are set by Run's start-up, before any
 	// consumer starts; atomic because Stats may read them at any time.
 	session     atomic.Pointer[session.Session]
@@ -143,6 +149,9 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		// needless retries of responses that arrived whole.
 		s.getRecOpt = fastdecode.RequestBodyFix
 	}
+	// Every subscription gets an event-stream codec of its own (see
+	// ownEventCodec).
+	s.subOpt = ownEventCodec
 	s.workerScope = mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
 		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {
@@ -273,6 +282,17 @@ func (s *Scheduler) start(ctx context.Context) error {
 	if err := s.describeStream(ctx); err != nil {
 		return err
 	}
+	if s.cfg.FanOut {
+		streamARN := s.cfg.StreamARN
+		if streamARN == "" {
+			streamARN = s.describedARN
+		}
+		arn, err := s.ensureStreamConsumer(ctx, streamARN)
+		if err != nil {
+			return err
+		}
+		s.consumerARN = arn
+	}
 	for _, t := range []struct {
 		name   string
 		ensure func(context.Context) error
@@ -360,7 +380,10 @@ func (s *Scheduler) describeStream(ctx context.Context) error {
 	if in.StreamARN == nil {
 		in.StreamName = aws.String(s.cfg.StreamName)
 	}
-	_, err := s.kinesis.DescribeStreamSummary(ctx, in)
+	out, err := s.kinesis.DescribeStreamSummary(ctx, in)
+	if err == nil && out.StreamDescriptionSummary != nil {
+		s.describedARN = aws.ToString(out.StreamDescriptionSummary.StreamARN)
+	}
 	switch {
 	case err == nil, awsapi.IsUnsupported(err):
 		return nil

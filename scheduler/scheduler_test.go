@@ -23,6 +23,10 @@ import (
 )
 
 func TestConsumeEverythingOnceThenResumeAtCheckpoints(t *testing.T) {
+	bothModes(t, testConsumeEverythingOnceThenResumeAtCheckpoints)
+}
+
+func testConsumeEverythingOnceThenResumeAtCheckpoints(t *testing.T) {
 	h := newHarness(t, 4)
 	h.put(0, 600, 40)
 	j := &journal{}
@@ -91,6 +95,10 @@ func contains(xs []string, x string) bool {
 }
 
 func TestProcessorErrorOrPanicGetsSameBatchAgain(t *testing.T) {
+	bothModes(t, testProcessorErrorOrPanicGetsSameBatchAgain)
+}
+
+func testProcessorErrorOrPanicGetsSameBatchAgain(t *testing.T) {
 	h := newHarness(t, 1)
 	h.put(0, 50, 5)
 	j := &journal{}
@@ -143,7 +151,9 @@ func (p *recordingFirstBatch) ProcessRecords(ctx context.Context, in consumer.Pr
 	return p.testProcessor.ProcessRecords(ctx, in)
 }
 
-func TestResumeInsideKPLAggregate(t *testing.T) {
+func TestResumeInsideKPLAggregate(t *testing.T) { bothModes(t, testResumeInsideKPLAggregate) }
+
+func testResumeInsideKPLAggregate(t *testing.T) {
 	h := newHarness(t, 1)
 	var subs []kpl.UserRecord
 	for i := 0; i < 10; i++ {
@@ -214,7 +224,9 @@ func (p *checkpointAt) ShutdownRequested(ctx context.Context, in consumer.Shutdo
 	return nil // keep the checkpoint inside the aggregate
 }
 
-func TestSplitParentsBeforeChildren(t *testing.T) {
+func TestSplitParentsBeforeChildren(t *testing.T) { bothModes(t, testSplitParentsBeforeChildren) }
+
+func testSplitParentsBeforeChildren(t *testing.T) {
 	for _, omit := range []bool{false, true} {
 		t.Run(fmt.Sprintf("omitChildShards=%v", omit), func(t *testing.T) {
 			// As kinesalite when omit: no ChildShards, ShardFilter ignored.
@@ -268,7 +280,9 @@ func TestSplitParentsBeforeChildren(t *testing.T) {
 	}
 }
 
-func TestMergeWaitsForBothParents(t *testing.T) {
+func TestMergeWaitsForBothParents(t *testing.T) { bothModes(t, testMergeWaitsForBothParents) }
+
+func testMergeWaitsForBothParents(t *testing.T) {
 	h := newHarness(t, 2)
 	h.put(0, 100, 10)
 	if err := h.fake.MergeShards(h.stream, "shardId-000000000000", "shardId-000000000001"); err != nil {
@@ -297,6 +311,10 @@ func TestMergeWaitsForBothParents(t *testing.T) {
 }
 
 func TestShardEndedWithoutCheckpointIsCalledAgain(t *testing.T) {
+	bothModes(t, testShardEndedWithoutCheckpointIsCalledAgain)
+}
+
+func testShardEndedWithoutCheckpointIsCalledAgain(t *testing.T) {
 	h := newHarness(t, 1)
 	h.put(0, 20, 2)
 	if err := h.fake.UpdateShardCount(h.stream, 2); err != nil {
@@ -324,6 +342,10 @@ func TestShardEndedWithoutCheckpointIsCalledAgain(t *testing.T) {
 }
 
 func TestLeaseTakenByAnotherWorkerEndsProcessor(t *testing.T) {
+	bothModes(t, testLeaseTakenByAnotherWorkerEndsProcessor)
+}
+
+func testLeaseTakenByAnotherWorkerEndsProcessor(t *testing.T) {
 	h := newHarness(t, 1)
 	h.put(0, 10, 2)
 	j := &journal{}
@@ -379,6 +401,10 @@ func TestExpiredIteratorAndThrottlingLoseNothing(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesBatchInHand(t *testing.T) {
+	bothModes(t, testGracefulShutdownFinishesBatchInHand)
+}
+
+func testGracefulShutdownFinishesBatchInHand(t *testing.T) {
 	h := newHarness(t, 1)
 	h.put(0, 10, 1)
 	j := &journal{}
@@ -425,6 +451,10 @@ func TestMissingStreamIsAClearError(t *testing.T) {
 }
 
 func TestLatestSkipsClosedShardsAndOldRecords(t *testing.T) {
+	bothModes(t, testLatestSkipsClosedShardsAndOldRecords)
+}
+
+func testLatestSkipsClosedShardsAndOldRecords(t *testing.T) {
 	h := newHarness(t, 1)
 	h.put(0, 50, 5)
 	if err := h.fake.UpdateShardCount(h.stream, 2); err != nil {
@@ -452,7 +482,12 @@ func TestLatestSkipsClosedShardsAndOldRecords(t *testing.T) {
 		}
 	}
 	// Give the fetchers their LATEST iterators before writing.
-	waitFor(t, 5*time.Second, "iterators", func() bool { return h.fake.Calls("GetRecords") >= 4 })
+	waitFor(t, 5*time.Second, "iterators", func() bool {
+		if fanOutMode(t) {
+			return h.fake.Calls("SubscribeToShard") >= 2
+		}
+		return h.fake.Calls("GetRecords") >= 4
+	})
 	h.put(1000, 30, 5)
 	waitFor(t, 5*time.Second, "30 new records", func() bool { return j.count() >= 30 })
 	if err := stop(); err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/backoff"
 	"github.com/shardwise/shardwise/internal/checkpointer"
-	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/internal/session"
@@ -28,7 +27,8 @@ import (
 //	shard ended | shutdown requested | lease lost
 //
 // It owns two goroutines: run (the processor's goroutine, which calls every
-// Processor method, one at a time) and the fetcher it starts. Both end
+// Processor method, one at a time) and the records publisher it starts
+// (polling or fan-out, see recordsPublisher). Both end
 // before done is closed.
 type shardConsumer struct {
 	s     *Scheduler
@@ -173,24 +173,17 @@ func (c *shardConsumer) run() {
 	q := newQueue(c.s.cfg.MaxPendingRecords, c.s.cfg.MaxPendingBytes)
 	c.queue.Store(q)
 	c.phase.Store("processing")
-	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope, fetched: &c.fetched, behind: &c.behind, lag: &c.lag, reserve: -1}
-	if c.lease.StartingHashKey != "" && c.lease.EndingHashKey != "" {
-		if r, err := hashkey.ParseRange(c.lease.StartingHashKey, c.lease.EndingHashKey); err == nil {
-			f.conv.keep = &r
-		} else {
-			c.log.Warn().Err(err).Msg("lease has an unreadable hash range; not filtering sub-records by hash key")
-		}
-	}
+	pub := c.newPublisher(q)
 	fetchCtx, stopFetch := context.WithCancel(c.stopCtx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		f.run(fetchCtx)
+		pub.run(fetchCtx)
 	}()
 	end := c.processLoop(proc, q)
-	// Stop the fetcher (it may be blocked on a full queue) and wait for it,
-	// then give back the byte budget of what it fetched but nobody will
+	// Stop the publisher (it may be blocked on a full queue) and wait for
+	// it, then give back the byte budget of what it fetched but nobody will
 	// process.
 	stopFetch()
 	wg.Wait()

@@ -31,6 +31,9 @@ type Options struct {
 	// BatchDelay is how long the processor takes per batch (0 = instant).
 	BatchDelay time.Duration
 	Logger     zerolog.Logger
+	// FanOut runs every worker with enhanced fan-out (SubscribeToShard)
+	// instead of polling.
+	FanOut bool
 	// Tweak adjusts every worker's scheduler config.
 	Tweak func(*scheduler.Config)
 }
@@ -118,6 +121,7 @@ func (c *Cluster) Start(id string) (*Worker, error) {
 		ProcessorRetryBackoff: 10 * time.Millisecond,
 		ThrottleBackoff:       10 * time.Millisecond,
 		LoadSampler:           func() float64 { return math.Float64frombits(w.cpu.Load()) },
+		FanOut:                c.opts.FanOut,
 	}
 	if c.opts.Tweak != nil {
 		c.opts.Tweak(&cfg)

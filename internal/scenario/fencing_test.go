@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -38,6 +39,7 @@ func newLatencyCluster(t *testing.T, shards int) *latencyCluster {
 	lc := &latencyCluster{links: map[string]*link{}}
 	var seed uint64
 	c, err := scenario.New(scenario.Options{
+		FanOut:       strings.Contains(t.Name(), "/fanout/"),
 		Shards:       shards,
 		FailoverTime: failover,
 		BatchDelay:   batchTime,
@@ -232,8 +234,12 @@ func TestCutOffWorkerStopsBeforeItsShardsMove(t *testing.T) {
 		// in time.
 		{"heartbeat stalls, other calls fail", cutHeartbeats},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) { cutOffWorkerStopsBeforeItsShardsMove(t, tc.mode) })
-		})
+		// In both retrieval modes: newLatencyCluster reads the mode from
+		// the subtest's name.
+		for _, mode := range []string{"polling", "fanout"} {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) { cutOffWorkerStopsBeforeItsShardsMove(t, tc.mode) })
+			})
+		}
 	}
 }

@@ -125,6 +125,25 @@ func (s *slowKinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInpu
 	return s.k.GetRecords(ctx, in, o...)
 }
 
+func (s *slowKinesis) RegisterStreamConsumer(ctx context.Context, in *kinesis.RegisterStreamConsumerInput, o ...func(*kinesis.Options)) (*kinesis.RegisterStreamConsumerOutput, error) {
+	if err := s.l.kinesisCall(ctx); err != nil {
+		return nil, err
+	}
+	return s.k.RegisterStreamConsumer(ctx, in, o...)
+}
+func (s *slowKinesis) DescribeStreamConsumer(ctx context.Context, in *kinesis.DescribeStreamConsumerInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamConsumerOutput, error) {
+	if err := s.l.kinesisCall(ctx); err != nil {
+		return nil, err
+	}
+	return s.k.DescribeStreamConsumer(ctx, in, o...)
+}
+func (s *slowKinesis) SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, o ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error) {
+	if err := s.l.kinesisCall(ctx); err != nil {
+		return nil, err
+	}
+	return s.k.SubscribeToShard(ctx, in, o...)
+}
+
 type slowLeases struct {
 	leases.Store
 	l *link

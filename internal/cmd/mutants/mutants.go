@@ -164,8 +164,8 @@ var table = []mutant{
 	{
 		Name:   "kpl-hash-range-filter",
 		Breaks: "sub-records of a KPL aggregate outside the lease's hash range are dropped (after a reshard an aggregate holds a sibling's records)",
-		File:   "scheduler/shardconsumer.go",
-		Old:    "\t\t\tf.conv.keep = &r\n",
+		File:   "scheduler/publisher.go",
+		Old:    "\t\t\tkeep = &r\n",
 		New:    "\t\t\t_ = r\n",
 		Pkgs:   []string{"./scheduler"},
 		Run:    "^TestSubRecordsOutsideTheLeaseHashRangeAreDropped$",
@@ -420,5 +420,57 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		New:    "\tcase false:\n\t\treturn nil",
 		Pkgs:   []string{"./cmd/shardwise"},
 		Run:    "^TestImport(Vmware|Harlow)$",
+	},
+	// --- Enhanced fan-out (scheduler/fanout.go, fanout_register.go).
+	{
+		Name:   "fanout-no-resume-filter",
+		Breaks: "a fan-out subscription at the checkpoint (or renewed at a continuation) drops what is at or before the position pushed last, so nothing is delivered twice and a checkpoint inside a KPL aggregate resumes at the next sub-record",
+		File:   "scheduler/fanout.go",
+		Old:    `b.records, b.bytes = p.conv.appendRecords(nil, ev.Records, p.after)`,
+		New:    `b.records, b.bytes = p.conv.appendRecords(nil, ev.Records, consumer.ExtendedSequenceNumber{})`,
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestResumeInsideKPLAggregate$/^fanout$",
+	},
+	{
+		Name:   "fanout-silence-ignored",
+		Breaks: "a fan-out subscription that delivers no event for SubscriptionIdleTimeout is dropped and the shard resubscribed, so a stalled connection does not leave the shard stuck",
+		File:   "scheduler/fanout.go",
+		Old: `		case <-timer.C:
+			return progressed, false, errSilent`,
+		New: `		case <-timer.C:
+			timer.Reset(idle)`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestFanOutRenewsThroughFaultsWithoutGapOrDuplicate$",
+	},
+	{
+		Name:   "fanout-lost-registration-race-fatal",
+		Breaks: "a worker whose RegisterStreamConsumer lost to another worker's (ResourceInUseException) waits for that consumer instead of failing",
+		File:   "scheduler/fanout_register.go",
+		Old: `	case awsapi.IsResourceInUse(err):
+		log.Debug()`,
+		New: `	case awsapi.IsResourceInUse(err):
+		return "", false, err
+	case false:
+		log.Debug()`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestFanOutRegistrationLostToAnotherWorker$",
+	},
+	{
+		Name:   "fanout-registration-herd",
+		Breaks: "workers started together register the stream consumer about once between them, not once each",
+		File:   "scheduler/fanout_register.go",
+		Old:    `if !backoff.Sleep(ctx, rand.N(registerSpread)) {`,
+		New:    `if !backoff.Sleep(ctx, 0*rand.N(registerSpread)) {`,
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestFanOutManyWorkersRegisterOnce$",
+	},
+	{
+		Name:   "fanout-shared-codec",
+		Breaks: "every SubscribeToShard call gets an event-stream codec of its own: the SDK client's one decode buffer, shared by concurrent subscriptions, corrupts their events",
+		File:   "scheduler/scheduler.go",
+		Old:    `s.subOpt = ownEventCodec`,
+		New:    `s.subOpt = func(*kinesis.Options) {}`,
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestFanOutEverySubscriptionHasItsOwnCodec$",
 	},
 }

@@ -1,0 +1,241 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
+	"github.com/rs/zerolog"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/awsapi"
+	"github.com/shardwise/shardwise/internal/backoff"
+	"github.com/shardwise/shardwise/internal/mscope"
+)
+
+// subscriber is the enhanced fan-out records publisher: one
+// SubscribeToShard subscription at a time on its shard, renewed from the
+// last ContinuationSequenceNumber whenever it ends (the service ends each
+// one after 5 minutes), fails or goes silent.
+//
+// It reads the SDK client's event stream (GetStream().Events()), whatever
+// decodes it underneath. Backpressure: an event's records are pushed only
+// once the worker's byte budget and the shard's queue have room, and no
+// further event is read meanwhile, so a slow processor stops the reading
+// and the transport's flow control holds the rest at the service.
+type subscriber struct {
+	s       *Scheduler
+	shardID string
+	q       *queue
+	log     zerolog.Logger
+	conv    recordConverter
+	scope   *mscope.Scope
+	fetched *atomic.Int64 // records pushed, for Stats
+	behind  *atomic.Int64 // MillisBehindLatest of the last event
+	lag     *lagTracker   // marks each batch pushed
+
+	// after is the position everything up to which has been pushed (or
+	// was already checkpointed): records at or before it are dropped, so
+	// a resubscription never delivers a record twice, and a checkpoint
+	// inside a KPL aggregate resumes at the next sub-record.
+	after consumer.ExtendedSequenceNumber
+	// cont is the ContinuationSequenceNumber of the last event handled,
+	// where a renewed subscription starts ("" before the first event:
+	// the subscription then starts at after).
+	cont string
+	// lastCall is when SubscribeToShard was last called on this shard.
+	lastCall time.Time
+}
+
+// ownEventCodec gives one SubscribeToShard call an event-stream codec of
+// its own. The SDK client keeps one codec, with one decode buffer, for all
+// its calls (aws-sdk-go-v2/service/kinesis v1.56 on smithy-go v1.28), so
+// the subscriptions of several shards read through one client race on it
+// and can corrupt each other's events (the race detector shows it).
+func ownEventCodec(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) }
+
+// errSilent ends a subscription that delivered no event within
+// SubscriptionIdleTimeout.
+var errSilent = errors.New("shardwise: no event within SubscriptionIdleTimeout")
+
+// run subscribes until the shard ends (the queue then holds the end
+// marker) or ctx ends. It closes the queue when it returns.
+func (p *subscriber) run(ctx context.Context) {
+	defer p.q.close()
+	cfg := &p.s.cfg
+	retry := backoff.Backoff{Base: cfg.ThrottleBackoff, Max: cfg.ThrottleMaxBackoff}
+	for ctx.Err() == nil {
+		// One SubscribeToShard per second per consumer and shard.
+		if wait := subscribeInterval - time.Since(p.lastCall); wait > 0 && !backoff.Sleep(ctx, wait) {
+			return
+		}
+		p.lastCall = time.Now()
+		in := p.input()
+		subCtx, cancel := context.WithCancel(ctx)
+		out, err := p.s.kinesis.SubscribeToShard(subCtx, in, p.s.subOpt)
+		if err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			p.subscribeFailed(err, in)
+			if !backoff.Sleep(ctx, retry.Next()) {
+				return
+			}
+			continue
+		}
+		progressed, ended, err := p.drain(ctx, out.GetStream())
+		cancel()
+		if ended || ctx.Err() != nil {
+			return
+		}
+		switch {
+		case errors.Is(err, errSilent):
+			p.s.warn.Warn(&p.log, "subscription-silent").Dur("idle_timeout", cfg.SubscriptionIdleTimeout).Str("from", p.position()).
+				Msg("fan-out subscription went silent; resubscribing from the last position")
+		case err != nil:
+			p.s.warn.Warn(&p.log, "subscription-failed").Err(err).Str("from", p.position()).
+				Msg("fan-out subscription failed; resubscribing from the last position")
+		default:
+			p.log.Debug().Str("from", p.position()).Msg("fan-out subscription ended; renewing it")
+		}
+		if progressed {
+			retry.Reset()
+			continue
+		}
+		// A subscription that ended before its first event is a failure
+		// to back off from, like a refused call.
+		if !backoff.Sleep(ctx, retry.Next()) {
+			return
+		}
+	}
+}
+
+// input is the SubscribeToShard request at the current position: the last
+// continuation, else the checkpoint (AT_SEQUENCE_NUMBER, what is at or
+// before it is then dropped, as in polling), else the initial position's
+// sentinel.
+func (p *subscriber) input() *kinesis.SubscribeToShardInput {
+	pos := &types.StartingPosition{}
+	switch {
+	case p.cont != "":
+		pos.Type = types.ShardIteratorTypeAtSequenceNumber
+		pos.SequenceNumber = aws.String(p.cont)
+	case p.after.SequenceNumber == consumer.TrimHorizon.SequenceNumber:
+		pos.Type = types.ShardIteratorTypeTrimHorizon
+	case p.after.SequenceNumber == consumer.Latest.SequenceNumber:
+		pos.Type = types.ShardIteratorTypeLatest
+	case p.after.SequenceNumber == consumer.AtTimestamp.SequenceNumber:
+		pos.Type = types.ShardIteratorTypeAtTimestamp
+		pos.Timestamp = aws.Time(p.s.cfg.InitialPosition.Timestamp)
+	default:
+		pos.Type = types.ShardIteratorTypeAtSequenceNumber
+		pos.SequenceNumber = aws.String(p.after.SequenceNumber)
+	}
+	return &kinesis.SubscribeToShardInput{
+		ConsumerARN:      aws.String(p.s.consumerARN),
+		ShardId:          aws.String(p.shardID),
+		StartingPosition: pos,
+	}
+}
+
+// position describes where the next subscription starts, for logs.
+func (p *subscriber) position() string {
+	if p.cont != "" {
+		return p.cont
+	}
+	return p.after.String()
+}
+
+// subscribeFailed logs a refused SubscribeToShard call.
+func (p *subscriber) subscribeFailed(err error, in *kinesis.SubscribeToShardInput) {
+	switch {
+	case awsapi.IsResourceInUse(err):
+		// The previous subscription of this consumer on this shard is
+		// still open (ours, just ended, or the previous owner's right
+		// after a hand-off): it closes shortly.
+		p.log.Debug().Err(err).Msg("the shard's previous fan-out subscription is still open; retrying")
+	case awsapi.IsThrottle(err):
+		p.s.warn.Warn(&p.log, "subscribe-throttled").Err(err).Msg("SubscribeToShard throttled; backing off")
+	default:
+		p.s.warn.Warn(&p.log, "subscribe").Err(err).Str("starting_position", string(in.StartingPosition.Type)).
+			Msg("SubscribeToShard failed; backing off")
+	}
+}
+
+// drain reads the subscription's events until it ends (err is the
+// stream's error, nil for a clean end), goes silent (errSilent), the shard
+// ends (ended: its end marker is queued) or ctx ends. progressed reports
+// whether any event arrived.
+func (p *subscriber) drain(ctx context.Context, es *kinesis.SubscribeToShardEventStream) (progressed, ended bool, err error) {
+	if es == nil {
+		return false, false, errors.New("shardwise: SubscribeToShard returned no event stream")
+	}
+	defer es.Close()
+	idle := p.s.cfg.SubscriptionIdleTimeout
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	events := es.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return progressed, false, nil
+		case <-timer.C:
+			return progressed, false, errSilent
+		case ev, ok := <-events:
+			if !ok {
+				return progressed, false, es.Err()
+			}
+			e, isEvent := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+			if !isEvent {
+				continue // an event type this SDK does not know
+			}
+			progressed = true
+			end, err := p.handle(ctx, &e.Value)
+			if err != nil || end {
+				return true, end, err
+			}
+			// Time spent waiting for room (backpressure) is not silence.
+			timer.Reset(idle)
+		}
+	}
+}
+
+// handle pushes one event's records (waiting for budget and queue room)
+// and moves the position past them. An event without a continuation is
+// the last of a closed shard: the end marker follows its records.
+func (p *subscriber) handle(ctx context.Context, ev *types.SubscribeToShardEvent) (ended bool, err error) {
+	s := p.s
+	b := &batch{millisBehind: aws.ToInt64(ev.MillisBehindLatest), fetchedAt: time.Now()}
+	b.records, b.bytes = p.conv.appendRecords(nil, ev.Records, p.after)
+	p.behind.Store(b.millisBehind)
+	if n := len(b.records); n > 0 {
+		// A batch larger than the whole budget holds the whole budget.
+		b.held = min(b.bytes, s.cfg.MaxTotalPendingBytes)
+		if err := s.acquireBytes(ctx, b.held); err != nil {
+			return false, err
+		}
+		p.fetched.Add(int64(n))
+		p.lag.fetched(b)
+		if err := p.q.push(ctx, b); err != nil {
+			s.releaseBytes(b.held)
+			return false, err
+		}
+		p.after = b.records[n-1].Position()
+	}
+	if ev.ContinuationSequenceNumber == nil {
+		p.log.Debug().Int("child_shards", len(ev.ChildShards)).Msg("reached the end of the shard")
+		if err := p.q.push(ctx, &batch{shardEnd: true, childShards: ev.ChildShards, fetchedAt: b.fetchedAt}); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	p.cont = *ev.ContinuationSequenceNumber
+	return false, nil
+}
