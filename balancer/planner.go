@@ -233,6 +233,7 @@ func Plan(leases []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) []Move {
 	}
 	p.assignOrphans()
 	p.shedOverMax()
+	p.fillNewWorkers()
 	switch {
 	case p.mode == modeCount:
 		p.balanceCounts()
@@ -277,6 +278,8 @@ type pWorker struct {
 	load    float64 // projected load after the moves so far
 	k       float64 // load per unit of throughput
 	count   int     // unfinished leases held, pinned ones included
+	units   float64 // throughput held (unknown leases weigh the mean), pinned ones included
+	fresh   bool    // held no unfinished lease when the run began (joined, restarted, or its leases ended)
 	movable []int32 // indices of stHeld leases not moved yet, in key order until sorted
 	sorted  bool    // movable is in sortMovable's order
 	gained  bool    // received a lease in this run
@@ -309,6 +312,23 @@ const kClamp = 10
 // pause.
 const cpuNoiseFloor = 1.0
 
+// cpuLoadFloor is the fleet's mean CPU, in percent, below which the
+// planner balances lease counts only. Below 10% no worker is near its
+// limit, so moving a lease buys nothing while it costs a hand-off pause;
+// and there a relative threshold is a band of a point or two, inside the
+// sampling noise, which is how the Java KCL moves leases back and forth on
+// quiet streams (its issue 1814). A worker above its MaxCPU keeps load
+// balancing on whatever the mean.
+const cpuLoadFloor = 10.0
+
+// throughputLoadFloor is the mean throughput per worker, in KB/s, below
+// which the planner balances lease counts only: a tenth of one shard's
+// write limit (1 MB/s). That much costs a worker a rounding error of one
+// core (the throughput bench decodes hundreds of MB/s per core), and a
+// quiet shard's figure jumps with every batch it happens to read, so
+// balancing on it would move leases over noise.
+const throughputLoadFloor = 100.0
+
 // newPlanner builds the planner's view of one run, in four passes: the
 // live workers (liveWorkers), the leases in key order (keyOrder), each
 // lease's state and what each worker holds (classifyLeases), then each
@@ -323,7 +343,10 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 	p := &planner{in: in, cfg: cfg, max: cfg.MaxLeasesForWorker, workers: ws}
 	c := p.classifyLeases(keyOrder(in))
 	units := p.collectHoldings(c)
-	p.setLoads(units, c.knownN > 0)
+	p.setLoads(units, c.knownSum)
+	for _, w := range ws {
+		w.fresh = w.count == 0
+	}
 	return p
 }
 
@@ -350,7 +373,36 @@ func liveWorkers(alive []WorkerLoad) []*pWorker {
 	// Stable sort then drop repeats, so the first occurrence of an id wins
 	// and everything after depends only on ids, not on input order.
 	slices.SortStableFunc(ws, func(a, b *pWorker) int { return strings.Compare(a.id, b.id) })
-	return slices.CompactFunc(ws, func(a, b *pWorker) bool { return a.id == b.id })
+	ws = slices.CompactFunc(ws, func(a, b *pWorker) bool { return a.id == b.id })
+	if identicalCPU(ws) {
+		for _, w := range ws {
+			w.cpu = -1
+		}
+	}
+	return ws
+}
+
+// identicalCPU reports whether two or more workers report CPU and every
+// figure is the same: a reading shared by the fleet (the host's, on one
+// host without cgroup limits, or a LoadSampler reading something common)
+// says nothing about which worker is busier, and taken as CPU it makes
+// any fleet look balanced. Such figures are treated as unknown.
+// Independent measurements are never exactly equal, so a real CPU
+// signal is not lost this way.
+func identicalCPU(ws []*pWorker) bool {
+	n := 0
+	var first float64
+	for _, w := range ws {
+		if w.cpu < 0 {
+			continue
+		}
+		if n > 0 && w.cpu != first {
+			return false
+		}
+		first = w.cpu
+		n++
+	}
+	return n >= 2
 }
 
 // keyOrder returns the indices of in sorted by lease key, repeated keys in
@@ -473,14 +525,19 @@ func (p *planner) collectHoldings(c classified) []float64 {
 }
 
 // setLoads picks the load mode and sets each worker's load and
-// load-per-unit from the units it holds. knownThroughput says whether any
-// lease has a throughput figure.
-func (p *planner) setLoads(units []float64, knownThroughput bool) {
-	var cpuSum, cpuUnits float64
-	anyCPU := false
+// load-per-unit from the units it holds. knownSum is the sum of the known
+// lease throughputs (0 when no lease has a figure).
+func (p *planner) setLoads(units []float64, knownSum float64) {
+	var cpuSum, cpuUnits, cpuAll float64
+	cpuN := 0
+	anyCPU, overOpr := false, false
 	for i, w := range p.workers {
+		w.units = units[i]
 		if w.cpu >= 0 {
 			anyCPU = true
+			cpuAll += w.cpu
+			cpuN++
+			overOpr = overOpr || w.cpu > w.maxLoad
 			if units[i] > 0 {
 				cpuSum += w.cpu
 				cpuUnits += units[i]
@@ -494,9 +551,17 @@ func (p *planner) setLoads(units []float64, knownThroughput bool) {
 	switch {
 	case anyCPU && kFleet > 0:
 		p.mode = modeCPU
-	case anyCPU || knownThroughput:
+	case anyCPU || knownSum > 0:
 		p.mode = modeThroughput
 	default:
+		p.mode = modeCount
+	}
+	// Below the load floor only lease counts matter (see cpuLoadFloor and
+	// throughputLoadFloor).
+	switch {
+	case p.mode == modeCPU && cpuAll/float64(cpuN) < cpuLoadFloor && !overOpr:
+		p.mode = modeCount
+	case p.mode == modeThroughput && knownSum/float64(len(p.workers)) < throughputLoadFloor:
 		p.mode = modeCount
 	}
 	for i, w := range p.workers {
@@ -553,7 +618,11 @@ func (p *planner) move(li int32, from, to *pWorker, reason Reason) {
 		from.load -= from.k * l.units
 		from.lost = true
 	}
+	if from != nil {
+		from.units -= l.units
+	}
 	to.count++
+	to.units += l.units
 	to.load += to.k * l.units
 	to.gained = true
 	src := &p.in[l.src]
@@ -651,6 +720,73 @@ func (p *planner) shedOverMax() {
 			to := h.top()
 			p.move(li, d, to, ReasonOverMax)
 			h.settle(to, p.hasRoom(to))
+		}
+	}
+}
+
+// fillNewWorkers gives each fresh worker (one that held no lease when the
+// run began: it joined, restarted or saw its leases end) its share of the
+// fleet's throughput at once, on every run and undampened, taking leases
+// from the workers holding most. It works in throughput units (leases of
+// unknown throughput weigh the mean), not in CPU: a fresh worker's CPU is
+// its baseline, or the host's figure on a shared host, and says nothing
+// about what it could carry. Dampening is not needed: a lease's
+// throughput moves with it, so the projection is as good as the figures,
+// and a worker is fresh only once (load balancing never takes a worker's
+// last lease). In count mode balanceCounts does the same by count.
+//
+// A lease moves when it brings the fresh worker nearer its share than it
+// was (it ends below the share plus half the lease), and only if the fresh
+// worker then holds strictly less than the donor held: every move lowers
+// the larger of the two holdings it touches, as in load balancing.
+func (p *planner) fillNewWorkers() {
+	if p.mode == modeCount {
+		return
+	}
+	var fresh []*pWorker
+	var total float64
+	for _, w := range p.workers {
+		total += w.units
+		if w.fresh && !w.lost {
+			fresh = append(fresh, w)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	share := total / float64(len(p.workers))
+	eps := share * 1e-9 // float sums of equal leases must not fall short of the share
+	donors := newWorkerHeap(slotDonor, len(p.workers), func(a, b *pWorker) bool {
+		if a.units != b.units {
+			return a.units > b.units
+		}
+		return a.id < b.id
+	})
+	canGive := func(w *pWorker) bool { return !w.fresh && !w.gained && w.count >= 2 && len(w.movable) > 0 }
+	for _, w := range p.workers {
+		if canGive(w) {
+			donors.push(w)
+		}
+	}
+	for _, r := range fresh {
+		for r.units < share-eps && p.hasRoom(r) && donors.len() > 0 {
+			d := donors.top()
+			p.sortMovable(d)
+			pick := -1
+			for i, li := range d.movable {
+				u := p.leases[li].units
+				if r.units+u/2 < share-eps && r.units+u < d.units-eps {
+					pick = i
+					break
+				}
+			}
+			if pick < 0 {
+				break
+			}
+			li := d.movable[pick]
+			d.movable = slices.Delete(d.movable, pick, pick+1)
+			p.move(li, d, r, ReasonRebalanceLoad)
+			donors.settle(d, canGive(d))
 		}
 	}
 }

@@ -104,6 +104,9 @@ type planFacts struct {
 	// know it without the planner's estimates: every worker measured in
 	// CPU mode, or throughput mode. Nil otherwise.
 	load map[string]float64
+	// units is the throughput each live worker holds before the plan
+	// (unknown leases weigh the mean).
+	units map[string]float64
 }
 
 func planFactsOf(sc planInput) planFacts {
@@ -124,6 +127,18 @@ func planFactsOf(sc planInput) planFacts {
 		f.before[w.ID] = 0
 	}
 	sort.Strings(f.ids)
+	// Identical readings from two or more workers are no signal.
+	var known []float64
+	for _, id := range f.ids {
+		if cpuOf[id] >= 0 {
+			known = append(known, cpuOf[id])
+		}
+	}
+	if len(known) >= 2 && slices.Min(known) == slices.Max(known) {
+		for _, id := range f.ids {
+			cpuOf[id] = -1
+		}
+	}
 	for _, l := range sc.leases {
 		if _, dup := f.lease[l.Key]; dup {
 			continue
@@ -159,11 +174,24 @@ func planFactsOf(sc planInput) planFacts {
 		}
 		units[l.Owner] += u
 	}
-	anyCPU, allCPU := false, true
-	var cpuSum float64
+	f.units = units
+	anyCPU, allCPU, overOpr := false, true, false
+	var cpuSum, cpuAll float64
+	cpuN := 0
+	for _, w := range sc.workers {
+		if c := cpuOf[w.ID]; c >= 0 && w.ID != "" {
+			mx := w.MaxCPU
+			if !(mx > 0) {
+				mx = 100
+			}
+			overOpr = overOpr || c > mx
+		}
+	}
 	for _, id := range f.ids {
 		if cpuOf[id] >= 0 {
 			anyCPU = true
+			cpuAll += cpuOf[id]
+			cpuN++
 			if units[id] > 0 {
 				cpuSum += cpuOf[id]
 			}
@@ -172,12 +200,14 @@ func planFactsOf(sc planInput) planFacts {
 		}
 	}
 	switch {
-	case anyCPU && cpuSum > 0:
+	case anyCPU && cpuSum > 0 && (cpuAll/float64(cpuN) >= cpuLoadFloor || overOpr):
 		f.mode = "cpu"
 		if allCPU {
 			f.load = cpuOf
 		}
-	case anyCPU || knownN > 0:
+	case anyCPU && cpuSum > 0:
+		f.mode = "count" // below the load floor
+	case (anyCPU || knownN > 0) && knownSum/float64(len(f.ids)) >= throughputLoadFloor:
 		f.mode = "throughput"
 		f.load = units
 	default:
@@ -257,6 +287,13 @@ func planViolations(sc planInput, moves []Move) []string {
 					bad("count rebalance in %s mode: %v", f.mode, m)
 				}
 			case ReasonRebalanceLoad:
+				if f.before[m.To] == 0 && f.mode != "count" {
+					// Filling a fresh worker: on any run, by throughput.
+					if !(f.units[m.From] > f.units[m.To]) {
+						bad("fill of a fresh worker from one holding %v KB/s to one holding %v: %v", f.units[m.From], f.units[m.To], m)
+					}
+					break
+				}
 				if f.mode == "count" || !sc.cfg.BalanceVariance {
 					bad("load rebalance in %s mode, BalanceVariance=%v: %v", f.mode, sc.cfg.BalanceVariance, m)
 				}
@@ -721,12 +758,9 @@ func TestPlanWorkerJoins(t *testing.T) {
 			skipWant: true, after: []int{3, 3, 3, 3}, check: allGraceful,
 		},
 		{
-			// The new worker has no leases, so its cost per KB/s is the
-			// fleet's: 60% over 40 KB/s. Each old worker is 13.75 points
-			// above the average of 46.25; no single 10 KB/s lease (15
-			// points) fits the dampened budget of 8.25, so each sheds its
-			// smallest, and the new worker ends at 50, under the line of
-			// 50.875.
+			// The new worker holds nothing: it is filled to its share of
+			// the throughput (30 KB/s of 120) at once, one lease from each,
+			// whatever its CPU figure.
 			name: "cpu mode: 3 -> 4 workers sheds one lease each",
 			sc: planInput{
 				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10), ownedLeases("c", "w3", 4, 10)),
@@ -734,31 +768,49 @@ func TestPlanWorkerJoins(t *testing.T) {
 				cfg:     PlanConfig{BalanceVariance: true},
 			},
 			want: []Move{
-				wantMove(leaseKey("a", 3), "w1", "w4", ReasonRebalanceLoad),
-				wantMove(leaseKey("b", 3), "w2", "w4", ReasonRebalanceLoad),
-				wantMove(leaseKey("c", 3), "w3", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("a", 0), "w1", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("b", 0), "w2", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("c", 0), "w3", "w4", ReasonRebalanceLoad),
 			},
 			after: []int{3, 3, 3, 3},
 			check: allGraceful,
 		},
 		{
-			name: "cpu mode without BalanceVariance: no move",
+			// A fresh worker is filled on every run, not only on
+			// BalanceVariance runs, and whatever the CPU figures say:
+			// identical readings (one host, no cgroup limits) included.
+			name: "cpu mode without BalanceVariance, identical readings: the new worker is filled",
 			sc: planInput{
 				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10), ownedLeases("c", "w3", 4, 10)),
-				workers: []WorkerLoad{workerAt("w1", 60), workerAt("w2", 60), workerAt("w3", 60), workerAt("w4", 5)},
+				workers: []WorkerLoad{workerAt("w1", 60), workerAt("w2", 60), workerAt("w3", 60), workerAt("w4", 60)},
 			},
+			skipWant: true, after: []int{3, 3, 3, 3}, check: allGraceful,
 		},
 		{
 			name: "throughput mode: 3 -> 4 workers",
 			sc: planInput{
-				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10), ownedLeases("c", "w3", 4, 10)),
+				leases:  joinLeases(ownedLeases("a", "w1", 4, 100), ownedLeases("b", "w2", 4, 100), ownedLeases("c", "w3", 4, 100)),
 				workers: unmeasuredWorkers("w1", "w2", "w3", "w4"),
-				cfg:     PlanConfig{BalanceVariance: true},
 			},
 			want: []Move{
-				wantMove(leaseKey("a", 3), "w1", "w4", ReasonRebalanceLoad),
-				wantMove(leaseKey("b", 3), "w2", "w4", ReasonRebalanceLoad),
-				wantMove(leaseKey("c", 3), "w3", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("a", 0), "w1", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("b", 0), "w2", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("c", 0), "w3", "w4", ReasonRebalanceLoad),
+			},
+			after: []int{3, 3, 3, 3},
+		},
+		{
+			// Below the load floor (100 KB/s per worker) only counts
+			// matter.
+			name: "quiet throughput mode: 3 -> 4 workers by count",
+			sc: planInput{
+				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10), ownedLeases("c", "w3", 4, 10)),
+				workers: unmeasuredWorkers("w1", "w2", "w3", "w4"),
+			},
+			want: []Move{
+				wantMove(leaseKey("a", 3), "w1", "w4", ReasonRebalanceCount),
+				wantMove(leaseKey("b", 3), "w2", "w4", ReasonRebalanceCount),
+				wantMove(leaseKey("c", 3), "w3", "w4", ReasonRebalanceCount),
 			},
 			after: []int{3, 3, 3, 3},
 		},
@@ -1083,9 +1135,11 @@ func TestPlanLoadMode(t *testing.T) {
 			},
 		},
 		{
+			// Identical CPU figures are no signal (one host): throughput
+			// decides, and it is equal too.
 			name: "load balancing leaves count alone when figures are equal",
 			sc: planInput{
-				leases:  joinLeases(ownedLeases("a", "w1", 8, 5), ownedLeases("b", "w2", 2, 20)),
+				leases:  joinLeases(ownedLeases("a", "w1", 8, 50), ownedLeases("b", "w2", 2, 200)),
 				workers: []WorkerLoad{workerAt("w1", 40), workerAt("w2", 40)},
 				cfg:     PlanConfig{BalanceVariance: true},
 			},
@@ -1093,7 +1147,7 @@ func TestPlanLoadMode(t *testing.T) {
 		{
 			name: "throughput mode: hot leases spread",
 			sc: planInput{
-				leases:  joinLeases(ownedLeases("a", "w1", 3, 30), ownedLeases("b", "w2", 3, 10)),
+				leases:  joinLeases(ownedLeases("a", "w1", 3, 300), ownedLeases("b", "w2", 3, 100)),
 				workers: unmeasuredWorkers("w1", "w2"),
 				cfg:     PlanConfig{BalanceVariance: true},
 			},
@@ -1120,12 +1174,12 @@ func TestPlanMixedFleet(t *testing.T) {
 			name: "a new worker without a figure joins a measured fleet",
 			sc: planInput{
 				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10)),
-				workers: []WorkerLoad{workerAt("w1", 40), workerAt("w2", 40), {ID: "w3", CPU: -1}},
+				workers: []WorkerLoad{workerAt("w1", 40), workerAt("w2", 41), {ID: "w3", CPU: -1}},
 				cfg:     PlanConfig{BalanceVariance: true},
 			},
 			want: []Move{
-				wantMove(leaseKey("a", 3), "w1", "w3", ReasonRebalanceLoad),
-				wantMove(leaseKey("b", 3), "w2", "w3", ReasonRebalanceLoad),
+				wantMove(leaseKey("a", 0), "w1", "w3", ReasonRebalanceLoad),
+				wantMove(leaseKey("b", 0), "w2", "w3", ReasonRebalanceLoad),
 			},
 			after: []int{3, 3, 2},
 		},
@@ -1152,10 +1206,12 @@ func TestPlanMixedFleet(t *testing.T) {
 			// nothing about lease cost, so throughput decides.
 			name: "measured workers hold nothing: throughput mode",
 			sc: planInput{
-				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("u", "", 2, 10)),
+				leases:  joinLeases(ownedLeases("a", "w1", 4, 100), ownedLeases("u", "", 2, 100)),
 				workers: []WorkerLoad{{ID: "w1", CPU: -1}, workerAt("w2", 50)},
 			},
-			want: []Move{wantMove(leaseKey("u", 0), "", "w2", ReasonUnassigned), wantMove(leaseKey("u", 1), "", "w2", ReasonUnassigned)},
+			// w2 held nothing: after the orphans it is filled to half.
+			want: []Move{wantMove(leaseKey("u", 0), "", "w2", ReasonUnassigned), wantMove(leaseKey("u", 1), "", "w2", ReasonUnassigned),
+				wantMove(leaseKey("a", 0), "w1", "w2", ReasonRebalanceLoad)},
 		},
 		{
 			name: "cpu figures with no throughput anywhere: a lease is a unit",
