@@ -437,7 +437,13 @@ func (c *Coordinator) snapshot(ctx context.Context, now time.Time) (snapshot, er
 		if opr := s.rec.OperatingRange[kclschema.MetricCPU]; len(opr) > 0 {
 			maxCPU = opr[0]
 		}
-		snap.alive = append(snap.alive, balancer.WorkerLoad{ID: id, CPU: kclschema.LatestCPU(s.rec.Stats), MaxCPU: maxCPU})
+		cpu := kclschema.LatestCPU(s.rec.Stats)
+		if now.Sub(s.since) > c.cfg.FailoverTime*3/4 {
+			// Stale: a heartbeat was missed (they come every FailoverTime/2
+			// by default), so the figure predates the last moves.
+			cpu = -1
+		}
+		snap.alive = append(snap.alive, balancer.WorkerLoad{ID: id, CPU: cpu, MaxCPU: maxCPU})
 	}
 	return snap, nil
 }
