@@ -726,14 +726,16 @@ func (p *planner) shedOverMax() {
 
 // fillNewWorkers gives each fresh worker (one that held no lease when the
 // run began: it joined, restarted or saw its leases end) its share of the
-// fleet's throughput at once, on every run and undampened, taking leases
-// from the workers holding most. It works in throughput units (leases of
-// unknown throughput weigh the mean), not in CPU: a fresh worker's CPU is
-// its baseline, or the host's figure on a shared host, and says nothing
-// about what it could carry. Dampening is not needed: a lease's
-// throughput moves with it, so the projection is as good as the figures,
-// and a worker is fresh only once (load balancing never takes a worker's
-// last lease). In count mode balanceCounts does the same by count.
+// fleet at once, on every run and undampened, taking leases from the
+// workers holding most. In throughput mode the share is of the throughput
+// (leases of unknown throughput weigh the mean); in CPU mode it is of the
+// leases, because a fresh worker's CPU is its baseline and its cost per
+// KB/s unknown, so only counts are comparable (CPU balancing, dampened,
+// corrects the rest once it reports figures over what it holds). Not
+// dampened: the share moves with the leases, so the projection is as good
+// as the figures, and a worker is fresh only once (load balancing never
+// takes a worker's last lease). In count mode balanceCounts does the same
+// by count on every run.
 //
 // A lease moves when it brings the fresh worker nearer its share than it
 // was (it ends below the share plus half the lease), and only if the fresh
@@ -743,10 +745,16 @@ func (p *planner) fillNewWorkers() {
 	if p.mode == modeCount {
 		return
 	}
+	size := func(li int32) float64 { return p.leases[li].units }
+	held := func(w *pWorker) float64 { return w.units }
+	if p.mode == modeCPU {
+		size = func(int32) float64 { return 1 }
+		held = func(w *pWorker) float64 { return float64(w.count) }
+	}
 	var fresh []*pWorker
 	var total float64
 	for _, w := range p.workers {
-		total += w.units
+		total += held(w)
 		if w.fresh && !w.lost {
 			fresh = append(fresh, w)
 		}
@@ -757,8 +765,8 @@ func (p *planner) fillNewWorkers() {
 	share := total / float64(len(p.workers))
 	eps := share * 1e-9 // float sums of equal leases must not fall short of the share
 	donors := newWorkerHeap(slotDonor, len(p.workers), func(a, b *pWorker) bool {
-		if a.units != b.units {
-			return a.units > b.units
+		if ha, hb := held(a), held(b); ha != hb {
+			return ha > hb
 		}
 		return a.id < b.id
 	})
@@ -769,13 +777,13 @@ func (p *planner) fillNewWorkers() {
 		}
 	}
 	for _, r := range fresh {
-		for r.units < share-eps && p.hasRoom(r) && donors.len() > 0 {
+		for held(r) < share-eps && p.hasRoom(r) && donors.len() > 0 {
 			d := donors.top()
 			p.sortMovable(d)
 			pick := -1
 			for i, li := range d.movable {
-				u := p.leases[li].units
-				if r.units+u/2 < share-eps && r.units+u < d.units-eps {
+				u := size(li)
+				if held(r)+u/2 < share-eps && held(r)+u < held(d)-eps {
 					pick = i
 					break
 				}

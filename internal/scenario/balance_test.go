@@ -2,6 +2,7 @@ package scenario_test
 
 import (
 	"os"
+	"sync"
 
 	"fmt"
 	"sort"
@@ -21,7 +22,7 @@ const assignEvery = failover / 2
 // signal is how the workers of a balancing test report load.
 type signal struct {
 	name string
-	cpu  float64 // every worker's reading; -1: none
+	cpu  float64 // every worker's reading; -1: none; followsLoad: see followLoad
 	// traffic: records flow (throughput figures exist), else the stream
 	// is idle.
 	traffic bool
@@ -34,6 +35,39 @@ var signals = []signal{
 	// reads the host) report the same figure whatever they hold.
 	{"identical CPU, traffic", 40, true},
 	{"identical CPU, idle stream", 40, false},
+	// Workers with CPU figures of their own (cgroups with limits) that
+	// follow what they hold: the leader balances on CPU.
+	{"own CPU following load, traffic", followsLoad, true},
+}
+
+// followsLoad as a signal's cpu makes every worker report a CPU figure
+// that follows the leases it holds (followLoad).
+const followsLoad = -2
+
+// followLoad sets, every 500ms until the test ends, each running
+// worker's CPU to 10% plus 5 points per lease it holds plus a small
+// offset of its own (no two workers report the same figure).
+func followLoad(t *testing.T, c *scenario.Cluster, ws map[string]*scenario.Worker, mu *sync.Mutex) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			counts := c.Counts()
+			mu.Lock()
+			i := 0
+			for id, w := range ws {
+				i++
+				w.SetCPU(10 + 5*float64(counts[id]) + 0.1*float64(len(id)+i))
+			}
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); <-done })
 }
 
 func startWorkers(t *testing.T, c *scenario.Cluster, cpu float64, ids ...string) map[string]*scenario.Worker {
@@ -87,11 +121,18 @@ func joinCase(t *testing.T, sig signal) {
 		stop = produce(t, c.Cluster)
 	}
 	ids := []string{"w1", "w2", "w3"}
-	startWorkers(t, c.Cluster, sig.cpu, ids...)
+	var mu sync.Mutex
+	ws := startWorkers(t, c.Cluster, sig.cpu, ids...)
+	if sig.cpu == followsLoad {
+		followLoad(t, c.Cluster, ws, &mu)
+	}
 	waitFor(t, 6*failover, "every lease held", func() bool { return spreadWithin(c.Cluster, 8, 8, ids...) })
 	time.Sleep(2 * failover) // steady state: every heartbeat lists every lease
 	joined := time.Now()
-	startWorkers(t, c.Cluster, sig.cpu, "w4")
+	w4 := startWorkers(t, c.Cluster, sig.cpu, "w4")
+	mu.Lock()
+	ws["w4"] = w4["w4"]
+	mu.Unlock()
 	first := awaitFor(t, c.Cluster, 6*failover, "w4 holds a lease", func() bool { return c.Counts()["w4"] > 0 })
 	awaitFor(t, c.Cluster, 6*failover, "even spread", func() bool { return spreadWithin(c.Cluster, 6, 6, "w1", "w2", "w3", "w4") })
 	t.Logf("w4 joined: first lease after %v, 6/6/6/6 after %v", first, time.Since(joined))
@@ -165,6 +206,9 @@ func startupCase(t *testing.T, sig signal) {
 
 func TestFreshFleetSpreadsWithinTwoAssignmentIntervals(t *testing.T) {
 	for _, sig := range signals {
+		if sig.cpu == followsLoad {
+			continue // covered by the join test
+		}
 		t.Run(sig.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { startupCase(t, sig) })
 		})
@@ -200,6 +244,9 @@ func restartCase(t *testing.T, sig signal) {
 
 func TestRestartedWorkerGetsItsShareBack(t *testing.T) {
 	for _, sig := range signals {
+		if sig.cpu == followsLoad {
+			continue // covered by the join test
+		}
 		t.Run(sig.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { restartCase(t, sig) })
 		})
@@ -238,6 +285,9 @@ func deadCase(t *testing.T, sig signal) {
 
 func TestDeadWorkersLeasesSpreadOverSurvivors(t *testing.T) {
 	for _, sig := range signals {
+		if sig.cpu == followsLoad {
+			continue // covered by the join test
+		}
 		t.Run(sig.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) { deadCase(t, sig) })
 		})
