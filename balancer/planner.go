@@ -17,7 +17,9 @@ type WorkerLoad struct {
 	ID string
 	// CPU is the worker's utilization in percent (0-100), or -1 when
 	// unknown (no figure yet, or the capture failed). NaN, ±Inf and any
-	// negative value also mean unknown.
+	// negative value also mean unknown. When two or more workers report
+	// exactly the same figure and no other, the figures are a shared
+	// reading (one host) and count as unknown.
 	CPU float64
 	// MaxCPU is the utilization the worker should not exceed (KCL's
 	// operating range, "opr"). Zero, negative or NaN mean 100. Only used
@@ -176,7 +178,7 @@ func (m Move) String() string {
 // gives the same moves in the same order. Each lease appears in at most one
 // move.
 //
-// The run has three steps, in this order because each is more urgent than
+// The run has four steps, in this order because each is more urgent than
 // the next (the moves come out in that order too, so a leader interrupted
 // half-way through applying them has done the urgent ones):
 //
@@ -185,7 +187,12 @@ func (m Move) String() string {
 //     MaxLeasesForWorker; the rest stay unassigned.
 //  2. A worker holding more than MaxLeasesForWorker hands the excess to
 //     workers with room.
-//  3. Balancing. In count mode (no worker has a CPU figure and no lease a
+//  3. A worker that held nothing when the run began (it joined,
+//     restarted, or its leases ended) is given its share at once, on
+//     every run and undampened, from the workers holding most: its share
+//     of the throughput in throughput mode, of the leases in CPU mode
+//     (count mode does the same in step 4).
+//  4. Balancing. In count mode (no worker has a CPU figure and no lease a
 //     throughput), on every run, leases move one at a time from the
 //     worker holding most to the one holding fewest until the spread is at
 //     most one; this is the minimum number of moves that reaches that
@@ -195,11 +202,16 @@ func (m Move) String() string {
 //     workers below the average.
 //
 // No worker both gives a lease away and receives one in the same run, and a
-// lease sitting on a live worker under its cap is only moved by step 3.
+// lease sitting on a live worker under its cap is only moved by steps 3
+// and 4.
 //
 // Load mode. A worker's load is its CPU figure when at least one live
 // worker reports CPU (CPU mode), or else the sum of its leases' throughput
-// (throughput mode). Leases with unknown throughput weigh the mean of the
+// (throughput mode). Below a load floor the planner is in count mode
+// whatever the figures: a fleet averaging under 10% CPU (unless a worker
+// is above its MaxCPU), or under 100 KB/s of throughput per worker. There
+// loads cost nothing worth a hand-off pause and a relative threshold is
+// inside the sampling noise, so quiet streams see no load moves. Leases with unknown throughput weigh the mean of the
 // known ones. In CPU mode the planner projects the effect of each move with
 // the worker's CPU per KB/s (its CPU over the throughput it holds), falling
 // back to the fleet's CPU per KB/s for a worker that holds nothing; a
