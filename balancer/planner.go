@@ -292,6 +292,7 @@ type pWorker struct {
 	count   int     // unfinished leases held, pinned ones included
 	units   float64 // throughput held (unknown leases weigh the mean), pinned ones included
 	fresh   bool    // held no unfinished lease when the run began (joined, restarted, or its leases ended)
+	ck      float64 // CPU per unit for the load-floor guard; 0 without a CPU figure
 	movable []int32 // indices of stHeld leases not moved yet, in key order until sorted
 	sorted  bool    // movable is in sortMovable's order
 	gained  bool    // received a lease in this run
@@ -308,6 +309,13 @@ type planner struct {
 	orphans []int32
 	workers []*pWorker
 	moves   []Move
+	// The load-floor guard (keepsFloorSide): in a fleet with CPU figures,
+	// the projected sum and count of the measured workers' CPU, and which
+	// side of cpuLoadFloor the run began on.
+	guard      bool
+	cpuSum     float64
+	cpuN       int
+	belowFloor bool
 }
 
 // kClamp bounds a worker's CPU per KB/s to within this factor of the
@@ -576,6 +584,18 @@ func (p *planner) setLoads(units []float64, knownSum float64) {
 	case p.mode == modeThroughput && knownSum/float64(len(p.workers)) < throughputLoadFloor:
 		p.mode = modeCount
 	}
+	if anyCPU && kFleet > 0 && !overOpr {
+		p.guard, p.cpuSum, p.cpuN = true, cpuAll, cpuN
+		p.belowFloor = cpuAll/float64(cpuN) < cpuLoadFloor
+		for i, w := range p.workers {
+			if w.cpu >= 0 {
+				w.ck = kFleet
+				if units[i] > 0 {
+					w.ck = min(max(w.cpu/units[i], kFleet/kClamp), kFleet*kClamp)
+				}
+			}
+		}
+	}
 	for i, w := range p.workers {
 		switch {
 		case p.mode != modeCPU:
@@ -621,10 +641,31 @@ func cmpFloat(a, b float64) int {
 
 func (p *planner) hasRoom(w *pWorker) bool { return p.max == 0 || w.count < p.max }
 
+// keepsFloorSide reports whether moving lease li from one worker to
+// another keeps the fleet's projected mean CPU on the side of the load
+// floor the run began on. Balancing moves that would cross it are not
+// made: the next run would balance the other way (counts below the floor,
+// CPU above it) and undo them, for as long as the fleet sits at the floor
+// (workers that cost more per lease than others move the mean as leases
+// move). Without CPU figures the mean cannot move and every move keeps
+// its side.
+func (p *planner) keepsFloorSide(li int32, from, to *pWorker) bool {
+	if !p.guard {
+		return true
+	}
+	u := p.leases[li].units
+	sum := p.cpuSum - from.ck*u + to.ck*u
+	return (sum/float64(p.cpuN) < cpuLoadFloor) == p.belowFloor
+}
+
 // move records a move of lease li to w and updates the projection.
 func (p *planner) move(li int32, from, to *pWorker, reason Reason) {
 	l := &p.leases[li]
 	l.moved = true
+	if from != nil {
+		p.cpuSum -= from.ck * l.units
+	}
+	p.cpuSum += to.ck * l.units
 	if from != nil {
 		from.count--
 		from.load -= from.k * l.units
@@ -842,6 +883,9 @@ func (p *planner) balanceCounts() {
 			return
 		}
 		li := d.movable[len(d.movable)-1]
+		if !r.fresh && !p.keepsFloorSide(li, d, r) {
+			return // a fresh worker gets its share whatever the floor
+		}
 		d.movable = d.movable[:len(d.movable)-1]
 		p.move(li, d, r, ReasonRebalanceCount)
 		donors.settle(d, len(d.movable) > 0)
@@ -936,7 +980,7 @@ func (p *planner) tryLoadMove(li int32, d *pWorker, recv *workerHeap, avg, upper
 	r := recv.top()
 	u := p.leases[li].units
 	after := r.load + r.k*u
-	if after >= d.load || after > r.maxLoad || (after > upper && after > d.load-d.k*u) {
+	if after >= d.load || after > r.maxLoad || (after > upper && after > d.load-d.k*u) || !p.keepsFloorSide(li, d, r) {
 		return false
 	}
 	p.move(li, d, r, ReasonRebalanceLoad)
