@@ -17,7 +17,9 @@ type WorkerLoad struct {
 	ID string
 	// CPU is the worker's utilization in percent (0-100), or -1 when
 	// unknown (no figure yet, or the capture failed). NaN, ±Inf and any
-	// negative value also mean unknown.
+	// negative value also mean unknown. When two or more workers report
+	// exactly the same figure and no other, the figures are a shared
+	// reading (one host) and count as unknown.
 	CPU float64
 	// MaxCPU is the utilization the worker should not exceed (KCL's
 	// operating range, "opr"). Zero, negative or NaN mean 100. Only used
@@ -176,7 +178,7 @@ func (m Move) String() string {
 // gives the same moves in the same order. Each lease appears in at most one
 // move.
 //
-// The run has three steps, in this order because each is more urgent than
+// The run has four steps, in this order because each is more urgent than
 // the next (the moves come out in that order too, so a leader interrupted
 // half-way through applying them has done the urgent ones):
 //
@@ -185,7 +187,12 @@ func (m Move) String() string {
 //     MaxLeasesForWorker; the rest stay unassigned.
 //  2. A worker holding more than MaxLeasesForWorker hands the excess to
 //     workers with room.
-//  3. Balancing. In count mode (no worker has a CPU figure and no lease a
+//  3. A worker that held nothing when the run began (it joined,
+//     restarted, or its leases ended) is given its share at once, on
+//     every run and undampened, from the workers holding most: its share
+//     of the throughput in throughput mode, of the leases in CPU mode
+//     (count mode does the same in step 4).
+//  4. Balancing. In count mode (no worker has a CPU figure and no lease a
 //     throughput), on every run, leases move one at a time from the
 //     worker holding most to the one holding fewest until the spread is at
 //     most one; this is the minimum number of moves that reaches that
@@ -195,11 +202,16 @@ func (m Move) String() string {
 //     workers below the average.
 //
 // No worker both gives a lease away and receives one in the same run, and a
-// lease sitting on a live worker under its cap is only moved by step 3.
+// lease sitting on a live worker under its cap is only moved by steps 3
+// and 4.
 //
 // Load mode. A worker's load is its CPU figure when at least one live
 // worker reports CPU (CPU mode), or else the sum of its leases' throughput
-// (throughput mode). Leases with unknown throughput weigh the mean of the
+// (throughput mode). Below a load floor the planner is in count mode
+// whatever the figures: a fleet averaging under 10% CPU (unless a worker
+// is above its MaxCPU), or under 100 KB/s of throughput per worker. There
+// loads cost nothing worth a hand-off pause and a relative threshold is
+// inside the sampling noise, so quiet streams see no load moves. Leases with unknown throughput weigh the mean of the
 // known ones. In CPU mode the planner projects the effect of each move with
 // the worker's CPU per KB/s (its CPU over the throughput it holds), falling
 // back to the fleet's CPU per KB/s for a worker that holds nothing; a
@@ -233,6 +245,7 @@ func Plan(leases []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) []Move {
 	}
 	p.assignOrphans()
 	p.shedOverMax()
+	p.fillNewWorkers()
 	switch {
 	case p.mode == modeCount:
 		p.balanceCounts()
@@ -277,6 +290,9 @@ type pWorker struct {
 	load    float64 // projected load after the moves so far
 	k       float64 // load per unit of throughput
 	count   int     // unfinished leases held, pinned ones included
+	units   float64 // throughput held (unknown leases weigh the mean), pinned ones included
+	fresh   bool    // held no unfinished lease when the run began (joined, restarted, or its leases ended)
+	ck      float64 // CPU per unit for the load-floor guard; 0 without a CPU figure
 	movable []int32 // indices of stHeld leases not moved yet, in key order until sorted
 	sorted  bool    // movable is in sortMovable's order
 	gained  bool    // received a lease in this run
@@ -293,6 +309,13 @@ type planner struct {
 	orphans []int32
 	workers []*pWorker
 	moves   []Move
+	// The load-floor guard (keepsFloorSide): in a fleet with CPU figures,
+	// the projected sum and count of the measured workers' CPU, and which
+	// side of cpuLoadFloor the run began on.
+	guard      bool
+	cpuSum     float64
+	cpuN       int
+	belowFloor bool
 }
 
 // kClamp bounds a worker's CPU per KB/s to within this factor of the
@@ -309,6 +332,23 @@ const kClamp = 10
 // pause.
 const cpuNoiseFloor = 1.0
 
+// cpuLoadFloor is the fleet's mean CPU, in percent, below which the
+// planner balances lease counts only. Below 10% no worker is near its
+// limit, so moving a lease buys nothing while it costs a hand-off pause;
+// and there a relative threshold is a band of a point or two, inside the
+// sampling noise, which is how the Java KCL moves leases back and forth on
+// quiet streams (its issue 1814). A worker above its MaxCPU keeps load
+// balancing on whatever the mean.
+const cpuLoadFloor = 10.0
+
+// throughputLoadFloor is the mean throughput per worker, in KB/s, below
+// which the planner balances lease counts only: a tenth of one shard's
+// write limit (1 MB/s). That much costs a worker a rounding error of one
+// core (the throughput bench decodes hundreds of MB/s per core), and a
+// quiet shard's figure jumps with every batch it happens to read, so
+// balancing on it would move leases over noise.
+const throughputLoadFloor = 100.0
+
 // newPlanner builds the planner's view of one run, in four passes: the
 // live workers (liveWorkers), the leases in key order (keyOrder), each
 // lease's state and what each worker holds (classifyLeases), then each
@@ -323,7 +363,10 @@ func newPlanner(in []LeaseInfo, alive []WorkerLoad, cfg PlanConfig) *planner {
 	p := &planner{in: in, cfg: cfg, max: cfg.MaxLeasesForWorker, workers: ws}
 	c := p.classifyLeases(keyOrder(in))
 	units := p.collectHoldings(c)
-	p.setLoads(units, c.knownN > 0)
+	p.setLoads(units, c.knownSum)
+	for _, w := range ws {
+		w.fresh = w.count == 0
+	}
 	return p
 }
 
@@ -350,7 +393,36 @@ func liveWorkers(alive []WorkerLoad) []*pWorker {
 	// Stable sort then drop repeats, so the first occurrence of an id wins
 	// and everything after depends only on ids, not on input order.
 	slices.SortStableFunc(ws, func(a, b *pWorker) int { return strings.Compare(a.id, b.id) })
-	return slices.CompactFunc(ws, func(a, b *pWorker) bool { return a.id == b.id })
+	ws = slices.CompactFunc(ws, func(a, b *pWorker) bool { return a.id == b.id })
+	if identicalCPU(ws) {
+		for _, w := range ws {
+			w.cpu = -1
+		}
+	}
+	return ws
+}
+
+// identicalCPU reports whether two or more workers report CPU and every
+// figure is the same: a reading shared by the fleet (the host's, on one
+// host without cgroup limits, or a LoadSampler reading something common)
+// says nothing about which worker is busier, and taken as CPU it makes
+// any fleet look balanced. Such figures are treated as unknown.
+// Independent measurements are never exactly equal, so a real CPU
+// signal is not lost this way.
+func identicalCPU(ws []*pWorker) bool {
+	n := 0
+	var first float64
+	for _, w := range ws {
+		if w.cpu < 0 {
+			continue
+		}
+		if n > 0 && w.cpu != first {
+			return false
+		}
+		first = w.cpu
+		n++
+	}
+	return n >= 2
 }
 
 // keyOrder returns the indices of in sorted by lease key, repeated keys in
@@ -473,14 +545,19 @@ func (p *planner) collectHoldings(c classified) []float64 {
 }
 
 // setLoads picks the load mode and sets each worker's load and
-// load-per-unit from the units it holds. knownThroughput says whether any
-// lease has a throughput figure.
-func (p *planner) setLoads(units []float64, knownThroughput bool) {
-	var cpuSum, cpuUnits float64
-	anyCPU := false
+// load-per-unit from the units it holds. knownSum is the sum of the known
+// lease throughputs (0 when no lease has a figure).
+func (p *planner) setLoads(units []float64, knownSum float64) {
+	var cpuSum, cpuUnits, cpuAll float64
+	cpuN := 0
+	anyCPU, overOpr := false, false
 	for i, w := range p.workers {
+		w.units = units[i]
 		if w.cpu >= 0 {
 			anyCPU = true
+			cpuAll += w.cpu
+			cpuN++
+			overOpr = overOpr || w.cpu > w.maxLoad
 			if units[i] > 0 {
 				cpuSum += w.cpu
 				cpuUnits += units[i]
@@ -494,10 +571,30 @@ func (p *planner) setLoads(units []float64, knownThroughput bool) {
 	switch {
 	case anyCPU && kFleet > 0:
 		p.mode = modeCPU
-	case anyCPU || knownThroughput:
+	case anyCPU || knownSum > 0:
 		p.mode = modeThroughput
 	default:
 		p.mode = modeCount
+	}
+	// Below the load floor only lease counts matter (see cpuLoadFloor and
+	// throughputLoadFloor).
+	switch {
+	case p.mode == modeCPU && cpuAll/float64(cpuN) < cpuLoadFloor && !overOpr:
+		p.mode = modeCount
+	case p.mode == modeThroughput && knownSum/float64(len(p.workers)) < throughputLoadFloor:
+		p.mode = modeCount
+	}
+	if anyCPU && kFleet > 0 && !overOpr {
+		p.guard, p.cpuSum, p.cpuN = true, cpuAll, cpuN
+		p.belowFloor = cpuAll/float64(cpuN) < cpuLoadFloor
+		for i, w := range p.workers {
+			if w.cpu >= 0 {
+				w.ck = kFleet
+				if units[i] > 0 {
+					w.ck = min(max(w.cpu/units[i], kFleet/kClamp), kFleet*kClamp)
+				}
+			}
+		}
 	}
 	for i, w := range p.workers {
 		switch {
@@ -544,16 +641,41 @@ func cmpFloat(a, b float64) int {
 
 func (p *planner) hasRoom(w *pWorker) bool { return p.max == 0 || w.count < p.max }
 
+// keepsFloorSide reports whether moving lease li from one worker to
+// another keeps the fleet's projected mean CPU on the side of the load
+// floor the run began on. Balancing moves that would cross it are not
+// made: the next run would balance the other way (counts below the floor,
+// CPU above it) and undo them, for as long as the fleet sits at the floor
+// (workers that cost more per lease than others move the mean as leases
+// move). Without CPU figures the mean cannot move and every move keeps
+// its side.
+func (p *planner) keepsFloorSide(li int32, from, to *pWorker) bool {
+	if !p.guard {
+		return true
+	}
+	u := p.leases[li].units
+	sum := p.cpuSum - from.ck*u + to.ck*u
+	return (sum/float64(p.cpuN) < cpuLoadFloor) == p.belowFloor
+}
+
 // move records a move of lease li to w and updates the projection.
 func (p *planner) move(li int32, from, to *pWorker, reason Reason) {
 	l := &p.leases[li]
 	l.moved = true
 	if from != nil {
+		p.cpuSum -= from.ck * l.units
+	}
+	p.cpuSum += to.ck * l.units
+	if from != nil {
 		from.count--
 		from.load -= from.k * l.units
 		from.lost = true
 	}
+	if from != nil {
+		from.units -= l.units
+	}
 	to.count++
+	to.units += l.units
 	to.load += to.k * l.units
 	to.gained = true
 	src := &p.in[l.src]
@@ -655,6 +777,81 @@ func (p *planner) shedOverMax() {
 	}
 }
 
+// fillNewWorkers gives each fresh worker (one that held no lease when the
+// run began: it joined, restarted or saw its leases end) its share of the
+// fleet at once, on every run and undampened, taking leases from the
+// workers holding most. In throughput mode the share is of the throughput
+// (leases of unknown throughput weigh the mean); in CPU mode it is of the
+// leases, because a fresh worker's CPU is its baseline and its cost per
+// KB/s unknown, so only counts are comparable (CPU balancing, dampened,
+// corrects the rest once it reports figures over what it holds). Not
+// dampened: the share moves with the leases, so the projection is as good
+// as the figures, and a worker is fresh only once (load balancing never
+// takes a worker's last lease). In count mode balanceCounts does the same
+// by count on every run.
+//
+// A lease moves when it brings the fresh worker nearer its share than it
+// was (it ends below the share plus half the lease), and only if the fresh
+// worker then holds strictly less than the donor held: every move lowers
+// the larger of the two holdings it touches, as in load balancing.
+func (p *planner) fillNewWorkers() {
+	if p.mode == modeCount {
+		return
+	}
+	size := func(li int32) float64 { return p.leases[li].units }
+	held := func(w *pWorker) float64 { return w.units }
+	if p.mode == modeCPU {
+		size = func(int32) float64 { return 1 }
+		held = func(w *pWorker) float64 { return float64(w.count) }
+	}
+	var fresh []*pWorker
+	var total float64
+	for _, w := range p.workers {
+		total += held(w)
+		if w.fresh && !w.lost {
+			fresh = append(fresh, w)
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	share := total / float64(len(p.workers))
+	eps := share * 1e-9 // float sums of equal leases must not fall short of the share
+	donors := newWorkerHeap(slotDonor, len(p.workers), func(a, b *pWorker) bool {
+		if ha, hb := held(a), held(b); ha != hb {
+			return ha > hb
+		}
+		return a.id < b.id
+	})
+	canGive := func(w *pWorker) bool { return !w.fresh && !w.gained && w.count >= 2 && len(w.movable) > 0 }
+	for _, w := range p.workers {
+		if canGive(w) {
+			donors.push(w)
+		}
+	}
+	for _, r := range fresh {
+		for held(r) < share-eps && p.hasRoom(r) && donors.len() > 0 {
+			d := donors.top()
+			p.sortMovable(d)
+			pick := -1
+			for i, li := range d.movable {
+				u := size(li)
+				if held(r)+u/2 < share-eps && held(r)+u < held(d)-eps {
+					pick = i
+					break
+				}
+			}
+			if pick < 0 {
+				break
+			}
+			li := d.movable[pick]
+			d.movable = slices.Delete(d.movable, pick, pick+1)
+			p.move(li, d, r, ReasonRebalanceLoad)
+			donors.settle(d, canGive(d))
+		}
+	}
+}
+
 // balanceCounts moves single leases from the worker holding most to the one
 // holding fewest while they differ by two or more. A worker that gave a
 // lease only gives again while it is the fullest, and one that received
@@ -686,6 +883,9 @@ func (p *planner) balanceCounts() {
 			return
 		}
 		li := d.movable[len(d.movable)-1]
+		if !r.fresh && !p.keepsFloorSide(li, d, r) {
+			return // a fresh worker gets its share whatever the floor
+		}
 		d.movable = d.movable[:len(d.movable)-1]
 		p.move(li, d, r, ReasonRebalanceCount)
 		donors.settle(d, len(d.movable) > 0)
@@ -780,7 +980,7 @@ func (p *planner) tryLoadMove(li int32, d *pWorker, recv *workerHeap, avg, upper
 	r := recv.top()
 	u := p.leases[li].units
 	after := r.load + r.k*u
-	if after >= d.load || after > r.maxLoad || (after > upper && after > d.load-d.k*u) {
+	if after >= d.load || after > r.maxLoad || (after > upper && after > d.load-d.k*u) || !p.keepsFloorSide(li, d, r) {
 		return false
 	}
 	p.move(li, d, r, ReasonRebalanceLoad)

@@ -139,11 +139,10 @@ func FuzzPlan(f *testing.F) {
 		checkPlan(t, raw)
 
 		// Figures measured from the loadWorld: the plan must also converge.
-		rounds := loadRoundsBound(raw)
-		if planFactsOf(w.measure(raw)).mode == "count" {
-			rounds = 1
-		}
-		convergePlans(t, raw, w, rounds)
+		// The same bound in count mode: measured loads that start below
+		// the load floor may rise above it once counts are even (on
+		// workers that cost more per lease), and the other way round.
+		convergePlans(t, raw, w, loadRoundsBound(raw))
 	})
 }
 

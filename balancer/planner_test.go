@@ -104,6 +104,12 @@ type planFacts struct {
 	// know it without the planner's estimates: every worker measured in
 	// CPU mode, or throughput mode. Nil otherwise.
 	load map[string]float64
+	// units is the throughput each live worker holds before the plan
+	// (unknown leases weigh the mean).
+	units map[string]float64
+	// floorGuard: the fleet has CPU figures, so balancing stops short of
+	// moves that would carry its mean CPU across the load floor.
+	floorGuard bool
 }
 
 func planFactsOf(sc planInput) planFacts {
@@ -124,6 +130,18 @@ func planFactsOf(sc planInput) planFacts {
 		f.before[w.ID] = 0
 	}
 	sort.Strings(f.ids)
+	// Identical readings from two or more workers are no signal.
+	var known []float64
+	for _, id := range f.ids {
+		if cpuOf[id] >= 0 {
+			known = append(known, cpuOf[id])
+		}
+	}
+	if len(known) >= 2 && slices.Min(known) == slices.Max(known) {
+		for _, id := range f.ids {
+			cpuOf[id] = -1
+		}
+	}
 	for _, l := range sc.leases {
 		if _, dup := f.lease[l.Key]; dup {
 			continue
@@ -159,11 +177,24 @@ func planFactsOf(sc planInput) planFacts {
 		}
 		units[l.Owner] += u
 	}
-	anyCPU, allCPU := false, true
-	var cpuSum float64
+	f.units = units
+	anyCPU, allCPU, overOpr := false, true, false
+	var cpuSum, cpuAll float64
+	cpuN := 0
+	for _, w := range sc.workers {
+		if c := cpuOf[w.ID]; c >= 0 && w.ID != "" {
+			mx := w.MaxCPU
+			if !(mx > 0) {
+				mx = 100
+			}
+			overOpr = overOpr || c > mx
+		}
+	}
 	for _, id := range f.ids {
 		if cpuOf[id] >= 0 {
 			anyCPU = true
+			cpuAll += cpuOf[id]
+			cpuN++
 			if units[id] > 0 {
 				cpuSum += cpuOf[id]
 			}
@@ -171,13 +202,16 @@ func planFactsOf(sc planInput) planFacts {
 			allCPU = false
 		}
 	}
+	f.floorGuard = anyCPU && cpuSum > 0 && !overOpr
 	switch {
-	case anyCPU && cpuSum > 0:
+	case anyCPU && cpuSum > 0 && (cpuAll/float64(cpuN) >= cpuLoadFloor || overOpr):
 		f.mode = "cpu"
 		if allCPU {
 			f.load = cpuOf
 		}
-	case anyCPU || knownN > 0:
+	case anyCPU && cpuSum > 0:
+		f.mode = "count" // below the load floor
+	case (anyCPU || knownN > 0) && knownSum/float64(len(f.ids)) >= throughputLoadFloor:
 		f.mode = "throughput"
 		f.load = units
 	default:
@@ -257,6 +291,17 @@ func planViolations(sc planInput, moves []Move) []string {
 					bad("count rebalance in %s mode: %v", f.mode, m)
 				}
 			case ReasonRebalanceLoad:
+				if f.before[m.To] == 0 && f.mode != "count" {
+					// Filling a fresh worker: on any run, by throughput
+					// (by count in CPU mode).
+					if f.mode == "cpu" {
+						break
+					}
+					if !(f.units[m.From] > f.units[m.To]) {
+						bad("fill of a fresh worker from one holding %v KB/s to one holding %v: %v", f.units[m.From], f.units[m.To], m)
+					}
+					break
+				}
 				if f.mode == "count" || !sc.cfg.BalanceVariance {
 					bad("load rebalance in %s mode, BalanceVariance=%v: %v", f.mode, sc.cfg.BalanceVariance, m)
 				}
@@ -308,7 +353,9 @@ func planViolations(sc planInput, moves []Move) []string {
 		}
 	}
 
-	if f.mode == "count" && len(f.live) > 0 {
+	// With CPU figures, count balancing may stop short at the load floor
+	// (keepsFloorSide), so its fairness is only checked without them.
+	if f.mode == "count" && len(f.live) > 0 && !f.floorGuard {
 		v = append(v, countFairness(f, after, seen, len(moves))...)
 	}
 	return v
@@ -494,7 +541,11 @@ func (w loadWorld) measure(sc planInput) planInput {
 	for i := range out.workers {
 		id := out.workers[i].ID
 		if c, ok := w.cost[id]; ok {
-			out.workers[i].CPU = w.base[id] + c*held[id]
+			// Independent measurements never coincide exactly; figures
+			// that do are a shared reading, which the planner ignores
+			// (identicalCPU). A worker's own tiny offset keeps this
+			// world's quantized figures apart.
+			out.workers[i].CPU = w.base[id] + c*held[id] + 1e-6*float64(i+1)
 		} else {
 			out.workers[i].CPU = -1
 		}
@@ -721,12 +772,9 @@ func TestPlanWorkerJoins(t *testing.T) {
 			skipWant: true, after: []int{3, 3, 3, 3}, check: allGraceful,
 		},
 		{
-			// The new worker has no leases, so its cost per KB/s is the
-			// fleet's: 60% over 40 KB/s. Each old worker is 13.75 points
-			// above the average of 46.25; no single 10 KB/s lease (15
-			// points) fits the dampened budget of 8.25, so each sheds its
-			// smallest, and the new worker ends at 50, under the line of
-			// 50.875.
+			// The new worker holds nothing: it is filled to its share of
+			// the throughput (30 KB/s of 120) at once, one lease from each,
+			// whatever its CPU figure.
 			name: "cpu mode: 3 -> 4 workers sheds one lease each",
 			sc: planInput{
 				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10), ownedLeases("c", "w3", 4, 10)),
@@ -734,31 +782,48 @@ func TestPlanWorkerJoins(t *testing.T) {
 				cfg:     PlanConfig{BalanceVariance: true},
 			},
 			want: []Move{
-				wantMove(leaseKey("a", 3), "w1", "w4", ReasonRebalanceLoad),
-				wantMove(leaseKey("b", 3), "w2", "w4", ReasonRebalanceLoad),
-				wantMove(leaseKey("c", 3), "w3", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("a", 0), "w1", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("b", 0), "w2", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("c", 0), "w3", "w4", ReasonRebalanceLoad),
 			},
 			after: []int{3, 3, 3, 3},
 			check: allGraceful,
 		},
 		{
-			name: "cpu mode without BalanceVariance: no move",
+			// A fresh worker is filled on every run, not only on
+			// BalanceVariance runs, and whatever its CPU figure says.
+			name: "cpu mode without BalanceVariance: the new worker is filled",
 			sc: planInput{
 				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10), ownedLeases("c", "w3", 4, 10)),
-				workers: []WorkerLoad{workerAt("w1", 60), workerAt("w2", 60), workerAt("w3", 60), workerAt("w4", 5)},
+				workers: []WorkerLoad{workerAt("w1", 60), workerAt("w2", 61), workerAt("w3", 59), workerAt("w4", 70)},
 			},
+			skipWant: true, after: []int{3, 3, 3, 3}, check: allGraceful,
 		},
 		{
 			name: "throughput mode: 3 -> 4 workers",
 			sc: planInput{
-				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10), ownedLeases("c", "w3", 4, 10)),
+				leases:  joinLeases(ownedLeases("a", "w1", 4, 100), ownedLeases("b", "w2", 4, 100), ownedLeases("c", "w3", 4, 100)),
 				workers: unmeasuredWorkers("w1", "w2", "w3", "w4"),
-				cfg:     PlanConfig{BalanceVariance: true},
 			},
 			want: []Move{
-				wantMove(leaseKey("a", 3), "w1", "w4", ReasonRebalanceLoad),
-				wantMove(leaseKey("b", 3), "w2", "w4", ReasonRebalanceLoad),
-				wantMove(leaseKey("c", 3), "w3", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("a", 0), "w1", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("b", 0), "w2", "w4", ReasonRebalanceLoad),
+				wantMove(leaseKey("c", 0), "w3", "w4", ReasonRebalanceLoad),
+			},
+			after: []int{3, 3, 3, 3},
+		},
+		{
+			// Below the load floor (100 KB/s per worker) only counts
+			// matter.
+			name: "quiet throughput mode: 3 -> 4 workers by count",
+			sc: planInput{
+				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10), ownedLeases("c", "w3", 4, 10)),
+				workers: unmeasuredWorkers("w1", "w2", "w3", "w4"),
+			},
+			want: []Move{
+				wantMove(leaseKey("a", 3), "w1", "w4", ReasonRebalanceCount),
+				wantMove(leaseKey("b", 3), "w2", "w4", ReasonRebalanceCount),
+				wantMove(leaseKey("c", 3), "w3", "w4", ReasonRebalanceCount),
 			},
 			after: []int{3, 3, 3, 3},
 		},
@@ -1083,9 +1148,11 @@ func TestPlanLoadMode(t *testing.T) {
 			},
 		},
 		{
+			// Identical CPU figures are no signal (one host): throughput
+			// decides, and it is equal too.
 			name: "load balancing leaves count alone when figures are equal",
 			sc: planInput{
-				leases:  joinLeases(ownedLeases("a", "w1", 8, 5), ownedLeases("b", "w2", 2, 20)),
+				leases:  joinLeases(ownedLeases("a", "w1", 8, 50), ownedLeases("b", "w2", 2, 200)),
 				workers: []WorkerLoad{workerAt("w1", 40), workerAt("w2", 40)},
 				cfg:     PlanConfig{BalanceVariance: true},
 			},
@@ -1093,7 +1160,7 @@ func TestPlanLoadMode(t *testing.T) {
 		{
 			name: "throughput mode: hot leases spread",
 			sc: planInput{
-				leases:  joinLeases(ownedLeases("a", "w1", 3, 30), ownedLeases("b", "w2", 3, 10)),
+				leases:  joinLeases(ownedLeases("a", "w1", 3, 300), ownedLeases("b", "w2", 3, 100)),
 				workers: unmeasuredWorkers("w1", "w2"),
 				cfg:     PlanConfig{BalanceVariance: true},
 			},
@@ -1120,12 +1187,12 @@ func TestPlanMixedFleet(t *testing.T) {
 			name: "a new worker without a figure joins a measured fleet",
 			sc: planInput{
 				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("b", "w2", 4, 10)),
-				workers: []WorkerLoad{workerAt("w1", 40), workerAt("w2", 40), {ID: "w3", CPU: -1}},
+				workers: []WorkerLoad{workerAt("w1", 40), workerAt("w2", 41), {ID: "w3", CPU: -1}},
 				cfg:     PlanConfig{BalanceVariance: true},
 			},
 			want: []Move{
-				wantMove(leaseKey("a", 3), "w1", "w3", ReasonRebalanceLoad),
-				wantMove(leaseKey("b", 3), "w2", "w3", ReasonRebalanceLoad),
+				wantMove(leaseKey("a", 0), "w1", "w3", ReasonRebalanceLoad),
+				wantMove(leaseKey("b", 0), "w2", "w3", ReasonRebalanceLoad),
 			},
 			after: []int{3, 3, 2},
 		},
@@ -1152,10 +1219,12 @@ func TestPlanMixedFleet(t *testing.T) {
 			// nothing about lease cost, so throughput decides.
 			name: "measured workers hold nothing: throughput mode",
 			sc: planInput{
-				leases:  joinLeases(ownedLeases("a", "w1", 4, 10), ownedLeases("u", "", 2, 10)),
+				leases:  joinLeases(ownedLeases("a", "w1", 4, 100), ownedLeases("u", "", 2, 100)),
 				workers: []WorkerLoad{{ID: "w1", CPU: -1}, workerAt("w2", 50)},
 			},
-			want: []Move{wantMove(leaseKey("u", 0), "", "w2", ReasonUnassigned), wantMove(leaseKey("u", 1), "", "w2", ReasonUnassigned)},
+			// w2 held nothing: after the orphans it is filled to half.
+			want: []Move{wantMove(leaseKey("u", 0), "", "w2", ReasonUnassigned), wantMove(leaseKey("u", 1), "", "w2", ReasonUnassigned),
+				wantMove(leaseKey("a", 0), "w1", "w2", ReasonRebalanceLoad)},
 		},
 		{
 			name: "cpu figures with no throughput anywhere: a lease is a unit",
@@ -1310,7 +1379,7 @@ func TestPlanConvergence(t *testing.T) {
 			maxRounds: 3,
 			check: func(t *testing.T, final planInput) {
 				for _, w := range final.workers {
-					if w.CPU != 50 {
+					if math.Abs(w.CPU-50) > 1e-3 {
 						t.Errorf("%s ends at %v%%, want 50", w.ID, w.CPU)
 					}
 				}

@@ -225,8 +225,12 @@ type Config struct {
 	// LoadSampler, if set, replaces the CPU measurement sent with each
 	// heartbeat: it returns this worker's utilization in percent (0-100)
 	// of what it may use, or -1 when unknown. Use it to balance on a load
-	// figure of your own. Default: none (the CPU use of this process's
-	// cgroup, else of the host).
+	// figure of your own; it is always sent. Without it a worker sends
+	// the CPU use of its cgroup only when the cgroup has a CPU limit (a
+	// figure of its own); the host's figure, or an unlimited cgroup's, is
+	// shared with other processes and not sent, and the leader balances
+	// such workers on throughput and lease counts. The worker logs once
+	// at start which signal it is balanced on. Default: none.
 	LoadSampler func() float64
 	// MaxLeasesForWorker caps the leases the leader gives one worker; 0 is
 	// unlimited. Default: 0.

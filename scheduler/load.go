@@ -34,10 +34,11 @@ const throughputAlpha = 0.5
 // throughput and per-lease lag, writes them into the heartbeat record and
 // records the worker's lease and lag metrics.
 func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
-	var cpu float64
-	if s.loadSample != nil {
+	cpu := -1.0 // unknown: the leader balances throughput and lease counts
+	switch {
+	case s.loadSample != nil:
 		cpu = s.loadSample()
-	} else {
+	case s.cpu.Own():
 		cpu = s.cpu.Sample()
 	}
 	now := time.Now()
@@ -103,6 +104,20 @@ func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
 	for k, v := range t.kbps {
 		r.LeaseThroughput[k] = v
 	}
+}
+
+// loadSignal says what the leader balances this worker on, and why, for
+// the log line the worker writes once at start.
+func (s *Scheduler) loadSignal() (signal, why string) {
+	switch {
+	case s.loadSample != nil:
+		return "Config.LoadSampler", "a load figure of your own is sent as CPU"
+	case s.cpu.Own():
+		return "cpu", "this worker's cgroup has a CPU limit, so its CPU use is its own (" + s.cpu.Source() + ")"
+	case s.cpu.Source() == "none":
+		return "throughput and lease count", "no CPU figure on this host"
+	}
+	return "throughput and lease count", "the CPU figure (" + s.cpu.Source() + ") is the host's or an unlimited cgroup's, shared with other processes: workers on one host would all look alike; give each worker a cgroup with a CPU limit, or set Config.LoadSampler, to balance on CPU"
 }
 
 func appendCapped(xs []float64, x float64) []float64 {

@@ -228,6 +228,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}()
 	s.log.Info().Str("lease_table", s.cfg.LeaseTableName).Str("initial_position", s.cfg.InitialPosition.String()).
 		Str("cpu_source", s.loadSource()).Msg("worker started")
+	sig, why := s.loadSignal()
+	s.log.Info().Str("load_signal", sig).Str("why", why).Msg("the leader balances this worker on " + sig)
 
 	discover := time.NewTicker(s.cfg.LeaseDiscoveryInterval)
 	defer discover.Stop()

@@ -85,8 +85,9 @@ type Coordinator struct {
 	obs        *observer // leader: every worker
 	lastAssign time.Time
 	runs       int
-	handoffs   map[string]time.Time // lease key -> when the leader first saw its hand-off pending
-	lostClaim  *leases.LeaderRecord // the item our last claim failed over (its response may be lost), nil if none
+	handoffs   map[string]time.Time  // lease key -> when the leader first saw its hand-off pending
+	assigned   map[string]assignment // lease key -> this leader's direct assignment, until its owner runs it (unstarted.go)
+	lostClaim  *leases.LeaderRecord  // the item our last claim failed over (its response may be lost), nil if none
 	wake       chan struct{}
 
 	mu    sync.Mutex // guards stats
@@ -115,6 +116,7 @@ func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
 		warn:     lograte.New(lograte.Interval),
 		obs:      newObserver(cfg.FailoverTime),
 		handoffs: map[string]time.Time{},
+		assigned: map[string]assignment{},
 		wake:     make(chan struct{}, 1),
 	}, nil
 }
@@ -319,6 +321,7 @@ func (c *Coordinator) becomeLeader(rec, prev leases.LeaderRecord, why string) {
 	}
 	c.watching = false
 	c.handoffs = map[string]time.Time{}
+	c.assigned = map[string]assignment{}
 	c.lastAssign = time.Time{}
 	c.setLeader(true)
 }
@@ -375,6 +378,7 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	c.runs++
 	forced := c.expireHandoffs(ctx, now, snap)
 	infos, expired := c.planInput(now, snap, forced)
+	c.forgetAssigned(snap)
 	cfg := c.cfg.Plan
 	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
 	moves := balancer.Plan(infos, snap.alive, cfg)
@@ -433,7 +437,13 @@ func (c *Coordinator) snapshot(ctx context.Context, now time.Time) (snapshot, er
 		if opr := s.rec.OperatingRange[kclschema.MetricCPU]; len(opr) > 0 {
 			maxCPU = opr[0]
 		}
-		snap.alive = append(snap.alive, balancer.WorkerLoad{ID: id, CPU: kclschema.LatestCPU(s.rec.Stats), MaxCPU: maxCPU})
+		cpu := kclschema.LatestCPU(s.rec.Stats)
+		if now.Sub(s.since) > c.cfg.FailoverTime*3/4 {
+			// Stale: a heartbeat was missed (they come every FailoverTime/2
+			// by default), so the figure predates the last moves.
+			cpu = -1
+		}
+		snap.alive = append(snap.alive, balancer.WorkerLoad{ID: id, CPU: cpu, MaxCPU: maxCPU})
 	}
 	return snap, nil
 }
@@ -484,6 +494,12 @@ func (c *Coordinator) planInput(now time.Time, snap snapshot, forced map[string]
 		if l.Owner != "" && c.obs.alive(now, l.Owner) && snap.running[l.Owner] == nil {
 			notStarted = true // the owner runs nothing yet
 		}
+		// Unless the leader knows better: a lease it assigned itself and
+		// the owner has not written since is moved directly (nothing runs
+		// it), one the owner has written since runs (unstarted.go).
+		if st := c.startStateOf(l); st != startUnknown {
+			notStarted = false
+		}
 		infos = append(infos, balancer.LeaseInfo{
 			Key:            l.Key,
 			Owner:          l.Owner,
@@ -500,6 +516,9 @@ func (c *Coordinator) planInput(now time.Time, snap snapshot, forced map[string]
 // condition is skipped: the lease changed, and the next run plans again.
 func (c *Coordinator) applyMoves(ctx context.Context, byKey map[string]leases.Lease, moves []balancer.Move) (applied int) {
 	for _, m := range moves {
+		if m.Graceful && c.startStateOf(byKey[m.Key]) == startNot {
+			m.Graceful = false // nothing runs it: a direct take (unstarted.go)
+		}
 		if err := c.apply(ctx, byKey[m.Key], m); err != nil {
 			if !errors.Is(err, leases.ErrConditionFailed) && !errors.Is(err, leases.ErrNotFound) && ctx.Err() == nil {
 				c.warn.Warn(&c.log, "move").Err(err).Str("lease", m.Key).Msg("lease move failed")
@@ -547,10 +566,12 @@ func (c *Coordinator) apply(ctx context.Context, l leases.Lease, m balancer.Move
 		return fmt.Errorf("shardwise: move of %s from %q does not match the lease read: %w", m.Key, m.From, leases.ErrConditionFailed)
 	}
 	if m.Graceful {
-		_, err := c.cfg.Leases.StartHandoff(ctx, l, m.To)
-		return err
+		return c.startHandoff(ctx, l, m.To)
 	}
-	_, err := c.cfg.Leases.Take(ctx, l, m.To)
+	taken, err := c.cfg.Leases.Take(ctx, l, m.To)
+	if err == nil {
+		c.noteAssigned(taken)
+	}
 	return err
 }
 

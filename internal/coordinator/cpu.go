@@ -20,6 +20,7 @@ import (
 // /proc/stat (the whole host).
 type CPUSampler struct {
 	source string
+	own    bool // the figure is this worker's alone (a cgroup with a CPU limit)
 	read   func() (busy, total time.Duration, err error)
 
 	mu        sync.Mutex // guards the fields below
@@ -34,13 +35,14 @@ func NewCPUSampler(root string) *CPUSampler {
 	for _, src := range []struct {
 		name string
 		read func() (time.Duration, time.Duration, error)
+		own  func() bool
 	}{
-		{"cgroup2", cgroupV2Reader(root)},
-		{"cgroup1", cgroupV1Reader(root)},
-		{"procstat", procStatReader(root)},
+		{"cgroup2", cgroupV2Reader(root), func() bool { return cgroupV2Limited(root) }},
+		{"cgroup1", cgroupV1Reader(root), func() bool { return cgroupV1Limited(root) }},
+		{"procstat", procStatReader(root), func() bool { return false }},
 	} {
 		if _, _, err := src.read(); err == nil {
-			return &CPUSampler{source: src.name, read: src.read}
+			return &CPUSampler{source: src.name, read: src.read, own: src.own()}
 		}
 	}
 	return &CPUSampler{source: "none", read: func() (time.Duration, time.Duration, error) {
@@ -50,6 +52,35 @@ func NewCPUSampler(root string) *CPUSampler {
 
 // Source names the source in use: cgroup2, cgroup1, procstat or none.
 func (c *CPUSampler) Source() string { return c.source }
+
+// Own reports whether the figure measures this worker alone: a cgroup
+// with a CPU limit (cgroup v2 cpu.max, cgroup v1 CFS quota), which is a
+// container or unit of its own. The host's figure (/proc/stat), or a
+// cgroup without a limit (a login session, a service sharing its unit,
+// several processes in one container), is shared with whatever else runs
+// there: workers on one host report the same figure whatever they hold,
+// so it cannot tell them apart, and the leader must not balance on it.
+func (c *CPUSampler) Own() bool { return c.own }
+
+// cgroupV2Limited reports whether cpu.max sets a quota.
+func cgroupV2Limited(root string) bool {
+	m, err := os.ReadFile(filepath.Join(root, "sys/fs/cgroup/cpu.max"))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(m))
+	if len(f) != 2 || f[0] == "max" {
+		return false
+	}
+	q, err := strconv.ParseFloat(f[0], 64)
+	return err == nil && q > 0
+}
+
+// cgroupV1Limited reports whether the CFS quota is set (-1 means none).
+func cgroupV1Limited(root string) bool {
+	q, err := readInt(filepath.Join(root, "sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
+	return err == nil && q > 0
+}
 
 // Sample returns the utilization since the previous call, in percent
 // (0-100), or -1 when it cannot be measured (no source, the first call, or

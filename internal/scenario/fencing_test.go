@@ -43,7 +43,7 @@ func newLatencyCluster(t *testing.T, shards int) *latencyCluster {
 		Shards:       shards,
 		FailoverTime: failover,
 		BatchDelay:   batchTime,
-		Logger:       zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+		Logger:       zerolog.New(zerolog.NewTestWriter(t)).Level(testLogLevel()),
 		Tweak: func(cfg *scheduler.Config) {
 			lc.mu.Lock()
 			defer lc.mu.Unlock()

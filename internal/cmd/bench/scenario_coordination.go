@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register("coordination", "failover, leader takeover, rolling-restart pauses, DynamoDB writes per lease-hour, rebalancing (in-memory fakes, real time, FailoverTime 10s)", runCoordination)
+	register("coordination", "failover, leader takeover, rolling-restart pauses, DynamoDB writes per lease-hour, rebalancing, a joining worker's first lease and share, start-up spread, moves per simulated hour (in-memory fakes, real time, FailoverTime 10s)", runCoordination)
 }
 
 // The Java KCL renews every lease every FailoverTime/3 - 25ms: 3,600 /
@@ -23,6 +23,8 @@ func runCoordination(ctx context.Context, opts options, out *report) error {
 	out.kv("failover_time_s", failover.Seconds())
 	steps := []func(context.Context, options, *report, time.Duration) error{
 		measureFailover, measureLeaderTakeover, measureRollingRestart, measureSteadyWrites, measureRebalance,
+		// scenario_balance.go
+		measureJoinNoCPU, measureJoinIdenticalCPU, measureStartup, measureMovesPerHour,
 	}
 	for _, step := range steps {
 		if err := step(ctx, opts, out, failover); err != nil {
