@@ -115,9 +115,18 @@ func (d *driver) run(ctx context.Context) (*Report, error) {
 	var bg sync.WaitGroup
 	defer func() { stopBG(); bg.Wait() }()
 	d.producer = newProducer(d.kc, d.stream, d.opts.Keys, d.opts.Rate)
-	prodCtx, stopProducer := context.WithCancel(bgCtx)
+	prodStop := make(chan struct{})
+	prodDone := make(chan struct{})
+	var stopOnce sync.Once
+	stopProducer := func() {
+		stopOnce.Do(func() { close(prodStop) })
+		<-prodDone
+	}
 	defer stopProducer()
-	bg.Go(func() { d.producer.run(prodCtx) })
+	bg.Go(func() {
+		defer close(prodDone)
+		d.producer.run(bgCtx, prodStop)
+	})
 	store, err := ddbstore.NewDynamoStore(ddbstore.DynamoConfig{
 		Client: emulator.DynamoDBClient(d.opts.Env.DynamoDB), TableName: d.app,
 		BillingMode: types.BillingModePayPerRequest, TableWaitTimeout: 30 * time.Second,

@@ -52,8 +52,10 @@ func newProducer(kc *kinesis.Client, stream string, keys, rate int) *producer {
 	return p
 }
 
-// run produces until ctx ends, in a call every tick.
-func (p *producer) run(ctx context.Context) {
+// run produces, in a call every tick, until stop is closed (the call in
+// flight then completes, so every record that landed is acknowledged) or
+// ctx ends.
+func (p *producer) run(ctx context.Context, stop <-chan struct{}) {
 	const tick = 100 * time.Millisecond
 	perTick := max(1, p.rate*int(tick)/int(time.Second))
 	t := time.NewTicker(tick)
@@ -62,6 +64,8 @@ func (p *producer) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-stop:
 			return
 		case <-t.C:
 		}
