@@ -102,6 +102,17 @@ func ShortSchedule(failover time.Duration) []Step {
 	}
 }
 
+// PauseSchedule is four SIGSTOPs of one and a half failover times, on
+// workers chosen at random: the pause after which a late heartbeat once
+// cancelled self-fencing (about 40 s with FailoverTime 3s).
+func PauseSchedule(failover time.Duration) []Step {
+	s := make([]Step, 4)
+	for i := range s {
+		s[i] = Step{Kind: KindStop, Hold: failover + failover/2}
+	}
+	return s
+}
+
 // FullSchedule is the schedule `make chaos` runs (about five minutes with
 // FailoverTime 3s): every kind of fault, most of them twice, with pauses
 // of 1.5 and 3 failover times and kills restarted at once and late.

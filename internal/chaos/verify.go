@@ -229,7 +229,8 @@ func cmpPos(a, b string) int {
 //     once; each processing after the first counts. It is "in a fault's
 //     window" when the earlier processing was by a process that a fault
 //     then hit (kill, stop, terminate) and the later one came after that
-//     fault; "below checkpoint" when a checkpoint at or past the record had
+//     fault, or when the later one was by a process stopped before it (a
+//     paused process processing on after it resumed); "below checkpoint" when a checkpoint at or past the record had
 //     been acknowledged (its call returned ok) before the re-processing
 //     sequence was initialized: at-least-once delivery allows re-delivery
 //     after the last checkpoint only, so that one is a violation.
@@ -373,16 +374,29 @@ func Verify(in Input) *Report {
 				r.violate("duplicate-below-checkpoint", "shard %s record %s re-processed by %s (sequence initialized at %s) after checkpoint %s was acknowledged", later.Shard, later.Pos, later.s.proc.Name, later.s.start, ack)
 				continue
 			}
-			attributed := false
+			// The fault whose window it falls in: one that hit the first
+			// processor's process between the two processings (its
+			// uncheckpointed work is delivered again), else the last
+			// pause of the second processor's process before it (a
+			// paused process that processed on after resuming).
+			var win *Fault
 			for _, f := range hits[first.s.proc.Name] {
 				if first.T <= f.At && f.At <= later.T {
-					r.DuplicatesInWindow++
-					faultReports[faultIdx[f.N]].Duplicates++
-					attributed = true
+					win = &f
 					break
 				}
 			}
-			if !attributed {
+			if win == nil {
+				for _, f := range hits[later.s.proc.Name] {
+					if f.Kind == KindStop && f.At <= later.T {
+						win = &f
+					}
+				}
+			}
+			if win != nil {
+				r.DuplicatesInWindow++
+				faultReports[faultIdx[win.N]].Duplicates++
+			} else {
 				r.DuplicatesOther++
 			}
 		}

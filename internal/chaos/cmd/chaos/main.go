@@ -29,7 +29,7 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	var (
-		schedule = flag.String("schedule", "full", "full (about five minutes) or short (about a minute)")
+		schedule = flag.String("schedule", "full", "full (about five minutes), short (about a minute) or pauses (four SIGSTOPs, about 40s)")
 		failover = flag.Duration("failover", 3*time.Second, "the workers' FailoverTime")
 		workers  = flag.Int("workers", 0, "workers at the start (default 4 for full, 3 for short)")
 		shards   = flag.Int("shards", 0, "shards at the start (default 6 for full, 4 for short)")
@@ -53,8 +53,10 @@ func run() int {
 		opts.Schedule, opts.Workers, opts.Shards = chaos.FullSchedule(*failover), 4, 6
 	case "short":
 		opts.Schedule, opts.Workers, opts.Shards = chaos.ShortSchedule(*failover), 3, 4
+	case "pauses":
+		opts.Schedule, opts.Workers, opts.Shards = chaos.PauseSchedule(*failover), 3, 4
 	default:
-		fmt.Fprintf(os.Stderr, "chaos: -schedule %q is neither full nor short\n", *schedule)
+		fmt.Fprintf(os.Stderr, "chaos: -schedule %q is not full, short or pauses\n", *schedule)
 		return 2
 	}
 	if *workers > 0 {
