@@ -1,0 +1,71 @@
+package main
+
+import "time"
+
+// The multi-process chaos suite (internal/chaos) kills these: worker
+// processes against the emulators, paused with SIGSTOP for longer than
+// the failover time.
+func init() {
+	table = append(table, mutant{
+		Name: "late-heartbeat-cancels-fencing",
+		Breaks: "a worker paused past its fencing deadline (SIGSTOP, a long GC) fences before its next heartbeat can succeed; " +
+			"here no deadline check before or after the call and no fencing timer during it, the bug issue 16 found with real processes",
+		File: "internal/session/session.go",
+		Old: `	s.fenceIfLate()
+	sent := time.Now()
+	// A heartbeat that lands after the deadline is worthless to the
+	// fencing argument's T; bound the call so it cannot hang.
+	callCtx, cancel := context.WithTimeout(ctx, s.cfg.FailoverTime)
+	defer cancel()
+	// The loop's fencing timer does not run while this call is in flight,
+	// and a stalled call (a DynamoDB partition, a hung connection) may
+	// return only at its timeout, long after the leader gave the leases
+	// away: fence at the deadline itself, from a timer of the call's own.
+	s.mu.Lock()
+	untilFence := time.Until(s.deadline())
+	s.mu.Unlock()
+	fenced := make(chan struct{})
+	fenceDuring := time.AfterFunc(max(untilFence, 0), func() {
+		defer close(fenced)
+		s.setFenced()
+	})
+	rec, err := s.cfg.Store.Heartbeat(callCtx, r)
+	if !fenceDuring.Stop() {
+		<-fenced // fencing completes (processors stopped) before anything below
+	}
+	if err != nil {
+		return err
+	}
+	s.fenceIfLate() // the call may have outlasted the deadline
+`,
+		New: `	sent := time.Now()
+	// A heartbeat that lands after the deadline is worthless to the
+	// fencing argument's T; bound the call so it cannot hang.
+	callCtx, cancel := context.WithTimeout(ctx, s.cfg.FailoverTime)
+	defer cancel()
+	// The loop's fencing timer does not run while this call is in flight,
+	// and a stalled call (a DynamoDB partition, a hung connection) may
+	// return only at its timeout, long after the leader gave the leases
+	// away: fence at the deadline itself, from a timer of the call's own.
+	s.mu.Lock()
+	untilFence := time.Until(s.deadline())
+	s.mu.Unlock()
+	fenced := make(chan struct{})
+	fenceDuring := time.AfterFunc(max(untilFence, 0)+time.Hour, func() {
+		defer close(fenced)
+		s.setFenced()
+	})
+	rec, err := s.cfg.Store.Heartbeat(callCtx, r)
+	if !fenceDuring.Stop() {
+		<-fenced // fencing completes (processors stopped) before anything below
+	}
+	if err != nil {
+		return err
+	}
+`,
+		Pkgs:      []string{"./internal/chaos"},
+		Run:       "^TestChaosShortSchedule$",
+		Timeout:   5 * time.Minute,
+		Emulators: true,
+	})
+}
