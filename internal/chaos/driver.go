@@ -484,13 +484,20 @@ func (d *driver) listShards(ctx context.Context) ([]ktypes.Shard, error) {
 	}
 }
 
-// pickTarget chooses a live worker that holds at least one shard, at
-// random (seeded); "" if none does.
-func (d *driver) pickTarget() (string, int) {
+// pickTarget chooses a live worker that holds at least one shard (with
+// most, the one holding the most shards) at random (seeded); "" if none
+// does.
+func (d *driver) pickTarget(most bool) (string, int) {
 	open := d.openSequences()
+	least := 1
+	if most {
+		for _, shards := range open {
+			least = max(least, len(shards))
+		}
+	}
 	var ids []string
 	for w, shards := range open {
-		if len(shards) > 0 {
+		if len(shards) >= least {
 			ids = append(ids, w)
 		}
 	}
@@ -513,7 +520,9 @@ func (d *driver) apply(ctx context.Context, n int, step Step) error {
 	f := Fault{N: n, Kind: step.Kind}
 	switch step.Kind {
 	case KindKill, KindStop, KindTermRestart:
-		w, held := d.pickTarget()
+		// A pause hits the worker holding the most shards: each is a
+		// chance for a worker that failed to fence to process on.
+		w, held := d.pickTarget(step.Kind == KindStop)
 		if w == "" {
 			d.logf("step %d %s: no worker holds a shard; skipped", n, step.Kind)
 			return nil

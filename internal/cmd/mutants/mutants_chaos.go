@@ -64,7 +64,7 @@ func init() {
 	}
 `,
 		Pkgs:      []string{"./internal/chaos"},
-		Run:       "^TestChaosShortSchedule$",
+		Run:       "^TestChaos(ShortSchedule|Pauses)$",
 		Timeout:   5 * time.Minute,
 		Emulators: true,
 	})
