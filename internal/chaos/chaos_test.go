@@ -4,6 +4,8 @@ package chaos
 
 import (
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +47,8 @@ func runChaos(t *testing.T, schedule []Step) {
 		}
 		os.RemoveAll(dir)
 	})
+	// Progress lines are kept for the end, and streamed with -v.
+	progress := &logBuffer{t: t, stream: testing.Verbose()}
 	bin, err := BuildWorker(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -54,19 +58,19 @@ func runChaos(t *testing.T, schedule []Step) {
 		Schedule: schedule, FailoverTime: chaosFailover,
 		Workers: 3, Shards: 4, Seed: time.Now().UnixNano() % 1000,
 		Timeout: 4 * time.Minute,
-		Log:     testWriter{t},
+		Log:     progress,
 	})
 	if err != nil {
 		keep = true
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, progress)
 	}
-	for _, l := range rep.Lines() {
-		t.Log(l)
-	}
+	// The verdict first (the mutants tool quotes a failed test's first
+	// message), then how the run went.
 	if f := rep.Failures(); len(f) > 0 {
 		keep = true
 		t.Errorf("the chaos run found: %v", f)
 	}
+	t.Logf("run:\n%s\nreport:\n%s", progress, rep)
 	// The run must have exercised what it claims to.
 	if rep.Produced == 0 || rep.Processed < rep.Produced {
 		t.Errorf("produced %d, processed %d: the run did not carry records through", rep.Produced, rep.Processed)
@@ -82,9 +86,27 @@ func runChaos(t *testing.T, schedule []Step) {
 	}
 }
 
-type testWriter struct{ t *testing.T }
+// logBuffer keeps the progress lines of a run, and passes each to t.Log
+// as well when stream is set.
+type logBuffer struct {
+	t      *testing.T
+	stream bool
+	mu     sync.Mutex
+	b      strings.Builder
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(string(p[:len(p)-min(1, len(p))]))
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Write(p)
+	if l.stream {
+		l.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
 	return len(p), nil
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
