@@ -114,9 +114,18 @@ func PauseSchedule(failover time.Duration) []Step {
 }
 
 // FullSchedule is the schedule `make chaos` runs (about five minutes with
-// FailoverTime 3s): every kind of fault, most of them twice, with pauses
-// of 1.5 and 3 failover times and kills restarted at once and late.
+// FailoverTime 3s): three rounds of every kind of fault, most of them
+// twice a round, with pauses from 1.3 to 3 failover times and kills
+// restarted at once and late.
 func FullSchedule(failover time.Duration) []Step {
+	var s []Step
+	for range 3 {
+		s = append(s, fullRound(failover)...)
+	}
+	return s
+}
+
+func fullRound(failover time.Duration) []Step {
 	return []Step{
 		{Kind: KindKill, Hold: failover + time.Second},
 		{Kind: KindStop, Hold: failover + failover/2},

@@ -257,8 +257,9 @@ func cmpPos(a, b string) int {
 //   - Stall of a fault: the longest, over the shards it moved, time from
 //     the fault to that shard's next record processed by another process
 //     (kill, stop, terminate: the shards the target held; split, merge:
-//     the children, from the reshard; join: for each shard the joiner took,
-//     from the shard's last record elsewhere to the joiner's first).
+//     the children, from the reshard; join: for each shard the joiner took
+//     from another worker before the next fault, from the shard's last
+//     record elsewhere, or the join if later, to the joiner's first).
 func Verify(in Input) *Report {
 	r := &Report{Produced: len(in.Produced), Processes: len(in.Processes)}
 
@@ -627,18 +628,28 @@ func Verify(in Input) *Report {
 				stall(c, f.At, "")
 			}
 		case KindJoin:
+			// The shards the joiner took from others before the next
+			// fault: from the last record elsewhere to its first.
+			next := int64(1<<63 - 1)
+			for _, g := range in.Faults {
+				if g.At > f.At {
+					next = min(next, g.At)
+				}
+			}
 			for _, s := range seqs {
-				if s.proc.Name != f.Target || len(s.recs) == 0 {
+				if s.proc.Name != f.Target || len(s.recs) == 0 || s.initT >= next {
 					continue
 				}
-				fr.Moved++
-				lastElsewhere := f.At
+				lastElsewhere, moved := f.At, false
 				for _, o := range byShard[s.shard] {
 					if o.proc.Name != f.Target && o.firstRec < s.firstRec {
-						lastElsewhere = max(lastElsewhere, min(o.lastRec, s.firstRec))
+						lastElsewhere, moved = max(lastElsewhere, min(o.lastRec, s.firstRec)), true
 					}
 				}
-				fr.Stall = max(fr.Stall, time.Duration(s.firstRec-lastElsewhere))
+				if moved {
+					fr.Moved++
+					fr.Stall = max(fr.Stall, time.Duration(s.firstRec-lastElsewhere))
+				}
 			}
 		}
 	}
