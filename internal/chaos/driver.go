@@ -579,7 +579,13 @@ func (d *driver) apply(ctx context.Context, n int, step Step) error {
 		}
 		f.Target = p.name
 		d.record(f)
-		d.logf("step %d: %s joined", n, p.name)
+		// The planner gives a joiner leases once the fleet is measured
+		// unbalanced: wait (bounded) for its first record.
+		if took, ok := d.awaitFirstRecord(ctx, p, d.opts.SettleTimeout); ok {
+			d.logf("step %d: %s joined; its first record after %.1fs", n, p.name, took.Seconds())
+		} else {
+			d.logf("step %d: %s joined; no shard within %v", n, p.name, d.opts.SettleTimeout)
+		}
 	case KindSplit, KindMerge:
 		shards, err := d.listShards(ctx)
 		if err != nil {
@@ -622,6 +628,26 @@ func (d *driver) apply(ctx context.Context, n int, step Step) error {
 		return fmt.Errorf("unknown step kind %q", step.Kind)
 	}
 	return nil
+}
+
+// awaitFirstRecord waits for p's first processed record, for at most
+// limit.
+func (d *driver) awaitFirstRecord(ctx context.Context, p *proc, limit time.Duration) (time.Duration, bool) {
+	began := Now()
+	deadline := time.Now().Add(limit)
+	for ctx.Err() == nil && time.Now().Before(deadline) {
+		d.refresh()
+		d.mu.Lock()
+		for _, ev := range p.events {
+			if ev.Kind == 'R' {
+				d.mu.Unlock()
+				return time.Duration(ev.T - began), true
+			}
+		}
+		d.mu.Unlock()
+		sleep(ctx, 100*time.Millisecond)
+	}
+	return 0, false
 }
 
 func (d *driver) awaitActive(ctx context.Context) error {
