@@ -189,3 +189,43 @@ func TestJournalRoundTrip(t *testing.T) {
 	}
 	must(j.Close())
 }
+
+// A paused process that processes on after resuming: its re-processing
+// falls in the pause's window, and its overlap with the new owner fails
+// the run.
+func TestVerifyPausedProcessProcessingOn(t *testing.T) {
+	w := clean()
+	w.in.Faults = []Fault{{N: 1, Kind: KindStop, At: 25 * ms, Until: 4500 * ms, Target: "w1#1"}}
+	p := &w.in.Processes[0]
+	p.Events = append(p.Events, Event{Kind: 'R', T: 4610 * ms, N: 1, Shard: "sh0", Pos: s(5), Key: "b", Counter: 3})
+	r := Verify(w.in)
+	if r.ConcurrentOutside != 1 || len(r.Failures()) != 1 {
+		t.Errorf("concurrent outside the window %d, failures %v; want 1 and one failure", r.ConcurrentOutside, r.Failures())
+	}
+	// 3 and 4 re-processed by w2 (w1 processed them before the pause),
+	// 5 re-processed by w1 after it resumed: all three in the window.
+	if r.Duplicates != 3 || r.DuplicatesInWindow != 3 || r.Faults[0].Duplicates != 3 {
+		t.Errorf("duplicates %d, in the window %d, of the pause %d; want 3, 3, 3\n%s", r.Duplicates, r.DuplicatesInWindow, r.Faults[0].Duplicates, r)
+	}
+}
+
+// A join's stall is the gap in each shard it took from another worker.
+func TestVerifyStallOfAJoin(t *testing.T) {
+	w := clean()
+	w.in.Faults = append(w.in.Faults, Fault{N: 2, Kind: KindJoin, At: 4500 * ms, Target: "w3#1"})
+	w.in.Produced = append(w.in.Produced, Produced{Key: "a", Counter: 4, Shard: "sh0", Seq: s(7)})
+	w.in.Processes[1].Events = append(w.in.Processes[1].Events, Event{Kind: 'E', T: 5000 * ms, N: 1, Shard: "sh0", What: "shutdown"})
+	w.in.Processes = append(w.in.Processes, Process{Name: "w3#1", Events: []Event{
+		{Kind: 'I', T: 5100 * ms, N: 1, Shard: "sh0", Pos: s(6)},
+		{Kind: 'R', T: 5250 * ms, N: 1, Shard: "sh0", Pos: s(7), Key: "a", Counter: 4},
+	}})
+	r := Verify(w.in)
+	if f := r.Failures(); len(f) > 0 {
+		t.Fatalf("failures: %v\n%s", f, r)
+	}
+	// w2's last record was at 4.01 s, before the join at 4.5 s: the gap
+	// counts from the join.
+	if got := r.Faults[1]; got.Moved != 1 || got.Stall != 750*time.Millisecond {
+		t.Errorf("join: moved %d, stall %v; want 1, 750ms", got.Moved, got.Stall)
+	}
+}

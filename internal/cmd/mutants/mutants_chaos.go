@@ -2,9 +2,9 @@ package main
 
 import "time"
 
-// The multi-process chaos suite (internal/chaos) kills these: worker
-// processes against the emulators, paused with SIGSTOP for longer than
-// the failover time.
+// Mutants of what the multi-process chaos suite (internal/chaos) found:
+// worker processes against the emulators, paused with SIGSTOP for longer
+// than the failover time.
 func init() {
 	table = append(table, mutant{
 		Name: "late-heartbeat-cancels-fencing",
@@ -67,5 +67,33 @@ func init() {
 		Run:       "^TestChaos(ShortSchedule|Pauses)$",
 		Timeout:   5 * time.Minute,
 		Emulators: true,
+	}, mutant{
+		// Found by the chaos suite (a paused candidate took over and
+		// moved a live worker's leases); the in-memory test kills it
+		// deterministically.
+		Name:   "observation-stamped-before-read",
+		Breaks: "the leader stamps a reading of the worker table with the time it arrived, so a slow read (or a pause) never ages a heartbeat and a live, unfenced worker keeps its leases",
+		File:   "internal/coordinator/coordinator.go",
+		Old: `func (c *Coordinator) lead(ctx context.Context, force bool) error {
+	ws, err := c.cfg.Workers.List(ctx)
+	if err != nil {
+		return err
+	}
+	// The readings are stamped when they arrived, never earlier: a
+	// heartbeat in them may have been sent at any moment before that, so
+	// a stamp taken before a slow read (or before a pause of this
+	// process) would age it by the read's duration, and a live worker
+	// that has not fenced would be declared dead.
+	now := time.Now()
+`,
+		New: `func (c *Coordinator) lead(ctx context.Context, force bool) error {
+	now := time.Now()
+	ws, err := c.cfg.Workers.List(ctx)
+	if err != nil {
+		return err
+	}
+`,
+		Pkgs: []string{"./internal/coordinator"},
+		Run:  "^TestSlowWorkerReadDoesNotAgeHeartbeats$",
 	})
 }

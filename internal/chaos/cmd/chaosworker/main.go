@@ -112,6 +112,12 @@ func (p *processor) Initialize(_ context.Context, in consumer.InitializationInpu
 
 func (p *processor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
 	t := chaos.Now()
+	// A processor that honours its context: once the worker fenced itself
+	// (or the lease moved), the batch is not processed. The stamp comes
+	// first: a record stamped t was still allowed at some moment after t.
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
 	recs := make([]chaos.Processed, 0, len(in.Records))
 	for i := range in.Records {
 		r := &in.Records[i]
