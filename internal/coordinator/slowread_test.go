@@ -126,3 +126,112 @@ func TestSlowWorkerReadDoesNotAgeHeartbeats(t *testing.T) {
 		}
 	})
 }
+
+// stallingLeaderItem holds the next GetLeader for a while.
+type stallingLeaderItem struct {
+	leases.CoordinatorStore
+	stall atomic.Int64
+}
+
+func (s *stallingLeaderItem) GetLeader(ctx context.Context) (leases.LeaderRecord, error) {
+	if d := time.Duration(s.stall.Swap(0)); d > 0 {
+		time.Sleep(d)
+	}
+	return s.CoordinatorStore.GetLeader(ctx)
+}
+
+// TestSlowElectionReadDoesNotAgeTheLeader: a candidate stamps its reading
+// of the leader's heartbeat when the reading arrived. Stamped before a
+// slow read of the leader item (or a pause of the candidate: the chaos
+// suite's case), a heartbeat the leader sent meanwhile looks older, the
+// candidate takes over early and, with that evidence, moves the old
+// leader's leases before the old leader fenced itself.
+func TestSlowElectionReadDoesNotAgeTheLeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const (
+			failover = 10 * time.Second
+			margin   = failover / 5
+			scan     = failover / 10
+		)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		st := leases.NewMemoryStores()
+		item := &stallingLeaderItem{CoordinatorStore: st.Coordinator}
+		// The leader L heartbeats by hand and holds one lease.
+		l, err := st.Workers.Register(ctx, leases.WorkerRecord{ID: "L", SessionID: "sL", LeaseThroughput: map[string]float64{"shard-L": 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Coordinator.ClaimLeader(ctx, 0, "L", "sL"); err != nil {
+			t.Fatal(err)
+		}
+		beat := func() time.Time {
+			sent := time.Now()
+			if l, err = st.Workers.Heartbeat(ctx, l); err != nil {
+				t.Fatal(err)
+			}
+			return sent
+		}
+		if _, err := st.Leases.Create(ctx, leases.Lease{Key: "shard-L", Owner: "L", Checkpoint: consumer.TrimHorizon}); err != nil {
+			t.Fatal(err)
+		}
+		cand, err := session.StartSession(ctx, session.SessionConfig{
+			Store: st.Workers, WorkerID: "c", FailoverTime: failover, HeartbeatInterval: failover / 2, FenceMargin: margin,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cand.Close(context.Background())
+		c, err := NewCoordinator(CoordinatorConfig{
+			WorkerID: "c", Session: cand,
+			Leases: st.Leases, Workers: st.Workers, Coordinator: item,
+			FailoverTime: failover, ScanInterval: scan, AssignmentInterval: failover / 2,
+			HandoffTimeout: failover, BalanceEvery: 3,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); c.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+
+		for range 4 {
+			time.Sleep(failover / 4)
+			beat()
+		}
+		if c.IsLeader() {
+			t.Fatal("the candidate took over from a heartbeating leader")
+		}
+		// The candidate's next read of the leader item is held up for
+		// 6 s; L heartbeats 5 s in, then falls silent. L fences at that
+		// heartbeat + failover - margin: its lease must stay until then.
+		item.stall.Store(int64(6 * time.Second))
+		time.Sleep(5 * time.Second)
+		last := beat()
+		for time.Now().Before(last.Add(failover - margin)) {
+			got, err := st.Leases.Get(ctx, "shard-L")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Owner != "L" {
+				t.Fatalf("%v after L's last heartbeat (it fences only at %v) its lease moved to %q (candidate leader: %v)",
+					time.Since(last), failover-margin, got.Owner, c.IsLeader())
+			}
+			time.Sleep(scan / 2)
+		}
+		// Silent for good, L loses leadership and its lease.
+		for i := 0; ; i++ {
+			got, err := st.Leases.Get(ctx, "shard-L")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Owner != "L" && c.IsLeader() {
+				break
+			}
+			if i > 200 {
+				t.Fatalf("%v after L's last heartbeat: lease owner %q, candidate leader %v", time.Since(last), got.Owner, c.IsLeader())
+			}
+			time.Sleep(scan)
+		}
+	})
+}

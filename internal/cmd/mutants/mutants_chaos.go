@@ -95,5 +95,74 @@ func init() {
 `,
 		Pkgs: []string{"./internal/coordinator"},
 		Run:  "^TestSlowWorkerReadDoesNotAgeHeartbeats$",
+	}, mutant{
+		Name:   "election-stamped-before-read",
+		Breaks: "a candidate stamps its reading of the leader's heartbeat with the time it arrived, so a slow election read (or a pause) never makes a live leader look dead and its leases move before it fenced",
+		File:   "internal/coordinator/coordinator.go",
+		Old: `	rec, err := c.cfg.Coordinator.GetLeader(ctx)
+	if err != nil {
+		return err
+	}
+	c.rec = rec
+	lostClaim := c.lostClaim
+	c.lostClaim = nil
+	mySession := c.cfg.Session.ID()
+	switch {
+	case rec.Leader == c.cfg.WorkerID && rec.SessionID == mySession:
+		if lostClaim != nil && !c.leader.Load() {
+			// Our last claim failed, yet the item names this session:
+			// the write happened and only its response was lost. Take
+			// over as a successful claim does, keeping the evidence
+			// about the previous leader (without it, the dead leader's
+			// leases wait another failover time).
+			c.becomeLeader(rec, *lostClaim, "claimed (response lost)")
+			return nil
+		}
+		c.setLeader(true)
+		return nil
+	case rec.Leader == "" || rec.Leader == c.cfg.WorkerID:
+		// Free, or held by an earlier incarnation of this worker id.
+		return c.claim(ctx, rec, "leadership free")
+	}
+	c.setLeader(false)
+	// Watch the leader's worker record: its heartbeat is the leader's
+	// liveness, so leadership costs no writes of its own.
+	w, err := c.cfg.Workers.Get(ctx, rec.Leader)
+	now := time.Now() // when the reading arrived (see lead)
+`,
+		New: `	stamp := time.Now()
+	rec, err := c.cfg.Coordinator.GetLeader(ctx)
+	if err != nil {
+		return err
+	}
+	c.rec = rec
+	lostClaim := c.lostClaim
+	c.lostClaim = nil
+	mySession := c.cfg.Session.ID()
+	switch {
+	case rec.Leader == c.cfg.WorkerID && rec.SessionID == mySession:
+		if lostClaim != nil && !c.leader.Load() {
+			// Our last claim failed, yet the item names this session:
+			// the write happened and only its response was lost. Take
+			// over as a successful claim does, keeping the evidence
+			// about the previous leader (without it, the dead leader's
+			// leases wait another failover time).
+			c.becomeLeader(rec, *lostClaim, "claimed (response lost)")
+			return nil
+		}
+		c.setLeader(true)
+		return nil
+	case rec.Leader == "" || rec.Leader == c.cfg.WorkerID:
+		// Free, or held by an earlier incarnation of this worker id.
+		return c.claim(ctx, rec, "leadership free")
+	}
+	c.setLeader(false)
+	// Watch the leader's worker record: its heartbeat is the leader's
+	// liveness, so leadership costs no writes of its own.
+	w, err := c.cfg.Workers.Get(ctx, rec.Leader)
+	now := stamp
+`,
+		Pkgs: []string{"./internal/coordinator"},
+		Run:  "^TestSlowElectionReadDoesNotAgeTheLeader$",
 	})
 }
