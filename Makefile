@@ -12,6 +12,10 @@
 #   make mutants break each safety property on purpose in a scratch copy
 #                (internal/cmd/mutants) and check a test fails; not part
 #                of make test; MUTANTSFLAGS='-run NAME' picks mutants
+#   make chaos   the multi-process chaos suite's full schedule (about five
+#                minutes): worker processes killed, paused, restarted and
+#                joined while the stream is split and merged; key=value
+#                figures; CHAOSFLAGS='-seed N' (make test runs a short one)
 #   make staticcheck  staticcheck (pinned version, fetched by go run)
 #   make vet / make fmt / make deps / make clean
 
@@ -34,6 +38,7 @@ TEST_TIMEOUT ?= 45m
 DEMOFLAGS    ?=
 BENCHFLAGS   ?=
 MUTANTSFLAGS ?=
+CHAOSFLAGS   ?=
 
 # Packages with assembly (internal/b64, internal/md5x) and the packages that
 # use them: built with -tags purego they must compile no .s file and pass
@@ -54,7 +59,7 @@ NODE_STAMP := emulators/node_modules/.package-lock.json
 # Go files to gofmt: everything but installed npm packages and test data.
 FIND_GO := find . -name '*.go' -not -path './emulators/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*' -print0
 
-.PHONY: deps tools test demo bench mutants vet staticcheck fmt fmt-check clean
+.PHONY: deps tools test demo bench mutants chaos vet staticcheck fmt fmt-check clean
 
 deps: $(NODE_STAMP)
 	$(GO) mod download
@@ -86,10 +91,14 @@ demo: deps tools
 bench: deps tools
 	$(WITHEMULATORS) -kinesalite -- $(GO) run ./internal/cmd/bench $(BENCHFLAGS)
 
-# Each mutant runs only its own tests; the operator command's
-# (cmd/shardwise) need the DynamoDB emulator, so the run has emulators.
+# Each mutant runs only its own tests. The operator command's
+# (cmd/shardwise) need the DynamoDB emulator, so the run has emulators;
+# those the chaos suite kills start emulators of their own.
 mutants: deps tools
 	$(WITHEMULATORS) -- $(GO) run ./internal/cmd/mutants $(MUTANTSFLAGS)
+
+chaos: deps tools
+	$(WITHEMULATORS) -- $(GO) run ./internal/chaos/cmd/chaos $(CHAOSFLAGS)
 
 # go vet, plus go vet -tags purego of PUREGO_PKGS and a check that the
 # purego build of those packages holds no assembly.

@@ -29,7 +29,7 @@ func (f sourceFile) public() bool {
 // (emulator harness, test servers, commands), whose errors never reach a
 // library user.
 func (f sourceFile) tooling() bool {
-	for _, p := range []string{"internal/emulator/", "internal/cmd/", "internal/kinesisserver/", "internal/scenario/", "internal/leakcheck/", "examples/"} {
+	for _, p := range []string{"internal/emulator/", "internal/cmd/", "internal/kinesisserver/", "internal/scenario/", "internal/leakcheck/", "internal/chaos/", "examples/"} {
 		if strings.HasPrefix(f.rel, p) {
 			return true
 		}

@@ -237,7 +237,6 @@ func (c *Coordinator) tick(ctx context.Context, force bool) {
 // earlier incarnation of this worker, or held by a leader whose heartbeat
 // has not changed for the failover time.
 func (c *Coordinator) elect(ctx context.Context) error {
-	now := time.Now()
 	if c.cfg.Session.Fence() != nil {
 		// A fenced worker may not lead: it cannot prove it is alive, and
 		// others will take over once its heartbeat has stood still.
@@ -275,6 +274,7 @@ func (c *Coordinator) elect(ctx context.Context) error {
 	// Watch the leader's worker record: its heartbeat is the leader's
 	// liveness, so leadership costs no writes of its own.
 	w, err := c.cfg.Workers.Get(ctx, rec.Leader)
+	now := time.Now() // when the reading arrived (see lead)
 	if errors.Is(err, leases.ErrNotFound) || (err == nil && w.SessionID != rec.SessionID) {
 		// The leader deregistered (it shut down) or restarted as a new
 		// session that does not lead: nobody is leading.
@@ -335,11 +335,16 @@ func (c *Coordinator) setLeader(v bool) {
 // lead reads the worker table and, when workers died or appeared, when a
 // run is due or forced, reads the leases, plans and writes the moves.
 func (c *Coordinator) lead(ctx context.Context, force bool) error {
-	now := time.Now()
 	ws, err := c.cfg.Workers.List(ctx)
 	if err != nil {
 		return err
 	}
+	// The readings are stamped when they arrived, never earlier: a
+	// heartbeat in them may have been sent at any moment before that, so
+	// a stamp taken before a slow read (or before a pause of this
+	// process) would age it by the read's duration, and a live worker
+	// that has not fenced would be declared dead.
+	now := time.Now()
 	before := c.aliveSet(now)
 	c.obs.observeAll(now, ws)
 	after := c.aliveSet(now)

@@ -110,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		for _, sel := range selections(selected, *timeout) {
-			res := goTest(scratch, sel.pkgs, sel.run, sel.timeout)
+			res := testIn(scratch, sel.pkgs, sel.run, sel.timeout, sel.emulators)
 			if res.err != nil {
 				fmt.Fprintf(stdout, "BASELINE FAILED  go test -run '%s' %s fails without any mutant (%v):\n%s\n",
 					sel.run, strings.Join(sel.pkgs, " "), res.err, indent(res.output))
@@ -167,7 +167,7 @@ func runMutant(root string, files []string, scratch string, m mutant, defTimeout
 	if res := goTest(scratch, m.Pkgs, "^$", timeout); res.err != nil {
 		return broken, "does not compile: " + firstLine(res.output), res.output
 	}
-	res := goTest(scratch, m.Pkgs, m.Run, timeout)
+	res := testIn(scratch, m.Pkgs, m.Run, timeout, m.Emulators)
 	took := res.took.Round(100 * time.Millisecond).String()
 	switch {
 	case res.err == nil:
@@ -216,16 +216,17 @@ func goCmd() string {
 
 // selection is one distinct set of tests the mutants run.
 type selection struct {
-	pkgs    []string
-	run     string
-	timeout time.Duration
+	pkgs      []string
+	run       string
+	timeout   time.Duration
+	emulators bool
 }
 
 func selections(ms []mutant, defTimeout time.Duration) []selection {
 	var out []selection
 	seen := map[string]bool{}
 	for _, m := range ms {
-		key := m.Run + "\x00" + strings.Join(m.Pkgs, "\x00")
+		key := fmt.Sprint(m.Emulators, "\x00", m.Run, "\x00", strings.Join(m.Pkgs, "\x00"))
 		if seen[key] {
 			continue
 		}
@@ -234,7 +235,7 @@ func selections(ms []mutant, defTimeout time.Duration) []selection {
 		if t == 0 {
 			t = defTimeout
 		}
-		out = append(out, selection{pkgs: m.Pkgs, run: m.Run, timeout: t})
+		out = append(out, selection{pkgs: m.Pkgs, run: m.Run, timeout: t, emulators: m.Emulators})
 	}
 	return out
 }

@@ -16,9 +16,14 @@ type mutant struct {
 	Run  string
 	// Timeout bounds the test run (the -timeout flag's value if zero).
 	Timeout time.Duration
+	// Emulators runs the tests under withemulators (the local Kinesis
+	// and DynamoDB emulators, from the checkout's npm packages): without
+	// them such tests skip and the mutant would survive.
+	Emulators bool
 }
 
-// table is every mutant, grouped by the property they break. Keep Old
+// table is every mutant, grouped by the property they break (and, added
+// by mutants_chaos.go, those the multi-process chaos suite kills). Keep Old
 // texts long enough to be unique and short enough to survive unrelated
 // edits; a STALE entry means the code moved and the patch needs
 // rewriting, not deleting.
