@@ -89,6 +89,11 @@ type Scheduler struct {
 	// (an earlier incarnation's at start, its own after a fence), the
 	// reason logged when they are acquired.
 	resumed map[string]string
+
+	// leaseKBps is each running lease's throughput (KB/s, EMA) as the
+	// last heartbeat computed it; checkpoints write it into the lease
+	// (throughputKBps, for a Java KCL fleet after a rollback).
+	leaseKBps atomic.Pointer[map[string]float64]
 }
 
 // counters are the scheduler's running totals.
@@ -159,6 +164,8 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 			BillingMode:      types.BillingModePayPerRequest,
 			TableWaitTimeout: tableWaitTimeout,
 			Logger:           s.log,
+			Metrics:          s.workerScope,
+			Throughput:       s.leaseThroughput,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("shardwise: lease store: %w", err)
