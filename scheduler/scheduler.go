@@ -90,6 +90,8 @@ type Scheduler struct {
 	// reason logged when they are acquired.
 	resumed map[string]string
 
+	// ddb is the DynamoDB client of the three tables; nil with Stores.
+	ddb awsapi.DynamoDB
 	// leaseKBps is each running lease's throughput (KB/s, EMA) as the
 	// last heartbeat computed it; checkpoints write it into the lease
 	// (throughputKBps, for a Java KCL fleet after a rollback).
@@ -171,6 +173,7 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 			return nil, fmt.Errorf("shardwise: lease store: %w", err)
 		}
 		s.store = st
+		s.ddb = ddb
 		if s.workers, err = ddbstore.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName, tableWaitTimeout); err != nil {
 			return nil, err
 		}
@@ -291,6 +294,9 @@ func (s *Scheduler) start(ctx context.Context) error {
 		if err := t.ensure(ctx); err != nil {
 			return fmt.Errorf("shardwise: table %q: %w", t.name, err)
 		}
+	}
+	if err := s.checkJavaFleet(ctx); err != nil {
+		return err
 	}
 	retry := backoff.Backoff{Base: s.cfg.ThrottleBackoff, Max: s.cfg.ThrottleMaxBackoff}
 	for {

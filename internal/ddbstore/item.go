@@ -341,3 +341,15 @@ func update(set, remove []string) string {
 	}
 	return b.String()
 }
+
+// CheckLeaseItem reports whether a lease-table item is a lease Shardwise
+// can read: nil for a readable lease, an error naming the attribute for
+// one List would skip. Items of other KCL entity types are not leases and
+// return nil. For checks and tools (the Java-fleet report).
+func CheckLeaseItem(item map[string]types.AttributeValue) error {
+	if !isLeaseItem(item) {
+		return nil
+	}
+	_, err := decodeLease(item)
+	return err
+}
