@@ -239,6 +239,9 @@ func TestEmulatorJavaTablesTakenOverAndRolledBack(t *testing.T) {
 		m := hh.sched.leaseKBps.Load()
 		return m != nil && len(*m) == len(shards)
 	})
+	// The checkpoints after it write it.
+	h.put(1000, 200, 50)
+	waitFor(t, time.Minute, "1,200 records", func() bool { return j.count() >= 1200 })
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +280,7 @@ func TestEmulatorJavaTablesTakenOverAndRolledBack(t *testing.T) {
 
 	// A Java worker resumes after each checkpoint (AFTER_SEQUENCE_NUMBER)
 	// and reads exactly the records written since.
-	h.put(1000, 300, 50)
+	h.put(1200, 300, 50)
 	resumed := 0
 	for _, sh := range shards {
 		it, err := h.kc.GetShardIterator(context.Background(), &kinesis.GetShardIteratorInput{StreamName: aws.String(h.stream), ShardId: aws.String(sh),
@@ -291,7 +294,7 @@ func TestEmulatorJavaTablesTakenOverAndRolledBack(t *testing.T) {
 		}
 		for _, r := range out.Records {
 			c, _ := strconv.Atoi(string(r.Data)[strings.IndexByte(string(r.Data), ':')+1:])
-			if c < 1000 {
+			if c < 1200 {
 				t.Errorf("resuming %s at Shardwise's checkpoint re-reads record %q", sh, r.Data)
 			}
 			resumed++
@@ -416,7 +419,8 @@ func TestEmulatorOddLeaseItemSkipped(t *testing.T) {
 	if perShard[shards[0]] != 0 || perShard[shards[1]] == 0 || perShard[shards[2]] == 0 {
 		t.Fatalf("records delivered from the odd lease's shard %s", shards[0])
 	}
-	if n := mem.Sum(metricnames.MetricUnreadableLeaseItems); n < 1 {
+	if n := mem.Sum(metricnames.MetricUnreadableLeaseItems, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
+		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: "sw-1"}); n < 1 {
 		t.Fatalf("%s = %v, want the odd item counted", metricnames.MetricUnreadableLeaseItems, n)
 	}
 	if got := jt.get(jt.leaseTable(), shards[0]); !reflect.DeepEqual(got, odd) {
