@@ -63,7 +63,9 @@ func (f *fakeTables) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 
 var tables = Tables{Leases: "app", WorkerMetrics: "app-WorkerMetricStats", Coordinator: "app-CoordinatorState"}
 
