@@ -118,3 +118,63 @@ func TestParentKeptWhileItsOwnParentRemains(t *testing.T) {
 		t.Fatal("parent may go while a child has no lease")
 	}
 }
+
+// legacyCoordinator is a coordinator store that also holds a leader item
+// of an earlier Shardwise version (see legacy.go).
+type legacyCoordinator struct {
+	leases.CoordinatorStore
+	leader, session string // the legacy item's leader; "" once deleted
+	present         bool
+	calls           int
+}
+
+func (l *legacyCoordinator) RemoveLegacyLeader(ctx context.Context, held func(ctx context.Context, leader, session string) (bool, error)) (bool, error) {
+	l.calls++
+	if !l.present {
+		return false, nil
+	}
+	alive, err := held(ctx, l.leader, l.session)
+	if err != nil || alive {
+		return true, err
+	}
+	l.present = false
+	return false, nil
+}
+
+// TestLegacyLeaderItemRemovedOnceItsLeaderIsGone: the leader deletes the
+// leader item an earlier version left under the Java KCL's key only once
+// the worker session it names is gone, and then stops looking.
+func TestLegacyLeaderItemRemovedOnceItsLeaderIsGone(t *testing.T) {
+	ctx := context.Background()
+	st := leases.NewMemoryStores()
+	for _, w := range []leases.WorkerRecord{{ID: "w1", SessionID: "s1"}, {ID: "old", SessionID: "old-s"}} {
+		if _, err := st.Workers.Register(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lc := &legacyCoordinator{CoordinatorStore: st.Coordinator, leader: "old", session: "old-s", present: true}
+	c, err := NewCoordinator(CoordinatorConfig{
+		WorkerID: "w1", Session: fixedSession{"s1"},
+		Leases: st.Leases, Workers: st.Workers, Coordinator: lc,
+		FailoverTime: 10 * time.Second, ScanInterval: time.Second, AssignmentInterval: 5 * time.Second,
+		HandoffTimeout: 10 * time.Second, BalanceEvery: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.tick(ctx, true)
+	if !c.IsLeader() || !lc.present || lc.calls != 1 {
+		t.Fatalf("with its old leader registered: present %v after %d calls (leader %v)", lc.present, lc.calls, c.IsLeader())
+	}
+	if err := st.Workers.Deregister(ctx, "old", "old-s"); err != nil {
+		t.Fatal(err)
+	}
+	c.tick(ctx, true)
+	if lc.present {
+		t.Fatal("legacy leader item kept after its leader deregistered")
+	}
+	c.tick(ctx, true)
+	if lc.calls != 2 {
+		t.Fatalf("looked %d times; want no look after it was settled", lc.calls)
+	}
+}
