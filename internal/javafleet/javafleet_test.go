@@ -173,6 +173,7 @@ func TestLiveJavaFleetDetected(t *testing.T) {
 		t.Errorf("lock evidence = %+v", e)
 	}
 	out := rep.String()
+	t.Logf("report:\n%s", out)
 	for _, want := range []string{"LIVE", "recordVersionNumber", "java-w1", "leaseCounter", "Migration3.0"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("String() lacks %q:\n%s", want, out)
