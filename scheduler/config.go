@@ -113,8 +113,8 @@ type Config struct {
 	JavaFleetCheckWindow time.Duration
 	// AllowLiveJavaFleet skips that check: the worker starts even while
 	// Java KCL workers run on the same tables, and its leader takes their
-	// leases (a Java worker is never a Shardwise worker, so its leases
-	// count as unowned). Running both at once is not supported; set it
+	// leases (a Java worker is never a Shardwise worker, so the leader
+	// takes their owners for gone). Running both at once is not supported; set it
 	// only when you know the Java workers are gone and the check cannot
 	// tell (a worker-metrics row written by a skewed clock). Default: false.
 	AllowLiveJavaFleet bool
