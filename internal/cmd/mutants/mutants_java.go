@@ -102,4 +102,13 @@ var javaMigrationMutants = []mutant{
 		Pkgs:   []string{"./internal/session"},
 		Run:    "^TestSetDrainingDuringAHeartbeatDoesNotFence$",
 	},
+	{
+		Name:   "empty-kpl-aggregate-dropped",
+		Breaks: "a record of exactly the KPL magic and an empty message's MD5 is delivered as one plain record (as the Java KCL does), not as nothing",
+		File:   "internal/kpl/deaggregate.go",
+		Old:    "return len(data) > len(magic)+md5.Size && [4]byte(data) == magic",
+		New:    "return len(data) >= len(magic)+md5.Size && [4]byte(data) == magic",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestEmptyAggregateIsOnePlainRecord$",
+	},
 }
