@@ -69,9 +69,9 @@ var javaMigrationMutants = []mutant{
 	{
 		Name:   "parent-deleted-before-children-past-trim-horizon",
 		Breaks: "a SHARD_END parent lease is kept until every child has a checkpoint past TRIM_HORIZON/AT_TIMESTAMP (the Java KCL's rule, so a rollback does not re-create and re-read it)",
-		File:   "internal/coordinator/coordinator.go",
+		File:   "internal/coordinator/finished.go",
 		Old:    "if !ok || cl.Checkpoint.IsZero() || cl.Checkpoint.SequenceNumber == consumer.TrimHorizon.SequenceNumber || cl.Checkpoint.SequenceNumber == consumer.AtTimestamp.SequenceNumber {",
-		New:    "if !ok || (cl.Owner == \"\" && !cl.IsFinished()) {",
+		New:    "if !ok || (cl.Owner == \"\" && cl.Checkpoint.SequenceNumber != consumer.ShardEnd.SequenceNumber) {",
 		Pkgs:   []string{"./internal/coordinator"},
 		Run:    "^TestFinishedParentKeptUntilChildrenPastTrimHorizon$",
 	},
