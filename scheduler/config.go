@@ -371,6 +371,9 @@ func (c Config) validate() error {
 	if strings.TrimSpace(c.WorkerID) != c.WorkerID || len(c.WorkerID) > 512 {
 		return bad("WorkerID", "%q must have no surrounding spaces and at most 512 bytes", c.WorkerID)
 	}
+	if c.JavaFleetCheckWindow < 0 {
+		return bad("JavaFleetCheckWindow", "%v is negative", c.JavaFleetCheckWindow)
+	}
 	if c.MaxRecords < 1 || c.MaxRecords > 10000 {
 		return bad("MaxRecords", "%d is outside 1..10000", c.MaxRecords)
 	}
@@ -394,7 +397,6 @@ func (c Config) validate() error {
 		{"ThrottleBackoff", c.ThrottleBackoff},
 		{"ThrottleMaxBackoff", c.ThrottleMaxBackoff},
 		{"ShutdownTimeout", c.ShutdownTimeout},
-		{"JavaFleetCheckWindow", c.JavaFleetCheckWindow},
 	} {
 		if d.v < 0 {
 			return bad(d.name, "%v is negative", d.v)
