@@ -371,9 +371,6 @@ func (c Config) validate() error {
 	if strings.TrimSpace(c.WorkerID) != c.WorkerID || len(c.WorkerID) > 512 {
 		return bad("WorkerID", "%q must have no surrounding spaces and at most 512 bytes", c.WorkerID)
 	}
-	if c.JavaFleetCheckWindow < 0 {
-		return bad("JavaFleetCheckWindow", "%v is negative", c.JavaFleetCheckWindow)
-	}
 	if c.MaxRecords < 1 || c.MaxRecords > 10000 {
 		return bad("MaxRecords", "%d is outside 1..10000", c.MaxRecords)
 	}
@@ -425,6 +422,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxLeasesForWorker < 0 {
 		return bad("MaxLeasesForWorker", "%d is negative", c.MaxLeasesForWorker)
+	}
+	if c.JavaFleetCheckWindow < 0 {
+		return bad("JavaFleetCheckWindow", "%v is negative", c.JavaFleetCheckWindow)
 	}
 	if c.BalanceEvery < 1 {
 		return bad("BalanceEvery", "%d is below 1", c.BalanceEvery)
