@@ -51,7 +51,12 @@
 // hb (N, Heartbeat), ltp (M of N, LeaseThroughput), llg (M of N,
 // LeaseLag, milliseconds) and drn (BOOL, Draining).
 //
+// A row counts as a worker only with sid and hb: rows in another format (a
+// Java KCL worker's) are skipped, never counted, rewritten or deleted.
+//
 // The coordinator-state table (<app>-CoordinatorState, hash key key) holds
-// the LeaderRecord in the item whose key is "Leader": leader (S),
-// sid (S, SessionID) and epoch (N).
+// the LeaderRecord in the item whose key is "ShardwiseLeader": leader (S),
+// sid (S, SessionID) and epoch (N). The Java KCL's items in the same table
+// ("Leader", its lock; "Migration3.0") are never read as Shardwise's or
+// written.
 package leases

@@ -35,6 +35,7 @@
 //	LostLeases                               RenewAllLeases          SUMMARY   Count         leases the worker lost since the previous pass
 //	MaxMillisBehindLatest*                   RenewAllLeases          SUMMARY   Milliseconds  the largest MillisBehindLatest of the worker's shards (last response each), per heartbeat
 //	MaxOldestUncheckpointedRecordAge*        RenewAllLeases          SUMMARY   Milliseconds  the largest OldestUncheckpointedRecordAge of the worker's shards, per heartbeat
+//	UnreadableLeaseItems*                    RenewAllLeases          SUMMARY   Count         lease-table items a listing skipped because an attribute had an unexpected type
 //	TotalLeases                              LeaseAssignmentManager  SUMMARY   Count         leases in the table, per assignment run (leader only)
 //	NumWorkers                               LeaseAssignmentManager  SUMMARY   Count         live workers, per assignment run (leader only)
 //	ExpiredLeases                            LeaseAssignmentManager  SUMMARY   Count         leases held by workers found dead, per run (leader only)

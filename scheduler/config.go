@@ -105,6 +105,25 @@ type Config struct {
 	// ApplicationName + "-CoordinatorState".
 	CoordinatorTableName string
 
+	// JavaFleetCheckWindow is how long a starting worker watches the
+	// tables for a Java KCL fleet still running on them, before it takes
+	// part in anything (see "Moving from the Java KCL" in the README). It
+	// watches only when the tables hold leases owned by workers without a
+	// Shardwise record, or Java worker-metrics rows updated in the last
+	// few minutes; otherwise the check is one read of each table. On
+	// seeing a Java worker alive (its leader lock heartbeated, its
+	// worker-metrics row updated, a lease it owns renewed) Run returns an
+	// error saying what it saw. Only the DynamoDB tables are checked, not
+	// Stores. Default: 12s.
+	JavaFleetCheckWindow time.Duration
+	// AllowLiveJavaFleet skips that check: the worker starts even while
+	// Java KCL workers run on the same tables, and its leader takes their
+	// leases (a Java worker is never a Shardwise worker, so the leader
+	// takes their owners for gone). Running both at once is not supported; set it
+	// only when you know the Java workers are gone and the check cannot
+	// tell (a worker-metrics row written by a skewed clock). Default: false.
+	AllowLiveJavaFleet bool
+
 	// WorkerID identifies this worker in the lease table. It must be
 	// unique among the application's workers and at most 512 bytes.
 	// Default: the host name, a dash and 12 random hex digits.
@@ -324,6 +343,7 @@ func (c Config) withDefaults() Config {
 	setDefault(&c.ThrottleMaxBackoff, 5*time.Second)
 	setDefault(&c.ShutdownTimeout, 30*time.Second)
 	setDefault(&c.StallTimeout, 5*time.Minute)
+	setDefault(&c.JavaFleetCheckWindow, 12*time.Second)
 	return c
 }
 
@@ -441,6 +461,9 @@ func (c Config) validate() error {
 	}
 	if c.MaxLeasesForWorker < 0 {
 		return bad("MaxLeasesForWorker", "%d is negative", c.MaxLeasesForWorker)
+	}
+	if c.JavaFleetCheckWindow < 0 {
+		return bad("JavaFleetCheckWindow", "%v is negative", c.JavaFleetCheckWindow)
 	}
 	if c.BalanceEvery < 1 {
 		return bad("BalanceEvery", "%d is below 1", c.BalanceEvery)

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"time"
 
 	"github.com/shardwise/shardwise/internal/kclschema"
@@ -104,6 +105,20 @@ func (s *Scheduler) fillLoad(r *leases.WorkerRecord) {
 	for k, v := range t.kbps {
 		r.LeaseThroughput[k] = v
 	}
+	kbps := maps.Clone(r.LeaseThroughput)
+	s.leaseKBps.Store(&kbps)
+}
+
+// leaseThroughput is the lease store's Throughput hook: the lease's KB/s
+// as the last heartbeat computed it from the bytes its processor was
+// handed. It takes no lock, so a checkpoint never waits on the scheduler.
+func (s *Scheduler) leaseThroughput(key string) (float64, bool) {
+	m := s.leaseKBps.Load()
+	if m == nil {
+		return 0, false
+	}
+	v, ok := (*m)[key]
+	return v, ok
 }
 
 // loadSignal says what the leader balances this worker on, and why, for

@@ -113,3 +113,20 @@ func TestRecordConverterMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyAggregateIsOnePlainRecord: a record that is exactly the KPL
+// magic and the MD5 of an empty message (20 bytes) is delivered as one
+// plain record, as the Java KCL does, not as nothing.
+func TestEmptyAggregateIsOnePlainRecord(t *testing.T) {
+	empty := kpl.Aggregate(nil)
+	if len(empty) != 20 {
+		t.Fatalf("an aggregate of nothing is %d bytes, want 20", len(empty))
+	}
+	var c recordConverter
+	recs := []types.Record{{SequenceNumber: aws.String("49600000000000000000000000001"), PartitionKey: aws.String("pk"), Data: empty,
+		ApproximateArrivalTimestamp: aws.Time(time.UnixMilli(1e12))}}
+	got, n := c.appendRecords(nil, recs, consumer.ExtendedSequenceNumber{})
+	if len(got) != 1 || got[0].Aggregated || !reflect.DeepEqual(got[0].Data, empty) || got[0].PartitionKey != "pk" || n != 20 {
+		t.Fatalf("empty aggregate delivered as %+v (%d bytes)", got, n)
+	}
+}

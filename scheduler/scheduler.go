@@ -95,6 +95,13 @@ type Scheduler struct {
 	// (an earlier incarnation's at start, its own after a fence), the
 	// reason logged when they are acquired.
 	resumed map[string]string
+
+	// ddb is the DynamoDB client of the three tables; nil with Stores.
+	ddb awsapi.DynamoDB
+	// leaseKBps is each running lease's throughput (KB/s, EMA) as the
+	// last heartbeat computed it; checkpoints write it into the lease
+	// (throughputKBps, for a Java KCL fleet after a rollback).
+	leaseKBps atomic.Pointer[map[string]float64]
 }
 
 // counters are the scheduler's running totals.
@@ -168,11 +175,14 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 			BillingMode:      types.BillingModePayPerRequest,
 			TableWaitTimeout: tableWaitTimeout,
 			Logger:           s.log,
+			Metrics:          s.workerScope,
+			Throughput:       s.leaseThroughput,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("shardwise: lease store: %w", err)
 		}
 		s.store = st
+		s.ddb = ddb
 		if s.workers, err = ddbstore.NewDynamoWorkerStore(ddb, cfg.WorkerMetricsTableName, tableWaitTimeout); err != nil {
 			return nil, err
 		}
@@ -306,6 +316,9 @@ func (s *Scheduler) start(ctx context.Context) error {
 		if err := t.ensure(ctx); err != nil {
 			return fmt.Errorf("shardwise: table %q: %w", t.name, err)
 		}
+	}
+	if err := s.checkJavaFleet(ctx); err != nil {
+		return err
 	}
 	retry := backoff.Backoff{Base: s.cfg.ThrottleBackoff, Max: s.cfg.ThrottleMaxBackoff}
 	for {

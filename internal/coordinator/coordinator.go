@@ -92,6 +92,10 @@ type Coordinator struct {
 
 	mu    sync.Mutex // guards stats
 	stats CoordinatorStats
+
+	// legacySettled (Run goroutine): no leader item of an earlier
+	// Shardwise version is left under the Java KCL's key (legacy.go).
+	legacySettled bool
 }
 
 // CoordinatorStats are the leader's running figures.
@@ -389,6 +393,7 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	moves := balancer.Plan(infos, snap.alive, cfg)
 	applied := c.applyMoves(ctx, snap.byKey, moves)
 	c.housekeeping(ctx, now, snap, moves, applied, expired)
+	c.removeLegacyLeader(ctx)
 	return nil
 }
 
@@ -608,23 +613,18 @@ func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases
 }
 
 // removeFinishedLeases deletes the leases of shards processed to SHARD_END
-// once every child has a lease with an owner: nothing needs the parent any
-// more (a child waits only for parent leases that exist, and shard sync
-// never recreates a lease for a closed shard with a leased descendant), and
-// the lease table stays the size of the live shard graph.
+// by the Java KCL's rule, so a Java fleet rolled back to finds the table
+// as it would have left it: once every child has a lease whose checkpoint
+// is past its start (neither TRIM_HORIZON nor AT_TIMESTAMP) and the
+// lease's own parents are gone. Deleting earlier (say once every child is
+// owned) is harmless to Shardwise, but a Java worker would then re-create
+// the parent and read it again. Nothing needs the parent after that (a
+// child waits only for parent leases that exist, and shard sync never
+// recreates a lease for a closed shard with a leased descendant), and the
+// lease table stays the size of the live shard graph.
 func (c *Coordinator) removeFinishedLeases(ctx context.Context, byKey map[string]leases.Lease) {
 	for key, l := range byKey {
-		if !l.IsFinished() || len(l.ChildShardIDs) == 0 {
-			continue
-		}
-		ready := true
-		for _, child := range l.ChildShardIDs {
-			if cl, ok := byKey[child]; !ok || (cl.Owner == "" && !cl.IsFinished()) {
-				ready = false
-				break
-			}
-		}
-		if !ready {
+		if !l.IsFinished() || len(l.ChildShardIDs) == 0 || !parentMayGo(l, byKey) {
 			continue
 		}
 		if err := c.cfg.Leases.Delete(ctx, key, l.Counter); err != nil {
@@ -633,7 +633,7 @@ func (c *Coordinator) removeFinishedLeases(ctx context.Context, byKey map[string
 			}
 			continue
 		}
-		c.log.Info().Str("lease", key).Str("event", "deleted").Str("reason", "finished and every child started").Strs("children", l.ChildShardIDs).Msg("deleted a finished lease")
+		c.log.Info().Str("lease", key).Str("event", "deleted").Str("reason", "finished and every child checkpointed past its start").Strs("children", l.ChildShardIDs).Msg("deleted a finished lease")
 	}
 }
 

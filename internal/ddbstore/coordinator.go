@@ -18,7 +18,10 @@ import (
 	"github.com/shardwise/shardwise/leases"
 )
 
-// DynamoCoordinatorStore keeps the leader item in DynamoDB.
+// DynamoCoordinatorStore keeps the leader item in DynamoDB, under its own
+// key (kclschema.CoordLeaderKey), never under the Java KCL's "Leader":
+// the coordinator-state table is the Java KCL's too, and its leader lock
+// and migration items stay as Java wrote them.
 type DynamoCoordinatorStore struct {
 	client      awsapi.DynamoDB
 	table       string
@@ -115,4 +118,80 @@ func (s *DynamoCoordinatorStore) ClaimLeader(ctx context.Context, prevEpoch int6
 // the record: every claim and release changes it.
 func (s *DynamoCoordinatorStore) ReleaseLeader(ctx context.Context, rec leases.LeaderRecord) error {
 	return s.put(ctx, rec.Epoch, leases.LeaderRecord{Epoch: rec.Epoch + 1})
+}
+
+// RemoveLegacyLeader deletes the leader item an earlier Shardwise version
+// kept under the Java KCL's key ("Leader"), once held reports that the
+// session it names no longer runs (or it names none): left behind, it
+// would meet a Java fleet after a rollback as a lock item without the lock
+// client's attributes. It reports whether such an item is still there (its
+// leader still runs: look again later). An item there in
+// any other shape (the Java KCL's lock, with ownerName and
+// recordVersionNumber) is never touched: the delete is conditioned on the
+// epoch it read and on the lock attributes being absent.
+func (s *DynamoCoordinatorStore) RemoveLegacyLeader(ctx context.Context, held func(ctx context.Context, leader, session string) (bool, error)) (remaining bool, err error) {
+	key := map[string]types.AttributeValue{kclschema.AttrCoordKey: avS(kclschema.CoordLegacyLeaderKey)}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, s.apiError("GetItem", err)
+	}
+	epoch, leader, session, ok := legacyLeader(out.Item)
+	if !ok {
+		return false, nil
+	}
+	if leader != "" {
+		alive, err := held(ctx, leader, session)
+		if err != nil || alive {
+			return true, err
+		}
+	}
+	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 key,
+		ConditionExpression: aws.String("#e = :e AND attribute_not_exists(#o) AND attribute_not_exists(#r)"),
+		ExpressionAttributeNames: map[string]string{
+			"#e": kclschema.AttrCoordEpoch, "#o": kclschema.AttrLockOwnerName, "#r": kclschema.AttrLockRecordVersion,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":e": &types.AttributeValueMemberN{Value: epoch}},
+	})
+	if awsapi.IsConditionFailed(err) {
+		return true, nil // it changed since it was read: look again later
+	}
+	if err != nil {
+		return true, s.apiError("DeleteItem", err)
+	}
+	return false, nil
+}
+
+// legacyLeader reads an item as the leader item of an earlier Shardwise
+// version: exactly the attributes key, epoch (N) and optionally leader and
+// sid (S). Anything else (the Java KCL's lock item above all) is not one.
+func legacyLeader(item map[string]types.AttributeValue) (epoch, leader, session string, ok bool) {
+	if len(item) == 0 {
+		return "", "", "", false
+	}
+	for name, av := range item {
+		switch name {
+		case kclschema.AttrCoordKey:
+		case kclschema.AttrCoordEpoch:
+			n, isN := av.(*types.AttributeValueMemberN)
+			if !isN {
+				return "", "", "", false
+			}
+			epoch = n.Value
+		case kclschema.AttrCoordLeader, kclschema.AttrCoordSessionID:
+			v, isS := av.(*types.AttributeValueMemberS)
+			if !isS {
+				return "", "", "", false
+			}
+			if name == kclschema.AttrCoordLeader {
+				leader = v.Value
+			} else {
+				session = v.Value
+			}
+		default:
+			return "", "", "", false
+		}
+	}
+	return epoch, leader, session, epoch != ""
 }

@@ -22,6 +22,10 @@ func leaseItem(l leases.Lease) map[string]types.AttributeValue {
 		kclschema.AttrLeaseKey:                     avS(l.Key),
 		kclschema.AttrLeaseCounter:                 avN(l.Counter),
 		kclschema.AttrOwnerSwitchesSinceCheckpoint: avN(l.OwnerSwitchesSinceCheckpoint),
+		// Java KCL 3.5 writes it on every lease it creates; Java's own
+		// readers take an item without it as a lease too, but a table
+		// that also holds other entities is clearer with it.
+		kclschema.AttrEntityType: avS(kclschema.EntityTypeLease),
 	}
 	putS := func(name, v string) {
 		if v != "" {
@@ -96,7 +100,7 @@ func decodeLease(item map[string]types.AttributeValue) (leases.Lease, error) {
 	if p := d.str(kclschema.AttrPendingCheckpoint); p != "" {
 		l.PendingCheckpoint.SequenceNumber = p
 		l.PendingCheckpoint.SubSequenceNumber = d.int(kclschema.AttrPendingCheckpointSubSequenceNumber)
-		l.PendingCheckpointState = d.bytes(kclschema.AttrPendingCheckpointState)
+		l.PendingCheckpointState = d.pendingState()
 	}
 	l.OwnerSwitchesSinceCheckpoint = d.int(kclschema.AttrOwnerSwitchesSinceCheckpoint)
 	l.ParentShardIDs = leaseargs.ShardIDs(d.strSet(kclschema.AttrParentShardID))
@@ -208,6 +212,18 @@ func (d *itemDecoder) bytes(name string) []byte {
 		return nil
 	}
 	return slices.Clone(b.Value)
+}
+
+// pendingState reads pendingCheckpointState. The Java KCL writes it as B
+// when it updates a lease, but its create path writes a number (the
+// checkpoint's sub-sequence number, not the state) in its place: that N
+// carries no application state, so it reads as none rather than failing
+// the whole lease.
+func (d *itemDecoder) pendingState() []byte {
+	if _, ok := d.item[kclschema.AttrPendingCheckpointState].(*types.AttributeValueMemberN); ok {
+		return nil
+	}
+	return d.bytes(kclschema.AttrPendingCheckpointState)
 }
 
 func (d *itemDecoder) strSet(name string) []string {
@@ -324,4 +340,16 @@ func update(set, remove []string) string {
 		b.WriteString(strings.Join(remove, ", "))
 	}
 	return b.String()
+}
+
+// CheckLeaseItem reports whether a lease-table item is a lease Shardwise
+// can read: nil for a readable lease, an error naming the attribute for
+// one List would skip. Items of other KCL entity types are not leases and
+// return nil. For checks and tools (the Java-fleet report).
+func CheckLeaseItem(item map[string]types.AttributeValue) error {
+	if !isLeaseItem(item) {
+		return nil
+	}
+	_, err := decodeLease(item)
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,11 @@ import (
 	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/internal/leaseargs"
+	"github.com/shardwise/shardwise/internal/lograte"
+	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/mscope"
 	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // DynamoConfig configures a DynamoStore.
@@ -44,9 +49,18 @@ type DynamoConfig struct {
 	// TableWaitTimeout bounds EnsureTable, including the wait for a new
 	// table to become ACTIVE. Required.
 	TableWaitTimeout time.Duration
-	// Logger receives table creation and fall-back notices. Default: no
-	// logging (the zero Logger is disabled).
+	// Logger receives table creation and fall-back notices, and (at most
+	// once per item every lograte.Interval) the items List skips. Default:
+	// no logging (the zero Logger is disabled).
 	Logger zerolog.Logger
+	// Throughput, if set, gives a lease's recent throughput in KB/s; each
+	// Checkpoint writes it as the lease's throughputKBps (the figure the
+	// Java KCL's leader balances on), so the figure costs no write of its
+	// own. ok false leaves the attribute as it is. Default: none.
+	Throughput func(leaseKey string) (kbps float64, ok bool)
+	// Metrics, if set, counts the items each List skipped as unreadable
+	// (metricnames.MetricUnreadableLeaseItems). Default: none.
+	Metrics *mscope.Scope
 }
 
 // Validate reports every invalid field of c, naming it.
@@ -120,6 +134,9 @@ type DynamoStore struct {
 	pageSize    int32
 	waitTimeout time.Duration
 	log         zerolog.Logger
+	warn        *lograte.Limiter // unreadable items, one line per item per interval
+	metrics     *mscope.Scope    // nil records nothing
+	leaseKBps   func(string) (float64, bool)
 
 	// pollMin and pollMax bound the interval between DescribeTable polls
 	// while EnsureTable waits; indexRecheck is how often ListKeysByOwner
@@ -160,6 +177,9 @@ func NewDynamoStore(cfg DynamoConfig) (*DynamoStore, error) {
 		pageSize:     cfg.ScanPageSize,
 		waitTimeout:  cfg.TableWaitTimeout,
 		log:          cfg.Logger.With().Str("table", cfg.TableName).Logger(),
+		warn:         lograte.New(lograte.Interval),
+		metrics:      cfg.Metrics,
+		leaseKBps:    cfg.Throughput,
 		pollMin:      tablePollMin,
 		pollMax:      tablePollMax,
 		indexRecheck: 30 * time.Second,
@@ -235,9 +255,14 @@ func (s *DynamoStore) getItem(ctx context.Context, key string) (map[string]types
 	return out.Item, nil
 }
 
-// List implements Store; leases come sorted by key.
+// List implements Store; leases come sorted by key. A lease item it
+// cannot read (an attribute of a type neither Shardwise nor the Java KCL
+// writes there) is skipped, logged and counted, so one odd item cannot
+// stop the other leases from being synced, assigned and processed; the
+// item itself is left as it is.
 func (s *DynamoStore) List(ctx context.Context) ([]leases.Lease, error) {
 	var out []leases.Lease
+	unreadable := 0
 	in := &dynamodb.ScanInput{
 		TableName:      aws.String(s.table),
 		ConsistentRead: aws.Bool(true),
@@ -256,7 +281,9 @@ func (s *DynamoStore) List(ctx context.Context) ([]leases.Lease, error) {
 			}
 			l, err := decodeLease(item)
 			if err != nil {
-				return nil, err
+				unreadable++
+				s.skipUnreadable(item, err)
+				continue
 			}
 			out = append(out, l)
 		}
@@ -265,8 +292,20 @@ func (s *DynamoStore) List(ctx context.Context) ([]leases.Lease, error) {
 		}
 		in.ExclusiveStartKey = page.LastEvaluatedKey
 	}
+	s.metrics.Count(metricnames.MetricUnreadableLeaseItems, int64(unreadable), metrics.LevelSummary)
 	slices.SortFunc(out, func(a, b leases.Lease) int { return cmp.Compare(a.Key, b.Key) })
 	return out, nil
+}
+
+// skipUnreadable logs a lease item List skips, at most once per item
+// every lograte.Interval.
+func (s *DynamoStore) skipUnreadable(item map[string]types.AttributeValue, err error) {
+	key := "?"
+	if k, ok := item[kclschema.AttrLeaseKey].(*types.AttributeValueMemberS); ok {
+		key = k.Value
+	}
+	s.warn.Warn(&s.log, "unreadable:"+key).Err(err).Str("lease", key).
+		Msg("skipping a lease item with an attribute of an unexpected type; the other leases go on (fix or delete the item to have its shard processed)")
 }
 
 // ListKeysByOwner implements Store; keys come sorted. It queries the owner
@@ -509,6 +548,11 @@ func (s *DynamoStore) Checkpoint(ctx context.Context, key, owner string, counter
 		fmt.Sprintf("%s = %s", e.n(kclschema.AttrCheckpoint), e.v(avS(pos.SequenceNumber))),
 		fmt.Sprintf("%s = %s", e.n(kclschema.AttrCheckpointSubSequenceNumber), e.v(avN(pos.SubSequenceNumber))),
 		fmt.Sprintf("%s = %s", e.n(kclschema.AttrOwnerSwitchesSinceCheckpoint), e.v(avN(0))),
+	}
+	if s.leaseKBps != nil {
+		if kbps, ok := s.leaseKBps(key); ok && kbps >= 0 && !math.IsInf(kbps, 0) && !math.IsNaN(kbps) {
+			set = append(set, fmt.Sprintf("%s = %s", e.n(kclschema.AttrThroughputKBps), e.v(avF(kbps))))
+		}
 	}
 	remove := []string{
 		e.n(kclschema.AttrPendingCheckpoint),

@@ -243,6 +243,7 @@ func TestDynamoItemFormat(t *testing.T) {
 		kclschema.AttrParentShardID:                {"SS", "shardId-000000000000"},
 		kclschema.AttrStartingHashKey:              {"S", "0"},
 		kclschema.AttrEndingHashKey:                {"S", "170141183460469231731687303715884105727"},
+		kclschema.AttrEntityType:                   {"S", kclschema.EntityTypeLease},
 	}
 	wantItem(t, "taken lease", rawGet(t, client, table, l.Key), base)
 
@@ -311,6 +312,7 @@ func TestDynamoItemFormat(t *testing.T) {
 		kclschema.AttrCheckpoint:                   {"S", "LATEST"},
 		kclschema.AttrCheckpointSubSequenceNumber:  {"N", "0"},
 		kclschema.AttrThroughputKBps:               {"N", "3.5"},
+		kclschema.AttrEntityType:                   {"S", kclschema.EntityTypeLease},
 	})
 }
 

@@ -112,11 +112,20 @@ func decodeWorker(item map[string]types.AttributeValue) (leases.WorkerRecord, er
 	} else {
 		return r, fmt.Errorf("shardwise: worker item without %s", kclschema.AttrWorkerID)
 	}
-	if s, ok := item[kclschema.AttrSessionID].(*types.AttributeValueMemberS); ok {
+	// Only a row in Shardwise's own format is a Shardwise worker: one
+	// with a session and a heartbeat counter. A Java KCL worker's row in
+	// the same table (wid, lut, sts, opr, ...) has neither; counted as a
+	// worker it would be given leases no process answers to, and since
+	// Remove is conditioned on the session it could never be cleared.
+	if s, ok := item[kclschema.AttrSessionID].(*types.AttributeValueMemberS); ok && s.Value != "" {
 		r.SessionID = s.Value
+	} else {
+		return r, fmt.Errorf("shardwise: worker item %q: %w", r.ID, errForeignWorker)
 	}
 	if f, ok := num(item[kclschema.AttrHeartbeat]); ok {
 		r.Heartbeat = int64(f)
+	} else {
+		return r, fmt.Errorf("shardwise: worker item %q: %w", r.ID, errForeignWorker)
 	}
 	if f, ok := num(item[kclschema.AttrLastUpdate]); ok {
 		r.LastUpdate = time.Unix(int64(f), 0)
@@ -164,6 +173,15 @@ func decodeWorker(item map[string]types.AttributeValue) (leases.WorkerRecord, er
 	return r, nil
 }
 
+// errForeignWorker marks a worker-metrics row Shardwise did not write in
+// its own format (a Java KCL worker's): never a live Shardwise worker,
+// never rewritten or deleted.
+var errForeignWorker = errors.New("shardwise: not a Shardwise worker record (no session and heartbeat attributes; a Java KCL worker's row?)")
+
+// IsForeignWorker reports whether err says a worker row is not in
+// Shardwise's format.
+func IsForeignWorker(err error) bool { return errors.Is(err, errForeignWorker) }
+
 func (s *DynamoWorkerStore) apiError(op string, err error) error {
 	if awsapi.IsAccessDenied(err) {
 		return fmt.Errorf("shardwise: not allowed to call dynamodb:%s on table %q: %w", op, s.table, err)
@@ -176,7 +194,20 @@ func (s *DynamoWorkerStore) Register(ctx context.Context, r leases.WorkerRecord)
 	r = r.Clone()
 	r.Heartbeat = 1
 	r.LastUpdate = time.Now()
-	if _, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: workerItem(r)}); err != nil {
+	// A new session replaces an earlier one of the same id, but never a
+	// row of another format: a Java KCL worker of the same id keeps its
+	// row byte for byte.
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     workerItem(r),
+		ConditionExpression:      aws.String("attribute_not_exists(#wid) OR attribute_exists(#sid)"),
+		ExpressionAttributeNames: map[string]string{"#wid": kclschema.AttrWorkerID, "#sid": kclschema.AttrSessionID},
+	})
+	if awsapi.IsConditionFailed(err) {
+		return leases.WorkerRecord{}, fmt.Errorf("shardwise: worker id %q already has a row in table %q that Shardwise did not write (a Java KCL worker's?); "+
+			"give this worker another WorkerID, or delete that row once the Java workers are stopped: %w", r.ID, s.table, errForeignWorker)
+	}
+	if err != nil {
 		return leases.WorkerRecord{}, s.apiError("PutItem", err)
 	}
 	return r, nil
@@ -222,7 +253,7 @@ func (s *DynamoWorkerStore) List(ctx context.Context) ([]leases.WorkerRecord, er
 		for _, item := range page.Items {
 			r, err := decodeWorker(item)
 			if err != nil {
-				continue // not a worker record of ours: skip, never rewrite
+				continue // not a worker record of ours (a Java KCL worker's): skip, never count or rewrite it
 			}
 			out = append(out, r)
 		}
@@ -261,7 +292,12 @@ func (s *DynamoWorkerStore) Get(ctx context.Context, id string) (leases.WorkerRe
 	if len(out.Item) == 0 {
 		return leases.WorkerRecord{}, leases.ErrNotFound
 	}
-	return decodeWorker(out.Item)
+	r, err := decodeWorker(out.Item)
+	if errors.Is(err, errForeignWorker) {
+		// No Shardwise worker has this id.
+		return leases.WorkerRecord{}, fmt.Errorf("%w: %w", leases.ErrNotFound, err)
+	}
+	return r, err
 }
 
 // Remove implements WorkerStore.

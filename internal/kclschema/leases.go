@@ -23,6 +23,10 @@ const (
 	// EntityTypeLease marks a lease item in a table that also holds other
 	// KCL entities. Items of any other entity type are skipped by List.
 	EntityTypeLease = "LEASE"
+	// Entity types of the Java KCL 3.5's other items in the lease table
+	// (single-table mode): the leader lock and the worker metrics.
+	EntityTypeLeader        = "LEADER"
+	EntityTypeWorkerMetrics = "WORKER_METRIC_STATS"
 
 	// OwnerIndexName is the GSI over (leaseOwner, leaseKey), keys only.
 	OwnerIndexName = "LeaseOwnerToLeaseKeyIndex"

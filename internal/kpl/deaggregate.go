@@ -33,10 +33,16 @@ type SubRecord struct {
 	Data            []byte // aliases the input buffer: NOT copied
 }
 
-// IsAggregated reports whether data starts with the magic and is long
-// enough to hold a digest. It does not check the digest; Deaggregate does.
+// IsAggregated reports whether data starts with the magic and has more
+// than a digest after it. It does not check the digest; Deaggregate does.
+//
+// A record of exactly the magic and 16 bytes (an aggregate of nothing, the
+// MD5 of an empty message) is not an aggregate, as the Java KCL rules: it
+// wants more than the digest after the magic, and passes such a record
+// through as one plain record, so Shardwise delivers it too rather than
+// nothing.
 func IsAggregated(data []byte) bool {
-	return len(data) >= len(magic)+md5.Size && [4]byte(data) == magic
+	return len(data) > len(magic)+md5.Size && [4]byte(data) == magic
 }
 
 // Deaggregate appends the sub-records of the aggregate in data to out and
@@ -54,8 +60,9 @@ func IsAggregated(data []byte) bool {
 // a *CorruptError (matching ErrCorrupt) for a digest mismatch, malformed or
 // truncated protobuf, a missing required field, a table index out of range
 // or an explicit hash key that is not a decimal in [0, 2^128-1]. The caller
-// should then deliver data as one plain record. An aggregate holding no
-// records is valid and appends nothing.
+// should then deliver data as one plain record. An aggregate with a
+// non-empty body but no records (tables only) is valid and appends
+// nothing; one with an empty body is not an aggregate (see IsAggregated).
 //
 // Each SubRecord's Data is a slice of data with its capacity clipped to its
 // length, so appending to it cannot overwrite the rest of the aggregate. Its

@@ -35,10 +35,13 @@ func TestIsAggregated(t *testing.T) {
 		{"nil", nil, false},
 		{"magic only", m, false},
 		{"magic and 15 bytes", append(slices.Clone(m), make([]byte, 15)...), false},
-		{"magic and a digest", append(slices.Clone(m), make([]byte, 16)...), true},
+		{"magic and a digest", append(slices.Clone(m), make([]byte, 16)...), false},
+		{"magic, one byte and a digest", append(slices.Clone(m), make([]byte, 17)...), true},
 		{"wrong magic", append([]byte{0xF3, 0x89, 0x9A, 0xC3}, make([]byte, 40)...), false},
 		{"plain JSON", []byte(`{"user":"a","event":"click","padding":"xxxxxxxx"}`), false},
-		{"sealed empty aggregate", seal(nil), true},
+		// The Java KCL passes an aggregate of nothing through as a plain
+		// record (it wants more than the digest after the magic).
+		{"sealed empty aggregate", seal(nil), false},
 	}
 	for _, tt := range tests {
 		if got := IsAggregated(tt.in); got != tt.want {
@@ -86,8 +89,9 @@ func TestDeaggregate(t *testing.T) {
 			want: []SubRecord{sub(0, "pk-a", maxDec, "one"), sub(1, "pk-b", "", "two"), sub(2, "pk-b", "0", "three")},
 		},
 		{
-			name: "empty aggregate",
+			name: "empty aggregate: 20 bytes, a plain record as in the Java KCL",
 			in:   seal(nil),
+			err:  ErrNotAggregate,
 		},
 		{
 			name: "tables but no records",
@@ -348,7 +352,6 @@ func TestRoundTrip(t *testing.T) {
 		name string
 		recs []UserRecord
 	}{
-		{"none", nil},
 		{"one empty", []UserRecord{{}}},
 		{"unicode keys", []UserRecord{{PartitionKey: "ключ", Data: []byte("a")}, {PartitionKey: "🔑", Data: []byte("b")}}},
 		{"explicit hash key bounds", []UserRecord{

@@ -94,6 +94,8 @@ var table = map[string]Metric{
 		"The largest OldestUncheckpointedRecordAge of the worker's shards.", msToS, nil},
 	metricnames.MetricMaxMillisBehindLatest: {Gauge, "shardwise.behind_latest.max", "s", "shardwise_behind_latest_max_seconds",
 		"The largest MillisBehindLatest of the worker's shards.", msToS, nil},
+	metricnames.MetricUnreadableLeaseItems: {Gauge, "shardwise.lease_table.unreadable_items", "{item}", "shardwise_lease_table_unreadable_items",
+		"Lease-table items the last listing skipped because an attribute had an unexpected type.", 1, nil},
 	metricnames.MetricProcessRecordsTime: {Histogram, "shardwise.process_records.duration", "s", "shardwise_process_records_duration_seconds",
 		"Time spent in the record processor's ProcessRecords.", msToS, SecondsBuckets},
 	metricnames.MetricProcessTaskSuccess: {Outcome, "shardwise.process_records.calls", "{call}", "shardwise_process_records_calls_total",

@@ -96,4 +96,8 @@ const (
 	// worker's shards (each shard's last GetRecords response), per
 	// heartbeat (RenewAllLeases, SUMMARY, Milliseconds).
 	MetricMaxMillisBehindLatest = "MaxMillisBehindLatest"
+	// MetricUnreadableLeaseItems: lease-table items skipped by a listing
+	// because an attribute had an unexpected type, per listing
+	// (RenewAllLeases, SUMMARY, Count).
+	MetricUnreadableLeaseItems = "UnreadableLeaseItems"
 )

@@ -90,6 +90,14 @@ type Session struct {
 	warn *lograte.Limiter // repeated heartbeat failures
 	stop context.CancelFunc
 	done chan struct{}
+	// writing (capacity 1) serializes the writes of the record (the
+	// loop's heartbeats, SetDraining's, a re-registration): each is a
+	// compare-and-set on the counter the previous one wrote, so two at
+	// once would refuse one and fence a healthy worker (seen at shutdown:
+	// SetDraining's beat racing the loop's, the worker fenced and its
+	// leases not released). A channel rather than a mutex, so a wait for
+	// it is one testing/synctest sees as blocked.
+	writing chan struct{}
 
 	mu       sync.Mutex          // guards the fields below
 	rec      leases.WorkerRecord // as last written
@@ -105,7 +113,7 @@ func StartSession(ctx context.Context, cfg SessionConfig) (*Session, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Session{cfg: cfg, log: cfg.Logger, warn: lograte.New(lograte.Interval), done: make(chan struct{})}
+	s := &Session{cfg: cfg, log: cfg.Logger, warn: lograte.New(lograte.Interval), done: make(chan struct{}), writing: make(chan struct{}, 1)}
 	r := leases.WorkerRecord{ID: cfg.WorkerID, SessionID: newSessionID()}
 	if cfg.Load != nil {
 		cfg.Load(&r)
@@ -313,6 +321,8 @@ func (s *Session) retryDelay() time.Duration {
 // success is a rejoin: OnAlive makes the scheduler re-take, with a
 // compare-and-set, only the leases this worker still owns.
 func (s *Session) beat(ctx context.Context) error {
+	s.writing <- struct{}{}
+	defer func() { <-s.writing }()
 	s.mu.Lock()
 	r := s.rec.Clone()
 	r.Draining = s.draining
@@ -362,6 +372,8 @@ func (s *Session) beat(ctx context.Context) error {
 }
 
 func (s *Session) reregister(ctx context.Context) error {
+	s.writing <- struct{}{}
+	defer func() { <-s.writing }()
 	s.mu.Lock()
 	r := leases.WorkerRecord{ID: s.rec.ID, SessionID: newSessionID(), Draining: s.draining}
 	s.mu.Unlock()

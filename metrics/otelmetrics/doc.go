@@ -51,6 +51,7 @@
 //	CurrentLeases                           shardwise.leases.held                       gauge      {lease}
 //	LostLeases                              shardwise.leases.lost                       counter    {lease}
 //	TotalLeases                             shardwise.lease_table.leases                gauge      {lease}
+//	UnreadableLeaseItems                    shardwise.lease_table.unreadable_items      gauge      {item}
 //	NumWorkers                              shardwise.workers                           gauge      {worker}
 //	ExpiredLeases                           shardwise.leases.expired                    gauge      {lease}
 //	NumOfLeasesReassignment                 shardwise.leases.reassigned                 counter    {lease}

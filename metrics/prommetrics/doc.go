@@ -52,6 +52,7 @@
 //	CurrentLeases                           shardwise_leases_held                               gauge
 //	LostLeases                              shardwise_leases_lost_total                         counter
 //	TotalLeases                             shardwise_lease_table_leases                        gauge
+//	UnreadableLeaseItems                    shardwise_lease_table_unreadable_items              gauge
 //	NumWorkers                              shardwise_workers                                   gauge
 //	ExpiredLeases                           shardwise_leases_expired                            gauge
 //	NumOfLeasesReassignment                 shardwise_leases_reassigned_total                   counter

@@ -1,0 +1,24 @@
+package coordinator
+
+import (
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/leases"
+)
+
+// parentMayGo is the Java KCL's rule for deleting a finished lease l: each
+// child has a lease checkpointed past TRIM_HORIZON and AT_TIMESTAMP, and
+// none of l's own parents has a lease left.
+func parentMayGo(l leases.Lease, byKey map[string]leases.Lease) bool {
+	for _, child := range l.ChildShardIDs {
+		cl, ok := byKey[child]
+		if !ok || cl.Checkpoint.IsZero() || cl.Checkpoint.SequenceNumber == consumer.TrimHorizon.SequenceNumber || cl.Checkpoint.SequenceNumber == consumer.AtTimestamp.SequenceNumber {
+			return false
+		}
+	}
+	for _, p := range l.ParentShardIDs {
+		if _, ok := byKey[p]; ok {
+			return false
+		}
+	}
+	return true
+}
