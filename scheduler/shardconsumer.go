@@ -208,6 +208,14 @@ func (c *shardConsumer) run() {
 // (nil).
 func (c *shardConsumer) processLoop(proc consumer.Processor, q *queue) *batch {
 	for {
+		// Asked to stop (shutdown or a graceful hand-off): the batch in
+		// hand is finished, and the ones fetched behind it are left to the
+		// next owner, which resumes at the checkpoint. pop alone would
+		// hand them out first, since it prefers a queued batch to a done
+		// context.
+		if c.stopCtx.Err() != nil {
+			return nil
+		}
 		b, err := q.pop(c.stopCtx)
 		if err != nil {
 			return nil
