@@ -76,6 +76,22 @@ type Config struct {
 	// InitialPosition is where a shard with no checkpoint starts.
 	// Default: LATEST (as the Java KCL).
 	InitialPosition consumer.InitialPosition
+	// Streams makes a multi-stream application: one lease table for the
+	// shards of every stream listed (by name, or by ARN for a stream of
+	// another account), each with its own initial position. Lease keys
+	// are then the Java KCL's multi-stream keys
+	// ("<account>:<stream>:<creationEpoch>:<shardId>"), so a Java
+	// multi-stream application's table is taken over as it is. StreamName
+	// and StreamARN must be empty. Leases of a stream that is no longer
+	// listed are kept: its shards stop being read, and its leases are
+	// neither assigned nor deleted. Default: none (single-stream).
+	Streams []StreamConfig
+	// StreamTracker, when set, is asked for the streams at start and at
+	// every shard sync (the Java KCL's StreamTracker) instead of reading
+	// Streams: streams it adds get leases at that sync, streams it drops
+	// stop being read (their leases are kept). An error keeps the
+	// previous list. Default: none.
+	StreamTracker func(ctx context.Context) ([]StreamConfig, error)
 
 	// AWSConfig builds the Kinesis and DynamoDB clients that are not
 	// given. Required unless KinesisClient is set and DynamoDBClient or
@@ -327,8 +343,15 @@ func (c Config) validate() error {
 	if st := c.Stores; (st.Leases == nil) != (st.Workers == nil) || (st.Leases == nil) != (st.Coordinator == nil) {
 		return bad("Stores", "set Leases, Workers and Coordinator together, or none of them")
 	}
-	if c.StreamName == "" && c.StreamARN == "" {
-		return bad("StreamName", "one of StreamName or StreamARN is required")
+	if c.multiStream() {
+		if c.StreamName != "" || c.StreamARN != "" {
+			return bad("Streams", "a multi-stream application (Streams or StreamTracker) takes no StreamName or StreamARN")
+		}
+		if err := validateStreams("Streams", c.Streams); err != nil {
+			return err
+		}
+	} else if c.StreamName == "" && c.StreamARN == "" {
+		return bad("StreamName", "one of StreamName or StreamARN is required (or Streams, or StreamTracker)")
 	}
 	if c.StreamARN != "" {
 		a, err := arn.Parse(c.StreamARN)
@@ -339,7 +362,7 @@ func (c Config) validate() error {
 			return bad("StreamARN", "names stream %q but StreamName is %q", name, c.StreamName)
 		}
 	}
-	if !validStreamName(c.StreamName) {
+	if !c.multiStream() && !validStreamName(c.StreamName) {
 		return bad("StreamName", "%q is not a valid stream name (1-128 of a-z A-Z 0-9 _ - .)", c.StreamName)
 	}
 	if err := c.InitialPosition.Validate(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/internal/leasekey"
 	"github.com/shardwise/shardwise/internal/lograte"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/internal/mscope"
@@ -66,6 +68,10 @@ type CoordinatorConfig struct {
 	// OnAssign is called after moves were written (for metrics and to wake
 	// local discovery). Optional.
 	OnAssign func(moves []balancer.Move, applied int)
+	// Accept, when set, says which leases the leader may plan for: a lease
+	// it rejects (another stream's, or a key this application cannot read)
+	// is never assigned, moved or deleted. Optional (every lease).
+	Accept func(key string) bool
 }
 
 // Coordinator runs leader election on every worker and, on the leader,
@@ -407,6 +413,9 @@ func (c *Coordinator) snapshot(ctx context.Context, now time.Time) (snapshot, er
 	if err != nil {
 		return snapshot{}, err
 	}
+	if c.cfg.Accept != nil {
+		all = slices.DeleteFunc(all, func(l leases.Lease) bool { return !c.cfg.Accept(l.Key) })
+	}
 	snap := snapshot{
 		all:        all,
 		byKey:      make(map[string]leases.Lease, len(all)),
@@ -593,7 +602,9 @@ func (c *Coordinator) removeFinishedLeases(ctx context.Context, byKey map[string
 		}
 		ready := true
 		for _, child := range l.ChildShardIDs {
-			if cl, ok := byKey[child]; !ok || (cl.Owner == "" && !cl.IsFinished()) {
+			// Child ids are bare shard ids; in a multi-stream table the
+			// child's lease key carries the parent's stream prefix.
+			if cl, ok := byKey[leasekey.Related(key, child)]; !ok || (cl.Owner == "" && !cl.IsFinished()) {
 				ready = false
 				break
 			}

@@ -76,9 +76,9 @@ func Parse(key string) (Key, error) {
 	if len(parts) != 4 {
 		return Key{}, fmt.Errorf("%w: %q has %d ':'-separated parts, want 4 (account:stream:creationEpoch:shardId)", ErrMalformed, key, len(parts))
 	}
-	st, err := parseStreamParts(parts[0], parts[1], parts[2])
-	if err != nil {
-		return Key{}, fmt.Errorf("%w: %q: %v", ErrMalformed, key, err)
+	st, why := parseStreamParts(parts[0], parts[1], parts[2])
+	if why != "" {
+		return Key{}, fmt.Errorf("%w: %q: %s", ErrMalformed, key, why)
 	}
 	if !ValidShardID(parts[3]) {
 		return Key{}, fmt.Errorf("%w: %q: %q is not a shard id", ErrMalformed, key, parts[3])
@@ -93,25 +93,26 @@ func ParseStream(s string) (Stream, error) {
 	if len(parts) != 3 {
 		return Stream{}, fmt.Errorf("%w: stream identifier %q has %d ':'-separated parts, want 3", ErrMalformed, s, len(parts))
 	}
-	st, err := parseStreamParts(parts[0], parts[1], parts[2])
-	if err != nil {
-		return Stream{}, fmt.Errorf("%w: stream identifier %q: %v", ErrMalformed, s, err)
+	st, why := parseStreamParts(parts[0], parts[1], parts[2])
+	if why != "" {
+		return Stream{}, fmt.Errorf("%w: stream identifier %q: %s", ErrMalformed, s, why)
 	}
 	return st, nil
 }
 
-func parseStreamParts(account, name, epoch string) (Stream, error) {
+// parseStreamParts returns the stream, or why the parts are not one.
+func parseStreamParts(account, name, epoch string) (Stream, string) {
 	if !validAccount(account) {
-		return Stream{}, fmt.Errorf("account %q is not 12 digits", account)
+		return Stream{}, fmt.Sprintf("account %q is not 12 digits", account)
 	}
 	if !ValidName(name) {
-		return Stream{}, fmt.Errorf("%q is not a stream name", name)
+		return Stream{}, fmt.Sprintf("%q is not a stream name", name)
 	}
 	e, err := strconv.ParseInt(epoch, 10, 64)
 	if err != nil || e < 0 || epoch != strconv.FormatInt(e, 10) {
-		return Stream{}, fmt.Errorf("creation epoch %q is not a number of seconds", epoch)
+		return Stream{}, fmt.Sprintf("creation epoch %q is not a number of seconds", epoch)
 	}
-	return Stream{Account: account, Name: name, CreationEpoch: e}, nil
+	return Stream{Account: account, Name: name, CreationEpoch: e}, ""
 }
 
 // Related returns the lease key of shard shardID in the same stream as

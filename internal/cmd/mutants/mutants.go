@@ -291,4 +291,31 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		Pkgs: []string{"./scheduler"},
 		Run:  "^TestSteadyStateWritesOneHeartbeatPerWorker$",
 	},
+
+	// --- A lease whose key the worker does not consume (malformed, another
+	// stream's, the other key form) is never deleted or rewritten.
+	{
+		Name:   "vanished-cleanup-deletes-unknown-lease",
+		Breaks: "shard sync's vanished-lease cleanup never deletes a lease whose key does not resolve to the stream it lists (issue 14's bug: a Java multi-stream table lost its leases)",
+		File:   "scheduler/shardsync.go",
+		Old: `		owner, shard, why := set.lookup(l.Key)
+		if why != resolved || owner != st {
+			continue // not this stream's: never deleted here
+		}`,
+		New: `		_, shard, _ := set.lookup(l.Key)
+		if shard == "" {
+			shard = l.Key
+		}`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestUnknownLeasesNeverDeletedSingleStream$",
+	},
+	{
+		Name:   "leader-assigns-unknown-lease",
+		Breaks: "the leader never assigns (rewrites) a lease the workers do not consume",
+		File:   "scheduler/scheduler.go",
+		Old:    "\t\tAccept: s.acceptsLease,\n",
+		New:    "\n",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestUnknownLeasesNeverDeletedSingleStream$",
+	},
 }
