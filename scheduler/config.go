@@ -92,6 +92,26 @@ type Config struct {
 	// stop being read (their leases are kept). An error keeps the
 	// previous list. Default: none.
 	StreamTracker func(ctx context.Context) ([]StreamConfig, error)
+	// FormerStreamLeases says what becomes of the leases of a stream a
+	// multi-stream application no longer consumes (dropped from Streams
+	// or by StreamTracker), as the Java KCL's
+	// FormerStreamsLeasesDeletionStrategy: "keep" leaves them
+	// (NoLeaseDeletionStrategy); "delete-when-gone" has the leader delete
+	// them once the stream has been gone (deleted, or created again
+	// under its name) for FormerStreamLeasesWait
+	// (AutoDetectionAndDeferredDeletionStrategy); "delete-listed" deletes
+	// those of the streams named in FormerStreamsToDelete once they have
+	// not been consumed for FormerStreamLeasesWait
+	// (ProvidedStreamsDeferredDeletionStrategy). Default: keep.
+	FormerStreamLeases string
+	// FormerStreamLeasesWait is how long a former stream's leases are
+	// kept before a deleting FormerStreamLeases strategy deletes them.
+	// Default: 1h.
+	FormerStreamLeasesWait time.Duration
+	// FormerStreamsToDelete names the former streams whose leases
+	// "delete-listed" deletes: by name, by ARN, or by serialized stream
+	// identifier ("<account>:<name>:<creationEpoch>"). Default: none.
+	FormerStreamsToDelete []string
 
 	// AWSConfig builds the Kinesis and DynamoDB clients that are not
 	// given. Required unless KinesisClient is set and DynamoDBClient or
@@ -280,6 +300,8 @@ func (c Config) withDefaults() Config {
 	if c.WorkerID == "" {
 		c.WorkerID = defaultWorkerID()
 	}
+	setDefault(&c.FormerStreamLeases, formerKeep)
+	setDefault(&c.FormerStreamLeasesWait, time.Hour)
 	setDefault(&c.MaxRecords, 10000)
 	setDefault(&c.MinGetRecordsInterval, 200*time.Millisecond)
 	setDefault(&c.IdleTimeBetweenReads, time.Second)
@@ -365,6 +387,18 @@ func (c Config) validate() error {
 	if !c.multiStream() && !validStreamName(c.StreamName) {
 		return bad("StreamName", "%q is not a valid stream name (1-128 of a-z A-Z 0-9 _ - .)", c.StreamName)
 	}
+	switch c.FormerStreamLeases {
+	case formerKeep:
+	case formerDeleteWhenGone, formerDeleteListed:
+		if !c.multiStream() {
+			return bad("FormerStreamLeases", "%q needs a multi-stream application (Streams or StreamTracker)", c.FormerStreamLeases)
+		}
+	default:
+		return bad("FormerStreamLeases", "%q is not one of %q, %q, %q", c.FormerStreamLeases, formerKeep, formerDeleteWhenGone, formerDeleteListed)
+	}
+	if c.FormerStreamLeases == formerDeleteListed && len(c.FormerStreamsToDelete) == 0 {
+		return bad("FormerStreamsToDelete", "is empty, so %q would delete nothing", formerDeleteListed)
+	}
 	if err := c.InitialPosition.Validate(); err != nil {
 		return bad("InitialPosition", "%v", err)
 	}
@@ -397,6 +431,7 @@ func (c Config) validate() error {
 		{"ThrottleBackoff", c.ThrottleBackoff},
 		{"ThrottleMaxBackoff", c.ThrottleMaxBackoff},
 		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"FormerStreamLeasesWait", c.FormerStreamLeasesWait},
 	} {
 		if d.v < 0 {
 			return bad(d.name, "%v is negative", d.v)

@@ -403,6 +403,18 @@ func TestMultiStreamConfigValidation(t *testing.T) {
 		}, "Streams[0]"},
 		{"twice", func(c *Config) { c.StreamName = ""; c.Streams = []StreamConfig{{Name: "x"}, {Name: "x"}} }, "Streams[1]"},
 		{"bad name", func(c *Config) { c.StreamName = ""; c.Streams = []StreamConfig{{Name: "a b"}} }, "Streams[0]"},
+		{"deleting strategy, single stream", func(c *Config) { c.FormerStreamLeases = formerDeleteWhenGone }, "FormerStreamLeases"},
+		{"unknown strategy", func(c *Config) {
+			c.StreamName = ""
+			c.Streams = []StreamConfig{{Name: "x"}}
+			c.FormerStreamLeases = "drop"
+		}, "FormerStreamLeases"},
+		{"listed, empty list", func(c *Config) {
+			c.StreamName = ""
+			c.Streams = []StreamConfig{{Name: "x"}}
+			c.FormerStreamLeases = formerDeleteListed
+		}, "FormerStreamsToDelete"},
+		{"negative wait", func(c *Config) { c.FormerStreamLeasesWait = -time.Second }, "FormerStreamLeasesWait"},
 	} {
 		cfg := h.config("w1")
 		tc.edit(&cfg)
@@ -416,5 +428,129 @@ func TestMultiStreamConfigValidation(t *testing.T) {
 	cfg.Streams = []StreamConfig{{ARN: "arn:aws:kinesis:us-east-1:999999999999:stream/cross-account"}, {Name: "local"}}
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("cross-account ARN: %v", err)
+	}
+}
+
+// leasesOf counts the leases with a key prefix.
+func leasesOf(store leases.Store, prefix string) int {
+	all, _ := store.List(context.Background())
+	n := 0
+	for _, l := range all {
+		if strings.HasPrefix(l.Key, prefix+":") {
+			n++
+		}
+	}
+	return n
+}
+
+// The two deleting strategies for former streams' leases: "delete-when-gone"
+// deletes only the leases of a stream that no longer exists, after the
+// wait; "delete-listed" only those of listed streams. Neither touches a
+// consumed stream's leases, a stream removed but still existing (when not
+// listed), or a malformed key.
+func TestMultiStreamFormerStreamLeaseDeletion(t *testing.T) {
+	for _, strategy := range []string{formerDeleteWhenGone, formerDeleteListed} {
+		t.Run(strategy, func(t *testing.T) {
+			h := newHarness(t, 1)
+			for _, s := range []string{"stream-b", "stream-c"} {
+				if err := h.fake.CreateStream(s, 2); err != nil {
+					t.Fatal(err)
+				}
+			}
+			prefA, _ := streamPrefix(t, h.fake, h.stream)
+			prefB, _ := streamPrefix(t, h.fake, "stream-b")
+			prefC, _ := streamPrefix(t, h.fake, "stream-c")
+			foreign := putForeignLeases(t, h.store, "bad:key")
+			var tracked atomic.Pointer[[]StreamConfig]
+			set := func(names ...string) {
+				var l []StreamConfig
+				for _, n := range names {
+					l = append(l, StreamConfig{Name: n})
+				}
+				tracked.Store(&l)
+			}
+			set(h.stream, "stream-b", "stream-c")
+			cfg := h.config("w1")
+			cfg.StreamName = ""
+			cfg.StreamTracker = func(context.Context) ([]StreamConfig, error) { return *tracked.Load(), nil }
+			cfg.ShardSyncInterval = 20 * time.Millisecond
+			cfg.FormerStreamLeases = strategy
+			cfg.FormerStreamLeasesWait = 200 * time.Millisecond
+			if strategy == formerDeleteListed {
+				cfg.FormerStreamsToDelete = []string{"stream-b"}
+			}
+			h.start(cfg, newMSJournal().factory())
+			waitFor(t, 10*time.Second, "leases of all three streams", func() bool {
+				return leasesOf(h.store, prefA) == 1 && leasesOf(h.store, prefB) == 2 && leasesOf(h.store, prefC) == 2
+			})
+			// Both b and c stop being consumed; c is also deleted.
+			set(h.stream)
+			if err := h.fake.DeleteStream("stream-c"); err != nil {
+				t.Fatal(err)
+			}
+			deleted, kept := prefC, prefB
+			if strategy == formerDeleteListed {
+				deleted, kept = prefB, prefC
+			}
+			waitFor(t, 10*time.Second, "the former stream's leases deleted", func() bool { return leasesOf(h.store, deleted) == 0 })
+			n := h.fake.Calls("ListShards")
+			waitFor(t, 10*time.Second, "more shard syncs", func() bool { return h.fake.Calls("ListShards") >= n+10 })
+			if got := leasesOf(h.store, kept); got != 2 {
+				t.Errorf("leases of %s: %d, want 2 kept", kept, got)
+			}
+			if got := leasesOf(h.store, prefA); got != 1 {
+				t.Errorf("leases of the consumed stream: %d, want 1", got)
+			}
+			checkUntouched(t, h.store, foreign)
+		})
+	}
+}
+
+// A stream deleted while it is read: its consumers stop at the next
+// stream refresh with a warning, its leases are kept (default strategy),
+// and the other stream goes on.
+func TestMultiStreamStreamDeletedWhileRead(t *testing.T) {
+	h := newHarness(t, 1)
+	if err := h.fake.CreateStream("stream-b", 1); err != nil {
+		t.Fatal(err)
+	}
+	prefB, _ := streamPrefix(t, h.fake, "stream-b")
+	j := newMSJournal()
+	cfg := h.config("w1")
+	cfg.StreamName = ""
+	cfg.Streams = []StreamConfig{{Name: h.stream}, {Name: "stream-b"}}
+	cfg.ShardSyncInterval = 20 * time.Millisecond
+	h.start(cfg, j.factory())
+	put := func(stream string, i int) {
+		if _, _, err := h.fake.PutRecord(stream, "k", []byte(fmt.Sprintf("%s:%d", stream, i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(h.stream, 1)
+	put("stream-b", 1)
+	waitFor(t, 10*time.Second, "both streams read", func() bool { return j.delivered(h.stream+":1") && j.delivered("stream-b:1") })
+	if err := h.fake.DeleteStream("stream-b"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the deleted stream's consumer stopped", func() bool {
+		h.sched.mu.Lock()
+		defer h.sched.mu.Unlock()
+		for k, c := range h.sched.consumers {
+			select {
+			case <-c.done:
+			default:
+				if strings.HasPrefix(k, prefB+":") {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	put(h.stream, 2)
+	waitFor(t, 10*time.Second, "the other stream still read", func() bool { return j.delivered(h.stream + ":2") })
+	n := h.fake.Calls("ListShards")
+	waitFor(t, 10*time.Second, "more shard syncs", func() bool { return h.fake.Calls("ListShards") >= n+5 })
+	if got := leasesOf(h.store, prefB); got != 1 {
+		t.Errorf("leases of the deleted stream: %d, want 1 kept", got)
 	}
 }

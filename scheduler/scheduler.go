@@ -88,7 +88,8 @@ type Scheduler struct {
 	handOn    []string        // during shutdown: workers to hand leases on to
 	handOnN   int             // round-robin position in handOn
 	load      loadTracker
-	vanished  map[string]bool // leases missing from the last shard listing (main loop only)
+	vanished  map[string]bool          // leases missing from the last shard listing (main loop only)
+	former    map[string]*formerStream // leader: streams with leases but not consumed (main loop only)
 	// resumed holds, for leases this worker still owns and will resume
 	// (an earlier incarnation's at start, its own after a fence), the
 	// reason logged when they are acquired.

@@ -117,6 +117,7 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 	}
 	if s.IsLeader() {
 		s.vanished = vanished
+		s.cleanFormerStreams(ctx, set, existing)
 	}
 	return firstErr
 }

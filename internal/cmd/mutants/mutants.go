@@ -318,4 +318,13 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		Pkgs:   []string{"./scheduler"},
 		Run:    "^TestUnknownLeasesNeverDeletedSingleStream$",
 	},
+	{
+		Name:   "former-stream-deleted-while-it-exists",
+		Breaks: "delete-when-gone deletes a former stream's leases only once the stream no longer exists (or was created again)",
+		File:   "scheduler/formerstreams.go",
+		Old:    "return d.StreamCreationTimestamp.Unix() != st.CreationEpoch, true",
+		New:    "return true, true",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestMultiStreamFormerStreamLeaseDeletion$",
+	},
 }
