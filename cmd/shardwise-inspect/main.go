@@ -43,6 +43,7 @@ import (
 
 	"github.com/shardwise/shardwise/internal/ddbstore"
 	"github.com/shardwise/shardwise/internal/kclschema"
+	"github.com/shardwise/shardwise/internal/leasekey"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -128,9 +129,10 @@ func inspect(ctx context.Context, w io.Writer, client *dynamodb.Client, app, lea
 	sort.Slice(all, func(i, j int) bool { return all[i].Key < all[j].Key })
 	fmt.Fprintf(w, "Lease table %s: %d leases\n\n", leaseTable, len(all))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SHARD\tOWNER\tCHECKPOINT\tCOUNTER\tPARENTS\tCHILDREN\tSTATE")
+	fmt.Fprintln(tw, "STREAM\tSHARD\tOWNER\tCHECKPOINT\tCOUNTER\tPARENTS\tCHILDREN\tSTATE")
 	for _, l := range all {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", l.Key, dash(l.Owner), l.Checkpoint, l.Counter,
+		stream, shard := leaseStream(l.Key)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", stream, shard, dash(l.Owner), l.Checkpoint, l.Counter,
 			dash(strings.Join(l.ParentShardIDs, ",")), dash(strings.Join(l.ChildShardIDs, ",")), leaseState(l))
 	}
 	if err := tw.Flush(); err != nil {
@@ -180,6 +182,20 @@ func inspect(ctx context.Context, w io.Writer, client *dynamodb.Client, app, lea
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "Liveness is decided by watching the heartbeat counter change, not by comparing clocks: run inspect twice to see who is moving.")
 	return tw.Flush()
+}
+
+// leaseStream splits a lease key into the stream it belongs to ("-" in a
+// single-stream table, the serialized identifier in a multi-stream one,
+// "?" for a key that is neither) and the shard id.
+func leaseStream(key string) (stream, shard string) {
+	k, err := leasekey.Parse(key)
+	switch {
+	case err != nil:
+		return "?", key
+	case k.Multi:
+		return k.Stream.String(), k.ShardID
+	}
+	return "-", k.ShardID
 }
 
 func leaseState(l leases.Lease) string {
