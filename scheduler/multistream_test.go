@@ -365,6 +365,17 @@ func TestMultiStreamTrackerAddRemoveAndSplit(t *testing.T) {
 	for _, b := range j.bad {
 		t.Error(b)
 	}
+	// The split of stream-a did not disturb stream-b: its one shard was
+	// initialized once.
+	bInits := 0
+	for _, in := range j.inits {
+		if strings.HasSuffix(in.StreamARN, "/stream-b") {
+			bInits++
+		}
+	}
+	if bInits != 1 {
+		t.Errorf("stream-b's shard was initialized %d times, want once", bInits)
+	}
 	j.mu.Unlock()
 }
 
@@ -552,5 +563,91 @@ func TestMultiStreamStreamDeletedWhileRead(t *testing.T) {
 	waitFor(t, 10*time.Second, "more shard syncs", func() bool { return h.fake.Calls("ListShards") >= n+5 })
 	if got := leasesOf(h.store, prefB); got != 1 {
 		t.Errorf("leases of the deleted stream: %d, want 1 kept", got)
+	}
+}
+
+// arnRecorder is a KinesisAPI that notes every call made without a
+// StreamARN (a cross-account stream can only be reached by ARN).
+type arnRecorder struct {
+	*kinesistest.Fake
+	mu      sync.Mutex
+	without []string
+}
+
+func (r *arnRecorder) note(op string, arn *string) {
+	if aws.ToString(arn) == "" {
+		r.mu.Lock()
+		r.without = append(r.without, op)
+		r.mu.Unlock()
+	}
+}
+
+func (r *arnRecorder) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
+	r.note("DescribeStreamSummary", in.StreamARN)
+	return r.Fake.DescribeStreamSummary(ctx, in, o...)
+}
+
+func (r *arnRecorder) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	if in.NextToken == nil {
+		r.note("ListShards", in.StreamARN)
+	}
+	return r.Fake.ListShards(ctx, in, o...)
+}
+
+func (r *arnRecorder) GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, o ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
+	r.note("GetShardIterator", in.StreamARN)
+	return r.Fake.GetShardIterator(ctx, in, o...)
+}
+
+func (r *arnRecorder) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, o ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
+	r.note("GetRecords", in.StreamARN)
+	return r.Fake.GetRecords(ctx, in, o...)
+}
+
+// A stream of another account, named by ARN: its leases carry that
+// account in their keys and every Kinesis call names the stream by ARN
+// (which cross-account access needs), the shard sync's included.
+func TestMultiStreamCrossAccountARN(t *testing.T) {
+	fake, err := kinesistest.New(kinesistest.Config{Account: "999988887777", Region: "eu-west-1", GetRecordsPerSecond: -1, GetShardIteratorPerSecond: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.CreateStream("partner", 2); err != nil {
+		t.Fatal(err)
+	}
+	rec := &arnRecorder{Fake: fake}
+	h := newHarness(t, 1)
+	streamARN := "arn:aws:kinesis:eu-west-1:999988887777:stream/partner"
+	j := newMSJournal()
+	cfg := h.config("w1")
+	cfg.StreamName = ""
+	cfg.KinesisClient = rec
+	cfg.Streams = []StreamConfig{{ARN: streamARN}}
+	cfg.ShardSyncInterval = 20 * time.Millisecond
+	h.start(cfg, j.factory())
+	if _, _, err := fake.PutRecord("partner", "k", []byte("partner/k:1")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the other account's record", func() bool { return j.delivered("partner/k:1") })
+	all, _ := h.store.List(context.Background())
+	if len(all) != 2 {
+		t.Fatalf("leases %v, want 2", all)
+	}
+	for _, l := range all {
+		if !strings.HasPrefix(l.Key, "999988887777:partner:") {
+			t.Errorf("lease key %q lacks the stream's account", l.Key)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.without) > 0 {
+		t.Errorf("calls without StreamARN: %v", rec.without)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, in := range j.inits {
+		if in.StreamARN != streamARN {
+			t.Errorf("InitializationInput.StreamARN = %q", in.StreamARN)
+		}
 	}
 }
