@@ -625,8 +625,8 @@ func (s *Scheduler) handOnUnstarted(ctx context.Context, started []*shardConsume
 		return
 	}
 	for _, key := range keys {
-		if ran[key] {
-			continue
+		if ran[key] || !s.acceptsLease(key) {
+			continue // a lease of a stream not consumed now stays as it is
 		}
 		l, err := s.store.Get(ctx, key)
 		if err != nil || l.Owner != s.cfg.WorkerID || l.IsFinished() || l.HandoffPending() {
