@@ -175,7 +175,7 @@ var table = []mutant{
 		Breaks: "AT_TIMESTAMP starts at the first record at or after the timestamp, not at the trim horizon",
 		File:   "scheduler/fetcher.go",
 		Old: `		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
-		in.Timestamp = aws.Time(f.s.cfg.InitialPosition.Timestamp)
+		in.Timestamp = aws.Time(f.stream.pos.Timestamp)
 `,
 		New: `		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
 `,
