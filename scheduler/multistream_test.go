@@ -17,8 +17,10 @@ import (
 
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/leasekey"
+	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
 )
 
 // msJournal records deliveries per (stream ARN, shard), from processors
@@ -231,7 +233,9 @@ func TestMultiStreamTakesOverJavaLeases(t *testing.T) {
 		"123456789012:bad/name:1:shardId-000000000000")
 
 	j := newMSJournal()
+	sink := metrics.NewMemory(metrics.LevelDetailed)
 	cfg := h.config("w1")
+	cfg.Metrics = sink
 	cfg.StreamName = ""
 	cfg.Streams = []StreamConfig{{Name: h.stream}, {ARN: arnB}}
 	cfg.FailoverTime = time.Second // java-worker-1 never heartbeats: expired after this
@@ -276,6 +280,16 @@ func TestMultiStreamTakesOverJavaLeases(t *testing.T) {
 		t.Errorf("streams seen by processors: %v, want %s and %s", arns, arnA, arnB)
 	}
 	checkUntouched(t, h.store, foreign)
+	// Per-shard metrics carry the stream as StreamId next to the bare
+	// ShardId; the skipped leases are counted.
+	pt := []metrics.Dimension{dim(metricnames.DimensionOperation, metricnames.OperationProcessTask), dim(metricnames.DimensionShardID, "shardId-000000000000"),
+		dim(metricnames.DimensionWorkerIdentifier, "w1"), dim(metricnames.DimensionStreamID, prefB)}
+	if got := sink.Sum(metricnames.MetricRecordsProcessed, pt...); got != 20 {
+		t.Errorf("stream-b's RecordsProcessed with StreamId %s: %v, want 20", prefB, got)
+	}
+	if got := sink.Sum(metricnames.MetricUnknownLeases, dim(metricnames.DimensionOperation, metricnames.OperationRenewAllLeases), dim(metricnames.DimensionWorkerIdentifier, "w1")); got < 3 {
+		t.Errorf("UnknownLeases %v, want at least the 3 foreign leases", got)
+	}
 	all, _ := h.store.List(context.Background())
 	for _, l := range all {
 		if _, ok := foreign[l.Key]; ok {
