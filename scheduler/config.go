@@ -82,15 +82,15 @@ type Config struct {
 	// are then the Java KCL's multi-stream keys
 	// ("<account>:<stream>:<creationEpoch>:<shardId>"), so a Java
 	// multi-stream application's table is taken over as it is. StreamName
-	// and StreamARN must be empty. Leases of a stream that is no longer
-	// listed are kept: its shards stop being read, and its leases are
-	// neither assigned nor deleted. Default: none (single-stream).
+	// and StreamARN must be empty. A stream listed that does not exist
+	// makes Run fail at start. Default: none (single-stream).
 	Streams []StreamConfig
 	// StreamTracker, when set, is asked for the streams at start and at
 	// every shard sync (the Java KCL's StreamTracker) instead of reading
 	// Streams: streams it adds get leases at that sync, streams it drops
-	// stop being read (their leases are kept). An error keeps the
-	// previous list. Default: none.
+	// stop being read (their leases follow FormerStreamLeases). An error
+	// keeps the previous list (at start, Run fails with it). Default:
+	// none.
 	StreamTracker func(ctx context.Context) ([]StreamConfig, error)
 	// FormerStreamLeases says what becomes of the leases of a stream a
 	// multi-stream application no longer consumes (dropped from Streams
