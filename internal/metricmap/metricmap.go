@@ -245,6 +245,7 @@ var attrs = map[string][2]string{ // dimension -> {OTel, Prometheus}
 	metricnames.DimensionOperation:        {"operation", "operation"},
 	metricnames.DimensionShardID:          {"shard.id", "shard_id"},
 	metricnames.DimensionWorkerIdentifier: {"worker.id", "worker_id"},
+	metricnames.DimensionStreamID:         {"stream.id", "stream_id"},
 }
 
 // Label is one dimension as an OpenTelemetry attribute and a Prometheus
