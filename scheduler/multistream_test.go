@@ -584,8 +584,9 @@ func TestMultiStreamStreamDeletedWhileRead(t *testing.T) {
 // StreamARN (a cross-account stream can only be reached by ARN).
 type arnRecorder struct {
 	*kinesistest.Fake
-	mu      sync.Mutex
-	without []string
+	mu        sync.Mutex
+	without   []string
+	describes int
 }
 
 func (r *arnRecorder) note(op string, arn *string) {
@@ -598,6 +599,9 @@ func (r *arnRecorder) note(op string, arn *string) {
 
 func (r *arnRecorder) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
 	r.note("DescribeStreamSummary", in.StreamARN)
+	r.mu.Lock()
+	r.describes++
+	r.mu.Unlock()
 	return r.Fake.DescribeStreamSummary(ctx, in, o...)
 }
 
@@ -638,11 +642,23 @@ func TestMultiStreamCrossAccountARN(t *testing.T) {
 	cfg.KinesisClient = rec
 	cfg.Streams = []StreamConfig{{ARN: streamARN}}
 	cfg.ShardSyncInterval = 20 * time.Millisecond
-	h.start(cfg, j.factory())
+	stop := h.start(cfg, j.factory())
 	if _, _, err := fake.PutRecord("partner", "k", []byte("partner/k:1")); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "the other account's record", func() bool { return j.delivered("partner/k:1") })
+	n := fake.Calls("ListShards")
+	waitFor(t, 10*time.Second, "a dozen shard syncs", func() bool { return fake.Calls("ListShards") >= n+12 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	// The stream is described once per redescribeEvery refreshes, not at
+	// every one.
+	rec.mu.Lock()
+	if refreshes := h.sched.streamRefreshes; refreshes < 12 || rec.describes > refreshes/redescribeEvery+1 {
+		t.Errorf("%d DescribeStreamSummary calls over %d stream refreshes", rec.describes, refreshes)
+	}
+	rec.mu.Unlock()
 	all, _ := h.store.List(context.Background())
 	if len(all) != 2 {
 		t.Fatalf("leases %v, want 2", all)

@@ -90,6 +90,11 @@ type Scheduler struct {
 	load      loadTracker
 	vanished  map[string]bool          // leases missing from the last shard listing (main loop only)
 	former    map[string]*formerStream // leader: streams with leases but not consumed (main loop only)
+	// streamRefreshes counts refreshStreams calls and describedAt holds,
+	// per configured stream (ARN or name), the refresh that last described
+	// it (start and main loop only).
+	streamRefreshes int
+	describedAt     map[string]int
 	// resumed holds, for leases this worker still owns and will resume
 	// (an earlier incarnation's at start, its own after a fence), the
 	// reason logged when they are acquired.

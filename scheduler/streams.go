@@ -205,16 +205,29 @@ func (s *Scheduler) resolveStream(ctx context.Context, sc StreamConfig) (*stream
 		name: strings.TrimPrefix(a.Resource, "stream/"),
 		arn:  aws.ToString(d.StreamARN),
 		id:   leasekey.Stream{Account: a.AccountID, Name: strings.TrimPrefix(a.Resource, "stream/"), CreationEpoch: d.StreamCreationTimestamp.Unix()},
-		pos:  s.cfg.InitialPosition,
 	}
 	if !st.id.Valid() {
 		return nil, fmt.Errorf("shardwise: stream %q: identifier %q cannot be a lease-key prefix", label, st.id)
 	}
 	st.prefix = st.id.String()
-	if sc.InitialPosition != nil {
-		st.pos = *sc.InitialPosition
-	}
+	st.pos = s.positionOf(sc)
 	return st, nil
+}
+
+// redescribeEvery is how many stream refreshes a resolved stream is
+// trusted for before it is described again.
+const redescribeEvery = 5
+
+// positionOf is a configured stream's initial position.
+func (s *Scheduler) positionOf(sc StreamConfig) consumer.InitialPosition {
+	if sc.InitialPosition != nil {
+		return *sc.InitialPosition
+	}
+	return s.cfg.InitialPosition
+}
+
+func samePosition(a, b consumer.InitialPosition) bool {
+	return a.Kind == b.Kind && a.Timestamp.Equal(b.Timestamp)
 }
 
 // refreshStreams reads the stream list again (Config.Streams, or
@@ -245,8 +258,32 @@ func (s *Scheduler) refreshStreams(ctx context.Context, strict bool) error {
 		}
 	}
 	set := &streamSet{multi: true, byID: map[string]*streamInfo{}}
+	s.streamRefreshes++
+	if s.describedAt == nil {
+		s.describedAt = map[string]int{}
+	}
 	for _, sc := range list {
+		key := sc.ARN
+		if key == "" {
+			key = sc.Name
+		}
+		// A stream resolved recently is not described again at every
+		// refresh: DescribeStreamSummary allows 20 calls a second per
+		// account, shared by every worker and stream. Every
+		// redescribeEvery-th refresh looks again (a stream deleted or
+		// created again under its name is noticed then; its consumers
+		// meanwhile back off on their own errors).
+		if p := prev[key]; p != nil && s.streamRefreshes-s.describedAt[key] < redescribeEvery && samePosition(p.pos, s.positionOf(sc)) {
+			if set.byID[p.prefix] == nil {
+				set.list = append(set.list, p)
+			}
+			set.byID[p.prefix] = p
+			continue
+		}
 		st, err := s.resolveStream(ctx, sc)
+		if err == nil {
+			s.describedAt[key] = s.streamRefreshes
+		}
 		if err != nil {
 			if strict {
 				return err
@@ -254,10 +291,6 @@ func (s *Scheduler) refreshStreams(ctx context.Context, strict bool) error {
 			if errors.Is(err, errStreamGone) {
 				s.warn.Warn(&s.log, "stream-gone:"+sc.Name+sc.ARN).Err(err).Msg("a configured stream does not exist; it is not consumed (its leases are left as they are)")
 				continue
-			}
-			key := sc.ARN
-			if key == "" {
-				key = sc.Name
 			}
 			if p := prev[key]; p != nil {
 				st = p
@@ -279,7 +312,7 @@ func (s *Scheduler) refreshStreams(ctx context.Context, strict bool) error {
 		}
 		for _, st := range old.list {
 			if set.byID[st.prefix] == nil {
-				s.log.Info().Str("stream", st.label()).Msg("stream removed: its shards stop being read; its leases are kept")
+				s.log.Info().Str("stream", st.label()).Str("former_stream_leases", s.cfg.FormerStreamLeases).Msg("stream removed: its shards stop being read; its leases follow FormerStreamLeases")
 			}
 		}
 	}
