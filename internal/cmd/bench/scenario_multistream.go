@@ -244,15 +244,9 @@ func runMultiStream(ctx context.Context, opts options, out *report) error {
 	if err := caughtUp("records flowing after the split", "ms-1", "ms-3", "ms-4"); err != nil {
 		return err
 	}
-	stopProd()
-	if err := <-prodDone; err != nil {
-		return err
-	}
-	if err := caughtUp("every record processed", "ms-1", "ms-3", "ms-4"); err != nil {
-		return err
-	}
-	// Lease spread over the workers once the leader has settled: the
-	// unfinished leases of the consumed streams.
+	// Lease spread over the workers (the unfinished leases of the
+	// consumed streams), measured while the producer still writes, once
+	// the leader has settled.
 	active := map[string]bool{}
 	for _, sc := range *tracked.Load() {
 		active[sc.Name] = true
@@ -301,14 +295,46 @@ func runMultiStream(ctx context.Context, opts options, out *report) error {
 		}
 		return b.String()
 	}
-	settle := 2 * 3 * failover / 2
-	last, since := owners(), time.Now()
-	_ = waitOrFail(20*failover, "lease owners settled", func() bool {
-		if o := owners(); o != last {
-			last, since = o, time.Now()
+	settle := func() {
+		last, since := owners(), time.Now()
+		_ = waitOrFail(20*failover, "lease owners settled", func() bool {
+			if o := owners(); o != last {
+				last, since = o, time.Now()
+			}
+			return time.Since(since) >= 2*3*failover/2
+		})
+	}
+	settle()
+	loadRatio, _ := spread()
+	loadPer := perWorker
+	// The leader balances on lease throughput when no CPU figure exists:
+	// the load each worker carries, from the heartbeats.
+	kbpsRatio := 0.0
+	if ws, err := stores.Workers.List(context.Background()); err == nil {
+		lo, hi := -1.0, 0.0
+		for _, w := range ws {
+			sum := 0.0
+			for _, v := range w.LeaseThroughput {
+				sum += v
+			}
+			if lo < 0 || sum < lo {
+				lo = sum
+			}
+			hi = max(hi, sum)
 		}
-		return time.Since(since) >= settle
-	})
+		if lo > 0 {
+			kbpsRatio = hi / lo
+		}
+	}
+	stopProd()
+	if err := <-prodDone; err != nil {
+		return err
+	}
+	if err := caughtUp("every record processed", "ms-1", "ms-3", "ms-4"); err != nil {
+		return err
+	}
+	// And at the end, the producer stopped, once settled again.
+	settle()
 	ratio, removedLeft := spread()
 
 	ledger.mu.Lock()
@@ -320,6 +346,9 @@ func runMultiStream(ctx context.Context, opts options, out *report) error {
 	out.kv("order_violations", violations)
 	out.kv("leases_per_worker_max_over_min", ratio)
 	out.kv("leases_per_worker", fmt.Sprintf("w1:%d,w2:%d,w3:%d", perWorker["w1"], perWorker["w2"], perWorker["w3"]))
+	out.kv("under_load_leases_per_worker_max_over_min", loadRatio)
+	out.kv("under_load_leases_per_worker", fmt.Sprintf("w1:%d,w2:%d,w3:%d", loadPer["w1"], loadPer["w2"], loadPer["w3"]))
+	out.kv("under_load_kbps_per_worker_max_over_min", kbpsRatio)
 	out.kv("streams_active", len(active))
 	out.kv("removed_stream_leases_left", removedLeft)
 	return nil
