@@ -44,6 +44,11 @@ type ResponseHandler func(ctx context.Context, b Batch) (Response, error)
 type Batch struct {
 	// ShardID is the shard the records come from.
 	ShardID string
+	// StreamARN is the ARN of the shard's stream, as the scheduler gave it
+	// in InitializationInput (so each stream of a multi-stream
+	// application is told apart); empty when the scheduler does not know
+	// it.
+	StreamARN string
 	// Records are in sequence order; they all belong to one lane (one
 	// set of partition keys). Empty only in the final call of a tumbling
 	// window.

@@ -314,7 +314,7 @@ func (l *lane) backoff(s *segment, err error, retry *backoff.Backoff) bool {
 
 // invoke calls the handler with a batch, turning a panic into an error.
 func (l *lane) invoke(es []*entry) (resp Response, err error) {
-	b := Batch{ShardID: l.p.shardID, Records: make([]consumer.Record, len(es))}
+	b := Batch{ShardID: l.p.shardID, StreamARN: l.p.streamARN, Records: make([]consumer.Record, len(es))}
 	for i, e := range es {
 		b.Records[i] = e.rec
 	}

@@ -54,10 +54,11 @@ import (
 // scheduler offers the same records again and those already taken are
 // skipped.
 type processor struct {
-	cfg     *Config // filled in by withDefaults; read-only
-	handler ResponseHandler
-	shardID string
-	log     zerolog.Logger
+	cfg       *Config // filled in by withDefaults; read-only
+	handler   ResponseHandler
+	shardID   string
+	streamARN string // from Initialize, before any lane starts
+	log       zerolog.Logger
 
 	// Owned by P.
 	started      bool
@@ -143,6 +144,7 @@ func (p *processor) start(ctx context.Context) {
 
 // Initialize implements Processor.
 func (p *processor) Initialize(ctx context.Context, in consumer.InitializationInput) error {
+	p.streamARN = in.StreamARN
 	p.start(ctx)
 	return nil
 }

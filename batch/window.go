@@ -56,7 +56,7 @@ func (l *lane) closeWindow(early bool) bool {
 			s.retry = false
 		}
 		s.invokes++
-		_, err := l.call(Batch{ShardID: p.shardID, Window: &Window{
+		_, err := l.call(Batch{ShardID: p.shardID, StreamARN: p.streamARN, Window: &Window{
 			Start: w.start, End: w.end, State: slices.Clone(w.state),
 			IsFinalInvokeForWindow: true, IsWindowTerminatedEarly: early,
 		}})

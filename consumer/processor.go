@@ -61,8 +61,13 @@ func (f ProcessorFactoryFunc) NewProcessor(shardID string) Processor { return f(
 
 // InitializationInput is given to Processor.Initialize.
 type InitializationInput struct {
-	// ShardID is the shard the processor was made for.
+	// ShardID is the shard the processor was made for (a bare shard id,
+	// in a multi-stream application too).
 	ShardID string
+	// StreamARN is the ARN of the shard's stream: in a multi-stream
+	// application, the stream the shard belongs to. Empty in a
+	// single-stream application configured by stream name only.
+	StreamARN string
 	// Checkpoint is the lease's checkpoint: a sequence number or one of the
 	// starting sentinels.
 	Checkpoint ExtendedSequenceNumber

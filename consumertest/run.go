@@ -55,6 +55,10 @@ type Config struct {
 	// ShardID is the shard the factory is asked for and every input names.
 	// Default: "shardId-000000000000".
 	ShardID string
+	// StreamARN is given to Initialize as the shard's stream (as the
+	// scheduler gives it, in a multi-stream application above all).
+	// Default: none (empty).
+	StreamARN string
 	// Checkpointer is the processor's checkpointer; its checkpoint and
 	// prepared checkpoint are what Initialize is given. Pass one to start
 	// from a checkpoint or to inject checkpoint failures. Run closes it when
@@ -262,6 +266,7 @@ func (r *runner) initialize() error {
 	pending, state := r.cp.Pending()
 	in := consumer.InitializationInput{
 		ShardID:                r.cfg.ShardID,
+		StreamARN:              r.cfg.StreamARN,
 		Checkpoint:             r.cp.LastCheckpoint(),
 		PendingCheckpoint:      pending,
 		PendingCheckpointState: state,

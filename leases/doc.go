@@ -42,6 +42,14 @@
 //	throughputKBps                      N     ThroughputKBps
 //	checkpointOwner                     S     CheckpointOwner
 //	entityType                          S     (absent or "LEASE")
+//	streamName                          S     (multi-stream: derived from Key)
+//	shardId                             S     (multi-stream: derived from Key)
+//
+// In a multi-stream application (the Java KCL's multi-stream mode) Key is
+// "<account>:<stream>:<creationEpoch>:<shardId>", and a DynamoDB store
+// writes streamName (the "<account>:<stream>:<creationEpoch>" prefix, as
+// Java does) and shardId with every lease it creates; parentShardId and
+// childShardIds hold bare shard ids.
 //
 // The worker-metrics table (<app>-WorkerMetricStats, hash key wid) holds a
 // WorkerRecord per worker: wid (S, ID), lut (N, epoch seconds,

@@ -9,7 +9,8 @@ import (
 // Lease is one item of the lease table, in the Java KCL v3 format (see the
 // attribute table in the package documentation).
 type Lease struct {
-	// Key is the lease key: the shard id for a single-stream application.
+	// Key is the lease key: the shard id for a single-stream application,
+	// "<account>:<stream>:<creationEpoch>:<shardId>" for a multi-stream one.
 	Key string
 	// Owner is the worker id holding the lease; empty when unassigned.
 	Owner string

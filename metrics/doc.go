@@ -15,7 +15,9 @@
 // so dashboards and alarms built for a KCL application keep working, plus
 // metrics of its own (marked *). Every metric carries the Operation
 // dimension and WorkerIdentifier (the worker's id); ProcessTask metrics also
-// carry ShardId (the lease key). The CloudWatch publisher, like KCL,
+// carry ShardId (the shard id) and, in a multi-stream application, StreamId
+// (the stream's "<account>:<stream>:<creationEpoch>", as the Java KCL adds
+// it). The CloudWatch publisher, like KCL,
 // publishes only Operation and ShardId unless configured otherwise.
 //
 //	Metric                                   Operation               Level     Unit
@@ -36,6 +38,7 @@
 //	MaxMillisBehindLatest*                   RenewAllLeases          SUMMARY   Milliseconds  the largest MillisBehindLatest of the worker's shards (last response each), per heartbeat
 //	MaxOldestUncheckpointedRecordAge*        RenewAllLeases          SUMMARY   Milliseconds  the largest OldestUncheckpointedRecordAge of the worker's shards, per heartbeat
 //	UnreadableLeaseItems*                    RenewAllLeases          SUMMARY   Count         lease-table items a listing skipped because an attribute had an unexpected type
+//	UnknownLeases*                           RenewAllLeases          SUMMARY   Count         leases found (shard sync, discovery) whose key this worker does not consume, left untouched
 //	TotalLeases                              LeaseAssignmentManager  SUMMARY   Count         leases in the table, per assignment run (leader only)
 //	NumWorkers                               LeaseAssignmentManager  SUMMARY   Count         live workers, per assignment run (leader only)
 //	ExpiredLeases                            LeaseAssignmentManager  SUMMARY   Count         leases held by workers found dead, per run (leader only)

@@ -81,6 +81,42 @@ type Config struct {
 	// InitialPosition is where a shard with no checkpoint starts.
 	// Default: LATEST (as the Java KCL).
 	InitialPosition consumer.InitialPosition
+	// Streams makes a multi-stream application: one lease table for the
+	// shards of every stream listed (by name, or by ARN for a stream of
+	// another account), each with its own initial position. Lease keys
+	// are then the Java KCL's multi-stream keys
+	// ("<account>:<stream>:<creationEpoch>:<shardId>"), so a Java
+	// multi-stream application's table is taken over as it is. StreamName
+	// and StreamARN must be empty. A stream listed that does not exist
+	// makes Run fail at start. Default: none (single-stream).
+	Streams []StreamConfig
+	// StreamTracker, when set, is asked for the streams at start and at
+	// every shard sync (the Java KCL's StreamTracker) instead of reading
+	// Streams: streams it adds get leases at that sync, streams it drops
+	// stop being read (their leases follow FormerStreamLeases). An error
+	// keeps the previous list (at start, Run fails with it). Default:
+	// none.
+	StreamTracker func(ctx context.Context) ([]StreamConfig, error)
+	// FormerStreamLeases says what becomes of the leases of a stream a
+	// multi-stream application no longer consumes (dropped from Streams
+	// or by StreamTracker), as the Java KCL's
+	// FormerStreamsLeasesDeletionStrategy: "keep" leaves them
+	// (NoLeaseDeletionStrategy); "delete-when-gone" has the leader delete
+	// them once the stream has been gone (deleted, or created again
+	// under its name) for FormerStreamLeasesWait
+	// (AutoDetectionAndDeferredDeletionStrategy); "delete-listed" deletes
+	// those of the streams named in FormerStreamsToDelete once they have
+	// not been consumed for FormerStreamLeasesWait
+	// (ProvidedStreamsDeferredDeletionStrategy). Default: keep.
+	FormerStreamLeases string
+	// FormerStreamLeasesWait is how long a former stream's leases are
+	// kept before a deleting FormerStreamLeases strategy deletes them.
+	// Default: 1h.
+	FormerStreamLeasesWait time.Duration
+	// FormerStreamsToDelete names the former streams whose leases
+	// "delete-listed" deletes: by name, by ARN, or by serialized stream
+	// identifier ("<account>:<name>:<creationEpoch>"). Default: none.
+	FormerStreamsToDelete []string
 
 	// AWSConfig builds the Kinesis and DynamoDB clients that are not
 	// given. Required unless KinesisClient is set and DynamoDBClient or
@@ -153,7 +189,9 @@ type Config struct {
 	// ConsumerARN) when it starts, and never deregisters it. Fan-out is
 	// billed per consumer-shard hour and per GB read. Everything above the
 	// retrieval (queues, budgets, checkpoints, resharding, hand-offs,
-	// metrics) works the same in both modes. Default: false (polling).
+	// metrics) works the same in both modes. A multi-stream application
+	// (Streams or StreamTracker) polls: fan-out reads one stream for now.
+	// Default: false (polling).
 	FanOut bool
 	// ConsumerARN is the registered stream consumer to read with when
 	// FanOut is set; the worker then registers nothing and waits for it to
@@ -318,6 +356,8 @@ func (c Config) withDefaults() Config {
 	}
 	setDefault(&c.ConsumerName, c.ApplicationName)
 	setDefault(&c.SubscriptionIdleTimeout, 30*time.Second)
+	setDefault(&c.FormerStreamLeases, formerKeep)
+	setDefault(&c.FormerStreamLeasesWait, time.Hour)
 	setDefault(&c.MaxRecords, 10000)
 	setDefault(&c.MinGetRecordsInterval, 200*time.Millisecond)
 	setDefault(&c.IdleTimeBetweenReads, time.Second)
@@ -382,8 +422,15 @@ func (c Config) validate() error {
 	if st := c.Stores; (st.Leases == nil) != (st.Workers == nil) || (st.Leases == nil) != (st.Coordinator == nil) {
 		return bad("Stores", "set Leases, Workers and Coordinator together, or none of them")
 	}
-	if c.StreamName == "" && c.StreamARN == "" {
-		return bad("StreamName", "one of StreamName or StreamARN is required")
+	if c.multiStream() {
+		if c.StreamName != "" || c.StreamARN != "" {
+			return bad("Streams", "a multi-stream application (Streams or StreamTracker) takes no StreamName or StreamARN")
+		}
+		if err := validateStreams("Streams", c.Streams); err != nil {
+			return err
+		}
+	} else if c.StreamName == "" && c.StreamARN == "" {
+		return bad("StreamName", "one of StreamName or StreamARN is required (or Streams, or StreamTracker)")
 	}
 	if c.StreamARN != "" {
 		a, err := arn.Parse(c.StreamARN)
@@ -394,8 +441,20 @@ func (c Config) validate() error {
 			return bad("StreamARN", "names stream %q but StreamName is %q", name, c.StreamName)
 		}
 	}
-	if !validStreamName(c.StreamName) {
+	if !c.multiStream() && !validStreamName(c.StreamName) {
 		return bad("StreamName", "%q is not a valid stream name (1-128 of a-z A-Z 0-9 _ - .)", c.StreamName)
+	}
+	switch c.FormerStreamLeases {
+	case formerKeep:
+	case formerDeleteWhenGone, formerDeleteListed:
+		if !c.multiStream() {
+			return bad("FormerStreamLeases", "%q needs a multi-stream application (Streams or StreamTracker)", c.FormerStreamLeases)
+		}
+	default:
+		return bad("FormerStreamLeases", "%q is not one of %q, %q, %q", c.FormerStreamLeases, formerKeep, formerDeleteWhenGone, formerDeleteListed)
+	}
+	if c.FormerStreamLeases == formerDeleteListed && len(c.FormerStreamsToDelete) == 0 {
+		return bad("FormerStreamsToDelete", "is empty, so %q would delete nothing", formerDeleteListed)
 	}
 	if err := c.InitialPosition.Validate(); err != nil {
 		return bad("InitialPosition", "%v", err)
@@ -433,6 +492,7 @@ func (c Config) validate() error {
 		{"ThrottleMaxBackoff", c.ThrottleMaxBackoff},
 		{"ShutdownTimeout", c.ShutdownTimeout},
 		{"SubscriptionIdleTimeout", c.SubscriptionIdleTimeout},
+		{"FormerStreamLeasesWait", c.FormerStreamLeasesWait},
 	} {
 		if d.v < 0 {
 			return bad(d.name, "%v is negative", d.v)
@@ -497,6 +557,9 @@ func (c Config) validateFanOut() error {
 			return bad("ConsumerARN", "is set but FanOut is not")
 		}
 		return nil
+	}
+	if c.multiStream() {
+		return bad("FanOut", "enhanced fan-out reads one stream for now; a multi-stream application (Streams or StreamTracker) polls")
 	}
 	if c.ConsumerARN != "" {
 		a, err := arn.Parse(c.ConsumerARN)

@@ -81,6 +81,7 @@ var specialDefaults = map[string]func(given, applied Config) bool{
 		return given.StreamName != "" || applied.StreamName == strings.TrimPrefix(given.StreamARN[strings.LastIndex(given.StreamARN, ":")+1:], "stream/")
 	},
 	"LATEST": func(_, applied Config) bool { return applied.InitialPosition == consumer.InitialPositionLatest },
+	"keep":   func(_, applied Config) bool { return applied.FormerStreamLeases == formerKeep },
 	"the host name, a dash and 12 random hex digits": func(_, applied Config) bool {
 		return regexp.MustCompile(`^.+-[0-9a-f]{12}$`).MatchString(applied.WorkerID)
 	},

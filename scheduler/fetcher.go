@@ -24,6 +24,7 @@ import (
 // and never waits for processing unless the queue is full.
 type fetcher struct {
 	s       *Scheduler
+	stream  *streamInfo
 	shardID string
 	q       *queue
 	log     zerolog.Logger
@@ -186,7 +187,7 @@ func (f *fetcher) fetch(ctx context.Context, iter string) (*kinesis.GetRecordsOu
 	out, err := s.kinesis.GetRecords(ctx, &kinesis.GetRecordsInput{
 		ShardIterator: aws.String(iter),
 		Limit:         aws.Int32(int32(s.cfg.MaxRecords)),
-		StreamARN:     s.streamARNOrNil(),
+		StreamARN:     f.stream.arnOrNil(),
 	}, s.getRecOpt)
 	if f.scope.Enabled(metrics.LevelDetailed) && ctx.Err() == nil {
 		f.scope.Time(metricnames.MetricGetRecordsTime, time.Since(started), metrics.LevelDetailed)
@@ -230,11 +231,8 @@ func (f *fetcher) fetch(ctx context.Context, iter string) (*kinesis.GetRecordsOu
 func (f *fetcher) iterator(ctx context.Context, throttle *backoff.Backoff) (string, bool) {
 	in := &kinesis.GetShardIteratorInput{
 		ShardId:    aws.String(f.shardID),
-		StreamName: aws.String(f.s.cfg.StreamName),
-		StreamARN:  f.s.streamARNOrNil(),
-	}
-	if in.StreamARN != nil {
-		in.StreamName = nil
+		StreamName: f.stream.nameOrNil(),
+		StreamARN:  f.stream.arnOrNil(),
 	}
 	switch f.after.SequenceNumber {
 	case consumer.TrimHorizon.SequenceNumber:
@@ -243,7 +241,7 @@ func (f *fetcher) iterator(ctx context.Context, throttle *backoff.Backoff) (stri
 		in.ShardIteratorType = types.ShardIteratorTypeLatest
 	case consumer.AtTimestamp.SequenceNumber:
 		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
-		in.Timestamp = aws.Time(f.s.cfg.InitialPosition.Timestamp)
+		in.Timestamp = aws.Time(f.stream.pos.Timestamp)
 	default:
 		in.ShardIteratorType = types.ShardIteratorTypeAtSequenceNumber
 		in.StartingSequenceNumber = aws.String(f.after.SequenceNumber)

@@ -35,12 +35,12 @@ func (c *shardConsumer) newPublisher(q *queue) recordsPublisher {
 		}
 	}
 	if c.s.cfg.FanOut {
-		p := &subscriber{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope,
+		p := &subscriber{s: c.s, shardID: c.shardID, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope,
 			fetched: &c.fetched, behind: &c.behind, lag: &c.lag}
 		p.conv.keep = keep
 		return p
 	}
-	f := &fetcher{s: c.s, shardID: c.lease.Key, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope,
+	f := &fetcher{s: c.s, stream: c.stream, shardID: c.shardID, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope,
 		fetched: &c.fetched, behind: &c.behind, lag: &c.lag, reserve: -1}
 	f.conv.keep = keep
 	return f

@@ -64,6 +64,10 @@ type Scheduler struct {
 	// consumer starts; atomic because Stats may read them at any time.
 	session     atomic.Pointer[session.Session]
 	coordinator atomic.Pointer[coordinator.Coordinator]
+	// streams is the set of streams consumed now; set by New (one
+	// stream) or, in multi-stream mode, by every refreshStreams.
+	streams       atomic.Pointer[streamSet]
+	unknownLeases atomic.Int64 // leases skipped as not this worker's to touch, for tests
 
 	fetchSem *semaphore.Weighted // GetRecords calls in flight, worker-wide
 	// respEstimate is a decaying maximum of the payload bytes of the
@@ -90,7 +94,13 @@ type Scheduler struct {
 	handOn    []string        // during shutdown: workers to hand leases on to
 	handOnN   int             // round-robin position in handOn
 	load      loadTracker
-	vanished  map[string]bool // leases missing from the last shard listing (main loop only)
+	vanished  map[string]bool          // leases missing from the last shard listing (main loop only)
+	former    map[string]*formerStream // leader: streams with leases but not consumed (main loop only)
+	// streamRefreshes counts refreshStreams calls and describedAt holds,
+	// per configured stream (ARN or name), the refresh that last described
+	// it (start and main loop only).
+	streamRefreshes int
+	describedAt     map[string]int
 	// resumed holds, for leases this worker still owns and will resume
 	// (an earlier incarnation's at start, its own after a fence), the
 	// reason logged when they are acquired.
@@ -143,7 +153,13 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		finished:   make(map[string]bool),
 	}
 	s.endSignal.ch = make(chan struct{})
-	s.log = cfg.Logger.With().Str("worker", cfg.WorkerID).Str("stream", cfg.StreamName).Logger()
+	if cfg.multiStream() {
+		s.log = cfg.Logger.With().Str("worker", cfg.WorkerID).Logger()
+		s.streams.Store(&streamSet{multi: true, byID: map[string]*streamInfo{}})
+	} else {
+		s.log = cfg.Logger.With().Str("worker", cfg.WorkerID).Str("stream", cfg.StreamName).Logger()
+		s.streams.Store(singleStreamSet(&cfg))
+	}
 	s.warn = lograte.New(lograte.Interval)
 	s.sink = cfg.Metrics
 	if s.sink == nil {
@@ -277,6 +293,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				s.auditHashRanges(ctx)
 			}
 		case <-sync.C:
+			if s.cfg.multiStream() {
+				if err := s.refreshStreams(ctx, false); err != nil && ctx.Err() == nil {
+					s.warn.Warn(&s.log, "streams").Err(err).Msg("reading the stream list failed; keeping the previous one")
+				}
+				s.stopRemovedStreams()
+			}
 			if !s.IsLeader() {
 				continue
 			}
@@ -291,7 +313,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // missing leases and starts the worker session. Its errors are fatal and
 // name the problem.
 func (s *Scheduler) start(ctx context.Context) error {
-	if err := s.describeStream(ctx); err != nil {
+	if s.cfg.multiStream() {
+		// A stream of the static list that does not exist is an error
+		// here; a stream gone later is skipped with a warning.
+		if err := s.refreshStreams(ctx, s.cfg.StreamTracker == nil); err != nil {
+			return err
+		}
+	} else if err := s.describeStream(ctx); err != nil {
 		return err
 	}
 	if s.cfg.FanOut {
@@ -327,7 +355,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 			break
 		}
 		if awsapi.IsNotFound(err) || awsapi.IsAccessDenied(err) || ctx.Err() != nil {
-			return fmt.Errorf("shardwise: shard sync of stream %q: %w", s.cfg.StreamName, err)
+			return fmt.Errorf("shardwise: shard sync: %w", err)
 		}
 		s.warn.Warn(&s.log, "shard-sync").Err(err).Msg("initial shard sync failed; retrying")
 		if !backoff.Sleep(ctx, retry.Next()) {
@@ -379,6 +407,7 @@ func (s *Scheduler) start(ctx context.Context) error {
 		OnAssign: func([]balancer.Move, int) {
 			s.wake() // moves to this worker start without waiting a discovery tick
 		},
+		Accept: s.acceptsLease,
 	})
 	if err != nil {
 		_ = sess.Close(context.WithoutCancel(ctx))
@@ -488,11 +517,22 @@ func (s *Scheduler) discover(ctx context.Context) {
 			c.lose("taken by another worker", l.Owner)
 		}
 	}
+	var unknown map[string][]string
 	for _, key := range keys {
 		s.mu.Lock()
 		skip := running[key] != nil || s.finished[key]
 		s.mu.Unlock()
 		if skip {
+			continue
+		}
+		// A lease this worker does not consume (another stream's, a
+		// malformed key, the other key form) is never started, even
+		// when it names this worker as owner.
+		if _, _, why := s.streams.Load().lookup(key); why != resolved {
+			if unknown == nil {
+				unknown = map[string][]string{}
+			}
+			unknown[why] = append(unknown[why], key)
 			continue
 		}
 		l, err := s.store.Get(ctx, key)
@@ -530,6 +570,7 @@ func (s *Scheduler) discover(ctx context.Context) {
 			Str("checkpoint", taken.Checkpoint.String()).Msg("lease acquired")
 		s.startConsumer(taken)
 	}
+	s.skipped("discover", unknown)
 	s.discovered.Store(true)
 }
 
@@ -627,8 +668,8 @@ func (s *Scheduler) handOnUnstarted(ctx context.Context, started []*shardConsume
 		return
 	}
 	for _, key := range keys {
-		if ran[key] {
-			continue
+		if ran[key] || !s.acceptsLease(key) {
+			continue // a lease of a stream not consumed now stays as it is
 		}
 		l, err := s.store.Get(ctx, key)
 		if err != nil || l.Owner != s.cfg.WorkerID || l.IsFinished() || l.HandoffPending() {

@@ -33,9 +33,14 @@ import (
 type shardConsumer struct {
 	s     *Scheduler
 	lease leases.Lease // as taken; not updated afterwards
-	log   zerolog.Logger
-	cp    *checkpointer.Checkpointer
-	scope *mscope.Scope // Operation=ProcessTask, ShardId, WorkerIdentifier
+	// stream and shardID are what the lease key names: the stream the
+	// shard belongs to and its bare shard id (the key itself in a
+	// single-stream application).
+	stream  *streamInfo
+	shardID string
+	log     zerolog.Logger
+	cp      *checkpointer.Checkpointer
+	scope   *mscope.Scope // Operation=ProcessTask, ShardId, WorkerIdentifier
 
 	// leaseCtx is the context processor calls get. It ends when the lease
 	// ends: lost (cause consumer.ErrLeaseLost) or after shutdown completed.
@@ -75,15 +80,30 @@ type shardConsumer struct {
 }
 
 func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
+	st, shardID, ok := s.lookupLease(l.Key)
+	if !ok {
+		return nil, fmt.Errorf("shardwise: lease %q is not of a stream this worker consumes", l.Key)
+	}
+	dims := []metrics.Dimension{
+		{Name: metricnames.DimensionOperation, Value: metricnames.OperationProcessTask},
+		{Name: metricnames.DimensionShardID, Value: shardID},
+		{Name: metricnames.DimensionWorkerIdentifier, Value: s.cfg.WorkerID},
+	}
+	logc := s.log.With().Str("shard", shardID).Str("lease", l.Key)
+	if st.prefix != "" {
+		// Multi-stream: the Java KCL adds the stream identifier as a
+		// StreamId dimension next to ShardId.
+		dims = append(dims, metrics.Dimension{Name: metricnames.DimensionStreamID, Value: st.prefix})
+		logc = logc.Str("stream", st.label())
+	}
 	c := &shardConsumer{
-		s:     s,
-		lease: l,
-		log:   s.log.With().Str("shard", l.Key).Str("lease", l.Key).Logger(),
-		done:  make(chan struct{}),
-		scope: mscope.New(s.sink,
-			metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationProcessTask},
-			metrics.Dimension{Name: metricnames.DimensionShardID, Value: l.Key},
-			metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: s.cfg.WorkerID}),
+		s:       s,
+		lease:   l,
+		stream:  st,
+		shardID: shardID,
+		log:     logc.Logger(),
+		done:    make(chan struct{}),
+		scope:   mscope.New(s.sink, dims...),
 	}
 	c.since = time.Now()
 	c.phase.Store("waiting-for-parents")
@@ -157,7 +177,7 @@ func (c *shardConsumer) run() {
 		c.finish(nil)
 		return
 	}
-	proc := c.s.factory.NewProcessor(c.lease.Key)
+	proc := c.s.factory.NewProcessor(c.shardID)
 	if proc == nil {
 		c.log.Error().Msg("processor factory returned nil; releasing the lease")
 		c.release("the processor factory returned nil")
@@ -244,7 +264,7 @@ func (c *shardConsumer) processLoop(proc consumer.Processor, q *queue) *batch {
 func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 	retry := backoff.Backoff{Base: c.s.cfg.ProcessorRetryBackoff, Max: c.s.cfg.ProcessorRetryMaxBackoff}
 	in := consumer.ProcessRecordsInput{
-		ShardID:            c.lease.Key,
+		ShardID:            c.shardID,
 		Records:            b.records,
 		MillisBehindLatest: b.millisBehind,
 		FetchedAt:          b.fetchedAt,
@@ -303,7 +323,8 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 func (c *shardConsumer) initialize(proc consumer.Processor) bool {
 	retry := backoff.Backoff{Base: c.s.cfg.ProcessorRetryBackoff, Max: c.s.cfg.ProcessorRetryMaxBackoff}
 	in := consumer.InitializationInput{
-		ShardID:                c.lease.Key,
+		ShardID:                c.shardID,
+		StreamARN:              c.stream.arn,
 		Checkpoint:             c.lease.Checkpoint,
 		PendingCheckpoint:      c.lease.PendingCheckpoint,
 		PendingCheckpointState: c.lease.PendingCheckpointState,
@@ -341,7 +362,7 @@ func (c *shardConsumer) finish(proc consumer.Processor) {
 		c.s.stats.leasesLost.Add(1)
 		if proc != nil {
 			safeCall(func() error {
-				proc.LeaseLost(c.leaseCtx, consumer.LeaseLostInput{ShardID: c.lease.Key})
+				proc.LeaseLost(c.leaseCtx, consumer.LeaseLostInput{ShardID: c.shardID})
 				return nil
 			})
 		}
@@ -350,7 +371,7 @@ func (c *shardConsumer) finish(proc consumer.Processor) {
 	c.setOutcome("shutdown")
 	if proc != nil {
 		err := safeCall(func() error {
-			return proc.ShutdownRequested(c.leaseCtx, consumer.ShutdownRequestedInput{ShardID: c.lease.Key, Checkpointer: c.cp})
+			return proc.ShutdownRequested(c.leaseCtx, consumer.ShutdownRequestedInput{ShardID: c.shardID, Checkpointer: c.cp})
 		})
 		if err != nil {
 			c.log.Warn().Err(err).Msg("ShutdownRequested failed; records after the last checkpoint will be delivered again")

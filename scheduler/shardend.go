@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -53,7 +54,10 @@ func (c *shardConsumer) waitForParents() bool {
 func (c *shardConsumer) unfinishedParents() []string {
 	var pending []string
 	for _, p := range c.lease.ParentShardIDs {
-		pl, err := c.s.store.Get(c.stopCtx, p)
+		// Parent ids are bare shard ids; the parent's lease is keyed like
+		// this one (with this lease's stream prefix in a multi-stream
+		// table).
+		pl, err := c.s.store.Get(c.stopCtx, c.stream.leaseKey(p))
 		switch {
 		case errors.Is(err, leases.ErrNotFound):
 			// Never leased (started at LATEST) or already cleaned up.
@@ -77,11 +81,11 @@ func (c *shardConsumer) unfinishedParents() []string {
 func (c *shardConsumer) shardEnded(proc consumer.Processor, end *batch) {
 	ctx := c.leaseCtx
 	retry := backoff.Backoff{Base: c.s.cfg.ProcessorRetryBackoff, Max: c.s.cfg.ProcessorRetryMaxBackoff}
-	children := childLeases(end.childShards)
+	children := childLeases(c.stream, end.childShards)
 	if len(children) == 0 {
 		// kinesalite leaves ChildShards out: ask ListShards instead.
 		for {
-			kids, err := c.s.childrenFromListShards(ctx, c.lease.Key)
+			kids, err := c.s.childrenFromListShards(ctx, c.stream, c.shardID)
 			if err == nil {
 				children = kids
 				break
@@ -96,7 +100,8 @@ func (c *shardConsumer) shardEnded(proc consumer.Processor, end *batch) {
 	}
 	ids := make([]string, 0, len(children))
 	for _, child := range children {
-		ids = append(ids, child.Key)
+		// childShardIds holds bare shard ids, as the Java KCL keeps them.
+		ids = append(ids, strings.TrimPrefix(child.Key, c.stream.leaseKey("")))
 		// The children are created owned by this worker, so they start
 		// here the moment the parent is done instead of waiting for the
 		// leader's next assignment run; the leader rebalances later. For a
@@ -127,7 +132,7 @@ func (c *shardConsumer) shardEnded(proc consumer.Processor, end *batch) {
 	c.cp.ShardEnded()
 	for {
 		err := safeCall(func() error {
-			return proc.ShardEnded(ctx, consumer.ShardEndedInput{ShardID: c.lease.Key, Checkpointer: c.cp})
+			return proc.ShardEnded(ctx, consumer.ShardEndedInput{ShardID: c.shardID, Checkpointer: c.cp})
 		})
 		if c.cp.LastCheckpoint().IsShardEnd() {
 			break
@@ -173,11 +178,11 @@ func (c *shardConsumer) finishEnded(proc consumer.Processor, checkpointed bool) 
 
 // childLeases makes the leases of the children named in a GetRecords
 // response.
-func childLeases(kids []types.ChildShard) []leases.Lease {
+func childLeases(st *streamInfo, kids []types.ChildShard) []leases.Lease {
 	out := make([]leases.Lease, 0, len(kids))
 	for _, k := range kids {
 		l := leases.Lease{
-			Key:            aws.ToString(k.ShardId),
+			Key:            st.leaseKey(aws.ToString(k.ShardId)),
 			Checkpoint:     consumer.TrimHorizon,
 			ParentShardIDs: slices.Clone(k.ParentShards),
 		}
@@ -192,8 +197,8 @@ func childLeases(kids []types.ChildShard) []leases.Lease {
 
 // childrenFromListShards finds the children of shardID in the full shard
 // list.
-func (s *Scheduler) childrenFromListShards(ctx context.Context, shardID string) ([]leases.Lease, error) {
-	shards, err := s.listShards(ctx)
+func (s *Scheduler) childrenFromListShards(ctx context.Context, st *streamInfo, shardID string) ([]leases.Lease, error) {
+	shards, err := s.listShards(ctx, st)
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +206,7 @@ func (s *Scheduler) childrenFromListShards(ctx context.Context, shardID string) 
 	for _, sh := range shards {
 		parents := shardParents(sh)
 		if slices.Contains(parents, shardID) {
-			l := leaseForShard(sh, consumer.TrimHorizon)
+			l := leaseForShard(st, sh, consumer.TrimHorizon)
 			out = append(out, l)
 		}
 	}

@@ -13,13 +13,10 @@ import (
 	"github.com/shardwise/shardwise/leases"
 )
 
-// listShards lists every shard of the stream, following NextToken.
-func (s *Scheduler) listShards(ctx context.Context) ([]types.Shard, error) {
+// listShards lists every shard of a stream, following NextToken.
+func (s *Scheduler) listShards(ctx context.Context, st *streamInfo) ([]types.Shard, error) {
 	var shards []types.Shard
-	in := &kinesis.ListShardsInput{StreamARN: s.streamARNOrNil()}
-	if in.StreamARN == nil {
-		in.StreamName = aws.String(s.cfg.StreamName)
-	}
+	in := &kinesis.ListShardsInput{StreamARN: st.arnOrNil(), StreamName: st.nameOrNil()}
 	seenTokens := map[string]bool{}
 	for {
 		out, err := s.kinesis.ListShards(ctx, in)
@@ -59,9 +56,9 @@ func shardOpen(sh types.Shard) bool {
 	return sh.SequenceNumberRange == nil || sh.SequenceNumberRange.EndingSequenceNumber == nil
 }
 
-func leaseForShard(sh types.Shard, cp consumer.ExtendedSequenceNumber) leases.Lease {
+func leaseForShard(st *streamInfo, sh types.Shard, cp consumer.ExtendedSequenceNumber) leases.Lease {
 	l := leases.Lease{
-		Key:            aws.ToString(sh.ShardId),
+		Key:            st.leaseKey(aws.ToString(sh.ShardId)),
 		Checkpoint:     cp,
 		ParentShardIDs: shardParents(sh),
 	}
@@ -86,18 +83,65 @@ func leaseForShard(sh types.Shard, cp consumer.ExtendedSequenceNumber) leases.Le
 //   - any other shard starts at the initial position, except that at
 //     LATEST a closed shard with no leased ancestor gets no lease at all
 //     (LATEST means "from now on", and a closed shard has no "now").
+//
+// Only leases whose key resolves to a consumed stream take part: a lease
+// of another stream, a malformed key or a key of the other form (single-
+// or multi-stream) is counted, logged and left exactly as it is.
 func (s *Scheduler) syncShards(ctx context.Context) error {
-	shards, err := s.listShards(ctx)
-	if err != nil {
-		return err
-	}
 	existing, err := s.store.List(ctx)
 	if err != nil {
 		return fmt.Errorf("shardwise: reading the lease table: %w", err)
 	}
+	set := s.streams.Load()
+	mine := make(map[*streamInfo][]leases.Lease, len(set.list))
+	unknown := map[string][]string{}
+	for _, l := range existing {
+		st, _, why := set.lookup(l.Key)
+		if why != resolved {
+			unknown[why] = append(unknown[why], l.Key)
+			continue
+		}
+		mine[st] = append(mine[st], l)
+	}
+	s.skipped("shard-sync", unknown)
+	var firstErr error
+	vanished := map[string]bool{}
+	for _, st := range set.list {
+		err := s.syncStream(ctx, st, mine[st], existing, vanished)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if err != nil && set.multi && ctx.Err() == nil {
+			s.warn.Warn(&s.log, "shard-sync:"+st.label()).Err(err).Str("stream", st.label()).Msg("shard sync of a stream failed; the other streams are synced")
+		}
+	}
+	if s.IsLeader() {
+		s.vanished = vanished
+		s.cleanFormerStreams(ctx, set, existing)
+	}
+	return firstErr
+}
+
+// syncStream is syncShards for one stream, given the stream's leases and
+// the whole table (all). It adds the stream's leases missing from the
+// listing to vanished.
+func (s *Scheduler) syncStream(ctx context.Context, st *streamInfo, existing, all []leases.Lease, vanished map[string]bool) error {
+	shards, err := s.listShards(ctx, st)
+	if err != nil {
+		if set := s.streams.Load(); set.multi {
+			return fmt.Errorf("shardwise: stream %q: %w", st.label(), err)
+		}
+		return err
+	}
+	// leased is keyed by bare shard id: parents and children are named
+	// by shard id.
 	leased := make(map[string]bool, len(existing))
 	for _, l := range existing {
-		leased[l.Key] = true
+		_, shard, _ := s.streams.Load().lookup(l.Key)
+		if shard == "" {
+			shard = l.Key // the set changed since syncShards: harmless, the key is the stream's
+		}
+		leased[shard] = true
 	}
 	byID := make(map[string]types.Shard, len(shards))
 	children := make(map[string][]string, len(shards))
@@ -150,17 +194,17 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 		for _, p := range parents {
 			parentLeased = parentLeased || leased[p]
 		}
-		cp := initialCheckpoint(s.cfg.InitialPosition)
+		cp := initialCheckpoint(st.pos)
 		switch {
 		case parentLeased:
 			cp = consumer.TrimHorizon
-		case s.cfg.InitialPosition.Kind == consumer.PositionLatest && !shardOpen(sh):
+		case st.pos.Kind == consumer.PositionLatest && !shardOpen(sh):
 			return
 		}
-		ok, err := s.store.Create(ctx, leaseForShard(sh, cp))
+		ok, err := s.store.Create(ctx, leaseForShard(st, sh, cp))
 		if err != nil {
 			if firstErr == nil {
-				firstErr = fmt.Errorf("shardwise: creating the lease of %s: %w", id, err)
+				firstErr = fmt.Errorf("shardwise: creating the lease of %s: %w", st.leaseKey(id), err)
 			}
 			return
 		}
@@ -173,22 +217,33 @@ func (s *Scheduler) syncShards(ctx context.Context) error {
 		visit(aws.ToString(sh.ShardId))
 	}
 	if created > 0 {
-		s.log.Info().Int("created", created).Int("shards", len(shards)).Msg("shard sync created leases")
+		s.log.Info().Str("stream", st.label()).Int("created", created).Int("shards", len(shards)).Msg("shard sync created leases")
 	}
 	if s.IsLeader() {
-		s.removeVanishedLeases(ctx, existing, byID)
+		s.removeVanishedLeases(ctx, st, all, byID, vanished)
 	}
 	return firstErr
 }
 
-// removeVanishedLeases deletes the leases of shards that ListShards no
-// longer returns (their data expired). A lease must be missing from two
-// consecutive syncs, so a listing taken at an unlucky moment deletes
-// nothing. Deleting it lets the shard's children start.
-func (s *Scheduler) removeVanishedLeases(ctx context.Context, existing []leases.Lease, listed map[string]types.Shard) {
-	missing := map[string]bool{}
-	for _, l := range existing {
-		if _, ok := listed[l.Key]; ok {
+// removeVanishedLeases deletes the leases of a stream's shards that
+// ListShards no longer returns (their data expired). A lease must be
+// missing from two consecutive syncs, so a listing taken at an unlucky
+// moment deletes nothing. Deleting it lets the shard's children start.
+//
+// all is the whole lease table. Only a lease whose key resolves to st is
+// looked up in st's listing: a lease whose key this worker cannot read
+// (malformed, the other key form) or of another stream is never taken for
+// a vanished shard, so it is never deleted here. This check is the one
+// thing that keeps a Java multi-stream table safe from a single-stream
+// worker (and another stream's leases safe from this one).
+func (s *Scheduler) removeVanishedLeases(ctx context.Context, st *streamInfo, all []leases.Lease, listed map[string]types.Shard, missing map[string]bool) {
+	set := s.streams.Load()
+	for _, l := range all {
+		owner, shard, why := set.lookup(l.Key)
+		if why != resolved || owner != st {
+			continue // not this stream's: never deleted here
+		}
+		if _, ok := listed[shard]; ok {
 			continue
 		}
 		missing[l.Key] = true
@@ -203,7 +258,6 @@ func (s *Scheduler) removeVanishedLeases(ctx context.Context, existing []leases.
 		}
 		s.log.Info().Str("lease", l.Key).Str("event", "deleted").Str("reason", "its shard no longer exists").Str("checkpoint", l.Checkpoint.String()).Msg("deleted the lease of a shard that no longer exists")
 	}
-	s.vanished = missing
 }
 
 // auditHashRanges checks that the unfinished leases cover the whole hash
@@ -214,25 +268,35 @@ func (s *Scheduler) auditHashRanges(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	var ranges []hashkey.Range
+	// Each stream's leases must cover the key space on their own.
+	set := s.streams.Load()
+	byStream := map[*streamInfo][]hashkey.Range{}
 	for _, l := range all {
 		if l.IsFinished() || l.StartingHashKey == "" {
+			continue
+		}
+		st, _, why := set.lookup(l.Key)
+		if why != resolved {
 			continue
 		}
 		r, err := hashkey.ParseRange(l.StartingHashKey, l.EndingHashKey)
 		if err != nil {
 			continue
 		}
-		ranges = append(ranges, r)
+		byStream[st] = append(byStream[st], r)
 	}
-	if len(ranges) == 0 {
-		return
+	var holes []hashkey.Range
+	var where string
+	for st, ranges := range byStream {
+		if h := hashkey.Holes(ranges); len(h) > 0 {
+			holes, where = h, st.label()
+			break
+		}
 	}
-	holes := hashkey.Holes(ranges)
 	if len(holes) == 0 {
 		return
 	}
-	s.warn.Warn(&s.log, "audit").Int("holes", len(holes)).Str("first", holes[0].String()).Msg("the leases do not cover the whole hash key range; syncing shards now")
+	s.warn.Warn(&s.log, "audit").Str("stream", where).Int("holes", len(holes)).Str("first", holes[0].String()).Msg("the leases do not cover the whole hash key range; syncing shards now")
 	if err := s.syncShards(ctx); err != nil && ctx.Err() == nil {
 		s.warn.Warn(&s.log, "shard-sync").Err(err).Msg("shard sync after the hash range audit failed")
 	}

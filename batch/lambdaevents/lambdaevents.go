@@ -31,7 +31,11 @@ import (
 // Every field is optional.
 type Config struct {
 	// EventSourceARN is the stream's ARN, set as each record's
-	// eventSourceARN (and a time window event's). Default: none (empty).
+	// eventSourceARN (and a time window event's) when the batch does not
+	// name its stream (batch.Batch.StreamARN, set by the scheduler when it
+	// knows the ARN, and always in a multi-stream application, where each
+	// stream's batches carry their own ARN and region). Default: none
+	// (empty).
 	EventSourceARN string
 	// AWSRegion is each record's awsRegion. Default: the region in
 	// EventSourceARN.
@@ -102,7 +106,7 @@ func NewTimeWindow(h TimeWindowHandler, bc batch.Config, ev Config) (consumer.Pr
 	return batch.NewWithResponse(func(ctx context.Context, b batch.Batch) (batch.Response, error) {
 		e := events.KinesisTimeWindowEvent{KinesisEvent: ev.event(b)}
 		e.ShardID = b.ShardID
-		e.EventSourceARN = ev.EventSourceARN
+		e.EventSourceARN = ev.sourceARN(b)
 		if w := b.Window; w != nil {
 			e.Window = events.Window{Start: events.RFC3339EpochTime{Time: w.Start}, End: events.RFC3339EpochTime{Time: w.End}}
 			e.IsFinalInvokeForWindow = w.IsFinalInvokeForWindow
@@ -146,6 +150,11 @@ func (c Config) withDefaults() Config {
 // deaggregates them itself finds nothing left to do).
 func (c Config) event(b batch.Batch) events.KinesisEvent {
 	e := events.KinesisEvent{Records: make([]events.KinesisEventRecord, len(b.Records))}
+	if arn := c.sourceARN(b); arn != c.EventSourceARN {
+		// Another stream of a multi-stream application: its own ARN
+		// and region.
+		c = Config{EventSourceARN: arn, InvokeIdentityARN: c.InvokeIdentityARN}.withDefaults()
+	}
 	for i := range b.Records {
 		r := &b.Records[i]
 		e.Records[i] = events.KinesisEventRecord{
@@ -193,4 +202,14 @@ func failures(recs []consumer.Record, items []events.KinesisBatchItemFailure) []
 		}
 	}
 	return out
+}
+
+// sourceARN is the event-source ARN of a batch: the batch's own stream
+// (each stream of a multi-stream application has its own), or
+// Config.EventSourceARN when the scheduler did not name the stream.
+func (c Config) sourceARN(b batch.Batch) string {
+	if b.StreamARN != "" {
+		return b.StreamARN
+	}
+	return c.EventSourceARN
 }

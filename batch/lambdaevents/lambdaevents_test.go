@@ -15,6 +15,7 @@ import (
 	"github.com/shardwise/shardwise/batch"
 	"github.com/shardwise/shardwise/batch/lambdaevents"
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/consumertest"
 )
 
 const (
@@ -207,5 +208,36 @@ func TestConstructorsValidate(t *testing.T) {
 		return events.KinesisEventResponse{}, nil
 	}, batch.Config{ParallelizationFactor: 11}, lambdaevents.Config{}); !errors.As(err, &ce) || ce.Field != "ParallelizationFactor" {
 		t.Errorf("parallelization 11: %v", err)
+	}
+}
+
+// In a multi-stream application each batch names its own stream: the
+// events carry that stream's ARN and region, not Config's.
+func TestEventSourceARNPerStream(t *testing.T) {
+	c := lambdaevents.Config{EventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/default"}
+	other := "arn:aws:kinesis:eu-west-1:111122223333:stream/partner"
+	var mu sync.Mutex
+	var got []events.KinesisEvent
+	f, err := lambdaevents.New(func(ctx context.Context, e events.KinesisEvent) error {
+		mu.Lock()
+		got = append(got, e)
+		mu.Unlock()
+		return nil
+	}, batch.Config{BatchSize: 10}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = consumertest.Run(t.Context(), f, consumertest.Config{
+		StreamARN: other,
+		End:       consumertest.EndShardEnded,
+		Batches:   []consumertest.Batch{{Records: []consumer.Record{{SequenceNumber: "1", PartitionKey: "k", Data: []byte("x")}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].Records[0].EventSourceArn != other || got[0].Records[0].AwsRegion != "eu-west-1" {
+		t.Fatalf("events = %+v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,10 @@ type CoordinatorConfig struct {
 	// OnAssign is called after moves were written (for metrics and to wake
 	// local discovery). Optional.
 	OnAssign func(moves []balancer.Move, applied int)
+	// Accept, when set, says which leases the leader may plan for: a lease
+	// it rejects (another stream's, or a key this application cannot read)
+	// is never assigned, moved or deleted. Optional (every lease).
+	Accept func(key string) bool
 }
 
 // Coordinator runs leader election on every worker and, on the leader,
@@ -421,6 +426,9 @@ func (c *Coordinator) snapshot(ctx context.Context, now time.Time) (snapshot, er
 	if err != nil {
 		return snapshot{}, err
 	}
+	if c.cfg.Accept != nil {
+		all = slices.DeleteFunc(all, func(l leases.Lease) bool { return !c.cfg.Accept(l.Key) })
+	}
 	snap := snapshot{
 		all:        all,
 		byKey:      make(map[string]leases.Lease, len(all)),
@@ -624,7 +632,7 @@ func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases
 // lease table stays the size of the live shard graph.
 func (c *Coordinator) removeFinishedLeases(ctx context.Context, byKey map[string]leases.Lease) {
 	for key, l := range byKey {
-		if !l.IsFinished() || len(l.ChildShardIDs) == 0 || !parentMayGo(l, byKey) {
+		if !l.IsFinished() || len(l.ChildShardIDs) == 0 || !parentMayGo(key, l, byKey) {
 			continue
 		}
 		if err := c.cfg.Leases.Delete(ctx, key, l.Counter); err != nil {

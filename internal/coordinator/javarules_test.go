@@ -106,15 +106,15 @@ func TestParentKeptWhileItsOwnParentRemains(t *testing.T) {
 		"parent": {Key: "parent", Checkpoint: consumer.ShardEnd, ParentShardIDs: []string{"grand"}, ChildShardIDs: []string{"child"}},
 		"child":  {Key: "child", Checkpoint: consumer.ExtendedSequenceNumber{SequenceNumber: "5"}, ParentShardIDs: []string{"parent"}},
 	}
-	if parentMayGo(by["parent"], by) {
+	if parentMayGo("parent", by["parent"], by) {
 		t.Fatal("parent may go while grand's lease remains")
 	}
 	delete(by, "grand")
-	if !parentMayGo(by["parent"], by) {
+	if !parentMayGo("parent", by["parent"], by) {
 		t.Fatal("parent kept after grand is gone and its child is past its start")
 	}
 	delete(by, "child")
-	if parentMayGo(by["parent"], by) {
+	if parentMayGo("parent", by["parent"], by) {
 		t.Fatal("parent may go while a child has no lease")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/internal/leaseargs"
+	"github.com/shardwise/shardwise/internal/leasekey"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -36,6 +37,13 @@ func leaseItem(l leases.Lease) map[string]types.AttributeValue {
 	putS(kclschema.AttrCheckpointOwner, l.CheckpointOwner)
 	putS(kclschema.AttrStartingHashKey, l.StartingHashKey)
 	putS(kclschema.AttrEndingHashKey, l.EndingHashKey)
+	// A multi-stream lease carries its stream identifier and bare shard id
+	// as attributes of their own, as the Java KCL's multi-stream
+	// serializer writes (and reads) them.
+	if k, err := leasekey.Parse(l.Key); err == nil && k.Multi {
+		item[kclschema.AttrStreamName] = avS(k.Stream.String())
+		item[kclschema.AttrShardID] = avS(k.ShardID)
+	}
 	if !l.Checkpoint.IsZero() {
 		item[kclschema.AttrCheckpoint] = avS(l.Checkpoint.SequenceNumber)
 		item[kclschema.AttrCheckpointSubSequenceNumber] = avN(l.Checkpoint.SubSequenceNumber)

@@ -116,6 +116,8 @@ var table = map[string]Metric{
 		"Leases the worker holds (KCL CurrentLeases).", 1, nil},
 	metricnames.MetricLostLeases: {Counter, "shardwise.leases.lost", "{lease}", "shardwise_leases_lost_total",
 		"Leases the worker lost.", 1, nil},
+	metricnames.MetricUnknownLeases: {Counter, "shardwise.leases.unknown", "{lease}", "shardwise_leases_unknown_total",
+		"Leases found whose key this worker does not consume (another stream's, malformed, the other key form), left untouched.", 1, nil},
 	metricnames.MetricTotalLeases: {Gauge, "shardwise.lease_table.leases", "{lease}", "shardwise_lease_table_leases",
 		"Leases in the lease table, seen by the leader (KCL TotalLeases).", 1, nil},
 	metricnames.MetricNumWorkers: {Gauge, "shardwise.workers", "{worker}", "shardwise_workers",
@@ -247,6 +249,7 @@ var attrs = map[string][2]string{ // dimension -> {OTel, Prometheus}
 	metricnames.DimensionOperation:        {"operation", "operation"},
 	metricnames.DimensionShardID:          {"shard.id", "shard_id"},
 	metricnames.DimensionWorkerIdentifier: {"worker.id", "worker_id"},
+	metricnames.DimensionStreamID:         {"stream.id", "stream_id"},
 }
 
 // Label is one dimension as an OpenTelemetry attribute and a Prometheus

@@ -101,3 +101,16 @@ const (
 	// (RenewAllLeases, SUMMARY, Count).
 	MetricUnreadableLeaseItems = "UnreadableLeaseItems"
 )
+
+// Multi-stream metrics and dimensions.
+const (
+	// DimensionStreamID is the serialized stream identifier
+	// ("<account>:<stream>:<creationEpoch>") a per-shard metric is about,
+	// added next to ShardId in multi-stream mode, as the Java KCL does.
+	DimensionStreamID = "StreamId"
+	// MetricUnknownLeases: leases found (by shard sync or lease discovery)
+	// whose key this worker does not consume — malformed, of another
+	// stream, or of the other (single/multi-stream) form — and so leaves
+	// untouched (RenewAllLeases, SUMMARY, Count). Shardwise's own.
+	MetricUnknownLeases = "UnknownLeases"
+)

@@ -50,6 +50,7 @@
 //	KinesisDataFetcher.getRecords.Time      shardwise.get_records.duration              histogram  s
 //	CurrentLeases                           shardwise.leases.held                       gauge      {lease}
 //	LostLeases                              shardwise.leases.lost                       counter    {lease}
+//	UnknownLeases                           shardwise.leases.unknown                    counter    {lease}
 //	TotalLeases                             shardwise.lease_table.leases                gauge      {lease}
 //	UnreadableLeaseItems                    shardwise.lease_table.unreadable_items      gauge      {item}
 //	NumWorkers                              shardwise.workers                           gauge      {worker}

@@ -51,6 +51,7 @@
 //	KinesisDataFetcher.getRecords.Time      shardwise_get_records_duration_seconds              histogram
 //	CurrentLeases                           shardwise_leases_held                               gauge
 //	LostLeases                              shardwise_leases_lost_total                         counter
+//	UnknownLeases                           shardwise_leases_unknown_total                      counter
 //	TotalLeases                             shardwise_lease_table_leases                        gauge
 //	UnreadableLeaseItems                    shardwise_lease_table_unreadable_items              gauge
 //	NumWorkers                              shardwise_workers                                   gauge

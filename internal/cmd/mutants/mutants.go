@@ -180,7 +180,7 @@ var table = []mutant{
 		Breaks: "AT_TIMESTAMP starts at the first record at or after the timestamp, not at the trim horizon",
 		File:   "scheduler/fetcher.go",
 		Old: `		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
-		in.Timestamp = aws.Time(f.s.cfg.InitialPosition.Timestamp)
+		in.Timestamp = aws.Time(f.stream.pos.Timestamp)
 `,
 		New: `		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
 `,
@@ -551,5 +551,40 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		New:    "if st := c.startStateOf(l); st != startUnknown && false {",
 		Pkgs:   []string{"./internal/coordinator"},
 		Run:    "^TestUnstartedLeasesMoveDirectlyStartedOnesGracefully$",
+	},
+	// --- A lease whose key the worker does not consume (malformed, another
+	// stream's, the other key form) is never deleted or rewritten.
+	{
+		Name:   "vanished-cleanup-deletes-unknown-lease",
+		Breaks: "shard sync's vanished-lease cleanup never deletes a lease whose key does not resolve to the stream it lists (issue 14's bug: a Java multi-stream table lost its leases)",
+		File:   "scheduler/shardsync.go",
+		Old: `		owner, shard, why := set.lookup(l.Key)
+		if why != resolved || owner != st {
+			continue // not this stream's: never deleted here
+		}`,
+		New: `		_, shard, _ := set.lookup(l.Key)
+		if shard == "" {
+			shard = l.Key
+		}`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestUnknownLeasesNeverDeletedSingleStream$",
+	},
+	{
+		Name:   "leader-assigns-unknown-lease",
+		Breaks: "the leader never assigns (rewrites) a lease the workers do not consume",
+		File:   "scheduler/scheduler.go",
+		Old:    "\t\tAccept: s.acceptsLease,\n",
+		New:    "\n",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestUnknownLeasesNeverDeletedSingleStream$",
+	},
+	{
+		Name:   "former-stream-deleted-while-it-exists",
+		Breaks: "delete-when-gone deletes a former stream's leases only once the stream no longer exists (or was created again)",
+		File:   "scheduler/formerstreams.go",
+		Old:    "return d.StreamCreationTimestamp.Unix() != st.CreationEpoch, true",
+		New:    "return true, true",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestMultiStreamFormerStreamLeaseDeletion$",
 	},
 }
