@@ -49,9 +49,9 @@ func javaTables(t *testing.T, f *fixture) {
 		kclschema.AttrStats: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"C": &types.AttributeValueMemberL{Value: []types.AttributeValue{n("31.5")}}}},
 	})
 	putItem(t, f.client, f.tables.coordTable, map[string]types.AttributeValue{
-		kclschema.AttrCoordKey: s("Leader"), "ownerName": s("java-host-2"), "leaseDuration": n("120000"), "recordVersionNumber": s("0a1b2c3d"),
+		kclschema.AttrCoordKey: s("Leader"), kclschema.AttrLockOwnerName: s("java-host-2"), kclschema.AttrLockLeaseDuration: s("120000"), kclschema.AttrLockRecordVersion: s("0a1b2c3d"),
 	})
-	putItem(t, f.client, f.tables.coordTable, map[string]types.AttributeValue{kclschema.AttrCoordKey: s("Migration3.0"), "cv": s("CLIENT_VERSION_3x")})
+	putItem(t, f.client, f.tables.coordTable, map[string]types.AttributeValue{kclschema.AttrCoordKey: s(kclschema.CoordJavaMigrationKey), "cv": s("CLIENT_VERSION_3x")})
 }
 
 func TestCheckVerbOnJavaTables(t *testing.T) {
@@ -60,7 +60,9 @@ func TestCheckVerbOnJavaTables(t *testing.T) {
 	if _, err := f.tables.workers.Register(context.Background(), workerRec("sw-1")); err != nil {
 		t.Fatal(err)
 	}
-	out, stderr, code := cli(t, "check", "-table", f.app)
+	// The Java workers are stopped: their leases' counters stand still
+	// while check watches, and their worker row is hours old.
+	out, stderr, code := cli(t, "check", "-table", f.app, "-observe", "300ms")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -81,16 +83,20 @@ func TestCheckVerbOnJavaTables(t *testing.T) {
 		"Coordinator-state table " + f.app + "-CoordinatorState: 2 item(s): Shardwise 0, Java KCL 2, other 0",
 		"Leader: Java KCL leader lock (ownerName java-host-2, recordVersionNumber 0a1b2c3d, leaseDuration 120000)",
 		"Migration3.0: Java KCL 2.x-to-3.x migration state",
-		"Live Java fleet: not checked",
+		"Live Java fleet: none (watched the tables for ",
 		"2 lease owner(s) have no Shardwise worker row",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	out, _, _ = cli(t, "check", "-table", f.app, "-json")
+	if strings.Contains(out, "LIVE") {
+		t.Errorf("a stopped Java fleet reported live")
+	}
+	out, _, _ = cli(t, "check", "-table", f.app, "-json", "-observe", "0s")
 	var rep checkReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Leases.MultiStream != 1 || len(rep.OddItems) != 1 || rep.OddItems[0].Key != "shardId-000000000002" || rep.JavaFleet != nil {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Leases.MultiStream != 1 || len(rep.OddItems) != 1 || rep.OddItems[0].Key != "shardId-000000000002" ||
+		rep.JavaFleet == nil || rep.JavaFleet.Live || rep.JavaFleet.Evidence == nil || rep.JavaFleet.LeaderLock != "java-host-2" {
 		t.Errorf("json %v: %+v", err, rep)
 	}
 }
@@ -98,7 +104,7 @@ func TestCheckVerbOnJavaTables(t *testing.T) {
 func TestCheckVerbOnShardwiseTables(t *testing.T) {
 	f := newFixture(t, "checksw")
 	seedLeases(t, f)
-	out, stderr, code := cli(t, "check", "-table", f.app)
+	out, stderr, code := cli(t, "check", "-table", f.app, "-observe", "200ms")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
