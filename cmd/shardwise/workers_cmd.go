@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,8 +37,8 @@ type workerRow struct {
 
 // workersReport is `shardwise workers -json`.
 type workersReport struct {
-	WorkersTable        string      `json:"workers_table"`
-	WorkersTableMissing bool        `json:"workers_table_missing,omitempty"`
+	WorkersTable        string `json:"workers_table"`
+	WorkersTableMissing bool   `json:"workers_table_missing,omitempty"`
 	// Leader is Shardwise's leader (its own item, ShardwiseLeader).
 	Leader string `json:"leader,omitempty"`
 	// JavaLeaderLock is the holder of the Java KCL's leader lock (the
