@@ -72,6 +72,10 @@ func TestREADMEExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// It leads: its own leader item, next to Java's lock.
+	if _, err := tb.coordinator.ClaimLeader(ctx, 0, rec.ID, rec.SessionID); err != nil {
+		t.Fatal(err)
+	}
 	// A fixed last-update time, so the example does not change each run.
 	if _, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(tg.workersTable),
 		Key:              map[string]types.AttributeValue{kclschema.AttrWorkerID: s(rec.ID)},
