@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shardwise/shardwise/internal/javafleet"
 	"github.com/shardwise/shardwise/internal/kclschema"
 )
 
@@ -117,5 +121,64 @@ func TestCheckVerbOnShardwiseTables(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestCheckVerbReportsALiveJavaFleet: while a Java fleet heartbeats its
+// lock and renews its leases, check says LIVE, lists the evidence (in
+// the table and in -json) and exits 1; once it stops, check exits 0.
+func TestCheckVerbReportsALiveJavaFleet(t *testing.T) {
+	f := newFixture(t, "checklive")
+	javaTables(t, f)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 1; i <= 1200; i++ { // bounded: two minutes at most
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			updateItem(t, f.client, f.tables.coordTable, kclschema.AttrCoordKey, kclschema.CoordLegacyLeaderKey,
+				"SET #a = :v", kclschema.AttrLockRecordVersion, s(fmt.Sprintf("0a1b2c3d-%d", i)))
+			updateItem(t, f.client, f.app, kclschema.AttrLeaseKey, "shardId-000000000001", "ADD #a :v", kclschema.AttrLeaseCounter, n("1"))
+		}
+	})
+	stopFleet := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopFleet()
+
+	out, stderr, code := cli(t, "check", "-table", f.app, "-observe", "1s")
+	if code != exitError || !strings.Contains(stderr, "live Java KCL fleet") {
+		t.Errorf("exit %d, stderr %q; want exit 1 and the reason", code, stderr)
+	}
+	for _, want := range []string{
+		"Live Java fleet: LIVE (watched the tables for ",
+		`Java leader lock "Leader" in table ` + f.tables.coordTable + `, held by java-host-2, changed its recordVersionNumber`,
+		"lease shardId-000000000001 in table " + f.app + ", owned by java-host-2 (no Shardwise worker record), had its leaseCounter move",
+		"LIVE Java KCL workers: stop them before starting Shardwise.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = cli(t, "check", "-table", f.app, "-observe", "1s", "-json")
+	var rep checkReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitError || !rep.JavaFleet.Live || len(rep.JavaFleet.Evidence) == 0 || rep.JavaFleet.Advice == "" {
+		t.Errorf("json: exit %d, %v: %s", code, err, out)
+	}
+	kinds := map[string]bool{}
+	for _, e := range rep.JavaFleet.Evidence {
+		kinds[e.Kind] = true
+	}
+	if !kinds[javafleet.KindLeaderLock] || !kinds[javafleet.KindLeaseRenewal] {
+		t.Errorf("evidence kinds %v", kinds)
+	}
+
+	stopFleet()
+	out, stderr, code = cli(t, "check", "-table", f.app, "-observe", "500ms")
+	if code != 0 || !strings.Contains(out, "Live Java fleet: none (watched the tables for ") {
+		t.Errorf("after the fleet stopped: exit %d, %s\n%s", code, stderr, out)
 	}
 }
