@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shardwise/shardwise/internal/awsapi"
 	"github.com/shardwise/shardwise/internal/ddbstore"
+	"github.com/shardwise/shardwise/internal/javafleet"
 	"github.com/shardwise/shardwise/internal/kclschema"
 )
 
@@ -72,19 +74,45 @@ type tableFinding struct {
 	Other     int `json:"other_items"`
 }
 
-// javaFleetCheck is the live-Java-fleet detection's verdict.
+// javaFleetCheck is the live-Java-fleet detection's verdict
+// (internal/javafleet, the check a starting worker runs): what moved
+// while the tables were watched.
 type javaFleetCheck struct {
-	Checked  bool     `json:"checked"`
-	Live     bool     `json:"live"`
-	Evidence []string `json:"evidence,omitempty"`
-	Advice   string   `json:"advice,omitempty"`
+	Live bool `json:"live"`
+	// WindowSeconds is how long the tables were watched; 0 when nothing
+	// a running Java worker keeps changing was found to watch.
+	WindowSeconds float64              `json:"window_seconds"`
+	Evidence      []javafleet.Evidence `json:"evidence"`
+	// LeaderLock is the owner of the Java KCL's leader lock, if any.
+	LeaderLock string `json:"leader_lock_owner,omitempty"`
+	Advice     string `json:"advice,omitempty"`
 }
 
-// checkJavaFleet is where the live-Java-fleet detection (watching the
-// Java lock item's recordVersionNumber, worker-metrics update times and
-// lease counters) plugs in; nil means not checked by this build, and the
-// report says so.
-var checkJavaFleet func(ctx context.Context, client *dynamodb.Client, t *target) (*javaFleetCheck, error)
+// errLiveJavaFleet is check's exit status when a live Java fleet is
+// found: the report is printed in full, then the command exits 1, so a
+// migration script can run `shardwise check -table T && start-shardwise`.
+var errLiveJavaFleet = errors.New("shardwise: a live Java KCL fleet is running on these tables (see the report); stop every Java worker before starting Shardwise")
+
+// defaultObserve is how long check watches the tables for a live Java
+// fleet: the scheduler's default JavaFleetCheckWindow.
+const defaultObserve = 12 * time.Second
+
+// checkJavaFleet watches the tables for window with the detection a
+// starting worker runs, and sums up what it saw.
+func checkJavaFleet(ctx context.Context, client *dynamodb.Client, t *target, window time.Duration) (*javaFleetCheck, error) {
+	rep, err := javafleet.Detect(ctx, client, javafleet.Tables{Leases: t.table, WorkerMetrics: t.workersTable, Coordinator: t.coordTable}, window)
+	if err != nil {
+		return nil, err
+	}
+	j := &javaFleetCheck{Live: rep.Live, WindowSeconds: rep.WindowSeconds, Evidence: rep.Evidence, LeaderLock: rep.Found.LeaderLock}
+	if j.Evidence == nil {
+		j.Evidence = []javafleet.Evidence{}
+	}
+	if j.Live {
+		j.Advice = fmt.Sprintf("Stop every Java KCL worker of the application, wait a minute (a stopped Java worker's metrics row stays fresh for %v) and run check again; a Shardwise worker refuses to start meanwhile unless Config.AllowLiveJavaFleet is set.", javafleet.FreshRowAge)
+	}
+	return j, nil
+}
 
 // leaseAttrTypes are the DynamoDB types the Java KCL writes each lease
 // attribute as (KCL-REFERENCE.md), including the two a multi-stream lease
@@ -163,29 +191,38 @@ func attrProblems(item map[string]types.AttributeValue) []string {
 // tables hold, before a migration; read-only.
 func runCheck(ctx context.Context, env *cmdEnv, args []string) error {
 	var t target
-	fs := newFlags(env, "check", "-table TABLE [-json]")
+	fs := newFlags(env, "check", "-table TABLE [-observe 12s] [-json]")
 	t.register(fs)
+	observe := fs.Duration("observe", defaultObserve, "how long to watch the tables for a live Java KCL fleet (its leader lock's recordVersionNumber, its worker-metrics rows' update times, its leases' counters moving); the default is the scheduler's JavaFleetCheckWindow. 0 watches nothing (a worker-metrics row updated in the last minute still counts). A live fleet makes check exit 1 after the report")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := t.resolve(); err != nil {
 		return err
 	}
+	if *observe < 0 {
+		return usagef("-observe %v is negative", *observe)
+	}
 	client, err := t.client(ctx)
 	if err != nil {
 		return err
 	}
-	rep, err := check(ctx, client, &t)
+	rep, err := check(ctx, client, &t, *observe)
 	if err != nil {
 		return err
 	}
 	if t.json {
-		return writeJSON(env.stdout, rep)
+		err = writeJSON(env.stdout, rep)
+	} else {
+		err = printCheck(env.stdout, rep)
 	}
-	return printCheck(env.stdout, rep)
+	if err == nil && rep.JavaFleet.Live {
+		err = errLiveJavaFleet
+	}
+	return err
 }
 
-func check(ctx context.Context, client *dynamodb.Client, t *target) (*checkReport, error) {
+func check(ctx context.Context, client *dynamodb.Client, t *target, observe time.Duration) (*checkReport, error) {
 	rep := &checkReport{LeaseTable: t.table, Owners: []ownerFinding{}, Entities: []otherItem{}, OddItems: []oddLease{}, Notes: []string{}}
 	items, err := scanAll(ctx, client, t.table)
 	if err != nil {
@@ -255,13 +292,54 @@ func check(ctx context.Context, client *dynamodb.Client, t *target) (*checkRepor
 	}
 	sort.Slice(rep.Owners, func(i, j int) bool { return rep.Owners[i].ID < rep.Owners[j].ID })
 
-	if checkJavaFleet != nil {
-		if rep.JavaFleet, err = checkJavaFleet(ctx, client, t); err != nil {
-			return nil, err
-		}
+	if rep.JavaFleet, err = checkJavaFleet(ctx, client, t, observe); err != nil {
+		return nil, err
 	}
 	rep.Origin, rep.Notes = verdict(rep)
 	return rep, nil
+}
+
+// Kinds of worker-metrics rows.
+const (
+	rowShardwise = "shardwise" // Shardwise's own format: a session and a heartbeat
+	rowJava      = "java"      // the Java KCL's: lut (and sts, opr), no session
+	rowOther     = "other"
+)
+
+// workerTableRow is one row of the worker-metrics table, classified.
+type workerTableRow struct {
+	ID   string
+	Kind string // one of the row kinds
+	Item map[string]types.AttributeValue
+}
+
+// readWorkerTable reads the worker-metrics table row by row and tells
+// Shardwise's rows from the Java KCL's (WorkerStore.List returns only
+// Shardwise's; check and workers show the others too). exists is false
+// when the table does not exist.
+func readWorkerTable(ctx context.Context, client awsapi.DynamoDB, table string) (rows []workerTableRow, exists bool, err error) {
+	items, err := scanAll(ctx, client, table)
+	if errors.Is(err, errNoTable) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	for _, item := range items {
+		r := workerTableRow{ID: str(item, kclschema.AttrWorkerID), Kind: rowOther, Item: item}
+		_, hasSession := item[kclschema.AttrSessionID].(*types.AttributeValueMemberS)
+		_, hasHB := item[kclschema.AttrHeartbeat].(*types.AttributeValueMemberN)
+		_, hasLUT := item[kclschema.AttrLastUpdate]
+		switch {
+		case hasSession && hasHB:
+			r.Kind = rowShardwise
+		case hasLUT:
+			r.Kind = rowJava
+		}
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	return rows, true, nil
 }
 
 // checkWorkersTable classifies the worker-metrics table's rows: a row
@@ -269,30 +347,23 @@ func check(ctx context.Context, client *dynamodb.Client, t *target) (*checkRepor
 // with the Java KCL's attributes (lut, sts) and no session is Java's.
 func checkWorkersTable(ctx context.Context, client *dynamodb.Client, table string, shardwise map[string]bool) (tableFinding, error) {
 	f := tableFinding{Name: table, Items: []string{}}
-	items, err := scanAll(ctx, client, table)
-	if errors.Is(err, errNoTable) {
-		return f, nil
-	}
-	if err != nil {
+	rows, exists, err := readWorkerTable(ctx, client, table)
+	if err != nil || !exists {
 		return f, err
 	}
 	f.Exists = true
-	for _, item := range items {
-		id := str(item, kclschema.AttrWorkerID)
-		_, hasSession := item[kclschema.AttrSessionID].(*types.AttributeValueMemberS)
-		_, hasHB := item[kclschema.AttrHeartbeat].(*types.AttributeValueMemberN)
-		_, hasLUT := item[kclschema.AttrLastUpdate]
-		switch {
-		case hasSession && hasHB:
+	for _, r := range rows {
+		switch r.Kind {
+		case rowShardwise:
 			f.Shardwise++
-			shardwise[id] = true
-			f.Items = append(f.Items, fmt.Sprintf("%s: Shardwise worker (session %s)", id, str(item, kclschema.AttrSessionID)))
-		case hasLUT:
+			shardwise[r.ID] = true
+			f.Items = append(f.Items, fmt.Sprintf("%s: Shardwise worker (session %s)", r.ID, str(r.Item, kclschema.AttrSessionID)))
+		case rowJava:
 			f.Java++
-			f.Items = append(f.Items, fmt.Sprintf("%s: Java KCL worker metrics (%s %s)", id, kclschema.AttrLastUpdate, epochText(item[kclschema.AttrLastUpdate])))
+			f.Items = append(f.Items, fmt.Sprintf("%s: Java KCL worker metrics (%s %s)", r.ID, kclschema.AttrLastUpdate, epochText(r.Item[kclschema.AttrLastUpdate])))
 		default:
 			f.Other++
-			f.Items = append(f.Items, fmt.Sprintf("%s: unknown row (attributes %s)", dash(id), attrNames(item)))
+			f.Items = append(f.Items, fmt.Sprintf("%s: unknown row (attributes %s)", dash(r.ID), attrNames(r.Item)))
 		}
 	}
 	sort.Strings(f.Items)
@@ -314,15 +385,15 @@ func checkCoordinatorTable(ctx context.Context, client *dynamodb.Client, table s
 	f.Exists = true
 	for _, item := range items {
 		key := str(item, kclschema.AttrCoordKey)
-		_, rvn := item[javaLockRecordVersion]
+		_, rvn := item[kclschema.AttrLockRecordVersion]
 		_, epoch := item[kclschema.AttrCoordEpoch]
 		switch {
-		case rvn || str(item, javaLockOwnerName) != "":
+		case rvn || str(item, kclschema.AttrLockOwnerName) != "":
 			f.Java++
 			f.Items = append(f.Items, fmt.Sprintf("%s: Java KCL leader lock (%s %s, %s %s, %s %s)", key,
-				javaLockOwnerName, dash(str(item, javaLockOwnerName)), javaLockRecordVersion, dash(str(item, javaLockRecordVersion)),
-				javaLockLeaseDuration, dash(numText(item[javaLockLeaseDuration]))))
-		case key == javaMigrationKey:
+				kclschema.AttrLockOwnerName, dash(str(item, kclschema.AttrLockOwnerName)), kclschema.AttrLockRecordVersion, dash(str(item, kclschema.AttrLockRecordVersion)),
+				kclschema.AttrLockLeaseDuration, dash(numText(item[kclschema.AttrLockLeaseDuration]))))
+		case key == kclschema.CoordJavaMigrationKey:
 			f.Java++
 			f.Items = append(f.Items, fmt.Sprintf("%s: Java KCL 2.x-to-3.x migration state", key))
 		case epoch:
@@ -367,8 +438,6 @@ func verdict(rep *checkReport) (string, []string) {
 		}
 	}
 	switch {
-	case rep.JavaFleet == nil:
-		notes = append(notes, "Live Java workers: not checked by this build; stop the Java workers before starting Shardwise.")
 	case rep.JavaFleet.Live:
 		notes = append(notes, "LIVE Java KCL workers: stop them before starting Shardwise. "+rep.JavaFleet.Advice)
 	}
@@ -427,12 +496,15 @@ func printCheck(w io.Writer, rep *checkReport) error {
 		}
 	}
 	switch j := rep.JavaFleet; {
-	case j == nil:
-		fmt.Fprintln(w, "Live Java fleet: not checked")
 	case j.Live:
-		fmt.Fprintf(w, "Live Java fleet: LIVE (%s)\n", strings.Join(j.Evidence, "; "))
+		fmt.Fprintf(w, "Live Java fleet: LIVE (watched the tables for %s)\n", watched(j.WindowSeconds))
+	case j.WindowSeconds > 0:
+		fmt.Fprintf(w, "Live Java fleet: none (watched the tables for %s: no Java lock, worker row or lease counter moved)\n", watched(j.WindowSeconds))
 	default:
-		fmt.Fprintf(w, "Live Java fleet: none seen (%s)\n", strings.Join(j.Evidence, "; "))
+		fmt.Fprintln(w, "Live Java fleet: none (nothing a running Java worker keeps changing: no foreign-owned lease, no recent Java worker row)")
+	}
+	for _, e := range rep.JavaFleet.Evidence {
+		fmt.Fprintf(w, "  %s\n", e.Detail)
 	}
 	if len(rep.Notes) > 0 {
 		fmt.Fprintln(w, "Notes:")
@@ -441,6 +513,12 @@ func printCheck(w io.Writer, rep *checkReport) error {
 		}
 	}
 	return nil
+}
+
+// watched prints how long the tables were watched, to a tenth of a
+// second.
+func watched(sec float64) string {
+	return time.Duration(sec * float64(time.Second)).Round(100 * time.Millisecond).String()
 }
 
 func attrNames(item map[string]types.AttributeValue) string {

@@ -3,11 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shardwise/shardwise/internal/javafleet"
 	"github.com/shardwise/shardwise/internal/kclschema"
 )
 
@@ -49,9 +53,9 @@ func javaTables(t *testing.T, f *fixture) {
 		kclschema.AttrStats: &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{"C": &types.AttributeValueMemberL{Value: []types.AttributeValue{n("31.5")}}}},
 	})
 	putItem(t, f.client, f.tables.coordTable, map[string]types.AttributeValue{
-		kclschema.AttrCoordKey: s("Leader"), "ownerName": s("java-host-2"), "leaseDuration": n("120000"), "recordVersionNumber": s("0a1b2c3d"),
+		kclschema.AttrCoordKey: s("Leader"), kclschema.AttrLockOwnerName: s("java-host-2"), kclschema.AttrLockLeaseDuration: s("120000"), kclschema.AttrLockRecordVersion: s("0a1b2c3d"),
 	})
-	putItem(t, f.client, f.tables.coordTable, map[string]types.AttributeValue{kclschema.AttrCoordKey: s("Migration3.0"), "cv": s("CLIENT_VERSION_3x")})
+	putItem(t, f.client, f.tables.coordTable, map[string]types.AttributeValue{kclschema.AttrCoordKey: s(kclschema.CoordJavaMigrationKey), "cv": s("CLIENT_VERSION_3x")})
 }
 
 func TestCheckVerbOnJavaTables(t *testing.T) {
@@ -60,7 +64,9 @@ func TestCheckVerbOnJavaTables(t *testing.T) {
 	if _, err := f.tables.workers.Register(context.Background(), workerRec("sw-1")); err != nil {
 		t.Fatal(err)
 	}
-	out, stderr, code := cli(t, "check", "-table", f.app)
+	// The Java workers are stopped: their leases' counters stand still
+	// while check watches, and their worker row is hours old.
+	out, stderr, code := cli(t, "check", "-table", f.app, "-observe", "300ms")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -81,16 +87,20 @@ func TestCheckVerbOnJavaTables(t *testing.T) {
 		"Coordinator-state table " + f.app + "-CoordinatorState: 2 item(s): Shardwise 0, Java KCL 2, other 0",
 		"Leader: Java KCL leader lock (ownerName java-host-2, recordVersionNumber 0a1b2c3d, leaseDuration 120000)",
 		"Migration3.0: Java KCL 2.x-to-3.x migration state",
-		"Live Java fleet: not checked",
+		"Live Java fleet: none (watched the tables for ",
 		"2 lease owner(s) have no Shardwise worker row",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
 	}
-	out, _, _ = cli(t, "check", "-table", f.app, "-json")
+	if strings.Contains(out, "LIVE") {
+		t.Errorf("a stopped Java fleet reported live")
+	}
+	out, _, _ = cli(t, "check", "-table", f.app, "-json", "-observe", "0s")
 	var rep checkReport
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Leases.MultiStream != 1 || len(rep.OddItems) != 1 || rep.OddItems[0].Key != "shardId-000000000002" || rep.JavaFleet != nil {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Leases.MultiStream != 1 || len(rep.OddItems) != 1 || rep.OddItems[0].Key != "shardId-000000000002" ||
+		rep.JavaFleet == nil || rep.JavaFleet.Live || rep.JavaFleet.Evidence == nil || rep.JavaFleet.LeaderLock != "java-host-2" {
 		t.Errorf("json %v: %+v", err, rep)
 	}
 }
@@ -98,7 +108,7 @@ func TestCheckVerbOnJavaTables(t *testing.T) {
 func TestCheckVerbOnShardwiseTables(t *testing.T) {
 	f := newFixture(t, "checksw")
 	seedLeases(t, f)
-	out, stderr, code := cli(t, "check", "-table", f.app)
+	out, stderr, code := cli(t, "check", "-table", f.app, "-observe", "200ms")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -111,5 +121,64 @@ func TestCheckVerbOnShardwiseTables(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestCheckVerbReportsALiveJavaFleet: while a Java fleet heartbeats its
+// lock and renews its leases, check says LIVE, lists the evidence (in
+// the table and in -json) and exits 1; once it stops, check exits 0.
+func TestCheckVerbReportsALiveJavaFleet(t *testing.T) {
+	f := newFixture(t, "checklive")
+	javaTables(t, f)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for i := 1; i <= 1200; i++ { // bounded: two minutes at most
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			updateItem(t, f.client, f.tables.coordTable, kclschema.AttrCoordKey, kclschema.CoordLegacyLeaderKey,
+				"SET #a = :v", kclschema.AttrLockRecordVersion, s(fmt.Sprintf("0a1b2c3d-%d", i)))
+			updateItem(t, f.client, f.app, kclschema.AttrLeaseKey, "shardId-000000000001", "ADD #a :v", kclschema.AttrLeaseCounter, n("1"))
+		}
+	})
+	stopFleet := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer stopFleet()
+
+	out, stderr, code := cli(t, "check", "-table", f.app, "-observe", "1s")
+	if code != exitError || !strings.Contains(stderr, "live Java KCL fleet") {
+		t.Errorf("exit %d, stderr %q; want exit 1 and the reason", code, stderr)
+	}
+	for _, want := range []string{
+		"Live Java fleet: LIVE (watched the tables for ",
+		`Java leader lock "Leader" in table ` + f.tables.coordTable + `, held by java-host-2, changed its recordVersionNumber`,
+		"lease shardId-000000000001 in table " + f.app + ", owned by java-host-2 (no Shardwise worker record), had its leaseCounter move",
+		"LIVE Java KCL workers: stop them before starting Shardwise.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	out, _, code = cli(t, "check", "-table", f.app, "-observe", "1s", "-json")
+	var rep checkReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitError || !rep.JavaFleet.Live || len(rep.JavaFleet.Evidence) == 0 || rep.JavaFleet.Advice == "" {
+		t.Errorf("json: exit %d, %v: %s", code, err, out)
+	}
+	kinds := map[string]bool{}
+	for _, e := range rep.JavaFleet.Evidence {
+		kinds[e.Kind] = true
+	}
+	if !kinds[javafleet.KindLeaderLock] || !kinds[javafleet.KindLeaseRenewal] {
+		t.Errorf("evidence kinds %v", kinds)
+	}
+
+	stopFleet()
+	out, stderr, code = cli(t, "check", "-table", f.app, "-observe", "500ms")
+	if code != 0 || !strings.Contains(out, "Live Java fleet: none (watched the tables for ") {
+		t.Errorf("after the fleet stopped: exit %d, %s\n%s", code, stderr, out)
 	}
 }

@@ -5,9 +5,9 @@
 //	go install github.com/shardwise/shardwise/cmd/shardwise@latest
 //
 //	shardwise leases -table orders-consumer          # leases, owners, checkpoints, counters, lag
-//	shardwise workers -table orders-consumer         # workers, their leases, the leader
+//	shardwise workers -table orders-consumer         # workers (Java rows too), their leases, the leader
 //	shardwise watch -table orders-consumer           # a live view, refreshed every second
-//	shardwise check -table orders-consumer           # what a table holds, before a migration
+//	shardwise check -table orders-consumer           # what a table holds, before a migration; exit 1 if a Java fleet is live
 //	shardwise import -from vmware -source-table old-app -table orders-consumer
 //	shardwise set-checkpoint -table orders-consumer -shard shardId-000000000001 -to TRIM_HORIZON
 //
@@ -52,7 +52,7 @@ var verbs = []verb{
 	{"leases", "list leases: owner, checkpoint, counter, lag, parents, children, state", runLeases},
 	{"workers", "list workers with their leases, load and heartbeat, and the leader", runWorkers},
 	{"watch", "live view of workers, leases, lag and hand-offs, redrawn every second", runWatch},
-	{"check", "inspect a table before a migration: lease formats, Java tables and items, odd items", runCheck},
+	{"check", "inspect a table before a migration: lease formats, Java tables and items, odd items, a live Java fleet (exit 1 if live)", runCheck},
 	{"import", "import checkpoints from vmware-go-kcl-v2 or harlow/kinesis-consumer (dry run unless -write)", runImport},
 	{"set-checkpoint", "move a shard's checkpoint, fenced against a live owner (dry run unless -write)", runSetCheckpoint},
 }

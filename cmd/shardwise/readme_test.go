@@ -47,10 +47,13 @@ func TestREADMEExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	check, stderr, code := cli(t, "check", "-table", app)
+	// The Java workers are stopped; check watches for a live fleet (the
+	// example shows the default 12s, the test watches for less).
+	check, stderr, code := cli(t, "check", "-table", app, "-observe", "300ms")
 	if code != 0 {
 		t.Fatalf("check: exit %d: %s", code, stderr)
 	}
+	check = strings.Replace(check, "watched the tables for "+between(check, "watched the tables for ", ":"), "watched the tables for 12s", 1)
 
 	// Shardwise takes over: the Java workers are stopped, a Shardwise
 	// worker takes two leases and reports their lag.
@@ -67,6 +70,10 @@ func TestREADMEExamples(t *testing.T) {
 		LeaseThroughput: map[string]float64{"shardId-000000000000": 310.5, "shardId-000000000001": 120},
 		LeaseLag:        map[string]int64{"shardId-000000000000": 850, "shardId-000000000001": 12400}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// It leads: its own leader item, next to Java's lock.
+	if _, err := tb.coordinator.ClaimLeader(ctx, 0, rec.ID, rec.SessionID); err != nil {
 		t.Fatal(err)
 	}
 	// A fixed last-update time, so the example does not change each run.

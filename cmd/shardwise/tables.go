@@ -114,30 +114,24 @@ func (t tables) read(ctx context.Context) reading {
 	return r
 }
 
-// Java's leader item in the coordinator-state table: the DynamoDB lock
-// client's attributes (read only; Shardwise never writes them).
-const (
-	javaLeaderKey         = "Leader"
-	javaLockOwnerName     = "ownerName"
-	javaLockLeaseDuration = "leaseDuration"
-	javaLockRecordVersion = "recordVersionNumber"
-	javaMigrationKey      = "Migration3.0"
-)
-
-// leader names the leader: Shardwise's from its coordinator store, else
-// the owner of a Java lock-client leader item ("java:" + ownerName), else
-// "". A missing table is no leader.
+// leader names Shardwise's leader, from its own item (key
+// ShardwiseLeader), "" if none. A missing table is no leader.
 func (t tables) leader(ctx context.Context) (string, error) {
 	rec, err := t.coordinator.GetLeader(ctx)
 	if err != nil && !awsapi.IsNotFound(err) {
 		return "", err
 	}
-	if rec.Leader != "" {
-		return rec.Leader, nil
-	}
+	return rec.Leader, nil
+}
+
+// javaLeaderLock names the holder of the Java KCL's leader lock (the
+// DynamoDB lock client's item under the key Leader, which Shardwise
+// never writes), "" if there is none, it is released, or the table is
+// missing.
+func (t tables) javaLeaderLock(ctx context.Context) (string, error) {
 	out, err := t.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(t.coordTable),
-		Key:            map[string]types.AttributeValue{kclschema.AttrCoordKey: &types.AttributeValueMemberS{Value: javaLeaderKey}},
+		Key:            map[string]types.AttributeValue{kclschema.AttrCoordKey: &types.AttributeValueMemberS{Value: kclschema.CoordLegacyLeaderKey}},
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -146,10 +140,13 @@ func (t tables) leader(ctx context.Context) (string, error) {
 		}
 		return "", tableError(t.coordTable, "GetItem", err)
 	}
-	if o := str(out.Item, javaLockOwnerName); o != "" {
-		return "java:" + o, nil
+	if _, ok := out.Item[kclschema.AttrLockRecordVersion]; !ok {
+		return "", nil // not a lock item: Shardwise's leader item of before ShardwiseLeader
 	}
-	return "", nil
+	if b, ok := out.Item[kclschema.AttrLockIsReleased].(*types.AttributeValueMemberBOOL); ok && b.Value {
+		return "", nil
+	}
+	return str(out.Item, kclschema.AttrLockOwnerName), nil
 }
 
 // lagByOwner maps worker id -> lease key -> lag in milliseconds, from the

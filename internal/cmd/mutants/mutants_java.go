@@ -111,4 +111,14 @@ var javaMigrationMutants = []mutant{
 		Pkgs:   []string{"./scheduler"},
 		Run:    "^TestEmptyAggregateIsOnePlainRecord$",
 	},
+	{
+		Name:      "cli-check-misses-live-java-fleet",
+		Breaks:    "shardwise check reports a live Java KCL fleet (LIVE, with the evidence) and exits 1, so a migration script stops before starting Shardwise",
+		File:      "cmd/shardwise/check_cmd.go",
+		Old:       "j := &javaFleetCheck{Live: rep.Live,",
+		New:       "j := &javaFleetCheck{Live: false,",
+		Pkgs:      []string{"./cmd/shardwise"},
+		Run:       "^TestCheckVerbReportsALiveJavaFleet$",
+		Emulators: true,
+	},
 }
