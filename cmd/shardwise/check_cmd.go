@@ -237,10 +237,10 @@ func check(ctx context.Context, client *dynamodb.Client, t *target, observe time
 			continue
 		}
 		rep.Leases.Total++
-		k := parseLeaseKey(key)
-		if k.Multi || str(item, "streamName") != "" {
+		id, _ := splitLeaseKey(key)
+		if id != "" || str(item, "streamName") != "" {
 			rep.Leases.MultiStream++
-			if id := k.streamID(); id != "" {
+			if id != "" {
 				streams[id] = true
 			} else {
 				streams[str(item, "streamName")] = true

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/shardwise/shardwise/internal/seqnum"
+
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -238,7 +240,7 @@ func doImport(ctx context.Context, client *dynamodb.Client, p peer, rep *importR
 	plan := map[string]leases.Lease{}
 	var exists []string
 	for _, c := range first {
-		l := leases.Lease{Key: leaseKeyFor(c.ShardID), ParentShardIDs: c.Parents, Checkpoint: o.initial}
+		l := leases.Lease{Key: c.ShardID, ParentShardIDs: c.Parents, Checkpoint: o.initial}
 		if c.Checkpoint != "" {
 			l.Checkpoint = consumer.ExtendedSequenceNumber{SequenceNumber: c.Checkpoint}
 		}
@@ -349,7 +351,7 @@ func validCheckpoint(cp string) error {
 	if cp == "" || cp == consumer.ShardEnd.SequenceNumber {
 		return nil
 	}
-	if err := (consumer.ExtendedSequenceNumber{SequenceNumber: cp}).Validate(); err != nil || !isDigits(cp) {
+	if !seqnum.Valid(cp) {
 		return fmt.Errorf("checkpoint %q is neither a sequence number nor SHARD_END", cp)
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 // leaseRow is one lease as the leases verb (and watch -json) prints it.
 type leaseRow struct {
 	Key             string   `json:"lease_key"`
+	Stream          string   `json:"stream,omitempty"` // a multi-stream lease's stream identifier
+	ShardID         string   `json:"shard_id"`
 	Owner           string   `json:"owner,omitempty"`
 	Checkpoint      string   `json:"checkpoint,omitempty"`
 	SubSequence     int64    `json:"checkpoint_sub_sequence,omitempty"`
@@ -28,7 +30,8 @@ type leaseRow struct {
 func leaseRows(ls []leases.Lease, lag map[string]map[string]int64) []leaseRow {
 	rows := make([]leaseRow, 0, len(ls))
 	for _, l := range ls {
-		r := leaseRow{Key: l.Key, Owner: l.Owner, Checkpoint: l.Checkpoint.SequenceNumber, SubSequence: l.Checkpoint.SubSequenceNumber,
+		stream, shard := splitLeaseKey(l.Key)
+		r := leaseRow{Key: l.Key, Stream: stream, ShardID: shard, Owner: l.Owner, Checkpoint: l.Checkpoint.SequenceNumber, SubSequence: l.Checkpoint.SubSequenceNumber,
 			Counter: l.Counter, CheckpointOwner: l.CheckpointOwner, Parents: l.ParentShardIDs, Children: l.ChildShardIDs, State: leaseState(l)}
 		if !l.PendingCheckpoint.IsZero() {
 			r.Pending = l.PendingCheckpoint.String()
@@ -97,8 +100,22 @@ func runLeases(ctx context.Context, env *cmdEnv, args []string) error {
 func printLeases(w io.Writer, rep leasesReport) error {
 	fmt.Fprintf(w, "Lease table %s: %d leases\n\n", rep.LeaseTable, len(rep.Leases))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	// A multi-stream table gets a STREAM column (the SHARD column then
+	// holds the bare shard id); a single-stream one keeps its key.
+	multi := false
+	for _, r := range rep.Leases {
+		multi = multi || r.Stream != ""
+	}
+	if multi {
+		fmt.Fprint(tw, "STREAM\t")
+	}
 	fmt.Fprintln(tw, "SHARD\tOWNER\tCHECKPOINT\tCOUNTER\tLAG\tPARENTS\tCHILDREN\tSTATE")
 	for _, r := range rep.Leases {
+		shard := r.Key
+		if multi {
+			fmt.Fprintf(tw, "%s\t", dash(r.Stream))
+			shard = r.ShardID
+		}
 		cp := r.Checkpoint
 		if r.SubSequence != 0 {
 			cp = fmt.Sprintf("%s/%d", cp, r.SubSequence)
@@ -110,7 +127,7 @@ func printLeases(w io.Writer, rep leasesReport) error {
 		if r.LagMillis != nil {
 			lag = fmtMillis(*r.LagMillis, true)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.Key, dash(r.Owner), dash(cp), r.Counter, lag,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", shard, dash(r.Owner), dash(cp), r.Counter, lag,
 			dash(strings.Join(r.Parents, ",")), dash(strings.Join(r.Children, ",")), r.State)
 	}
 	if err := tw.Flush(); err != nil {

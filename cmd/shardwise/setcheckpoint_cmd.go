@@ -62,7 +62,7 @@ func parsePosition(s string) (consumer.ExtendedSequenceNumber, error) {
 		}
 		pos.SubSequenceNumber = n
 	}
-	if !isDigits(seq) || !seqnum.Valid(seq) || pos.Validate() != nil {
+	if !seqnum.Valid(seq) || pos.Validate() != nil {
 		return consumer.ExtendedSequenceNumber{}, usagef("-to %q: want TRIM_HORIZON, LATEST, AT_TIMESTAMP or a sequence number (digits, optionally /SUB)", s)
 	}
 	return pos, nil
@@ -135,7 +135,7 @@ func runSetCheckpoint(ctx context.Context, env *cmdEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		if pos, rep.Resolved, err = resolveTime(ctx, kc, *stream, parseLeaseKey(*shard).ShardID, at); err != nil {
+		if pos, rep.Resolved, err = resolveTime(ctx, kc, *stream, shardOf(*shard), at); err != nil {
 			return err
 		}
 		rep.At, rep.To = at.UTC().Format(time.RFC3339Nano), pos.String()
@@ -291,4 +291,10 @@ func printSetCheckpoint(w io.Writer, r setCheckpointReport) {
 	case !r.Write:
 		fmt.Fprintf(w, "Dry run: would write it on condition that the lease is still at counter %d; -write writes\n", r.Counter)
 	}
+}
+
+// shardOf is the shard id of a lease key.
+func shardOf(key string) string {
+	_, shard := splitLeaseKey(key)
+	return shard
 }

@@ -119,7 +119,7 @@ func render(w io.Writer, s snapshot) error {
 	}
 	fmt.Fprintf(w, "\nWORKERS %d\n", len(s.workers))
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKER\tSTATE\tHEARTBEAT\tCPU%\tLEASES\tTOTAL LAG")
+	fmt.Fprintln(tw, "WORKER\tSTATE\tHEARTBEAT\tCPU%\tLEASES\tMAX LAG")
 	for _, v := range s.workers {
 		age := "unchanged " + fmtDur(v.still)
 		if v.moved {
@@ -129,11 +129,11 @@ func render(w io.Writer, s snapshot) error {
 		if c := kclschema.LatestCPU(v.rec.Stats); c >= 0 {
 			cpu = fmt.Sprintf("%.0f", c)
 		}
-		total := int64(0)
+		maxLag := int64(0)
 		for _, ms := range v.rec.LeaseLag {
-			total += ms
+			maxLag = max(maxLag, ms)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", v.rec.ID, workerState(v, s.failover), age, cpu, held[v.rec.ID], fmtMillis(total, len(v.rec.LeaseLag) > 0))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", v.rec.ID, workerState(v, s.failover), age, cpu, held[v.rec.ID], fmtMillis(maxLag, len(v.rec.LeaseLag) > 0))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

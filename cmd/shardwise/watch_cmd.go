@@ -15,7 +15,7 @@ import (
 // counter has been seen to change, stale once it has stood still for
 // -failover, draining), how long ago the counter changed (by this
 // command's clock: worker clocks are never compared), CPU, leases held
-// and total lag; each lease with its owner, checkpoint and lag (from the
+// and largest lag; each lease with its owner, checkpoint and lag (from the
 // owner's worker record); and the hand-offs in progress (a lease whose
 // checkpoint owner is not yet its owner), with how long each has been
 // pending. On a terminal each frame replaces the last; otherwise frames
@@ -76,12 +76,12 @@ type watchFrame struct {
 }
 
 type watchWorker struct {
-	ID             string   `json:"id"`
-	State          string   `json:"state"`
-	UnchangedMs    int64    `json:"heartbeat_unchanged_ms"`
-	CPUPercent     *float64 `json:"cpu_percent,omitempty"`
-	Leases         int      `json:"leases"`
-	TotalLagMillis int64    `json:"total_lag_ms"`
+	ID           string   `json:"id"`
+	State        string   `json:"state"`
+	UnchangedMs  int64    `json:"heartbeat_unchanged_ms"`
+	CPUPercent   *float64 `json:"cpu_percent,omitempty"`
+	Leases       int      `json:"leases"`
+	MaxLagMillis int64    `json:"max_lag_ms"`
 }
 
 type watchHandoff struct {
@@ -107,7 +107,7 @@ func frameJSON(s snapshot) watchFrame {
 			w.CPUPercent = &c
 		}
 		for _, ms := range v.rec.LeaseLag {
-			w.TotalLagMillis += ms
+			w.MaxLagMillis = max(w.MaxLagMillis, ms)
 		}
 		f.Workers = append(f.Workers, w)
 		lag[v.rec.ID] = v.rec.LeaseLag

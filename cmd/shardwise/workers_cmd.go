@@ -24,15 +24,15 @@ type workerRow struct {
 	InTable bool `json:"in_worker_table"`
 	// Shardwise is whether the row is a Shardwise worker's (a session
 	// and a heartbeat); a Java KCL worker-metrics row is not.
-	Shardwise      bool      `json:"shardwise_worker"`
-	Session        string    `json:"session,omitempty"`
-	Heartbeat      int64     `json:"heartbeat"`
-	LastUpdate     time.Time `json:"last_update,omitzero"`
-	CPUPercent     *float64  `json:"cpu_percent,omitempty"`
-	KBps           float64   `json:"kbps"`
-	Draining       bool      `json:"draining"`
-	Leases         []string  `json:"leases"`
-	TotalLagMillis int64     `json:"total_lag_ms"`
+	Shardwise    bool      `json:"shardwise_worker"`
+	Session      string    `json:"session,omitempty"`
+	Heartbeat    int64     `json:"heartbeat"`
+	LastUpdate   time.Time `json:"last_update,omitzero"`
+	CPUPercent   *float64  `json:"cpu_percent,omitempty"`
+	KBps         float64   `json:"kbps"`
+	Draining     bool      `json:"draining"`
+	Leases       []string  `json:"leases"`
+	MaxLagMillis int64     `json:"max_lag_ms"`
 }
 
 // workersReport is `shardwise workers -json`.
@@ -109,7 +109,7 @@ func runWorkers(ctx context.Context, env *cmdEnv, args []string) error {
 			row.KBps += v
 		}
 		for _, ms := range r.LeaseLag {
-			row.TotalLagMillis += ms
+			row.MaxLagMillis = max(row.MaxLagMillis, ms)
 		}
 		if row.Leases == nil {
 			row.Leases = []string{}
@@ -180,7 +180,7 @@ func printWorkers(w io.Writer, rep workersReport) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKER\tLEASES\tCPU%\tKB/S\tTOTAL LAG\tHEARTBEAT\tLAST UPDATE (its clock)\tSTATE\tHOLDS")
+	fmt.Fprintln(tw, "WORKER\tLEASES\tCPU%\tKB/S\tMAX LAG\tHEARTBEAT\tLAST UPDATE (its clock)\tSTATE\tHOLDS")
 	for _, r := range rep.Workers {
 		cpu, state, hb, lut := "-", "alive?", fmt.Sprint(r.Heartbeat), r.LastUpdate.Format(time.RFC3339)
 		if r.CPUPercent != nil {
@@ -197,7 +197,7 @@ func printWorkers(w io.Writer, rep workersReport) error {
 		case r.Draining:
 			state = "draining"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", r.ID, len(r.Leases), cpu, r.KBps, fmtMillis(r.TotalLagMillis, r.Shardwise), hb, lut, state, dash(strings.Join(r.Leases, ",")))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.1f\t%s\t%s\t%s\t%s\t%s\n", r.ID, len(r.Leases), cpu, r.KBps, fmtMillis(r.MaxLagMillis, r.Shardwise), hb, lut, state, dash(strings.Join(r.Leases, ",")))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
