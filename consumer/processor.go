@@ -53,6 +53,18 @@ type ProcessorFactory interface {
 	NewProcessor(shardID string) Processor
 }
 
+// StreamProcessorFactory is a ProcessorFactory that is also told which
+// stream the shard belongs to, as the Java KCL's factory is given a
+// StreamIdentifier in a multi-stream application. When the factory given
+// to the scheduler has this method, the scheduler calls it instead of
+// NewProcessor, with the stream's ARN (empty in a single-stream
+// application configured by stream name only, as
+// InitializationInput.StreamARN) and the bare shard id.
+type StreamProcessorFactory interface {
+	ProcessorFactory
+	NewStreamProcessor(streamARN, shardID string) Processor
+}
+
 // ProcessorFactoryFunc adapts a function to ProcessorFactory.
 type ProcessorFactoryFunc func(shardID string) Processor
 

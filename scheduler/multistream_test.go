@@ -39,9 +39,10 @@ func newMSJournal() *msJournal {
 }
 
 type msProcessor struct {
-	j      *msJournal
-	stream string
-	shard  string
+	j         *msJournal
+	stream    string
+	shard     string
+	factoryOf string // the stream ARN NewStreamProcessor was given
 }
 
 func (p *msProcessor) Initialize(_ context.Context, in consumer.InitializationInput) error {
@@ -50,6 +51,9 @@ func (p *msProcessor) Initialize(_ context.Context, in consumer.InitializationIn
 	p.j.inits = append(p.j.inits, in)
 	if in.ShardID != p.shard {
 		p.j.bad = append(p.j.bad, fmt.Sprintf("Initialize ShardID %q, factory got %q", in.ShardID, p.shard))
+	}
+	if in.StreamARN != p.factoryOf || in.StreamARN == "" {
+		p.j.bad = append(p.j.bad, fmt.Sprintf("Initialize StreamARN %q, factory got %q (shard %s)", in.StreamARN, p.factoryOf, p.shard))
 	}
 	p.j.mu.Unlock()
 	return nil
@@ -82,8 +86,21 @@ func (p *msProcessor) ShutdownRequested(ctx context.Context, in consumer.Shutdow
 	return in.Checkpointer.Checkpoint(ctx)
 }
 
-func (j *msJournal) factory() consumer.ProcessorFactory {
-	return consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor { return &msProcessor{j: j, shard: shard} })
+// factory tells each processor its stream (consumer.StreamProcessorFactory),
+// as a multi-stream application's factory would be told.
+func (j *msJournal) factory() consumer.ProcessorFactory { return msFactory{j} }
+
+type msFactory struct{ j *msJournal }
+
+func (f msFactory) NewProcessor(shard string) consumer.Processor {
+	f.j.mu.Lock()
+	defer f.j.mu.Unlock()
+	f.j.bad = append(f.j.bad, "NewProcessor called for "+shard+"; a StreamProcessorFactory must be asked with its stream")
+	return &msProcessor{j: f.j, shard: shard}
+}
+
+func (f msFactory) NewStreamProcessor(streamARN, shard string) consumer.Processor {
+	return &msProcessor{j: f.j, shard: shard, factoryOf: streamARN}
 }
 
 func (j *msJournal) delivered(payload string) bool {

@@ -177,7 +177,12 @@ func (c *shardConsumer) run() {
 		c.finish(nil)
 		return
 	}
-	proc := c.s.factory.NewProcessor(c.shardID)
+	var proc consumer.Processor
+	if f, ok := c.s.factory.(consumer.StreamProcessorFactory); ok {
+		proc = f.NewStreamProcessor(c.stream.arn, c.shardID)
+	} else {
+		proc = c.s.factory.NewProcessor(c.shardID)
+	}
 	if proc == nil {
 		c.log.Error().Msg("processor factory returned nil; releasing the lease")
 		c.release("the processor factory returned nil")

@@ -1,7 +1,8 @@
 package main
 
-// The shard consumer's stop rule, in a file of its own so the table in
-// mutants.go is not edited by every change.
+// The shard consumer's stop rule and the stream its processor is told, in
+// a file of their own so the table in mutants.go is not edited by every
+// change.
 func init() { table = append(table, stopMutants...) }
 
 var stopMutants = []mutant{
@@ -13,5 +14,14 @@ var stopMutants = []mutant{
 		New:    "\t\tb, err := q.pop(c.stopCtx)",
 		Pkgs:   []string{"./scheduler"},
 		Run:    "^TestStopFinishesOnlyTheBatchInHand$",
+	},
+	{
+		Name:   "factory-not-told-the-stream",
+		Breaks: "a StreamProcessorFactory is asked for a shard's processor with the shard's stream (multi-stream applications), not through NewProcessor",
+		File:   "scheduler/shardconsumer.go",
+		Old:    "if f, ok := c.s.factory.(consumer.StreamProcessorFactory); ok {",
+		New:    "if f, ok := c.s.factory.(consumer.StreamProcessorFactory); ok && false {",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestMultiStreamTakesOverJavaLeases$",
 	},
 }
