@@ -87,6 +87,7 @@ type Coordinator struct {
 	runs       int
 	handoffs   map[string]time.Time // lease key -> when the leader first saw its hand-off pending
 	lostClaim  *leases.LeaderRecord // the item our last claim failed over (its response may be lost), nil if none
+	lastAlive  map[string]bool      // leader: the workers alive at the previous scan
 	wake       chan struct{}
 
 	mu    sync.Mutex // guards stats
@@ -320,6 +321,7 @@ func (c *Coordinator) becomeLeader(rec, prev leases.LeaderRecord, why string) {
 	c.watching = false
 	c.handoffs = map[string]time.Time{}
 	c.lastAssign = time.Time{}
+	c.lastAlive = nil
 	c.setLeader(true)
 }
 
@@ -337,9 +339,15 @@ func (c *Coordinator) lead(ctx context.Context, force bool) error {
 	if err != nil {
 		return err
 	}
-	before := c.aliveSet(now)
+	// Compare with the previous scan's alive set, not with the sightings
+	// judged at this scan's now: a worker whose failover time ran out
+	// between two scans is dead at both ends of one now, so only the
+	// previous scan still counts it alive, and its death must force a run
+	// (not wait up to an AssignmentInterval for the periodic one).
+	before := c.lastAlive
 	c.obs.observeAll(now, ws)
 	after := c.aliveSet(now)
+	c.lastAlive = after
 	changed := len(before) != len(after)
 	for id := range after {
 		changed = changed || !before[id]

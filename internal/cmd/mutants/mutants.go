@@ -256,6 +256,18 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		Run:  "^TestLivenessIgnoresWorkersWallClocks$",
 	},
 
+	// --- A dead worker's leases move at the first scan that sees it dead
+	// (internal/coordinator lead()).
+	{
+		Name:   "death-forces-assignment",
+		Breaks: "a worker's death forces an assignment run at the next scan, so its leases move about one failover time after its last heartbeat, not at the next periodic run",
+		File:   "internal/coordinator/coordinator.go",
+		Old:    "\tbefore := c.lastAlive\n",
+		New:    "\tbefore := c.aliveSet(now)\n",
+		Pkgs:   []string{"./internal/coordinator"},
+		Run:    "^TestDeadWorkersLeasesMoveAtTheNextScan$",
+	},
+
 	// --- Faults at the AWS boundary: a call whose response is lost after
 	// its conditional write succeeded (internal/scenario fault matrix).
 	{
