@@ -12,6 +12,10 @@
 #   make mutants break each safety property on purpose in a scratch copy
 #                (internal/cmd/mutants) and check a test fails; not part
 #                of make test; MUTANTSFLAGS='-run NAME' picks mutants
+#   make mutants-auto  generated operator mutants (boundaries, negations,
+#                arithmetic, removed calls and returns) over the safety
+#                files, sampled (MUTANTSAUTOFLAGS='-max 0' runs them all)
+#   make fault-matrix  the AWS-boundary fault matrix as a Markdown table
 #   make staticcheck  staticcheck (pinned version, fetched by go run)
 #   make vet / make fmt / make deps / make clean
 
@@ -34,6 +38,7 @@ TEST_TIMEOUT ?= 45m
 DEMOFLAGS    ?=
 BENCHFLAGS   ?=
 MUTANTSFLAGS ?=
+MUTANTSAUTOFLAGS ?=
 
 # Packages with assembly (internal/b64, internal/md5x) and the packages that
 # use them: built with -tags purego they must compile no .s file and pass
@@ -54,7 +59,7 @@ NODE_STAMP := emulators/node_modules/.package-lock.json
 # Go files to gofmt: everything but installed npm packages and test data.
 FIND_GO := find . -name '*.go' -not -path './emulators/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*' -print0
 
-.PHONY: deps tools test demo bench mutants vet staticcheck fmt fmt-check clean
+.PHONY: deps tools test demo bench mutants mutants-auto fault-matrix vet staticcheck fmt fmt-check clean
 
 deps: $(NODE_STAMP)
 	$(GO) mod download
@@ -89,6 +94,13 @@ bench: deps tools
 # Each mutant runs only its own in-memory tests, so no emulator is needed.
 mutants:
 	$(GO) run ./internal/cmd/mutants $(MUTANTSFLAGS)
+
+# One go test at a time (-p 1) and no -race: it shares the machine.
+mutants-auto:
+	$(GO) run ./internal/cmd/mutants -auto $(MUTANTSAUTOFLAGS)
+
+fault-matrix:
+	$(GO) test -count=1 -run '^TestFaultMatrix$$' -v ./internal/scenario | grep -E '^ +\|' | sed -E 's/^ +//'
 
 # go vet, plus go vet -tags purego of PUREGO_PKGS and a check that the
 # purego build of those packages holds no assembly.
