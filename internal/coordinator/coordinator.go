@@ -347,15 +347,19 @@ func (c *Coordinator) lead(ctx context.Context, force bool) error {
 	before := c.lastAlive
 	c.obs.observeAll(now, ws)
 	after := c.aliveSet(now)
-	c.lastAlive = after
 	changed := len(before) != len(after)
 	for id := range after {
 		changed = changed || !before[id]
 	}
 	if !force && !changed && now.Sub(c.lastAssign) < c.cfg.AssignmentInterval && len(c.handoffs) == 0 {
+		c.lastAlive = after
 		return nil
 	}
-	return c.assign(ctx, now)
+	if err := c.assign(ctx, now); err != nil {
+		return err // the change still forces the next scan's run
+	}
+	c.lastAlive = after
+	return nil
 }
 
 func (c *Coordinator) aliveSet(now time.Time) map[string]bool {

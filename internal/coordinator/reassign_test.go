@@ -2,14 +2,33 @@ package coordinator
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/shardwise/shardwise/balancer"
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/session"
 	"github.com/shardwise/shardwise/leases"
 )
+
+// listCounter counts the lease table reads and fails the next ones while
+// failNext is positive.
+type listCounter struct {
+	leases.Store
+	lists    atomic.Int64
+	failNext atomic.Int64
+}
+
+func (s *listCounter) List(ctx context.Context) ([]leases.Lease, error) {
+	s.lists.Add(1)
+	if s.failNext.Add(-1) >= 0 {
+		return nil, errors.New("reassign test: lease table read failed")
+	}
+	return s.Store.List(ctx)
+}
 
 // TestDeadWorkersLeasesMoveAtTheNextScan: a worker's death is a change
 // that forces an assignment run at the first scan that sees it, so its
@@ -18,7 +37,12 @@ import (
 // (AssignmentInterval ten failover times) so that only the death can
 // prompt the run: the leases must move within FailoverTime plus two scans
 // (the leader first saw the last heartbeat up to a scan after it was
-// written, and notices the death at the next scan).
+// written, and notices the death at the next scan), even when the run of
+// the scan that sees the death fails (its lease table read fails: the
+// change still forces the next scan's run). Between changes the leader
+// reads no lease table; the run that moves the leases reports them
+// (stats, OnAssign), and the dead worker's record is removed two failover
+// times after its death once it owns nothing.
 func TestDeadWorkersLeasesMoveAtTheNextScan(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const (
@@ -29,6 +53,8 @@ func TestDeadWorkersLeasesMoveAtTheNextScan(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		st := leases.NewMemoryStores()
+		lc := &listCounter{Store: st.Leases}
+		var assigned atomic.Int64
 		held := map[string][]string{
 			"leader": {"shard-0", "shard-1"},
 			"live":   {"shard-2", "shard-3"},
@@ -62,9 +88,10 @@ func TestDeadWorkersLeasesMoveAtTheNextScan(t *testing.T) {
 		}()
 		c, err := NewCoordinator(CoordinatorConfig{
 			WorkerID: "leader", Session: sessions["leader"],
-			Leases: st.Leases, Workers: st.Workers, Coordinator: st.Coordinator,
+			Leases: lc, Workers: st.Workers, Coordinator: st.Coordinator,
 			FailoverTime: failover, ScanInterval: scan, AssignmentInterval: 10 * failover,
 			HandoffTimeout: failover, BalanceEvery: 3,
+			OnAssign: func(_ []balancer.Move, applied int) { assigned.Add(int64(applied)) },
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -85,9 +112,18 @@ func TestDeadWorkersLeasesMoveAtTheNextScan(t *testing.T) {
 		if s := c.Stats(); !s.IsLeader || s.Workers != 3 {
 			t.Fatalf("leader %v sees %d live workers, want 3", s.IsLeader, s.Workers)
 		}
+		// Steady state: no lease table read between changes.
+		reads := lc.lists.Load()
+		time.Sleep(failover / 2)
+		if n := lc.lists.Load() - reads; n != 0 {
+			t.Fatalf("the leader read the lease table %d times in %v with nothing changed", n, failover/2)
+		}
 		sessions["doomed"].Abandon()
 		stopped := time.Now()
-		limit := failover + 2*scan
+		limit := failover + 3*scan // one scan more: the first run fails
+		// The run of the scan that sees the death (the first lease table
+		// read from now on) fails.
+		lc.failNext.Store(1)
 		for owner("shard-4") == "doomed" || owner("shard-5") == "doomed" {
 			if time.Since(stopped) > limit+failover {
 				break
@@ -97,7 +133,24 @@ func TestDeadWorkersLeasesMoveAtTheNextScan(t *testing.T) {
 		took := time.Since(stopped)
 		t.Logf("the dead worker's leases moved %v after its last heartbeat loop stopped (failover %v, scan %v)", took, failover, scan)
 		if took > limit {
-			t.Fatalf("the dead worker's leases moved %v after it stopped heartbeating, want at most FailoverTime + 2 scans = %v (its death did not force an assignment run)", took, limit)
+			t.Fatalf("the dead worker's leases moved %v after it stopped heartbeating, want at most FailoverTime + 3 scans = %v (its death did not force an assignment run, or a failed run was not retried at the next scan)", took, limit)
+		}
+		if s := c.Stats(); s.ExpiredLeases != 2 || s.Reassignments < 2 || s.Workers != 2 {
+			t.Fatalf("stats after the move: %+v, want 2 expired leases, at least 2 reassignments, 2 live workers", s)
+		}
+		if assigned.Load() < 2 {
+			t.Fatalf("OnAssign was told of %d moves, want at least 2", assigned.Load())
+		}
+		// Two failover times after its death, owning nothing, the dead
+		// worker's record is removed (at a run: a live worker joining
+		// prompts one).
+		time.Sleep(2 * failover)
+		if _, err := st.Workers.Register(ctx, leases.WorkerRecord{ID: "joiner", SessionID: "j"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * scan)
+		if _, err := st.Workers.Get(ctx, "doomed"); !errors.Is(err, leases.ErrNotFound) {
+			t.Fatalf("the dead worker's record is still there: %v", err)
 		}
 		for _, k := range held["doomed"] {
 			if o := owner(k); o != "leader" && o != "live" {

@@ -280,6 +280,15 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		Pkgs:   []string{"./internal/coordinator"},
 		Run:    "^TestDeadWorkersLeasesMoveAtTheNextScan$",
 	},
+	{
+		Name:   "failed-run-forgets-death",
+		Breaks: "a death whose assignment run failed (a lease table read failed) still forces the next scan's run",
+		File:   "internal/coordinator/coordinator.go",
+		Old:    "\tafter := c.aliveSet(now)\n\tchanged := len(before) != len(after)\n",
+		New:    "\tafter := c.aliveSet(now)\n\tc.lastAlive = after\n\tchanged := len(before) != len(after)\n",
+		Pkgs:   []string{"./internal/coordinator"},
+		Run:    "^TestDeadWorkersLeasesMoveAtTheNextScan$",
+	},
 
 	// --- Faults at the AWS boundary: a call whose response is lost after
 	// its conditional write succeeded (internal/scenario fault matrix).
