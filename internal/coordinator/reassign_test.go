@@ -142,13 +142,20 @@ func TestDeadWorkersLeasesMoveAtTheNextScan(t *testing.T) {
 			t.Fatalf("OnAssign was told of %d moves, want at least 2", assigned.Load())
 		}
 		// Two failover times after its death, owning nothing, the dead
-		// worker's record is removed (at a run: a live worker joining
-		// prompts one).
-		time.Sleep(2 * failover)
-		if _, err := st.Workers.Register(ctx, leases.WorkerRecord{ID: "joiner", SessionID: "j"}); err != nil {
-			t.Fatal(err)
+		// worker's record is removed at a run (a live worker joining
+		// prompts one), not before.
+		join := func(id string) {
+			if _, err := st.Workers.Register(ctx, leases.WorkerRecord{ID: id, SessionID: "j"}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * scan)
 		}
-		time.Sleep(3 * scan)
+		join("joiner-1")
+		if _, err := st.Workers.Get(ctx, "doomed"); err != nil {
+			t.Fatalf("the dead worker's record was removed about one failover time after its death, want two: %v", err)
+		}
+		time.Sleep(2 * failover)
+		join("joiner-2")
 		if _, err := st.Workers.Get(ctx, "doomed"); !errors.Is(err, leases.ErrNotFound) {
 			t.Fatalf("the dead worker's record is still there: %v", err)
 		}
