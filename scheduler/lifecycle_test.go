@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/leases"
 )
 
 // TestShardEndedIsTheProcessorsLastCall: after ShardEnded (and its
@@ -92,4 +93,70 @@ func TestNilProcessorReleasesTheLease(t *testing.T) {
 			t.Fatalf("event %q on the shard whose factory returned nil", e)
 		}
 	}
+}
+
+// TestNoBatchAfterTheLeaseIsLost: a batch already fetched when the lease
+// is lost is not handed to the processor: the processor is inside its
+// batch (ignoring its context), the next batch waits in the queue, and
+// another worker takes the lease; once the processor returns, it gets
+// LeaseLost and no further ProcessRecords. A survivor of make
+// mutants-auto.
+func TestNoBatchAfterTheLeaseIsLost(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 10, 2)
+	j := &journal{}
+	block, blocked := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	cfg := h.config("w1")
+	keys := &keysCounter{Store: h.store}
+	cfg.Stores.Leases = keys
+	stop := h.start(cfg, factoryOf(j, "w1", func(p *testProcessor) {
+		p.block, p.blocked = block, blocked
+		p.checkpoint = false // batch 1 succeeds: the loop goes on to the queued batch
+		p.fail = func(int) error { calls.Add(1); return nil }
+	}))
+	defer stop()
+	select {
+	case <-blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the processor never got a batch")
+	}
+	shard := "shardId-000000000000"
+	h.put(10, 10, 2)
+	waitFor(t, 10*time.Second, "the next batch fetched and queued", func() bool {
+		for _, ls := range h.sched.Stats().Leases {
+			if ls.ShardID == shard && ls.PendingRecords > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	l, err := h.store.Get(context.Background(), shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.store.Take(context.Background(), l, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	// Discovery reads this worker's leases in its loop, one read at a
+	// time: once a third read starts after the Take, a whole read that
+	// saw the lease gone has been acted on (the consumer told to stop).
+	from := keys.n.Load()
+	waitFor(t, 10*time.Second, "discovery after the Take", func() bool { return keys.n.Load() >= from+3 })
+	close(block)
+	waitFor(t, 10*time.Second, "LeaseLost", func() bool { return j.hasEvent(shard + ":lease-lost") })
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("ProcessRecords was called %d times, want 1: a queued batch was handed out after the lease was lost", n)
+	}
+}
+
+// keysCounter counts ListKeysByOwner calls (discovery's reads).
+type keysCounter struct {
+	leases.Store
+	n atomic.Int64
+}
+
+func (k *keysCounter) ListKeysByOwner(ctx context.Context, owner string) ([]string, error) {
+	k.n.Add(1)
+	return k.Store.ListKeysByOwner(ctx, owner)
 }

@@ -235,6 +235,28 @@ func (s *Scheduler) fenceAll() {
 	},
 
 	{
+		Name:   "no-batch-after-lease-lost",
+		Breaks: "a batch fetched before the lease was lost is not handed to the processor after the loss",
+		File:   "scheduler/shardconsumer.go",
+		Old: `		if c.leaseCtx.Err() != nil {
+			return false
+		}
+		// A worker past its fencing deadline`,
+		New: `		// A worker past its fencing deadline`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestNoBatchAfterTheLeaseIsLost$",
+	},
+	{
+		Name:   "shard-ended-is-last-call",
+		Breaks: "after ShardEnded a finished shard's processor gets no other call (no ShutdownRequested), and its lease is not released",
+		File:   "scheduler/shardconsumer.go",
+		Old:    "\t\tc.shardEnded(proc, end)\n\t\treturn\n",
+		New:    "\t\tc.shardEnded(proc, end)\n",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestShardEndedIsTheProcessorsLastCall$",
+	},
+
+	{
 		Name:   "fence-waits-for-stalled-heartbeat",
 		Breaks: "a worker fences at its deadline even while a heartbeat call is stalled in flight",
 		File:   "internal/session/session.go",
