@@ -242,7 +242,7 @@ func (s *Scheduler) fenceAll() {
 			return false
 		}
 		// A worker past its fencing deadline`,
-		New: `		// A worker past its fencing deadline`,
+		New:  `		// A worker past its fencing deadline`,
 		Pkgs: []string{"./scheduler"},
 		Run:  "^TestNoBatchAfterTheLeaseIsLost$",
 	},
