@@ -81,6 +81,7 @@ type site struct {
 	Old, New string
 	Line     int
 	Func     string // the enclosing function, for the report
+	LineText string // its source line and the two before, white space collapsed
 }
 
 func (s site) String() string {
@@ -130,7 +131,20 @@ func findSites(name string, src []byte, ops map[string]bool) ([]site, error) {
 	off := func(p token.Pos) int { return fset.Position(p).Offset }
 	add := func(op string, from, to token.Pos, repl string, fn string) {
 		o, e := off(from), off(to)
-		out = append(out, site{Op: op, Off: o, End: e, Old: string(src[o:e]), New: repl, Line: fset.Position(from).Line, Func: fn})
+		ls, le := o, o
+		for lines := 0; ls > 0 && lines < 3; ls-- {
+			if src[ls-1] == '\n' {
+				lines++
+				if lines == 3 {
+					break
+				}
+			}
+		}
+		for le < len(src) && src[le] != '\n' {
+			le++
+		}
+		line := strings.Join(strings.Fields(string(src[ls:le])), " ")
+		out = append(out, site{Op: op, Off: o, End: e, Old: string(src[o:e]), New: repl, Line: fset.Position(from).Line, Func: fn, LineText: line})
 	}
 	for _, d := range f.Decls {
 		fd, ok := d.(*ast.FuncDecl)
@@ -353,6 +367,8 @@ func runAuto(args []string, stdout, stderr io.Writer) int {
 			r := autoResult{target: p.t, site: s}
 			took := res.took.Round(100 * time.Millisecond).String()
 			switch {
+			case res.err == nil && explanationOf(p.t.File, s) != "":
+				r.outcome, r.detail = explained, explanationOf(p.t.File, s)
 			case res.err == nil:
 				r.outcome, r.detail = survived, took
 			case strings.Contains(res.output, "[build failed]") || strings.Contains(res.output, "[setup failed]") || strings.Contains(res.output, "build failed"):
@@ -362,7 +378,7 @@ func runAuto(args []string, stdout, stderr io.Writer) int {
 			}
 			results = append(results, r)
 			if r.outcome != broken || fs.verbose {
-				fmt.Fprintf(stdout, "[%d/%d] %-8s %s  %s\n", n, total, r.outcome, p.t.File, s)
+				fmt.Fprintf(stdout, "[%d/%d] %-9s %s  %s\n", n, total, r.outcome, p.t.File, s)
 				if r.outcome == killed && fs.verbose {
 					fmt.Fprintf(stdout, "        %s\n", r.detail)
 				}
@@ -385,7 +401,7 @@ func runAuto(args []string, stdout, stderr io.Writer) int {
 // printAutoSummary prints killed, survived and not compiled per package
 // and per file, as a Markdown table, then every survivor.
 func printAutoSummary(w io.Writer, results []autoResult) {
-	type counts struct{ killed, survived, broken int }
+	type counts struct{ killed, survived, explained, broken int }
 	byPkg := map[string]*counts{}
 	var pkgs []string
 	for _, r := range results {
@@ -401,30 +417,41 @@ func printAutoSummary(w io.Writer, results []autoResult) {
 			c.killed++
 		case survived:
 			c.survived++
+		case explained:
+			c.explained++
 		default:
 			c.broken++
 		}
 	}
-	fmt.Fprintln(w, "\n| package | mutants run | killed | survived | not compiled |")
-	fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
+	fmt.Fprintln(w, "\n| package | mutants run | killed | survived, explained | survived, unexplained | not compiled |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|")
 	var tot counts
 	for _, p := range pkgs {
 		c := byPkg[p]
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d |\n", p, c.killed+c.survived, c.killed, c.survived, c.broken)
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d |\n", p, c.killed+c.survived+c.explained, c.killed, c.explained, c.survived, c.broken)
 		tot.killed += c.killed
 		tot.survived += c.survived
+		tot.explained += c.explained
 		tot.broken += c.broken
 	}
-	fmt.Fprintf(w, "| total | %d | %d | %d | %d |\n", tot.killed+tot.survived, tot.killed, tot.survived, tot.broken)
+	fmt.Fprintf(w, "| total | %d | %d | %d | %d | %d |\n", tot.killed+tot.survived+tot.explained, tot.killed, tot.explained, tot.survived, tot.broken)
+	if tot.explained > 0 {
+		fmt.Fprintln(w, "\nexplained survivors (explained.go):")
+		for _, r := range results {
+			if r.outcome == explained {
+				fmt.Fprintf(w, "  %s  %s\n      %s\n", r.target.File, r.site, r.detail)
+			}
+		}
+	}
 	if tot.survived > 0 {
-		fmt.Fprintln(w, "\nsurvivors:")
+		fmt.Fprintln(w, "\nunexplained survivors (write a test that kills each, or explain it in explained.go):")
 		for _, r := range results {
 			if r.outcome == survived {
 				fmt.Fprintf(w, "  %s  %s\n", r.target.File, r.site)
 			}
 		}
 	}
-	fmt.Fprintf(w, "auto mutants=%d killed=%d survived=%d not_compiled=%d\n", tot.killed+tot.survived+tot.broken, tot.killed, tot.survived, tot.broken)
+	fmt.Fprintf(w, "auto mutants=%d killed=%d explained=%d survived=%d not_compiled=%d\n", tot.killed+tot.survived+tot.explained+tot.broken, tot.killed, tot.explained, tot.survived, tot.broken)
 }
 
 // autoFlags are the automatic mode's flags.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,5 +61,30 @@ func TestSample(t *testing.T) {
 	}
 	if got := sample(sites, 0, 0); len(got) != 10 {
 		t.Errorf("max 0 keeps %d, want all", len(got))
+	}
+}
+
+// TestExplanationsMatchASite: every explained survivor still names a
+// site of the current code (an entry that matches nothing is stale).
+func TestExplanationsMatchASite(t *testing.T) {
+	all := map[string]bool{"boundary": true, "negate": true, "arith": true, "call": true, "return": true}
+	for _, e := range explainedSurvivors {
+		src, err := os.ReadFile(filepath.Join("..", "..", "..", filepath.FromSlash(e.File)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sites, err := findSites(e.File, src, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, s := range sites {
+			if explanationOf(e.File, s) == e.Why {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s %s %s %q -> %q (near %q): matches no site; the code moved, update or drop the entry", e.File, e.Func, e.Op, e.Old, e.New, e.Near)
+		}
 	}
 }

@@ -54,6 +54,9 @@ const (
 	survived outcome = "SURVIVED"
 	stale    outcome = "STALE"
 	broken   outcome = "BROKEN"
+	// explained: a generated mutant (-auto) the tests let pass, with a
+	// written reason why no test should kill it (explained.go).
+	explained outcome = "EXPLAINED"
 )
 
 func run(args []string, stdout, stderr io.Writer) int {
