@@ -73,6 +73,8 @@ var explainedSurvivors = []explanation{
 		Why: "equivalent: a DampeningPercent of exactly 100 is clamped to 100"},
 	{File: "balancer/planner.go", Func: "planner.balanceCounts", Op: "boundary", Old: "<", New: "<=",
 		Why: whyTieBreak},
+	{File: "balancer/planner.go", Func: "planner.tryLoadMove", Op: "boundary", Old: "<", New: "<=", Near: "recv.settle(r, r.load < avg && p.hasRoom(r))",
+		Why: "tie only: a receiver whose load equals the fleet average to the last bit stays a receiver; loads are sums of measured float throughputs"},
 
 	// --- scheduler (shard consumer lifecycle)
 	{File: "scheduler/shardconsumer.go", Func: "newShardConsumer", Op: "call", Old: `c.phase.Store("waiting-for-parents")`, New: "_ = 0",
@@ -97,6 +99,8 @@ var explainedSurvivors = []explanation{
 		Why: "equivalent in state: the CompleteHandoff it then tries is conditioned on this worker being the checkpoint owner, and is refused"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.completeHandoff", Op: "return", Old: "return", New: "_ = 0", Near: "the leader completes it after its timeout",
 		Why: whyLogOnly + " and a metric (the hand-off time of a completion that failed)"},
+	{File: "scheduler/shardend.go", Func: "shardConsumer.shardEnded", Op: "call", Old: "retry.Reset()", New: "_ = 0", Near: "} } retry.Reset()",
+		Why: "pacing only: the retries of creating the child leases start from the backoff the ListShards retries reached (at most ProcessorRetryMaxBackoff) instead of its base"},
 	{File: "scheduler/shardend.go", Func: "shardConsumer.waitForParents", Op: "negate", Old: "!", New: "", Near: "if !logged {",
 		Why: whyLogOnly},
 }
