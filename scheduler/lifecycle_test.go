@@ -2,12 +2,14 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/kinesistest"
 	"github.com/shardwise/shardwise/leases"
 )
 
@@ -159,4 +161,128 @@ type keysCounter struct {
 func (k *keysCounter) ListKeysByOwner(ctx context.Context, owner string) ([]string, error) {
 	k.n.Add(1)
 	return k.Store.ListKeysByOwner(ctx, owner)
+}
+
+// failingChildCreates fails Create of the keys in fail (the children of a
+// split) while on, counting the attempts.
+type failingChildCreates struct {
+	leases.Store
+	on       atomic.Bool
+	left     atomic.Int32 // failures left; negative: fail while on
+	attempts atomic.Int32
+	parent   string
+}
+
+func (s *failingChildCreates) Create(ctx context.Context, l leases.Lease) (bool, error) {
+	if s.on.Load() && len(l.ParentShardIDs) > 0 && l.ParentShardIDs[0] == s.parent {
+		s.attempts.Add(1)
+		if s.left.Load() != 0 {
+			s.left.Add(-1)
+			return false, errors.New("lifecycle test: child lease write failed")
+		}
+	}
+	return s.Store.Create(ctx, l)
+}
+
+// TestChildLeaseWriteFailuresAtShardEnd: at a shard end the child leases
+// are written again after each failure, on the same consumer (the parent
+// is not released and started over), and the parent then ends normally;
+// a worker stopped while those writes keep failing releases the parent
+// without calling ShardEnded and stops in time. Survivors of make
+// mutants-auto.
+func TestChildLeaseWriteFailuresAtShardEnd(t *testing.T) {
+	parent := "shardId-000000000000"
+	split := func(t *testing.T, failures int32) (*harness, *journal, *failingChildCreates, func() error) {
+		h := newHarness(t, 1)
+		h.put(0, 20, 4)
+		j := &journal{}
+		cfg := h.config("w1")
+		cfg.ShardSyncInterval = time.Hour // only the shard end writes the children
+		st := &failingChildCreates{Store: h.store, parent: parent}
+		st.left.Store(failures)
+		st.on.Store(true)
+		cfg.Stores.Leases = st
+		stop := h.start(cfg, factoryOf(j, "w1", nil))
+		waitFor(t, 10*time.Second, "the first 20 records", func() bool { return j.count() >= 20 })
+		if err := h.fake.UpdateShardCount(h.stream, 2); err != nil {
+			t.Fatal(err)
+		}
+		h.put(20, 20, 4)
+		return h, j, st, stop
+	}
+	inits := func(j *journal) int {
+		_, evs := j.snapshot()
+		n := 0
+		for _, e := range evs {
+			if strings.HasPrefix(e, parent+":init:") {
+				n++
+			}
+		}
+		return n
+	}
+
+	t.Run("retried", func(t *testing.T) {
+		_, j, st, stop := split(t, 3)
+		waitFor(t, 10*time.Second, "the parent's ShardEnded and all 40 records", func() bool {
+			return j.hasEvent(parent+":shard-ended") && j.count() >= 40
+		})
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if n := st.attempts.Load(); n < 4 {
+			t.Fatalf("%d child lease writes, want the 3 failures and then successes", n)
+		}
+		if n := inits(j); n != 1 {
+			t.Fatalf("the parent was initialized %d times, want once (a failed child write must be retried, not end the consumer)", n)
+		}
+	})
+
+	t.Run("children unlisted, stopped", func(t *testing.T) {
+		// As kinesalite: GetRecords names no children, so the consumer
+		// asks ListShards, which keeps failing; the worker stops.
+		h := newHarness(t, 1, kinesistest.Config{OmitChildShards: true, IgnoreShardFilter: true})
+		h.put(0, 20, 4)
+		j := &journal{}
+		cfg := h.config("w1")
+		cfg.ShardSyncInterval = time.Hour
+		stop := h.start(cfg, factoryOf(j, "w1", nil))
+		waitFor(t, 10*time.Second, "the first 20 records", func() bool { return j.count() >= 20 })
+		lists := h.fake.Calls("ListShards")
+		h.fake.InjectError("ListShards", "", errors.New("lifecycle test: ListShards failed"), -1)
+		if err := h.fake.UpdateShardCount(h.stream, 2); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the shard end asking ListShards", func() bool { return h.fake.Calls("ListShards") >= lists+2 })
+		if err := stop(); err != nil {
+			t.Fatalf("stopping while ListShards fails: %v", err)
+		}
+		if j.hasEvent(parent + ":shard-ended") {
+			t.Fatal("ShardEnded was called although the children were never listed")
+		}
+		l, err := h.store.Get(context.Background(), parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.IsFinished() || l.Owner == "w1" {
+			t.Fatalf("parent lease after the stop: owner %q finished %v, want released and not finished", l.Owner, l.IsFinished())
+		}
+	})
+
+	t.Run("stopped", func(t *testing.T) {
+		h, j, st, stop := split(t, -1)
+		waitFor(t, 10*time.Second, "child lease writes failing", func() bool { return st.attempts.Load() >= 2 })
+		if err := stop(); err != nil {
+			t.Fatalf("stopping while the child writes fail: %v", err)
+		}
+		if j.hasEvent(parent + ":shard-ended") {
+			t.Fatal("ShardEnded was called although the child leases were never written")
+		}
+		l, err := h.store.Get(context.Background(), parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.IsFinished() || l.Owner == "w1" {
+			t.Fatalf("parent lease after the stop: owner %q finished %v, want released and not finished", l.Owner, l.IsFinished())
+		}
+	})
 }
