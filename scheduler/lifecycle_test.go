@@ -286,3 +286,37 @@ func TestChildLeaseWriteFailuresAtShardEnd(t *testing.T) {
 		}
 	})
 }
+
+// stealAtChildList lets another worker take the lease just before its
+// owner records the children, as a leader that moved it would.
+type stealAtChildList struct {
+	leases.Store
+}
+
+func (s *stealAtChildList) SetChildShards(ctx context.Context, key, owner string, counter int64, children []string) (int64, error) {
+	if l, err := s.Store.Get(ctx, key); err == nil {
+		_, _ = s.Store.Take(ctx, l, "w2")
+	}
+	return s.Store.SetChildShards(ctx, key, owner, counter, children)
+}
+
+// TestLeaseLostAtShardEndGetsLeaseLost: a worker that finds, when
+// recording the children, that the parent's lease moved, gives its
+// processor LeaseLost, not ShardEnded. A survivor of make mutants-auto.
+func TestLeaseLostAtShardEndGetsLeaseLost(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 20, 4)
+	j := &journal{}
+	cfg := h.config("w1")
+	cfg.Stores.Leases = &stealAtChildList{Store: h.store}
+	h.start(cfg, factoryOf(j, "w1", nil))
+	waitFor(t, 10*time.Second, "the first 20 records", func() bool { return j.count() >= 20 })
+	if err := h.fake.UpdateShardCount(h.stream, 2); err != nil {
+		t.Fatal(err)
+	}
+	parent := "shardId-000000000000"
+	waitFor(t, 10*time.Second, "the parent's LeaseLost", func() bool { return j.hasEvent(parent + ":lease-lost") })
+	if j.hasEvent(parent + ":shard-ended") {
+		t.Fatal("ShardEnded was called on a lease found lost when recording the children")
+	}
+}

@@ -101,6 +101,8 @@ var explainedSurvivors = []explanation{
 		Why: whyLogOnly + " and a metric (the hand-off time of a completion that failed)"},
 	{File: "scheduler/shardend.go", Func: "shardConsumer.shardEnded", Op: "call", Old: "retry.Reset()", New: "_ = 0", Near: "} } retry.Reset()",
 		Why: "pacing only: the retries of creating the child leases start from the backoff the ListShards retries reached (at most ProcessorRetryMaxBackoff) instead of its base"},
+	{File: "scheduler/shardend.go", Func: "shardConsumer.shardEnded", Op: "boundary", Old: ">", New: ">=", Near: "if len(ids) > 0 {",
+		Why: "equivalent: a closed Kinesis shard always has children (a split's two, a merge's one); with none, the mutant only writes an empty child list under the same fence"},
 	{File: "scheduler/shardend.go", Func: "shardConsumer.waitForParents", Op: "negate", Old: "!", New: "", Near: "if !logged {",
 		Why: whyLogOnly},
 }
