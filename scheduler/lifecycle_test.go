@@ -320,3 +320,103 @@ func TestLeaseLostAtShardEndGetsLeaseLost(t *testing.T) {
 		t.Fatal("ShardEnded was called on a lease found lost when recording the children")
 	}
 }
+
+// TestShardEndedWithoutCheckpointEndsOnce: a processor that never
+// checkpoints SHARD_END is offered ShardEnded again after a backoff; when
+// its lease is lost meanwhile it gets LeaseLost once, and when the worker
+// stops meanwhile it gets no further call. Survivors of make
+// mutants-auto.
+func TestShardEndedWithoutCheckpointEndsOnce(t *testing.T) {
+	parent := "shardId-000000000000"
+	run := func(t *testing.T, end func(h *harness, j *journal, stop func() error)) *journal {
+		h := newHarness(t, 1)
+		h.put(0, 20, 4)
+		j := &journal{}
+		cfg := h.config("w1")
+		cfg.ProcessorRetryBackoff = 5 * time.Second // ShardEnded is offered again only after long pauses
+		cfg.ProcessorRetryMaxBackoff = 5 * time.Second
+		stop := h.start(cfg, factoryOf(j, "w1", func(p *testProcessor) {
+			p.endCheckpoint = func(int) bool { return false }
+		}))
+		waitFor(t, 10*time.Second, "the first 20 records", func() bool { return j.count() >= 20 })
+		if err := h.fake.UpdateShardCount(h.stream, 2); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the parent's first ShardEnded", func() bool { return j.hasEvent(parent + ":shard-ended") })
+		end(h, j, stop)
+		return j
+	}
+	count := func(j *journal, ev string) int {
+		_, evs := j.snapshot()
+		n := 0
+		for _, e := range evs {
+			if e == parent+":"+ev {
+				n++
+			}
+		}
+		return n
+	}
+
+	t.Run("lease lost", func(t *testing.T) {
+		j := run(t, func(h *harness, j *journal, stop func() error) {
+			l, err := h.store.Get(context.Background(), parent)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.store.Take(context.Background(), l, "w2"); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 10*time.Second, "LeaseLost", func() bool { return j.hasEvent(parent + ":lease-lost") })
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n := count(j, "lease-lost"); n != 1 {
+			t.Fatalf("LeaseLost called %d times, want 1", n)
+		}
+	})
+	t.Run("lease lost at the SHARD_END checkpoint", func(t *testing.T) {
+		h := newHarness(t, 1)
+		h.put(0, 20, 4)
+		j := &journal{}
+		cfg := h.config("w1")
+		cfg.Stores.Leases = &stealAtShardEnd{Store: h.store}
+		stop := h.start(cfg, factoryOf(j, "w1", nil))
+		waitFor(t, 10*time.Second, "the first 20 records", func() bool { return j.count() >= 20 })
+		if err := h.fake.UpdateShardCount(h.stream, 2); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "LeaseLost", func() bool { return j.hasEvent(parent + ":lease-lost") })
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(j, "lease-lost"); n != 1 {
+			t.Fatalf("LeaseLost called %d times, want 1", n)
+		}
+	})
+	t.Run("stopped", func(t *testing.T) {
+		j := run(t, func(h *harness, j *journal, stop func() error) {
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if n := count(j, "shard-ended"); n != 1 {
+			t.Fatalf("ShardEnded called %d times, want 1 (none after the worker began to stop)", n)
+		}
+	})
+}
+
+// stealAtShardEnd lets another worker take a lease just before its owner
+// checkpoints SHARD_END on it.
+type stealAtShardEnd struct {
+	leases.Store
+}
+
+func (s *stealAtShardEnd) Checkpoint(ctx context.Context, key, owner string, counter int64, pos consumer.ExtendedSequenceNumber) (int64, error) {
+	if pos.IsShardEnd() {
+		if l, err := s.Store.Get(ctx, key); err == nil && l.Owner == owner {
+			_, _ = s.Store.Take(ctx, l, "w2")
+		}
+	}
+	return s.Store.Checkpoint(ctx, key, owner, counter, pos)
+}
