@@ -89,6 +89,8 @@ var explainedSurvivors = []explanation{
 		Why: whyMetricOnly + " (Stats' pending records and bytes)"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.processLoop", Op: "call", Old: "c.s.releaseBytes(b.held)", New: "_ = 0", Near: "if b.shardEnd {",
 		Why: "equivalent: the shard-end marker holds no bytes of the prefetch budget (held is 0)"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.deliver", Op: "negate", Old: "==", New: "!=", Near: "MetricProcessTaskSuccess, err == nil",
+		Why: whyMetricOnly + " (the Success metric of ProcessRecords)"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.lossReason", Op: "call", Old: "c.mu.Unlock()", New: "_ = 0",
 		Why: "equivalent: lossReason is the consumer's last use of its mutex (the consumer has ended and is dropped), so the mutex left locked is never waited on"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.lossReason", Op: "negate", Old: "!=", New: "==", Near: "case lost != nil:",
