@@ -56,10 +56,16 @@ func TestFakeInjectErrorIgnoresNothingToInject(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(t, FakeConfig{})
 	f.Delivered(sq("10"))
+	boom := errors.New("shardwise: boom")
 	f.InjectError(nil, 3)
-	f.InjectError(errors.New("shardwise: boom"), 0)
+	f.InjectError(boom, 0)
+	f.InjectError(boom, 1)
+	// Only the last injection counts: the next write fails with it.
+	if err := f.CheckpointAt(ctx, sq("5")); !errors.Is(err, boom) {
+		t.Fatalf("first write after a nil, a zero-times and a real injection: %v, want the real one", err)
+	}
 	if err := f.CheckpointAt(ctx, sq("5")); err != nil {
-		t.Fatalf("a nil error or zero times injected a failure: %v", err)
+		t.Fatalf("second write: %v", err)
 	}
 }
 

@@ -126,6 +126,13 @@ func TestMemoryStoreCompleteHandoffChecksItsArguments(t *testing.T) {
 	if n := m.Writes()["CompleteHandoff"]; n != 0 {
 		t.Fatalf("CompleteHandoff without the old owner counted %d writes, want 0", n)
 	}
+	// An injected failure (a DynamoDB error) fails the call and writes
+	// nothing.
+	boom := errors.New("injected")
+	m.InjectError("CompleteHandoff", boom, 1)
+	if _, err := m.CompleteHandoff(ctx, l.Key, "worker-a"); !errors.Is(err, boom) {
+		t.Fatalf("CompleteHandoff with an injected failure: %v, want it", err)
+	}
 	got, err := m.Get(ctx, l.Key)
 	if err != nil {
 		t.Fatal(err)

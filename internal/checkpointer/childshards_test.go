@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/shardwise/shardwise/consumer"
@@ -62,8 +63,9 @@ func TestPrepareCheckpointFenced(t *testing.T) {
 	l, _ := st.Get(ctx, "s")
 	l, _ = st.Take(ctx, l, "w1")
 	fenced := errors.New("past the fencing deadline")
+	var lost atomic.Int32
 	cp, err := New(Config{Store: st, LeaseKey: "s", Owner: "w1", Counter: l.Counter, Last: l.Checkpoint,
-		Fence: func() error { return fenced }})
+		Fence: func() error { return fenced }, OnLeaseLost: func(error) { lost.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,5 +75,36 @@ func TestPrepareCheckpointFenced(t *testing.T) {
 	}
 	if got, _ := st.Get(ctx, "s"); !got.PendingCheckpoint.IsZero() {
 		t.Fatalf("a fenced worker prepared checkpoint %v", got.PendingCheckpoint)
+	}
+	// The fence proves the lease lost: OnLeaseLost once, every later call
+	// fails with it.
+	if lost.Load() != 1 || !errors.Is(cp.Lost(), fenced) {
+		t.Fatalf("after a fenced write: OnLeaseLost called %d times, Lost() = %v; want once and the fence's error", lost.Load(), cp.Lost())
+	}
+	if err := cp.Checkpoint(ctx); !errors.Is(err, fenced) {
+		t.Fatalf("checkpoint after the fence: %v", err)
+	}
+}
+
+// TestRecordChildShardsFenced: a fenced worker records no children.
+func TestRecordChildShardsFenced(t *testing.T) {
+	ctx := context.Background()
+	st := leases.NewMemoryStores().Leases
+	if _, err := st.Create(ctx, leases.Lease{Key: "s", Checkpoint: consumer.TrimHorizon}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := st.Get(ctx, "s")
+	l, _ = st.Take(ctx, l, "w1")
+	fenced := errors.New("past the fencing deadline")
+	cp, err := New(Config{Store: st, LeaseKey: "s", Owner: "w1", Counter: l.Counter, Last: l.Checkpoint,
+		Fence: func() error { return fenced }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.RecordChildShards(ctx, []string{"c1"}); !errors.Is(err, fenced) {
+		t.Fatalf("fenced RecordChildShards: %v", err)
+	}
+	if got, _ := st.Get(ctx, "s"); len(got.ChildShardIDs) != 0 {
+		t.Fatalf("a fenced worker recorded children %v", got.ChildShardIDs)
 	}
 }
