@@ -49,6 +49,9 @@ func TestLeaderCompletesHandoffsAndDeletesFinishedParents(t *testing.T) {
 		mustCreate(leases.Lease{Key: "c2", Owner: "w1", Checkpoint: consumer.TrimHorizon, ParentShardIDs: []string{"parent-ready"}})
 		mustCreate(leases.Lease{Key: "parent-waiting", Owner: "w2", Checkpoint: consumer.ShardEnd, ChildShardIDs: []string{"c3"}})
 		mustCreate(leases.Lease{Key: "c3", Checkpoint: consumer.TrimHorizon, ParentShardIDs: []string{"parent-waiting"}})
+		// A finished lease whose children were never recorded: kept (shard
+		// sync must not lease its closed shard again from the start).
+		mustCreate(leases.Lease{Key: "finished-no-children", Owner: "w2", Checkpoint: consumer.ShardEnd})
 
 		recs := map[string]leases.WorkerRecord{}
 		for _, id := range []string{"w1", "w2", "w3"} {
@@ -106,6 +109,9 @@ func TestLeaderCompletesHandoffsAndDeletesFinishedParents(t *testing.T) {
 		}
 		if _, err := get("parent-waiting"); !errors.Is(err, leases.ErrNotFound) {
 			t.Errorf("the finished parent is still there after its child got an owner: %v", err)
+		}
+		if _, err := get("finished-no-children"); err != nil {
+			t.Errorf("a finished lease with no recorded children was deleted: %v", err)
 		}
 	})
 }

@@ -129,3 +129,31 @@ func TestReregisterCarriesTheLoad(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryDelayHasAFloor: failed heartbeats are retried at a quarter of
+// the interval but never more often than every 50ms, however short the
+// interval. A survivor of make mutants-auto.
+func TestRetryDelayHasAFloor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &flakyWorkers{WorkerStore: leases.NewMemoryStores().Workers}
+		s, err := StartSession(context.Background(), SessionConfig{
+			Store: store, WorkerID: "w1", FailoverTime: time.Second, HeartbeatInterval: 100 * time.Millisecond, FenceMargin: 200 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		store.down.Store(true)
+		time.Sleep(time.Second)
+		before := store.calls.Load()
+		time.Sleep(time.Second)
+		n := store.calls.Load() - before
+		store.down.Store(false)
+		if n > 21 {
+			t.Fatalf("%d heartbeat attempts in one second of outage, want at most 20 (one per 50ms)", n)
+		}
+		if n < 15 {
+			t.Fatalf("%d heartbeat attempts in one second of outage, want about 20 (one per 50ms)", n)
+		}
+	})
+}

@@ -68,6 +68,15 @@ var explainedSurvivors = []explanation{
 	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.removeFinishedLeases", Op: "negate", Old: "!", New: "", Near: "if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {",
 		Why: whyLogOnly},
 
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.expireHandoff", Op: "negate", Old: "!", New: "", Near: "if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {",
+		Why: whyLogOnly},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.housekeeping", Op: "call", Old: "m.Count(metricnames.MetricNumOfLeasesReassignment, int64(applied), metrics.LevelSummary)", New: "_ = 0",
+		Why: whyMetricOnly + " (NumOfLeasesReassignment)"},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.housekeeping", Op: "boundary", Old: ">", New: ">=", Near: "if c.cfg.OnAssign != nil && len(moves) > 0 {",
+		Why: "equivalent in effect: OnAssign told of no moves only wakes the scheduler's discovery once more"},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.removeDeadWorkers", Op: "boundary", Old: "<", New: "<=", Near: "now.Sub(s.since) < 2*c.cfg.FailoverTime",
+		Why: "tie only: the tidy-up of a dead worker's record at exactly two failover times (to the nanosecond of a scan) or one scan later"},
+
 	// --- balancer
 	{File: "balancer/planner.go", Func: "PlanConfig.normalized", Op: "boundary", Old: ">", New: ">=",
 		Why: "equivalent: a DampeningPercent of exactly 100 is clamped to 100"},
