@@ -420,3 +420,44 @@ func (s *stealAtShardEnd) Checkpoint(ctx context.Context, key, owner string, cou
 	}
 	return s.Store.Checkpoint(ctx, key, owner, counter, pos)
 }
+
+// failingInit fails its first failures Initialize calls (counted across
+// processors in calls).
+type failingInit struct {
+	*testProcessor
+	calls    *atomic.Int32
+	failures int32
+}
+
+func (p *failingInit) Initialize(ctx context.Context, in consumer.InitializationInput) error {
+	if p.calls.Add(1) <= p.failures {
+		return errors.New("lifecycle test: Initialize failed")
+	}
+	return p.testProcessor.Initialize(ctx, in)
+}
+
+// TestInitializeRetriedOnTheSameProcessor: an Initialize that fails is
+// called again on the same processor after a backoff (the consumer does
+// not give the lease up), and processing then starts. A survivor of make
+// mutants-auto.
+func TestInitializeRetriedOnTheSameProcessor(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 10, 2)
+	j := &journal{}
+	var inits, made atomic.Int32
+	inner := factoryOf(j, "w1", nil)
+	stop := h.start(h.config("w1"), consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor {
+		made.Add(1)
+		return &failingInit{testProcessor: inner.NewProcessor(shard).(*testProcessor), calls: &inits, failures: 2}
+	}))
+	waitFor(t, 10*time.Second, "the 10 records", func() bool { return j.count() >= 10 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := made.Load(); n != 1 {
+		t.Fatalf("%d processors made, want 1 (Initialize retried on the same one)", n)
+	}
+	if n := inits.Load(); n != 3 {
+		t.Fatalf("Initialize called %d times, want 3 (two failures, then success)", n)
+	}
+}
