@@ -94,8 +94,6 @@ var explainedSurvivors = []explanation{
 		Why: "equivalent in state: release then tries to hand the lease on itself, the compare-and-set fails (the leader already moved it) and handoffRequestedMeanwhile completes the hand-off the same way; only one extra read and one refused write differ"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.run", Op: "return", Old: "return", New: "_ = 0", Near: `c.release("the processor factory returned nil")`,
 		Why: "equivalent in outcome: after a nil processor released the lease the consumer no longer owns it, and discovery stops it within one discovery interval (TestNilProcessorReleasesTheLease); only a warning line and that interval differ"},
-	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.run", Op: "call", Old: "c.queue.Store(q)", New: "_ = 0",
-		Why: whyMetricOnly + " (Stats' pending records and bytes)"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.processLoop", Op: "call", Old: "c.s.releaseBytes(b.held)", New: "_ = 0", Near: "if b.shardEnd {",
 		Why: "equivalent: the shard-end marker holds no bytes of the prefetch budget (held is 0)"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.deliver", Op: "negate", Old: "==", New: "!=", Near: "MetricProcessTaskSuccess, err == nil",
