@@ -16,6 +16,10 @@
 #                minutes): worker processes killed, paused, restarted and
 #                joined while the stream is split and merged; key=value
 #                figures; CHAOSFLAGS='-seed N' (make test runs a short one)
+#   make mutants-auto  generated operator mutants (boundaries, negations,
+#                arithmetic, removed calls and returns) over the safety
+#                files, sampled (MUTANTSAUTOFLAGS='-max 0' runs them all)
+#   make fault-matrix  the AWS-boundary fault matrix as a Markdown table
 #   make staticcheck  staticcheck (pinned version, fetched by go run)
 #   make vet / make fmt / make deps / make clean
 
@@ -39,6 +43,7 @@ DEMOFLAGS    ?=
 BENCHFLAGS   ?=
 MUTANTSFLAGS ?=
 CHAOSFLAGS   ?=
+MUTANTSAUTOFLAGS ?=
 
 # Packages with assembly (internal/b64, internal/md5x) and the packages that
 # use them: built with -tags purego they must compile no .s file and pass
@@ -59,7 +64,7 @@ NODE_STAMP := emulators/node_modules/.package-lock.json
 # Go files to gofmt: everything but installed npm packages and test data.
 FIND_GO := find . -name '*.go' -not -path './emulators/node_modules/*' -not -path '*/testdata/*' -not -path './.git/*' -print0
 
-.PHONY: deps tools test demo bench mutants chaos vet staticcheck fmt fmt-check clean
+.PHONY: deps tools test demo bench mutants mutants-auto fault-matrix chaos vet staticcheck fmt fmt-check clean
 
 deps: $(NODE_STAMP)
 	$(GO) mod download
@@ -99,6 +104,13 @@ mutants: deps tools
 
 chaos: deps tools
 	$(WITHEMULATORS) -- $(GO) run ./internal/chaos/cmd/chaos $(CHAOSFLAGS)
+
+# One go test at a time (-p 1) and no -race: it shares the machine.
+mutants-auto:
+	$(GO) run ./internal/cmd/mutants -auto $(MUTANTSAUTOFLAGS)
+
+fault-matrix:
+	$(GO) test -count=1 -run '^TestFaultMatrix$$' -v ./internal/scenario | grep -E '^ +\|' | sed -E 's/^ +//'
 
 # go vet, plus go vet -tags purego of PUREGO_PKGS and a check that the
 # purego build of those packages holds no assembly.

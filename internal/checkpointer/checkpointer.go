@@ -135,14 +135,6 @@ func (c *Checkpointer) Counter() int64 {
 	return c.counter
 }
 
-// SetCounter records a lease counter learned elsewhere (after this worker
-// itself re-took or re-proved the lease).
-func (c *Checkpointer) SetCounter(n int64) {
-	c.mu.Lock()
-	c.counter = n
-	c.mu.Unlock()
-}
-
 // Lost reports the error that proved the lease lost, or nil.
 func (c *Checkpointer) Lost() error {
 	c.mu.Lock()

@@ -93,6 +93,7 @@ type Coordinator struct {
 	handoffs   map[string]time.Time  // lease key -> when the leader first saw its hand-off pending
 	assigned   map[string]assignment // lease key -> this leader's direct assignment, until its owner runs it (unstarted.go)
 	lostClaim  *leases.LeaderRecord  // the item our last claim failed over (its response may be lost), nil if none
+	lastAlive  map[string]bool       // leader: the workers alive at the previous scan
 	wake       chan struct{}
 
 	mu    sync.Mutex // guards stats
@@ -332,6 +333,7 @@ func (c *Coordinator) becomeLeader(rec, prev leases.LeaderRecord, why string) {
 	c.handoffs = map[string]time.Time{}
 	c.assigned = map[string]assignment{}
 	c.lastAssign = time.Time{}
+	c.lastAlive = nil
 	c.setLeader(true)
 }
 
@@ -354,7 +356,12 @@ func (c *Coordinator) lead(ctx context.Context, force bool) error {
 	// process) would age it by the read's duration, and a live worker
 	// that has not fenced would be declared dead.
 	now := time.Now()
-	before := c.aliveSet(now)
+	// Compare with the previous scan's alive set, not with the sightings
+	// judged at this scan's now: a worker whose failover time ran out
+	// between two scans is dead at both ends of one now, so only the
+	// previous scan still counts it alive, and its death must force a run
+	// (not wait up to an AssignmentInterval for the periodic one).
+	before := c.lastAlive
 	c.obs.observeAll(now, ws)
 	after := c.aliveSet(now)
 	changed := len(before) != len(after)
@@ -362,9 +369,14 @@ func (c *Coordinator) lead(ctx context.Context, force bool) error {
 		changed = changed || !before[id]
 	}
 	if !force && !changed && now.Sub(c.lastAssign) < c.cfg.AssignmentInterval && len(c.handoffs) == 0 {
+		c.lastAlive = after
 		return nil
 	}
-	return c.assign(ctx, now)
+	if err := c.assign(ctx, now); err != nil {
+		return err // the change still forces the next scan's run
+	}
+	c.lastAlive = after
+	return nil
 }
 
 func (c *Coordinator) aliveSet(now time.Time) map[string]bool {

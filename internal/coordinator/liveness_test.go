@@ -168,12 +168,9 @@ func TestLivenessIgnoresWorkersWallClocks(t *testing.T) {
 		took := time.Since(stopped)
 		// The last heartbeat was sent at most one interval before the
 		// stop; the leader waits a full failover time from when it saw it
-		// (a scan later at most). It then reassigns at its next
-		// assignment run, which today can be an AssignmentInterval later:
-		// lead() computes the alive set before and after a scan at the
-		// same instant, so a worker that died between scans is not a
-		// change that forces a run.
-		if took < failover-heartbeat || took > failover+scan+failover/2+scan {
+		// (a scan later at most), and its death forces an assignment run
+		// at the next scan (TestDeadWorkersLeasesMoveAtTheNextScan).
+		if took < failover-heartbeat || took > failover+2*scan {
 			t.Fatalf("the jumper's leases moved %v after it stopped heartbeating, want about the failover time %v", took, failover)
 		}
 		for k, o := range owners() {

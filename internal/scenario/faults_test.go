@@ -32,16 +32,18 @@ import (
 type faultKind int
 
 const (
-	noFault   faultKind = iota
-	throttled           // ProvisionedThroughputExceededException, nothing written
-	serverErr           // 500 InternalServerError, nothing written
-	timedOut            // hangs until its context ends or timeoutBound, nothing written
-	lostReply           // written on the server, the caller sees a reset while reading
-	connReset           // reset before the request was sent, nothing written
+	noFault       faultKind = iota
+	throttled               // ProvisionedThroughputExceededException, nothing written
+	serverErr               // 500 InternalServerError, nothing written
+	timedOut                // hangs until its context ends or timeoutBound, nothing written
+	lostReply               // written on the server, the caller sees a reset while reading
+	connReset               // reset before the request was sent, nothing written
+	expiredIter             // Kinesis: ExpiredIteratorException
+	limitExceeded           // Kinesis: LimitExceededException
 )
 
 func (k faultKind) String() string {
-	return [...]string{"none", "throttling", "5xx", "timeout", "lost response", "connection reset"}[k]
+	return [...]string{"none", "throttling", "5xx", "timeout", "lost response", "connection reset", "ExpiredIterator", "LimitExceeded"}[k]
 }
 
 // timeoutBound is how long a timed-out call hangs when its context has no
@@ -55,6 +57,9 @@ const recoveryBound = 3 * failover
 // faultErr is the error a faulted call returns, shaped as the SDK shapes
 // it (an OperationError around the service or transport error).
 func faultErr(kind faultKind, op string) error {
+	if svc, name, ok := strings.Cut(op, "."); ok && svc == "Kinesis" {
+		return kinesisFaultErr(kind, name)
+	}
 	var err error
 	switch kind {
 	case throttled:
@@ -81,6 +86,8 @@ type injector struct {
 	methods map[string]bool
 	worker  string
 	hits    atomic.Int64
+	// byMethod counts the faulted calls of each method.
+	byMethod sync.Map // method -> *atomic.Int64
 	// limit, when positive, is how many calls it faults before it lets
 	// every call through again.
 	limit int64
@@ -100,6 +107,8 @@ func (in *injector) hit(worker, method string) bool {
 			return false
 		}
 		if in.hits.CompareAndSwap(h, h+1) {
+			n, _ := in.byMethod.LoadOrStore(method, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
 			return true
 		}
 	}
@@ -249,6 +258,7 @@ func newFaultCluster(t *testing.T, shards int, in *injector) *faultCluster {
 			l := newLink(seed, 3*time.Millisecond, 12*time.Millisecond, 2*failover)
 			lc.links[cfg.WorkerID] = l
 			l.wrap(cfg)
+			cfg.KinesisClient = &faultKinesis{k: cfg.KinesisClient, id: cfg.WorkerID, in: in}
 			// Sync shards often enough for a fault window to meet it.
 			cfg.ShardSyncInterval = 5 * time.Second
 			// A processor whose checkpoints fail is offered its batch
@@ -294,17 +304,44 @@ type faultCase struct {
 	kop string
 	// stallBound, when set, bounds the longest stall of a shard.
 	stallBound time.Duration
+	// reshard splits every open shard as the fault starts, so that
+	// shard ends (SetChildShards, the children's leases, the leader's
+	// deletion of finished parents) run under the fault.
+	reshard bool
+	// stopOne shuts the target worker down gracefully as the fault
+	// starts, so that its hand-on and release run under the fault.
+	stopOne bool
+	// limit, when positive, makes the fault a burst of that many calls.
+	limit int64
+	// phaseName names the phase the fault hits (the store calls when
+	// empty).
+	phaseName string
 }
 
 func (fc faultCase) phase() string {
-	if fc.kinesis != nil {
-		return "kinesis"
+	if fc.phaseName != "" {
+		return fc.phaseName
+	}
+	switch fc.kop {
+	case "GetRecords":
+		return "polling"
+	case "ListShards":
+		return "shard sync"
+	}
+	return phaseOf(fc.methods)
+}
+
+// calls names the calls the fault hits.
+func (fc faultCase) calls() string {
+	if fc.kop != "" {
+		return "Kinesis." + fc.kop
 	}
 	return strings.Join(fc.methods, "+")
 }
 
 type matrixRow struct {
 	fault, phase, target   string
+	calls                  string // the calls faulted, each with its hits
 	hits                   int64
 	produced, distinct     int
 	dups                   int
@@ -323,7 +360,7 @@ var (
 // cluster recovered: every record processed and every lease owned by a
 // running worker within a bounded time after the fault ends.
 func runFaultCase(t *testing.T, fc faultCase) {
-	in := &injector{kind: fc.kind, methods: map[string]bool{}}
+	in := &injector{kind: fc.kind, methods: map[string]bool{}, limit: fc.limit}
 	for _, m := range fc.methods {
 		in.methods[m] = true
 	}
@@ -372,6 +409,15 @@ func runFaultCase(t *testing.T, fc faultCase) {
 		kBefore = c.Fake.Calls(fc.kop)
 	}
 	in.on.Store(true)
+	if fc.reshard {
+		if err := c.SplitAllOpen(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fc.stopOne {
+		_ = c.Stop(live[in.worker]) // its hand-on may fail: the point
+		delete(live, in.worker)
+	}
 	if fc.crashLeader {
 		leader := c.Leader()
 		_ = c.Crash(live[leader]) // a crash's error is the point
@@ -384,7 +430,7 @@ func runFaultCase(t *testing.T, fc faultCase) {
 		}
 		live["w3"] = w
 	}
-	time.Sleep(fc.window)
+	time.Sleep(max(fc.window-time.Since(start), 0))
 	in.on.Store(false)
 	c.Fake.ClearFaults()
 	if fc.kop != "" {
@@ -435,7 +481,7 @@ func runFaultCase(t *testing.T, fc faultCase) {
 		target = "all"
 	}
 	row := matrixRow{
-		fault: fault, phase: fc.phase(), target: target, hits: in.hits.Load(),
+		fault: fault, phase: fc.phase(), calls: in.hitsByMethod(fc.calls()), target: target, hits: in.hits.Load(),
 		produced: r.Produced, distinct: r.Distinct, dups: r.Duplicates,
 		maxStall: maxStall(ivs, start), recoveredIn: recovered,
 		overlaps: len(r.Overlaps), back: len(r.CheckpointsBack), orders: len(r.OrderViolations),
@@ -508,7 +554,7 @@ func faultMatrix() []faultCase {
 		faultCase{name: "LimitExceeded on ListShards", kinesis: kinesisFault("ListShards", &ktypes.LimitExceededException{Message: aws.String("scenario test: limit")}), kop: "ListShards", window: long},
 		faultCase{name: "5xx on GetRecords", kinesis: kinesisFault("GetRecords", &smithy.GenericAPIError{Code: "InternalFailure", Message: "scenario test: internal failure", Fault: smithy.FaultServer}), kop: "GetRecords", window: long},
 	)
-	return out
+	return append(out, boundaryFaults()...)
 }
 
 // TestFaultMatrix runs each fault at the AWS boundary against the phase
@@ -526,9 +572,10 @@ func TestFaultMatrix(t *testing.T) {
 	matrixMu.Lock()
 	defer matrixMu.Unlock()
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-34s %-46s %-6s %5s %8s %8s %5s %9s %9s %s\n", "fault", "phase", "target", "hits", "produced", "distinct", "dups", "maxStall", "recovered", "overlaps/back/order")
+	fmt.Fprintf(&b, "\n| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", "fault", "phase", "calls faulted", "target", "hits", "produced", "lost", "dups", "max stall", "recovered", "overlaps/back/order")
+	b.WriteString("|---|---|---|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, r := range matrixRows {
-		fmt.Fprintf(&b, "%-34s %-46s %-6s %5d %8d %8d %5d %9v %9v %d/%d/%d\n", r.fault, r.phase, r.target, r.hits, r.produced, r.distinct, r.dups,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %d | %d | %v | %v | %d/%d/%d |\n", r.fault, r.phase, r.calls, r.target, r.hits, r.produced, r.produced-r.distinct, r.dups,
 			r.maxStall.Round(time.Millisecond), r.recoveredIn.Round(time.Millisecond), r.overlaps, r.back, r.orders)
 	}
 	t.Log(b.String())

@@ -15,6 +15,10 @@
 // killed.
 //
 //	go run ./internal/cmd/mutants [-run REGEX] [-list] [-v]
+//	go run ./internal/cmd/mutants -auto [-files REGEX] [-max N] [-offset K] [-list]
+//
+// With -auto it generates operator mutants over whole files instead
+// (auto.go says which operators, files and tests, and how it samples).
 //
 // Before the mutants, each distinct selection of tests runs once on an
 // unpatched copy: a test that fails there would "kill" every mutant and
@@ -50,9 +54,15 @@ const (
 	survived outcome = "SURVIVED"
 	stale    outcome = "STALE"
 	broken   outcome = "BROKEN"
+	// explained: a generated mutant (-auto) the tests let pass, with a
+	// written reason why no test should kill it (explained.go).
+	explained outcome = "EXPLAINED"
 )
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if slices.Contains(args, "-auto") || slices.Contains(args, "--auto") {
+		return runAuto(args, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("mutants", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	runRe := fs.String("run", "", "run only the mutants whose name matches this regular expression")
@@ -189,9 +199,15 @@ type testResult struct {
 // test (a failure, with every goroutine's stack); the context is a
 // backstop for the go command itself.
 func goTest(dir string, pkgs []string, runRe string, timeout time.Duration) testResult {
+	return goTestArgs(dir, pkgs, runRe, timeout, nil)
+}
+
+// goTestArgs is goTest with more go test flags.
+func goTestArgs(dir string, pkgs []string, runRe string, timeout time.Duration, extra []string) testResult {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+2*time.Minute)
 	defer cancel()
-	args := append([]string{"test", "-count=1", "-timeout", timeout.String(), "-run", runRe}, pkgs...)
+	args := append([]string{"test", "-count=1", "-timeout", timeout.String(), "-run", runRe}, extra...)
+	args = append(args, pkgs...)
 	cmd := exec.CommandContext(ctx, goCmd(), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off")

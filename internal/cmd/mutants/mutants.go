@@ -227,6 +227,41 @@ func (s *Scheduler) fenceAll() {
 	},
 
 	{
+		Name:   "no-fence-all",
+		Breaks: "at its fencing deadline a worker cancels its processors' contexts, so a processor inside a long batch stops too (the check before each batch cannot reach it)",
+		File:   "scheduler/scheduler.go",
+		Old: `func (s *Scheduler) fenceAll() {
+	s.mu.Lock()`,
+		New: `func (s *Scheduler) fenceAll() {
+	return
+	s.mu.Lock()`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestFencingStopsAProcessorMidBatch$",
+	},
+
+	{
+		Name:   "no-batch-after-lease-lost",
+		Breaks: "a batch fetched before the lease was lost is not handed to the processor after the loss",
+		File:   "scheduler/shardconsumer.go",
+		Old: `		if c.leaseCtx.Err() != nil {
+			return false
+		}
+		// A worker past its fencing deadline`,
+		New:  `		// A worker past its fencing deadline`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestNoBatchAfterTheLeaseIsLost$",
+	},
+	{
+		Name:   "shard-ended-is-last-call",
+		Breaks: "after ShardEnded a finished shard's processor gets no other call (no ShutdownRequested), and its lease is not released",
+		File:   "scheduler/shardconsumer.go",
+		Old:    "\t\tc.shardEnded(proc, end)\n\t\treturn\n",
+		New:    "\t\tc.shardEnded(proc, end)\n",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestShardEndedIsTheProcessorsLastCall$",
+	},
+
+	{
 		Name:   "fence-waits-for-stalled-heartbeat",
 		Breaks: "a worker fences at its deadline even while a heartbeat call is stalled in flight",
 		File:   "internal/session/session.go",
@@ -259,6 +294,27 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		if time.Since(s.rec.LastUpdate) > o.failover {`,
 		Pkgs: []string{"./internal/coordinator"},
 		Run:  "^TestLivenessIgnoresWorkersWallClocks$",
+	},
+
+	// --- A dead worker's leases move at the first scan that sees it dead
+	// (internal/coordinator lead()).
+	{
+		Name:   "death-forces-assignment",
+		Breaks: "a worker's death forces an assignment run at the next scan, so its leases move about one failover time after its last heartbeat, not at the next periodic run",
+		File:   "internal/coordinator/coordinator.go",
+		Old:    "\tbefore := c.lastAlive\n",
+		New:    "\tbefore := c.aliveSet(now)\n",
+		Pkgs:   []string{"./internal/coordinator"},
+		Run:    "^TestDeadWorkersLeasesMoveAtTheNextScan$",
+	},
+	{
+		Name:   "failed-run-forgets-death",
+		Breaks: "a death whose assignment run failed (a lease table read failed) still forces the next scan's run",
+		File:   "internal/coordinator/coordinator.go",
+		Old:    "\tafter := c.aliveSet(now)\n\tchanged := len(before) != len(after)\n",
+		New:    "\tafter := c.aliveSet(now)\n\tc.lastAlive = after\n\tchanged := len(before) != len(after)\n",
+		Pkgs:   []string{"./internal/coordinator"},
+		Run:    "^TestDeadWorkersLeasesMoveAtTheNextScan$",
 	},
 
 	// --- Faults at the AWS boundary: a call whose response is lost after

@@ -1,0 +1,119 @@
+package main
+
+import "strings"
+
+// explanation says why a generated mutant (-auto) that the tests let pass
+// needs no test: it is equivalent (no behaviour differs), or it changes
+// only a log line, a metric or a figure no safety property reads. A
+// survivor is matched by file, function, operator and the text it
+// replaces (line numbers move; the text is compared with its white space
+// collapsed), so an entry goes stale, and the mutant shows as an
+// unexplained survivor again, when that code changes.
+type explanation struct {
+	File, Func, Op, Old, New string
+	// Near, when set, must occur in the site's source line or the two
+	// lines before it (white space collapsed): it tells apart two sites
+	// of one function with the same operator and text.
+	Near string
+	Why  string
+}
+
+func explanationOf(file string, s site) string {
+	norm := func(x string) string { return strings.Join(strings.Fields(x), " ") }
+	for _, e := range explainedSurvivors {
+		if e.File == file && e.Func == s.Func && e.Op == s.Op && norm(e.Old) == norm(s.Old) && e.New == s.New && strings.Contains(s.LineText, e.Near) {
+			return e.Why
+		}
+	}
+	return ""
+}
+
+const (
+	whyTimerHygiene = "equivalent: stopping a timer that is never read again only frees it earlier (timers are collected once unreferenced)"
+	whyLogOnly      = "log only: the condition chooses whether (or which) log line is written; no state, call or result changes"
+	whyMetricOnly   = "metric or figure only: no safety property or decision reads it"
+	whyTieBreak     = "equivalent: a tie-break on unique worker ids never meets equal ids"
+)
+
+// explainedSurvivors lists the generated mutants that survive for a reason, found
+// by the run of make mutants-auto (sampled sites, -max 30 -offset 0).
+var explainedSurvivors = []explanation{
+	// --- internal/session
+	{File: "internal/session/session.go", Func: "Session.loop", Op: "negate", Old: "!=", New: "==", Near: "if fence != nil {",
+		Why: whyTimerHygiene + " (the fence timer, on the way out of the loop or after the heartbeat timer won)"},
+	{File: "internal/session/session.go", Func: "Session.loop", Op: "negate", Old: "!=", New: "==", Near: "s.reregister(ctx); err != nil",
+		Why: whyLogOnly + " (the re-registration warning)"},
+	{File: "internal/session/session.go", Func: "Session.loop", Op: "call", Old: "next.Reset(s.retryDelay())", New: "_ = 0", Near: "Keep trying to get alive again",
+		Why: "equivalent: when the fencing timer fires the heartbeat timer is already armed at most a retry delay away (after a failure it was reset to the retry delay; after a success to the interval, which the config keeps below the fencing deadline), so re-arming it changes no retry"},
+	{File: "internal/session/session.go", Func: "Session.beat", Op: "call", Old: "s.fenceIfLate()", New: "_ = 0", Near: "the call may have outlasted the deadline",
+		Why: "kept for an instant no test can time: the call's own fencing timer (fence-waits-for-stalled-heartbeat) fences at the deadline and beat waits for it, so the check after the call only matters when the call returns between the deadline and that timer's goroutine running (see mutants.go)"},
+
+	// --- internal/checkpointer
+	{File: "internal/checkpointer/checkpointer.go", Func: "Checkpointer.Rewind", Op: "boundary", Old: "<", New: "<=",
+		Why: "equivalent: when pos equals the largest delivered position, setting it again changes nothing"},
+	{File: "internal/checkpointer/checkpointer.go", Func: "Checkpointer.markLost", Op: "return", Old: "return", New: "_ = 0",
+		Why: "unreachable: every caller runs under c.mu after check() or RecordChildShards found no loss recorded, so markLost never meets a recorded loss"},
+
+	// --- internal/coordinator
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.tick", Op: "return", Old: "return", New: "_ = 0", Near: "if ctx.Err() != nil { return",
+		Why: "equivalent: with the context ended every store call of elect fails at once with the context's error, which tick does not log"},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.tick", Op: "negate", Old: "&&", New: "||", Near: "if err := c.lead(ctx, force); err != nil && ctx.Err() == nil {",
+		Why: whyLogOnly},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.elect", Op: "return", Old: "return nil", New: "_ = 0", Near: "c.watch, c.watching = sighting{rec: w, since: now}, true",
+		Why: "equivalent: a sighting just recorded has since = now, so the failover check that follows is false and elect returns nil anyway"},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.applyMoves", Op: "negate", Old: "!", New: "", Near: "ctx.Err() == nil {",
+		Why: whyLogOnly},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.expireHandoff", Op: "negate", Old: "==", New: "!=", Near: "!errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil",
+		Why: whyLogOnly},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.removeFinishedLeases", Op: "negate", Old: "!", New: "", Near: "if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {",
+		Why: whyLogOnly},
+
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.expireHandoff", Op: "negate", Old: "!", New: "", Near: "if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {",
+		Why: whyLogOnly},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.housekeeping", Op: "call", Old: "m.Count(metricnames.MetricNumOfLeasesReassignment, int64(applied), metrics.LevelSummary)", New: "_ = 0",
+		Why: whyMetricOnly + " (NumOfLeasesReassignment)"},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.housekeeping", Op: "boundary", Old: ">", New: ">=", Near: "if c.cfg.OnAssign != nil && len(moves) > 0 {",
+		Why: "equivalent in effect: OnAssign told of no moves only wakes the scheduler's discovery once more"},
+	{File: "internal/coordinator/coordinator.go", Func: "Coordinator.removeDeadWorkers", Op: "boundary", Old: "<", New: "<=", Near: "now.Sub(s.since) < 2*c.cfg.FailoverTime",
+		Why: "tie only: the tidy-up of a dead worker's record at exactly two failover times (to the nanosecond of a scan) or one scan later"},
+
+	// --- balancer
+	{File: "balancer/planner.go", Func: "PlanConfig.normalized", Op: "boundary", Old: ">", New: ">=",
+		Why: "equivalent: a DampeningPercent of exactly 100 is clamped to 100"},
+	{File: "balancer/planner.go", Func: "planner.balanceCounts", Op: "boundary", Old: "<", New: "<=",
+		Why: whyTieBreak},
+	{File: "balancer/planner.go", Func: "planner.tryLoadMove", Op: "boundary", Old: "<", New: "<=", Near: "recv.settle(r, r.load < avg && p.hasRoom(r))",
+		Why: "tie only: a receiver whose load equals the fleet average to the last bit stays a receiver; loads are sums of measured float throughputs"},
+
+	// --- scheduler (shard consumer lifecycle)
+	{File: "scheduler/shardconsumer.go", Func: "newShardConsumer", Op: "call", Old: `c.phase.Store("waiting-for-parents")`, New: "_ = 0",
+		Why: whyMetricOnly + " (the state Stats shows before the consumer's goroutine sets its first phase)"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.lose", Op: "negate", Old: "==", New: "!=", Near: `if c.lostReason == "" {`,
+		Why: whyLogOnly + " (which loss reason the end-of-consumer line names)"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.requestHandoff", Op: "call", Old: "c.handoff.Store(true)", New: "_ = 0",
+		Why: "equivalent in state: release then tries to hand the lease on itself, the compare-and-set fails (the leader already moved it) and handoffRequestedMeanwhile completes the hand-off the same way; only one extra read and one refused write differ"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.run", Op: "return", Old: "return", New: "_ = 0", Near: `c.release("the processor factory returned nil")`,
+		Why: "equivalent in outcome: after a nil processor released the lease the consumer no longer owns it, and discovery stops it within one discovery interval (TestNilProcessorReleasesTheLease); only a warning line and that interval differ"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.processLoop", Op: "call", Old: "c.s.releaseBytes(b.held)", New: "_ = 0", Near: "if b.shardEnd {",
+		Why: "equivalent: the shard-end marker holds no bytes of the prefetch budget (held is 0)"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.deliver", Op: "negate", Old: "==", New: "!=", Near: "MetricProcessTaskSuccess, err == nil",
+		Why: whyMetricOnly + " (the Success metric of ProcessRecords)"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.lossReason", Op: "call", Old: "c.mu.Unlock()", New: "_ = 0",
+		Why: "equivalent: lossReason is the consumer's last use of its mutex (the consumer has ended and is dropped), so the mutex left locked is never waited on"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.lossReason", Op: "negate", Old: "!=", New: "==", Near: "case lost != nil:",
+		Why: whyLogOnly + " (the reason named in the lease-lost line)"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.release", Op: "return", Old: "return", New: "_ = 0", Near: "c.completeHandoff(ctx) return",
+		Why: "equivalent in state: after the hand-off was completed, the hand-on Take and the Release that follow are compare-and-sets on a lease this worker no longer owns, and both are refused"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.handoffRequestedMeanwhile", Op: "negate", Old: "||", New: "&&",
+		Why: "equivalent in state: the CompleteHandoff it then tries is conditioned on this worker being the checkpoint owner, and is refused"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.completeHandoff", Op: "return", Old: "return", New: "_ = 0", Near: "the leader completes it after its timeout",
+		Why: whyLogOnly + " and a metric (the hand-off time of a completion that failed)"},
+	{File: "scheduler/shardend.go", Func: "shardConsumer.shardEnded", Op: "call", Old: "retry.Reset()", New: "_ = 0", Near: "} } retry.Reset()",
+		Why: "pacing only: the retries of creating the child leases start from the backoff the ListShards retries reached (at most ProcessorRetryMaxBackoff) instead of its base"},
+	{File: "scheduler/shardend.go", Func: "shardConsumer.shardEnded", Op: "boundary", Old: ">", New: ">=", Near: "if len(ids) > 0 {",
+		Why: "equivalent: a closed Kinesis shard always has children (a split's two, a merge's one); with none, the mutant only writes an empty child list under the same fence"},
+	{File: "scheduler/shardend.go", Func: "shardConsumer.finishEnded", Op: "call", Old: `c.setOutcome("shard-end")`, New: "_ = 0",
+		Why: "equivalent: the consumer's outcome field is written and never read (dead state; it can go)"},
+	{File: "scheduler/shardend.go", Func: "shardConsumer.waitForParents", Op: "negate", Old: "!", New: "", Near: "if !logged {",
+		Why: whyLogOnly},
+}
