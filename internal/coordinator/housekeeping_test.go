@@ -42,11 +42,13 @@ func TestLeaderCompletesHandoffsAndDeletesFinishedParents(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// A finished parent whose children are both owned, and one with a
-		// child nobody owns yet.
+		// A finished parent whose children have both checkpointed past
+		// their start (the Java KCL's rule for deleting it), and one with
+		// a child nobody owns yet.
+		past := consumer.ExtendedSequenceNumber{SequenceNumber: "49590338271490256608559692538361571095921575989136588898"}
 		mustCreate(leases.Lease{Key: "parent-ready", Owner: "w2", Checkpoint: consumer.ShardEnd, ChildShardIDs: []string{"c1", "c2"}})
-		mustCreate(leases.Lease{Key: "c1", Owner: "w2", Checkpoint: consumer.TrimHorizon, ParentShardIDs: []string{"parent-ready"}})
-		mustCreate(leases.Lease{Key: "c2", Owner: "w1", Checkpoint: consumer.TrimHorizon, ParentShardIDs: []string{"parent-ready"}})
+		mustCreate(leases.Lease{Key: "c1", Owner: "w2", Checkpoint: past, ParentShardIDs: []string{"parent-ready"}})
+		mustCreate(leases.Lease{Key: "c2", Owner: "w1", Checkpoint: past, ParentShardIDs: []string{"parent-ready"}})
 		mustCreate(leases.Lease{Key: "parent-waiting", Owner: "w2", Checkpoint: consumer.ShardEnd, ChildShardIDs: []string{"c3"}})
 		mustCreate(leases.Lease{Key: "c3", Checkpoint: consumer.TrimHorizon, ParentShardIDs: []string{"parent-waiting"}})
 		// A finished lease whose children were never recorded: kept (shard
@@ -71,12 +73,13 @@ func TestLeaderCompletesHandoffsAndDeletesFinishedParents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// The first run deletes the parent whose children are owned, and
-		// not the other: its child gets an owner in this run's moves, so
-		// only a later run may delete it.
+		// The first run deletes the parent whose children checkpointed
+		// past their start, and not the other: its child gets an owner in
+		// this run's moves, but only its first checkpoint lets a later run
+		// delete the parent.
 		c.tick(ctx, false)
 		if _, err := get("parent-ready"); !errors.Is(err, leases.ErrNotFound) {
-			t.Errorf("the finished parent whose children are owned is still there: %v", err)
+			t.Errorf("the finished parent whose children checkpointed past their start is still there: %v", err)
 		}
 		if _, err := get("parent-waiting"); err != nil {
 			t.Errorf("the finished parent with a child nobody owned was deleted: %v", err)
@@ -107,8 +110,22 @@ func TestLeaderCompletesHandoffsAndDeletesFinishedParents(t *testing.T) {
 		if d, ok := completed["dead-old"]; !ok || d > failover+2*time.Second {
 			t.Errorf("the hand-off from a dead old owner completed after %v (done %v), want once it is dead (%v)", d, ok, failover)
 		}
+		// Its child has an owner now but no checkpoint past TRIM_HORIZON:
+		// the parent stays (a Java fleet rolled back to would re-read it
+		// otherwise) until the child's first checkpoint.
+		if _, err := get("parent-waiting"); err != nil {
+			t.Errorf("the finished parent was deleted before its child checkpointed past its start: %v", err)
+		}
+		c3, err := get("c3")
+		if err != nil || c3.Owner == "" {
+			t.Fatalf("c3 has no owner after the runs: %+v, %v", c3, err)
+		}
+		if _, err := st.Leases.Checkpoint(ctx, c3.Key, c3.Owner, c3.Counter, past); err != nil {
+			t.Fatal(err)
+		}
+		c.tick(ctx, true)
 		if _, err := get("parent-waiting"); !errors.Is(err, leases.ErrNotFound) {
-			t.Errorf("the finished parent is still there after its child got an owner: %v", err)
+			t.Errorf("the finished parent is still there after its child checkpointed: %v", err)
 		}
 		if _, err := get("finished-no-children"); err != nil {
 			t.Errorf("a finished lease with no recorded children was deleted: %v", err)
