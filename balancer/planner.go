@@ -22,8 +22,8 @@ type WorkerLoad struct {
 	// reading (one host) and count as unknown.
 	CPU float64
 	// MaxCPU is the utilization the worker should not exceed (KCL's
-	// operating range, "opr"). Zero, negative or NaN mean 100. Only used
-	// when load is measured as CPU.
+	// operating range, "opr"). Zero, negative, NaN or +Inf mean 100. Only
+	// used when load is measured as CPU.
 	MaxCPU float64
 }
 
@@ -385,7 +385,7 @@ func liveWorkers(alive []WorkerLoad) []*pWorker {
 			cpu = -1
 		}
 		maxCPU := a.MaxCPU
-		if !(maxCPU > 0) {
+		if !(maxCPU > 0) || math.IsInf(maxCPU, 1) {
 			maxCPU = defaultMaxCPU
 		}
 		ws = append(ws, &pWorker{id: a.ID, cpu: cpu, maxLoad: maxCPU, pos: [2]int{-1, -1}})

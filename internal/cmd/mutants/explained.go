@@ -82,6 +82,8 @@ var explainedSurvivors = []explanation{
 		Why: "equivalent: a DampeningPercent of exactly 100 is clamped to 100"},
 	{File: "balancer/planner.go", Func: "planner.balanceCounts", Op: "boundary", Old: "<", New: "<=",
 		Why: whyTieBreak},
+	{File: "balancer/planner.go", Func: "byHeadroom", Op: "negate", Old: "&&", New: "||", Near: "if math.IsInf(a.maxLoad, 1) && math.IsInf(b.maxLoad, 1) {",
+		Why: "equivalent: maxLoad is +Inf for every worker outside CPU mode and finite for every worker in it (a MaxCPU of +Inf is read as 100), so one worker's is infinite exactly when the other's is"},
 	{File: "balancer/planner.go", Func: "planner.tryLoadMove", Op: "boundary", Old: "<", New: "<=", Near: "recv.settle(r, r.load < avg && p.hasRoom(r))",
 		Why: "tie only: a receiver whose load equals the fleet average to the last bit stays a receiver; loads are sums of measured float throughputs"},
 
