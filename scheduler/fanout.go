@@ -8,9 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
@@ -52,13 +50,6 @@ type subscriber struct {
 	// lastCall is when SubscribeToShard was last called on this shard.
 	lastCall time.Time
 }
-
-// ownEventCodec gives one SubscribeToShard call an event-stream codec of
-// its own. The SDK client keeps one codec, with one decode buffer, for all
-// its calls (aws-sdk-go-v2/service/kinesis v1.56 on smithy-go v1.28), so
-// the subscriptions of several shards read through one client race on it
-// and can corrupt each other's events (the race detector shows it).
-func ownEventCodec(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) }
 
 // errSilent ends a subscription that delivered no event within
 // SubscriptionIdleTimeout.

@@ -144,14 +144,17 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	}
 	s.decoder = fastdecode.New()
 	s.getRecOpt = s.decoder.Option
+	// Our event-stream decoder keeps no state between messages, so the
+	// concurrent subscriptions of one client may share it.
+	s.subOpt = s.decoder.SubscribeToShardOption
 	if cfg.SDKDecoder {
 		// The request-body fix is independent of the decoder: it avoids
 		// needless retries of responses that arrived whole.
 		s.getRecOpt = fastdecode.RequestBodyFix
+		// The SDK client keeps one event-stream codec for all its calls,
+		// which concurrent subscriptions race on: each call gets its own.
+		s.subOpt = fastdecode.SDKSubscribeToShardOption
 	}
-	// Every subscription gets an event-stream codec of its own (see
-	// ownEventCodec).
-	s.subOpt = ownEventCodec
 	s.workerScope = mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
 		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {
