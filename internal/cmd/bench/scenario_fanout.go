@@ -24,7 +24,7 @@ import (
 // a raw aws-sdk-go-v2 SubscribeToShard loop over every shard — subscribe,
 // drain the events counting records, resubscribe from the last
 // ContinuationSequenceNumber when a subscription ends — once with the
-// SDK's event-stream decoder (raw_sdk) and once with Shardwise's
+// SDK's event-stream decoder (raw) and once with Shardwise's
 // (raw_fast, fastdecode.SubscribeToShardOption), side by side in
 // alternating rounds, for 1 KB records and KPL 100 x 100 B on 4 and 64
 // shards; then, with the endpoint pacing every shard at 1,000 records/s
@@ -32,20 +32,31 @@ import (
 // from the moment the endpoint flushes an event to the moment the loop
 // has it decoded.
 //
-// Shardwise's own fan-out variants (the (b) and (c)) join this
-// table when the fan-out records publisher lands: fanoutVariants is where
-// they go, and their ratios are against raw_sdk.
+// Against it run Shardwise's own fan-out workers, (b) fanout_sdk with the
+// SDK's decoder (Config.SDKDecoder) and (c) fanout_fast with its own, each
+// with a processor that counts bytes and checkpoints every batch; their
+// ratios are against raw (the raw loop with the SDK's decoder). raw_fast,
+// the raw loop with Shardwise's decoder, is printed for reference: the
+// wire's ceiling. Then the added latency of fan-out (flush to processor
+// call) next to polling's, and the 10 MB-record heap case in fan-out mode
+// (scenario_fanout_shardwise.go).
 func init() {
-	register("fanout", "SubscribeToShard records/s and CPU: raw SDK loop with the SDK's decoder vs Shardwise's; event latency at 1,000 records/s per shard", runFanout)
+	register("fanout", "enhanced fan-out records/s and CPU: raw SDK SubscribeToShard loop vs Shardwise fan-out with the SDK's decoder and its own; added latency at 1,000 records/s per shard vs polling; heap with 10 MB records", runFanout)
 }
 
 func fanoutVariants() []variant {
 	return []variant{
-		{"raw_sdk", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+		{"raw", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
 			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SDKSubscribeToShardOption, c, nil)
 		}},
 		{"raw_fast", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
 			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SubscribeToShardOption, c, nil)
+		}},
+		{"fanout_sdk", func(ctx context.Context, ep *endpoint, _ throughputCase, c *counter) error {
+			return runShardwiseFanOut(ctx, ep, true, c)
+		}},
+		{"fanout_fast", func(ctx context.Context, ep *endpoint, _ throughputCase, c *counter) error {
+			return runShardwiseFanOut(ctx, ep, false, c)
 		}},
 	}
 }
@@ -63,7 +74,13 @@ func runFanout(ctx context.Context, opts options, out *report) error {
 			return fmt.Errorf("%s: %w", tc.name, err)
 		}
 	}
-	return runFanoutLatency(ctx, opts, out)
+	if err := runFanoutLatency(ctx, opts, out); err != nil {
+		return err
+	}
+	if err := runFanOutAddedLatency(ctx, opts, out); err != nil {
+		return err
+	}
+	return runFanOutMemoryCase(ctx, opts, out)
 }
 
 func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, window time.Duration, out *report) error {
@@ -89,11 +106,11 @@ func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, w
 		}
 	}
 	out.kv("case", tc.name)
-	base := medianOf(results["raw_sdk"], measurement.rate)
+	base := medianOf(results["raw"], measurement.rate)
 	for _, v := range variants {
 		ms := results[v.name]
 		out.kv(v.name+"_records_per_s", medianOf(ms, measurement.rate))
-		if v.name != "raw_sdk" {
+		if v.name != "raw" {
 			out.kv(v.name+"_ratio", medianOf(ms, measurement.rate)/base)
 		}
 		out.kv(v.name+"_cpu_s_per_gb", medianOf(ms, func(m measurement) float64 { return m.cpuPerGB(tc) }))
@@ -215,7 +232,7 @@ func runFanoutLatency(ctx context.Context, opts options, out *report) error {
 	for _, v := range []struct {
 		name string
 		opt  func(*kinesis.Options)
-	}{{"raw_sdk", fastdecode.SDKSubscribeToShardOption}, {"raw_fast", fastdecode.SubscribeToShardOption}} {
+	}{{"raw", fastdecode.SDKSubscribeToShardOption}, {"raw_fast", fastdecode.SubscribeToShardOption}} {
 		var lat []float64
 		var latMu sync.Mutex
 		runCtx, cancel := context.WithTimeout(ctx, window)
