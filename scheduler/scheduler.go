@@ -54,7 +54,7 @@ type Scheduler struct {
 	workerScope *mscope.Scope  // Operation=RenewAllLeases
 	decoder     *fastdecode.Decoder
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
-	subOpt      func(*kinesis.Options) // per-call SubscribeToShard option (fan-out)
+	subOpt      func(*kinesis.Options) // per-call SubscribeToShard option (fan-out); nil: our decoder, gated per subscription
 	// describedARN is the stream ARN DescribeStreamSummary gave at start;
 	// consumerARN the ACTIVE fan-out consumer (FanOut only). Both are set
 	// before any consumer starts.
@@ -144,9 +144,10 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	}
 	s.decoder = fastdecode.New()
 	s.getRecOpt = s.decoder.Option
-	// Our event-stream decoder keeps no state between messages, so the
-	// concurrent subscriptions of one client may share it.
-	s.subOpt = s.decoder.SubscribeToShardOption
+	// Our event-stream decoder keeps no state between messages; each
+	// subscription gets it with a gate on the byte budget (subOpt nil:
+	// see subscriber.run).
+	s.subOpt = nil
 	if cfg.SDKDecoder {
 		// The request-body fix is independent of the decoder: it avoids
 		// needless retries of responses that arrived whole.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/shardwise/shardwise/internal/fastdecode"
+	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/kinesisserver"
+	"github.com/shardwise/shardwise/internal/kpl"
 )
 
 // The fanout scenario measures enhanced fan-out's wire on the in-process
@@ -44,8 +47,8 @@ func init() {
 	register("fanout", "enhanced fan-out records/s and CPU: raw SDK SubscribeToShard loop vs Shardwise fan-out with the SDK's decoder and its own; added latency at 1,000 records/s per shard vs polling; heap with 10 MB records", runFanout)
 }
 
-func fanoutVariants() []variant {
-	return []variant{
+func fanoutVariants(tc throughputCase) []variant {
+	vs := []variant{
 		{"raw", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
 			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SDKSubscribeToShardOption, c, nil)
 		}},
@@ -59,6 +62,16 @@ func fanoutVariants() []variant {
 			return runShardwiseFanOut(ctx, ep, false, c)
 		}},
 	}
+	if tc.usersPer > 1 {
+		// KPL: the raw loop that also deaggregates, as Shardwise must,
+		// is the baseline the ratios are taken against; raw (counting
+		// aggregates times their size, without opening them) stays
+		// printed for reference.
+		vs = append(vs, variant{"raw_deagg", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SDKSubscribeToShardOption, c, nil, true)
+		}})
+	}
+	return vs
 }
 
 func runFanout(ctx context.Context, opts options, out *report) error {
@@ -68,17 +81,31 @@ func runFanout(ctx context.Context, opts options, out *report) error {
 	}
 	out.kv("rounds", rounds)
 	out.kv("window_s", window.Seconds())
+	// -throughput-cases narrows this scenario too, for profiling:
+	// "latency" and the memory case's name are cases as well.
+	caseRE, err := regexp.Compile(*throughputCaseRE)
+	if err != nil {
+		return fmt.Errorf("-throughput-cases: %w", err)
+	}
 	for _, tc := range throughputCases() {
+		if !caseRE.MatchString(tc.name) {
+			continue
+		}
 		tc.server.SubscribeInterval = -1 // resubscriptions between rounds
 		if err := runFanoutCase(ctx, tc, rounds, warmup, window, out); err != nil {
 			return fmt.Errorf("%s: %w", tc.name, err)
 		}
 	}
-	if err := runFanoutLatency(ctx, opts, out); err != nil {
-		return err
+	if caseRE.MatchString("latency") {
+		if err := runFanoutLatency(ctx, opts, out); err != nil {
+			return err
+		}
+		if err := runFanOutAddedLatency(ctx, opts, out); err != nil {
+			return err
+		}
 	}
-	if err := runFanOutAddedLatency(ctx, opts, out); err != nil {
-		return err
+	if !caseRE.MatchString(memoryCaseName + "/fanout") {
+		return nil
 	}
 	return runFanOutMemoryCase(ctx, opts, out)
 }
@@ -89,7 +116,14 @@ func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, w
 		return err
 	}
 	defer ep.close()
-	variants := fanoutVariants()
+	variants := fanoutVariants(tc)
+	if *throughputVariantRE != "" {
+		re, err := regexp.Compile(*throughputVariantRE)
+		if err != nil {
+			return fmt.Errorf("-throughput-variants: %w", err)
+		}
+		variants = slices.DeleteFunc(variants, func(v variant) bool { return !re.MatchString(v.name) })
+	}
 	results := map[string][]measurement{}
 	for round := range rounds {
 		order := slices.Clone(variants)
@@ -106,11 +140,16 @@ func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, w
 		}
 	}
 	out.kv("case", tc.name)
-	base := medianOf(results["raw"], measurement.rate)
+	baseline := "raw"
+	if tc.usersPer > 1 {
+		baseline = "raw_deagg"
+	}
+	out.kv("ratio_baseline", baseline)
+	base := medianOf(results[baseline], measurement.rate)
 	for _, v := range variants {
 		ms := results[v.name]
 		out.kv(v.name+"_records_per_s", medianOf(ms, measurement.rate))
-		if v.name != "raw" {
+		if v.name != baseline && v.name != "raw" {
 			out.kv(v.name+"_ratio", medianOf(ms, measurement.rate)/base)
 		}
 		out.kv(v.name+"_cpu_s_per_gb", medianOf(ms, func(m measurement) float64 { return m.cpuPerGB(tc) }))
@@ -134,9 +173,16 @@ var consumerSeq atomic.Int64
 // whenever a subscription ends, until ctx ends; then it deregisters the
 // consumer. received, when set, is called with every event and the time
 // it was decoded.
+//
+// With deagg (variant raw_deagg of the KPL cases) it deaggregates every
+// event's records with internal/kpl as a consumer must — digests checked
+// in one Verify, sub-records outside the shard's hash range dropped — and
+// counts the sub-records it gets, as rawDeaggLoop does for GetRecords.
 func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt func(*kinesis.Options), c *counter,
-	received func(shard string, ev *types.SubscribeToShardEvent, at time.Time),
+	received func(shard string, ev *types.SubscribeToShardEvent, at time.Time), deagg ...bool,
 ) error {
+	deaggregate := len(deagg) > 0 && deagg[0]
+	ranges := hashkey.Split(hashkey.Full, len(ep.shards))
 	client := kinesis.New(kinesis.Options{
 		Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(ep.url), HTTPClient: h2cClient(),
 	})
@@ -154,8 +200,41 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 	}()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ep.shards))
-	for _, shard := range ep.shards {
+	for i, shard := range ep.shards {
+		keep := ranges[i]
 		wg.Go(func() {
+			var (
+				d    kpl.Deaggregator
+				aggs [][]byte
+				ok   []bool
+				subs []kpl.SubRecord
+			)
+			count := func(recs []types.Record) int64 {
+				if !deaggregate {
+					return int64(len(recs) * tc.usersPer)
+				}
+				aggs = aggs[:0]
+				for i := range recs {
+					aggs = append(aggs, recs[i].Data)
+				}
+				ok = slices.Grow(ok[:0], len(aggs))[:len(aggs)]
+				d.Verify(aggs, ok)
+				n := 0
+				for i, agg := range aggs {
+					if !ok[i] {
+						n++ // delivered as one plain record
+						continue
+					}
+					var err error
+					if subs, err = d.DeaggregateVerified(agg, &keep, subs[:0]); err != nil {
+						n++
+						continue
+					}
+					n += len(subs)
+				}
+				clear(aggs) // do not pin the events
+				return int64(n)
+			}
 			pos := &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}
 			if received != nil {
 				pos.Type = types.ShardIteratorTypeLatest
@@ -184,7 +263,7 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 					if received != nil {
 						received(shard, &e.Value, time.Now())
 					}
-					c.records.Add(int64(len(e.Value.Records) * tc.usersPer))
+					c.records.Add(count(e.Value.Records))
 					if e.Value.ContinuationSequenceNumber != nil {
 						pos = &types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: e.Value.ContinuationSequenceNumber}
 					}
