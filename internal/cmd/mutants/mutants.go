@@ -491,7 +491,7 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		Old: `			if !ok {
 				return progressed, false, es.Err()`,
 		New: `			if !ok && es.Err() == nil {
-				_, err := p.handle(ctx, &types.SubscribeToShardEvent{})
+				_, err := p.handle(ctx, &types.SubscribeToShardEvent{}, pre)
 				return true, true, err
 			}
 			if !ok {
