@@ -175,11 +175,13 @@ type Config struct {
 	// metrics).
 	Metrics metrics.Sink
 
-	// SDKDecoder switches GetRecords responses back to the AWS SDK's own
-	// JSON decoder. By default Shardwise decodes them itself, into exactly
-	// the output the SDK would produce (proven by differential and fuzz
-	// tests) at a fraction of the CPU; errors, throttling and retries stay
-	// the SDK's either way. Default: false.
+	// SDKDecoder switches GetRecords responses, and the event streams of
+	// SubscribeToShard (FanOut), back to the AWS SDK's own decoders. By
+	// default Shardwise decodes them itself, into exactly the output the
+	// SDK would produce (proven by differential and fuzz tests) at a
+	// fraction of the CPU, checking the event-stream framing and its CRCs;
+	// errors, throttling and retries stay the SDK's either way. Default:
+	// false.
 	SDKDecoder bool
 
 	// FanOut reads the shards with enhanced fan-out (SubscribeToShard:

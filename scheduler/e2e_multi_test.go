@@ -290,6 +290,13 @@ func testEmulatorSplitStormWithThreeWorkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long emulator scenario")
 	}
+	if fanOutMode(t) {
+		// kinesis-local (0.6.2) never ends a closed shard's subscription:
+		// its events always carry a continuation and never ChildShards,
+		// so a parent read by fan-out never reaches SHARD_END there. The
+		// fan-out split and merge scenarios run on the in-memory fake.
+		t.Skip("kinesis-local's SubscribeToShard never sends a closed shard's last event (ChildShards)")
+	}
 	h := newEmuHarness(t, 4)
 	f := newEmuFleet(h)
 	defer f.stopAll()

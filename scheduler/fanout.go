@@ -3,14 +3,13 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
-	"github.com/aws/smithy-go/transport/http/protocol/awsjson"
 	"github.com/rs/zerolog"
 
 	"github.com/shardwise/shardwise/consumer"
@@ -53,13 +52,6 @@ type subscriber struct {
 	lastCall time.Time
 }
 
-// ownEventCodec gives one SubscribeToShard call an event-stream codec of
-// its own. The SDK client keeps one codec, with one decode buffer, for all
-// its calls (aws-sdk-go-v2/service/kinesis v1.56 on smithy-go v1.28), so
-// the subscriptions of several shards read through one client race on it
-// and can corrupt each other's events (the race detector shows it).
-func ownEventCodec(o *kinesis.Options) { o.Protocol = awsjson.New11(schemas.Kinesis_20131202) }
-
 // errSilent ends a subscription that delivered no event within
 // SubscriptionIdleTimeout.
 var errSilent = errors.New("shardwise: no event within SubscriptionIdleTimeout")
@@ -78,8 +70,17 @@ func (p *subscriber) run(ctx context.Context) {
 		p.lastCall = time.Now()
 		in := p.input()
 		subCtx, cancel := context.WithCancel(ctx)
-		out, err := p.s.kinesis.SubscribeToShard(subCtx, in, p.s.subOpt)
+		opt, pre := p.s.subOpt, (*prepaid)(nil)
+		if opt == nil {
+			// Our decoder reads a message only once the byte budget has
+			// room for it: what the stream reads ahead stays within the
+			// budget (the SDK's decoder reads ahead outside it).
+			pre = &prepaid{s: p.s}
+			opt = p.s.decoder.GatedSubscribeToShardOption(func(n int) error { return pre.acquire(subCtx, n) })
+		}
+		out, err := p.s.kinesis.SubscribeToShard(subCtx, in, opt)
 		if err != nil {
+			pre.close()
 			cancel()
 			if ctx.Err() != nil {
 				return
@@ -90,12 +91,18 @@ func (p *subscriber) run(ctx context.Context) {
 			}
 			continue
 		}
-		progressed, ended, err := p.drain(ctx, out.GetStream())
+		progressed, ended, err := p.drain(ctx, out.GetStream(), pre)
 		cancel()
+		pre.close()
 		if ended || ctx.Err() != nil {
 			return
 		}
 		switch {
+		case awsapi.IsResourceInUse(err):
+			// Inside the stream: the previous subscription of this
+			// consumer on this shard is still open (kinesis-local sends
+			// it so after a hand-off); it closes shortly.
+			p.log.Debug().Err(err).Str("from", p.position()).Msg("the shard's previous fan-out subscription is still open; retrying")
 		case errors.Is(err, errSilent):
 			p.s.warn.Warn(&p.log, "subscription-silent").Dur("idle_timeout", cfg.SubscriptionIdleTimeout).Str("from", p.position()).
 				Msg("fan-out subscription went silent; resubscribing from the last position")
@@ -173,7 +180,7 @@ func (p *subscriber) subscribeFailed(err error, in *kinesis.SubscribeToShardInpu
 // stream's error, nil for a clean end), goes silent (errSilent), the shard
 // ends (ended: its end marker is queued) or ctx ends. progressed reports
 // whether any event arrived.
-func (p *subscriber) drain(ctx context.Context, es *kinesis.SubscribeToShardEventStream) (progressed, ended bool, err error) {
+func (p *subscriber) drain(ctx context.Context, es *kinesis.SubscribeToShardEventStream, pre *prepaid) (progressed, ended bool, err error) {
 	if es == nil {
 		return false, false, errors.New("shardwise: SubscribeToShard returned no event stream")
 	}
@@ -187,6 +194,12 @@ func (p *subscriber) drain(ctx context.Context, es *kinesis.SubscribeToShardEven
 		case <-ctx.Done():
 			return progressed, false, nil
 		case <-timer.C:
+			if pre.waiting() {
+				// The gate waits for room in the budget: backpressure,
+				// not silence.
+				timer.Reset(idle)
+				continue
+			}
 			return progressed, false, errSilent
 		case ev, ok := <-events:
 			if !ok {
@@ -194,10 +207,13 @@ func (p *subscriber) drain(ctx context.Context, es *kinesis.SubscribeToShardEven
 			}
 			e, isEvent := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
 			if !isEvent {
+				if n, ok := pre.pop(); ok {
+					p.s.releaseBytes(n)
+				}
 				continue // an event type this SDK does not know
 			}
 			progressed = true
-			end, err := p.handle(ctx, &e.Value)
+			end, err := p.handle(ctx, &e.Value, pre)
 			if err != nil || end {
 				return true, end, err
 			}
@@ -210,16 +226,23 @@ func (p *subscriber) drain(ctx context.Context, es *kinesis.SubscribeToShardEven
 // handle pushes one event's records (waiting for budget and queue room)
 // and moves the position past them. An event without a continuation is
 // the last of a closed shard: the end marker follows its records.
-func (p *subscriber) handle(ctx context.Context, ev *types.SubscribeToShardEvent) (ended bool, err error) {
+func (p *subscriber) handle(ctx context.Context, ev *types.SubscribeToShardEvent, pre *prepaid) (ended bool, err error) {
 	s := p.s
 	b := &batch{millisBehind: aws.ToInt64(ev.MillisBehindLatest), fetchedAt: time.Now()}
 	b.records, b.bytes = p.conv.appendRecords(nil, ev.Records, p.after)
 	p.behind.Store(b.millisBehind)
+	paid, prepaidOK := pre.pop()
 	if n := len(b.records); n > 0 {
-		// A batch larger than the whole budget holds the whole budget.
-		b.held = min(b.bytes, s.cfg.MaxTotalPendingBytes)
-		if err := s.acquireBytes(ctx, b.held); err != nil {
-			return false, err
+		if prepaidOK {
+			// The gate held the event's message length (at least its
+			// records' bytes) before it was read: the batch keeps it.
+			b.held = paid
+		} else {
+			// A batch larger than the whole budget holds the whole budget.
+			b.held = min(b.bytes, s.cfg.MaxTotalPendingBytes)
+			if err := s.acquireBytes(ctx, b.held); err != nil {
+				return false, err
+			}
 		}
 		p.fetched.Add(int64(n))
 		p.lag.fetched(b)
@@ -228,6 +251,8 @@ func (p *subscriber) handle(ctx context.Context, ev *types.SubscribeToShardEvent
 			return false, err
 		}
 		p.after = b.records[n-1].Position()
+	} else {
+		s.releaseBytes(paid)
 	}
 	if ev.ContinuationSequenceNumber == nil {
 		p.log.Debug().Int("child_shards", len(ev.ChildShards)).Msg("reached the end of the shard")
@@ -238,4 +263,74 @@ func (p *subscriber) handle(ctx context.Context, ev *types.SubscribeToShardEvent
 	}
 	p.cont = *ev.ContinuationSequenceNumber
 	return false, nil
+}
+
+// prepaid is what the gate of one subscription (our decoder's
+// GatedSubscribeToShardOption) took from the worker's byte budget for the
+// messages it let the stream's reader read, in stream order: each event
+// the subscriber receives takes the first amount (its batch holds it, or
+// it is released when the event has no records). When the subscription
+// ends, close releases what no event took (messages read ahead, an
+// exception), and a gate that gets through afterwards gives its bytes back
+// at once.
+type prepaid struct {
+	s       *Scheduler
+	mu      sync.Mutex
+	q       []int64
+	closed  bool
+	blocked atomic.Int32 // gates waiting for room
+}
+
+// waiting reports whether the gate is waiting for room in the budget.
+func (pp *prepaid) waiting() bool { return pp != nil && pp.blocked.Load() > 0 }
+
+var errSubscriptionClosed = errors.New("shardwise: the subscription was closed")
+
+// acquire is the gate: it waits until the budget has room for a message
+// of n bytes (the whole budget for a larger one).
+func (pp *prepaid) acquire(ctx context.Context, n int) error {
+	held := min(int64(n), pp.s.cfg.MaxTotalPendingBytes)
+	pp.blocked.Add(1)
+	err := pp.s.acquireBytes(ctx, held)
+	pp.blocked.Add(-1)
+	if err != nil {
+		return err
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.closed {
+		pp.s.releaseBytes(held)
+		return errSubscriptionClosed
+	}
+	pp.q = append(pp.q, held)
+	return nil
+}
+
+// pop takes the amount paid for the next event (ok false without a gate).
+func (pp *prepaid) pop() (n int64, ok bool) {
+	if pp == nil {
+		return 0, false
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if len(pp.q) == 0 {
+		return 0, false
+	}
+	n = pp.q[0]
+	pp.q = pp.q[1:]
+	return n, true
+}
+
+// close releases what no event took.
+func (pp *prepaid) close() {
+	if pp == nil {
+		return
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	pp.closed = true
+	for _, n := range pp.q {
+		pp.s.releaseBytes(n)
+	}
+	pp.q = nil
 }

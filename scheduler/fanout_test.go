@@ -343,23 +343,93 @@ func (k *codecKinesis) SubscribeToShard(ctx context.Context, in *kinesis.Subscri
 	return k.Fake.SubscribeToShard(ctx, in, opts...)
 }
 
+// With the SDK's decoder every subscription brings a protocol (and so an
+// event-stream codec) of its own; with ours it brings our decoder, which
+// keeps no state between messages.
 func TestFanOutEverySubscriptionHasItsOwnCodec(t *testing.T) {
+	for _, sdk := range []bool{true, false} {
+		t.Run(map[bool]string{true: "sdk", false: "fast"}[sdk], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t, 4)
+				h.put(0, 100, 10)
+				k := &codecKinesis{Fake: h.fake, seen: map[any]bool{}}
+				cfg := h.fanOutConfig("w1")
+				cfg.KinesisClient = k
+				cfg.SDKDecoder = sdk
+				j := &journal{}
+				stop := h.start(cfg, factoryOf(j, "w1", nil))
+				waitFor(t, time.Minute, "every record", func() bool { return j.count() >= 100 })
+				if err := stop(); err != nil {
+					t.Fatal(err)
+				}
+				k.mu.Lock()
+				defer k.mu.Unlock()
+				if k.calls < 4 || k.missing > 0 || k.shared > 0 {
+					t.Fatalf("%d SubscribeToShard calls: %d without a codec of their own, %d sharing one", k.calls, k.missing, k.shared)
+				}
+			})
+		})
+	}
+}
+
+// startsKinesis records the starting position of every SubscribeToShard
+// call.
+type startsKinesis struct {
+	*kinesistest.Fake
+	mu     sync.Mutex
+	starts []types.StartingPosition
+}
+
+func (k *startsKinesis) SubscribeToShard(ctx context.Context, in *kinesis.SubscribeToShardInput, opts ...func(*kinesis.Options)) (*kinesis.SubscribeToShardOutput, error) {
+	k.mu.Lock()
+	k.starts = append(k.starts, *in.StartingPosition)
+	k.mu.Unlock()
+	return k.Fake.SubscribeToShard(ctx, in, opts...)
+}
+
+// An event stream that just ends — no ChildShards, Err() nil, as the SDK's
+// decoder reports a cut connection — is not the shard's end: the shard is
+// resubscribed from the last continuation, with no gap and no duplicate.
+func TestFanOutCleanEndWithoutChildShardsResubscribes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		h := newHarness(t, 4)
-		h.put(0, 100, 10)
-		k := &codecKinesis{Fake: h.fake, seen: map[any]bool{}}
+		h := newHarness(t, 1)
+		k := &startsKinesis{Fake: h.fake}
 		cfg := h.fanOutConfig("w1")
 		cfg.KinesisClient = k
 		j := &journal{}
 		stop := h.start(cfg, factoryOf(j, "w1", nil))
-		waitFor(t, time.Minute, "every record", func() bool { return j.count() >= 100 })
+		const rounds, per = 4, 25
+		for r := range rounds {
+			h.put(r*per, per, 5)
+			waitFor(t, time.Minute, "the round's records", func() bool { return j.count() >= (r+1)*per })
+			if n := h.fake.EndSubscriptions("", nil); n != 1 {
+				t.Fatalf("round %d: ended %d subscriptions, want 1", r, n)
+			}
+		}
+		h.put(rounds*per, per, 5)
+		waitFor(t, time.Minute, "every record", func() bool { return j.count() >= (rounds+1)*per })
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
+		ds, evs := j.snapshot()
+		seen := checkOrder(t, ds)
+		if len(ds) != (rounds+1)*per || len(seen) != len(ds) {
+			t.Fatalf("delivered %d (%d distinct), want %d once each", len(ds), len(seen), (rounds+1)*per)
+		}
+		for _, e := range evs {
+			if strings.HasSuffix(e, ":shard-ended") {
+				t.Fatalf("a clean end of the event stream ended the shard: %v", evs)
+			}
+		}
 		k.mu.Lock()
 		defer k.mu.Unlock()
-		if k.calls < 4 || k.missing > 0 || k.shared > 0 {
-			t.Fatalf("%d SubscribeToShard calls: %d without a codec of their own, %d sharing one", k.calls, k.missing, k.shared)
+		if len(k.starts) < rounds+1 {
+			t.Fatalf("%d SubscribeToShard calls, want at least %d", len(k.starts), rounds+1)
+		}
+		for i, st := range k.starts[1:] {
+			if st.Type != types.ShardIteratorTypeAtSequenceNumber || aws.ToString(st.SequenceNumber) == "" {
+				t.Fatalf("renewal %d started at %s %q, want the last continuation", i+1, st.Type, aws.ToString(st.SequenceNumber))
+			}
 		}
 	})
 }

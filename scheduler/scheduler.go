@@ -54,7 +54,7 @@ type Scheduler struct {
 	workerScope *mscope.Scope  // Operation=RenewAllLeases
 	decoder     *fastdecode.Decoder
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
-	subOpt      func(*kinesis.Options) // per-call SubscribeToShard option (fan-out)
+	subOpt      func(*kinesis.Options) // per-call SubscribeToShard option (fan-out); nil: our decoder, gated per subscription
 	// describedARN is the stream ARN DescribeStreamSummary gave at start;
 	// consumerARN the ACTIVE fan-out consumer (FanOut only). Both are set
 	// before any consumer starts.
@@ -167,14 +167,18 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	}
 	s.decoder = fastdecode.New()
 	s.getRecOpt = s.decoder.Option
+	// Our event-stream decoder keeps no state between messages; each
+	// subscription gets it with a gate on the byte budget (subOpt nil:
+	// see subscriber.run).
+	s.subOpt = nil
 	if cfg.SDKDecoder {
 		// The request-body fix is independent of the decoder: it avoids
 		// needless retries of responses that arrived whole.
 		s.getRecOpt = fastdecode.RequestBodyFix
+		// The SDK client keeps one event-stream codec for all its calls,
+		// which concurrent subscriptions race on: each call gets its own.
+		s.subOpt = fastdecode.SDKSubscribeToShardOption
 	}
-	// Every subscription gets an event-stream codec of its own (see
-	// ownEventCodec).
-	s.subOpt = ownEventCodec
 	s.workerScope = mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
 		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {

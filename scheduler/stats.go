@@ -42,8 +42,9 @@ type Stats struct {
 	RecordsPerSecond float64
 	// KBPerSecond is the same for data, in KB per second.
 	KBPerSecond float64
-	// DecodedResponses counts GetRecords responses decoded by Shardwise's
-	// own decoder (zero with Config.SDKDecoder).
+	// DecodedResponses counts GetRecords responses and SubscribeToShard
+	// events decoded by Shardwise's own decoder (zero with
+	// Config.SDKDecoder).
 	DecodedResponses int64
 	// SalvagedResponses counts responses whose body read failed only
 	// after the whole document had arrived, used instead of read again.
@@ -125,7 +126,7 @@ func (s *Scheduler) Stats() Stats {
 	}
 	if s.decoder != nil {
 		d := s.decoder.Stats()
-		st.DecodedResponses, st.SalvagedResponses, st.GetRecordsRetries = d.Decoded, d.Salvaged, d.Retries
+		st.DecodedResponses, st.SalvagedResponses, st.GetRecordsRetries = d.Decoded+d.Events, d.Salvaged, d.Retries
 	}
 	if sess := s.session.Load(); sess != nil {
 		st.Fenced = sess.Fence() != nil

@@ -61,7 +61,7 @@ func run() error {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 
-	kc, dc, err := clients(ctx, *useAWS)
+	kc, dc, err := clients(ctx, *useAWS, *fanOut)
 	if err != nil {
 		return err
 	}
@@ -71,15 +71,6 @@ func run() error {
 	}
 	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
 
-	if *fanOut && !*useAWS {
-		// kinesis-local never sends the event stream's initial-response,
-		// which the AWS SDK requires: SubscribeToShard against the
-		// emulators works only through the loopback proxy that injects it
-		// (EMULATORS.md). Until the emulator harness routes Kinesis
-		// through that proxy, the workers log SubscribeToShard failures
-		// and read nothing.
-		fmt.Println("demo: -fanout against the emulators needs the harness's SubscribeToShard initial-response proxy (see EMULATORS.md)")
-	}
 	suffix := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	stream := "shardwise-demo-" + suffix
 	app := "shardwise-demo-app-" + suffix
@@ -271,7 +262,7 @@ func (t *tally) snapshot() (unique, dup int64, per map[int]int64) {
 	return int64(len(t.seen)), t.dup, per
 }
 
-func clients(ctx context.Context, useAWS bool) (*kinesis.Client, *dynamodb.Client, error) {
+func clients(ctx context.Context, useAWS, fanOut bool) (*kinesis.Client, *dynamodb.Client, error) {
 	if !useAWS && (os.Getenv("AWS_ENDPOINT_URL_KINESIS") == "" || os.Getenv("AWS_ENDPOINT_URL_DYNAMODB") == "") {
 		return nil, nil, errors.New("no local endpoints (AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_DYNAMODB): run `make demo`, which starts the emulators, or pass -aws")
 	}
@@ -279,7 +270,19 @@ func clients(ctx context.Context, useAWS bool) (*kinesis.Client, *dynamodb.Clien
 	if err != nil {
 		return nil, nil, err
 	}
-	return kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg), nil
+	var kopts []func(*kinesis.Options)
+	if fanOut && !useAWS {
+		// kinesis-local never sends the event stream's initial-response,
+		// which the AWS SDK requires: with fan-out, Kinesis goes through
+		// the emulator harness's edge (AWS_ENDPOINT_URL), which injects it
+		// (EMULATORS.md).
+		edge := os.Getenv("AWS_ENDPOINT_URL")
+		if edge == "" {
+			return nil, nil, errors.New("-fanout against the emulators needs their edge (AWS_ENDPOINT_URL): run `make demo DEMOFLAGS=-fanout`")
+		}
+		kopts = append(kopts, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(edge) })
+	}
+	return kinesis.NewFromConfig(cfg, kopts...), dynamodb.NewFromConfig(cfg), nil
 }
 
 // createStream creates a stream and waits until it is active.

@@ -54,6 +54,30 @@ func (d *Decoder) SubscribeToShardOption(o *kinesis.Options) {
 	o.Protocol = &eventProtocol{ClientProtocol: inner, dec: d}
 }
 
+// GatedSubscribeToShardOption is SubscribeToShardOption with a gate for
+// memory: before reading the body of each message of the event stream,
+// the stream's reader calls gate with the message's length (from its
+// prelude, so nothing of the body is read yet) and reads on only once
+// gate returns nil; an error from gate ends the stream with that error.
+// A caller that admits a message only when a byte budget has room for it
+// holds what the stream has read ahead within that budget: the rest stays
+// in the transport, under HTTP/2 flow control. Make one per subscription.
+func (d *Decoder) GatedSubscribeToShardOption(gate func(n int) error) func(*kinesis.Options) {
+	return func(o *kinesis.Options) {
+		if ep, ok := o.Protocol.(*eventProtocol); ok {
+			cp := *ep
+			cp.gate = gate
+			o.Protocol = &cp
+			return
+		}
+		inner := o.Protocol
+		if inner == nil {
+			inner = newSDKProtocol()
+		}
+		o.Protocol = &eventProtocol{ClientProtocol: inner, dec: d, gate: gate}
+	}
+}
+
 // SDKSubscribeToShardOption gives a SubscribeToShard call a protocol of its
 // own (the SDK's awsJson 1.1, as kinesis.New sets it), so the SDK's decoder
 // can run concurrent subscriptions on one client: its protocol's
@@ -73,7 +97,8 @@ func newSDKProtocol() smithyhttp.ClientProtocol { return awsjson.New11(schemas.K
 // decoding.
 type eventProtocol struct {
 	smithyhttp.ClientProtocol
-	dec *Decoder
+	dec  *Decoder
+	gate func(n int) error // nil: none (GatedSubscribeToShardOption)
 }
 
 // readMessage reads the next message of r into a pooled buffer (the
@@ -82,10 +107,15 @@ type eventProtocol struct {
 // leaving a 14 MB one to the GC per event). The message's slices point
 // into *bp, which the caller gives back with putBuffer once it has decoded
 // what it keeps into memory of its own.
-func readMessage(r io.Reader) (m eventstream.Message, bp *[]byte, err error) {
+func readMessage(r io.Reader, gate func(n int) error) (m eventstream.Message, bp *[]byte, err error) {
 	pre, err := eventstream.ReadPrelude(r)
 	if err != nil {
 		return m, nil, err
+	}
+	if gate != nil {
+		if err := gate(pre.Len()); err != nil {
+			return m, nil, err
+		}
 	}
 	bp = getBuffer(pre.Len())
 	*bp = (*bp)[:pre.Len()]
@@ -103,7 +133,7 @@ const (
 // DeserializeEventMessage reads one message of a SubscribeToShard event
 // stream.
 func (p *eventProtocol) DeserializeEventMessage(schema *smithy.Schema, reg *smithy.TypeRegistry, r io.Reader) (smithy.Deserializable, error) {
-	m, bp, err := readMessage(r)
+	m, bp, err := readMessage(r, p.gate)
 	if bp != nil {
 		defer putBuffer(bp)
 	}
@@ -149,7 +179,7 @@ func sdkEventMessage(schema *smithy.Schema, reg *smithy.TypeRegistry, raw []byte
 // DeserializeInitialResponse reads the initial-response message that
 // starts the stream.
 func (p *eventProtocol) DeserializeInitialResponse(schema *smithy.Schema, r io.Reader, out smithy.Deserializable) error {
-	m, bp, err := readMessage(r)
+	m, bp, err := readMessage(r, nil)
 	if bp != nil {
 		defer putBuffer(bp)
 	}

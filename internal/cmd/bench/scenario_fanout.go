@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,7 +17,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/shardwise/shardwise/internal/fastdecode"
+	"github.com/shardwise/shardwise/internal/hashkey"
 	"github.com/shardwise/shardwise/internal/kinesisserver"
+	"github.com/shardwise/shardwise/internal/kpl"
 )
 
 // The fanout scenario measures enhanced fan-out's wire on the in-process
@@ -24,7 +27,7 @@ import (
 // a raw aws-sdk-go-v2 SubscribeToShard loop over every shard — subscribe,
 // drain the events counting records, resubscribe from the last
 // ContinuationSequenceNumber when a subscription ends — once with the
-// SDK's event-stream decoder (raw_sdk) and once with Shardwise's
+// SDK's event-stream decoder (raw) and once with Shardwise's
 // (raw_fast, fastdecode.SubscribeToShardOption), side by side in
 // alternating rounds, for 1 KB records and KPL 100 x 100 B on 4 and 64
 // shards; then, with the endpoint pacing every shard at 1,000 records/s
@@ -32,22 +35,43 @@ import (
 // from the moment the endpoint flushes an event to the moment the loop
 // has it decoded.
 //
-// Shardwise's own fan-out variants (the (b) and (c)) join this
-// table when the fan-out records publisher lands: fanoutVariants is where
-// they go, and their ratios are against raw_sdk.
+// Against it run Shardwise's own fan-out workers, (b) fanout_sdk with the
+// SDK's decoder (Config.SDKDecoder) and (c) fanout_fast with its own, each
+// with a processor that counts bytes and checkpoints every batch; their
+// ratios are against raw (the raw loop with the SDK's decoder). raw_fast,
+// the raw loop with Shardwise's decoder, is printed for reference: the
+// wire's ceiling. Then the added latency of fan-out (flush to processor
+// call) next to polling's, and the 10 MB-record heap case in fan-out mode
+// (scenario_fanout_shardwise.go).
 func init() {
-	register("fanout", "SubscribeToShard records/s and CPU: raw SDK loop with the SDK's decoder vs Shardwise's; event latency at 1,000 records/s per shard", runFanout)
+	register("fanout", "enhanced fan-out records/s and CPU: raw SDK SubscribeToShard loop vs Shardwise fan-out with the SDK's decoder and its own; added latency at 1,000 records/s per shard vs polling; heap with 10 MB records", runFanout)
 }
 
-func fanoutVariants() []variant {
-	return []variant{
-		{"raw_sdk", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+func fanoutVariants(tc throughputCase) []variant {
+	vs := []variant{
+		{"raw", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
 			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SDKSubscribeToShardOption, c, nil)
 		}},
 		{"raw_fast", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
 			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SubscribeToShardOption, c, nil)
 		}},
+		{"fanout_sdk", func(ctx context.Context, ep *endpoint, _ throughputCase, c *counter) error {
+			return runShardwiseFanOut(ctx, ep, true, c)
+		}},
+		{"fanout_fast", func(ctx context.Context, ep *endpoint, _ throughputCase, c *counter) error {
+			return runShardwiseFanOut(ctx, ep, false, c)
+		}},
 	}
+	if tc.usersPer > 1 {
+		// KPL: the raw loop that also deaggregates, as Shardwise must,
+		// is the baseline the ratios are taken against; raw (counting
+		// aggregates times their size, without opening them) stays
+		// printed for reference.
+		vs = append(vs, variant{"raw_deagg", func(ctx context.Context, ep *endpoint, tc throughputCase, c *counter) error {
+			return rawSubscribeLoop(ctx, ep, tc, fastdecode.SDKSubscribeToShardOption, c, nil, true)
+		}})
+	}
+	return vs
 }
 
 func runFanout(ctx context.Context, opts options, out *report) error {
@@ -57,13 +81,33 @@ func runFanout(ctx context.Context, opts options, out *report) error {
 	}
 	out.kv("rounds", rounds)
 	out.kv("window_s", window.Seconds())
+	// -throughput-cases narrows this scenario too, for profiling:
+	// "latency" and the memory case's name are cases as well.
+	caseRE, err := regexp.Compile(*throughputCaseRE)
+	if err != nil {
+		return fmt.Errorf("-throughput-cases: %w", err)
+	}
 	for _, tc := range throughputCases() {
+		if !caseRE.MatchString(tc.name) {
+			continue
+		}
 		tc.server.SubscribeInterval = -1 // resubscriptions between rounds
 		if err := runFanoutCase(ctx, tc, rounds, warmup, window, out); err != nil {
 			return fmt.Errorf("%s: %w", tc.name, err)
 		}
 	}
-	return runFanoutLatency(ctx, opts, out)
+	if caseRE.MatchString("latency") {
+		if err := runFanoutLatency(ctx, opts, out); err != nil {
+			return err
+		}
+		if err := runFanOutAddedLatency(ctx, opts, out); err != nil {
+			return err
+		}
+	}
+	if !caseRE.MatchString(memoryCaseName + "/fanout") {
+		return nil
+	}
+	return runFanOutMemoryCase(ctx, opts, out)
 }
 
 func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, window time.Duration, out *report) error {
@@ -72,7 +116,14 @@ func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, w
 		return err
 	}
 	defer ep.close()
-	variants := fanoutVariants()
+	variants := fanoutVariants(tc)
+	if *throughputVariantRE != "" {
+		re, err := regexp.Compile(*throughputVariantRE)
+		if err != nil {
+			return fmt.Errorf("-throughput-variants: %w", err)
+		}
+		variants = slices.DeleteFunc(variants, func(v variant) bool { return !re.MatchString(v.name) })
+	}
 	results := map[string][]measurement{}
 	for round := range rounds {
 		order := slices.Clone(variants)
@@ -89,11 +140,16 @@ func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, w
 		}
 	}
 	out.kv("case", tc.name)
-	base := medianOf(results["raw_sdk"], measurement.rate)
+	baseline := "raw"
+	if tc.usersPer > 1 {
+		baseline = "raw_deagg"
+	}
+	out.kv("ratio_baseline", baseline)
+	base := medianOf(results[baseline], measurement.rate)
 	for _, v := range variants {
 		ms := results[v.name]
 		out.kv(v.name+"_records_per_s", medianOf(ms, measurement.rate))
-		if v.name != "raw_sdk" {
+		if v.name != baseline && v.name != "raw" {
 			out.kv(v.name+"_ratio", medianOf(ms, measurement.rate)/base)
 		}
 		out.kv(v.name+"_cpu_s_per_gb", medianOf(ms, func(m measurement) float64 { return m.cpuPerGB(tc) }))
@@ -117,9 +173,16 @@ var consumerSeq atomic.Int64
 // whenever a subscription ends, until ctx ends; then it deregisters the
 // consumer. received, when set, is called with every event and the time
 // it was decoded.
+//
+// With deagg (variant raw_deagg of the KPL cases) it deaggregates every
+// event's records with internal/kpl as a consumer must — digests checked
+// in one Verify, sub-records outside the shard's hash range dropped — and
+// counts the sub-records it gets, as rawDeaggLoop does for GetRecords.
 func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt func(*kinesis.Options), c *counter,
-	received func(shard string, ev *types.SubscribeToShardEvent, at time.Time),
+	received func(shard string, ev *types.SubscribeToShardEvent, at time.Time), deagg ...bool,
 ) error {
+	deaggregate := len(deagg) > 0 && deagg[0]
+	ranges := hashkey.Split(hashkey.Full, len(ep.shards))
 	client := kinesis.New(kinesis.Options{
 		Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, BaseEndpoint: aws.String(ep.url), HTTPClient: h2cClient(),
 	})
@@ -137,8 +200,41 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 	}()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(ep.shards))
-	for _, shard := range ep.shards {
+	for i, shard := range ep.shards {
+		keep := ranges[i]
 		wg.Go(func() {
+			var (
+				d    kpl.Deaggregator
+				aggs [][]byte
+				ok   []bool
+				subs []kpl.SubRecord
+			)
+			count := func(recs []types.Record) int64 {
+				if !deaggregate {
+					return int64(len(recs) * tc.usersPer)
+				}
+				aggs = aggs[:0]
+				for i := range recs {
+					aggs = append(aggs, recs[i].Data)
+				}
+				ok = slices.Grow(ok[:0], len(aggs))[:len(aggs)]
+				d.Verify(aggs, ok)
+				n := 0
+				for i, agg := range aggs {
+					if !ok[i] {
+						n++ // delivered as one plain record
+						continue
+					}
+					var err error
+					if subs, err = d.DeaggregateVerified(agg, &keep, subs[:0]); err != nil {
+						n++
+						continue
+					}
+					n += len(subs)
+				}
+				clear(aggs) // do not pin the events
+				return int64(n)
+			}
 			pos := &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}
 			if received != nil {
 				pos.Type = types.ShardIteratorTypeLatest
@@ -167,7 +263,7 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 					if received != nil {
 						received(shard, &e.Value, time.Now())
 					}
-					c.records.Add(int64(len(e.Value.Records) * tc.usersPer))
+					c.records.Add(count(e.Value.Records))
 					if e.Value.ContinuationSequenceNumber != nil {
 						pos = &types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber, SequenceNumber: e.Value.ContinuationSequenceNumber}
 					}
@@ -215,7 +311,7 @@ func runFanoutLatency(ctx context.Context, opts options, out *report) error {
 	for _, v := range []struct {
 		name string
 		opt  func(*kinesis.Options)
-	}{{"raw_sdk", fastdecode.SDKSubscribeToShardOption}, {"raw_fast", fastdecode.SubscribeToShardOption}} {
+	}{{"raw", fastdecode.SDKSubscribeToShardOption}, {"raw_fast", fastdecode.SubscribeToShardOption}} {
 		var lat []float64
 		var latMu sync.Mutex
 		runCtx, cancel := context.WithTimeout(ctx, window)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -17,51 +15,13 @@ import (
 	"github.com/shardwise/shardwise/scheduler"
 )
 
-// The fanout-latency scenario measures, for polling at its default
-// settings and for enhanced fan-out, with a producer writing 1,000
-// records/s of 1 KB per shard into the in-memory Kinesis fake (which
-// pushes fan-out events as records are written, through the AWS SDK's own
-// event-stream decoding):
-//
-//   - added latency: from the moment Shardwise has a response or event in
-//     hand (ProcessRecordsInput.FetchedAt) to the processor call — what
-//     the library's queues and dispatch add;
-//   - end-to-end latency: from the put to the processor call.
-//
-// Both modes run in this process, one after the other, with a processor
-// that checkpoints every batch. The throughput, CPU and heap figures of
-// fan-out need the HTTP/2 endpoint (internal/kinesisserver) and belong to
-// the throughput-style "fanout" scenario.
-func init() {
-	register("fanout-latency", "added and end-to-end latency p50/p99 at 1,000 records/s per shard: polling (defaults) vs enhanced fan-out (in-memory fake)", runSchedulerFanoutLatency)
-}
-
-func runSchedulerFanoutLatency(ctx context.Context, opts options, out *report) error {
-	shards, window := 4, 20*time.Second
-	if opts.quick {
-		window = 5 * time.Second
-	}
-	const perShardPerSecond, size = 1000, 1024
-	out.kv("shards", shards)
-	out.kv("records_per_s_per_shard", perShardPerSecond)
-	out.kv("window_s", window.Seconds())
-	for _, mode := range []string{"polling", "fanout"} {
-		added, e2e, err := measureLatency(ctx, mode == "fanout", shards, perShardPerSecond, size, window)
-		if err != nil {
-			return fmt.Errorf("%s: %w", mode, err)
-		}
-		prefix := "polling_"
-		if mode == "fanout" {
-			prefix = ""
-		}
-		out.kv(prefix+"added_latency_ms_p50", percentileMs(added, 50))
-		out.kv(prefix+"added_latency_ms_p99", percentileMs(added, 99))
-		out.kv(prefix+"end_to_end_latency_ms_p50", percentileMs(e2e, 50))
-		out.kv(prefix+"end_to_end_latency_ms_p99", percentileMs(e2e, 99))
-		out.kv(prefix+"latency_samples", len(e2e))
-	}
-	return nil
-}
+// measureLatency is polling's latency figure of the fanout scenario (it
+// was the fanout-latency scenario, now folded into fanout): with a
+// producer writing rate records/s of size bytes per shard into the
+// in-memory Kinesis fake, the worker at its default settings, it returns
+// per batch the time from the response in hand (FetchedAt) to the
+// processor call, and per record the time from its put to the processor
+// call.
 
 // latencyProcessor records, per batch, the added latency, and per record
 // the end-to-end latency (records carry their put time).
@@ -194,14 +154,4 @@ func measureLatency(ctx context.Context, fanOut bool, shards, rate, size int, wi
 		return nil, nil, errors.New("no record processed in the window")
 	}
 	return rec.added, rec.e2e, nil
-}
-
-func percentileMs(ds []time.Duration, p int) float64 {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := min(len(s)-1, len(s)*p/100)
-	return float64(s[i]) / float64(time.Millisecond)
 }
