@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -35,7 +33,6 @@ var _ kinesisReader = (*kinesis.Client)(nil)
 
 // kinesisClient builds the Kinesis client for -to AT_TIMESTAMP=TIME.
 func (t *target) kinesisClient(ctx context.Context, endpoint string) (*kinesis.Client, error) {
-	var cfg aws.Config
 	if t.local {
 		if endpoint == "" {
 			endpoint = os.Getenv("SHARDWISE_KINESIS_ENDPOINT")
@@ -43,15 +40,10 @@ func (t *target) kinesisClient(ctx context.Context, endpoint string) (*kinesis.C
 		if endpoint == "" {
 			return nil, usagef("-local needs SHARDWISE_KINESIS_ENDPOINT for -to AT_TIMESTAMP=TIME")
 		}
-		cfg = aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSHARDWISELOCAL", "local", "")}
-	} else {
-		var err error
-		if cfg, err = config.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("loading the AWS configuration: %w", err)
-		}
 	}
-	if t.region != "" {
-		cfg.Region = t.region
+	cfg, err := t.awsConfig(ctx)
+	if err != nil {
+		return nil, err
 	}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) {
 		if endpoint != "" {

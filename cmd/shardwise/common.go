@@ -74,17 +74,9 @@ func (t *target) client(ctx context.Context) (*dynamodb.Client, error) {
 			return nil, usagef("-local needs SHARDWISE_DYNAMODB_ENDPOINT (run under `go run ./internal/emulator/cmd/withemulators --`)")
 		}
 	}
-	var cfg aws.Config
-	if t.local {
-		cfg = aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSHARDWISELOCAL", "local", "")}
-	} else {
-		var err error
-		if cfg, err = config.LoadDefaultConfig(ctx); err != nil {
-			return nil, fmt.Errorf("loading the AWS configuration: %w", err)
-		}
-	}
-	if t.region != "" {
-		cfg.Region = t.region
+	cfg, err := t.awsConfig(ctx)
+	if err != nil {
+		return nil, err
 	}
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if endpoint != "" {
@@ -159,4 +151,23 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// awsConfig is the AWS configuration of every client the command builds:
+// with -local, dummy credentials for the emulators; otherwise the default
+// configuration; -region overrides either.
+func (t *target) awsConfig(ctx context.Context) (aws.Config, error) {
+	var cfg aws.Config
+	if t.local {
+		cfg = aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKIDSHARDWISELOCAL", "local", "")}
+	} else {
+		var err error
+		if cfg, err = config.LoadDefaultConfig(ctx); err != nil {
+			return aws.Config{}, fmt.Errorf("loading the AWS configuration: %w", err)
+		}
+	}
+	if t.region != "" {
+		cfg.Region = t.region
+	}
+	return cfg, nil
 }

@@ -58,24 +58,7 @@ type leasesReport struct {
 // heartbeat), read-only. Items that are not read as leases are listed
 // after them.
 func runLeases(ctx context.Context, env *cmdEnv, args []string) error {
-	var t target
-	fs := newFlags(env, "leases", "-table TABLE [-json]")
-	t.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := t.resolve(); err != nil {
-		return err
-	}
-	client, err := t.client(ctx)
-	if err != nil {
-		return err
-	}
-	tb, err := openTables(client, &t)
-	if err != nil {
-		return err
-	}
-	scan, err := readLeaseTable(ctx, client, t.table)
+	t, _, tb, scan, err := openReadOnly(ctx, env, "leases", args)
 	if err != nil {
 		return err
 	}

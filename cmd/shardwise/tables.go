@@ -183,3 +183,31 @@ func leaseState(l leases.Lease) string {
 	}
 	return "assigned"
 }
+
+// openReadOnly is the start of the read-only table verbs (leases,
+// workers): their flags parsed, the client built, the tables checked and
+// the lease table read.
+func openReadOnly(ctx context.Context, env *cmdEnv, verb string, args []string) (*target, *dynamodb.Client, tables, leaseScan, error) {
+	t := &target{}
+	fs := newFlags(env, verb, "-table TABLE [-json]")
+	t.register(fs)
+	if err := parse(fs, args); err != nil {
+		return nil, nil, tables{}, leaseScan{}, err
+	}
+	if err := t.resolve(); err != nil {
+		return nil, nil, tables{}, leaseScan{}, err
+	}
+	client, err := t.client(ctx)
+	if err != nil {
+		return nil, nil, tables{}, leaseScan{}, err
+	}
+	tb, err := openTables(client, t)
+	if err != nil {
+		return nil, nil, tables{}, leaseScan{}, err
+	}
+	scan, err := readLeaseTable(ctx, client, t.table)
+	if err != nil {
+		return nil, nil, tables{}, leaseScan{}, err
+	}
+	return t, client, tb, scan, nil
+}

@@ -52,24 +52,7 @@ type workersReport struct {
 // live worker from a dead one (liveness is a heartbeat counter seen to
 // move): `shardwise watch` can.
 func runWorkers(ctx context.Context, env *cmdEnv, args []string) error {
-	var t target
-	fs := newFlags(env, "workers", "-table TABLE [-json]")
-	t.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := t.resolve(); err != nil {
-		return err
-	}
-	client, err := t.client(ctx)
-	if err != nil {
-		return err
-	}
-	tb, err := openTables(client, &t)
-	if err != nil {
-		return err
-	}
-	scan, err := readLeaseTable(ctx, client, t.table)
+	t, client, tb, scan, err := openReadOnly(ctx, env, "workers", args)
 	if err != nil {
 		return err
 	}
