@@ -141,10 +141,7 @@ func (f *Fake) DescribeStreamConsumer(ctx context.Context, in *kinesis.DescribeS
 	if in == nil {
 		in = &kinesis.DescribeStreamConsumerInput{}
 	}
-	if err := f.begin(ctx, op); err != nil {
-		return nil, err
-	}
-	if err := f.injected(op, ""); err != nil {
+	if err := f.enter(ctx, op); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -202,10 +199,7 @@ func (f *Fake) DeregisterStreamConsumer(ctx context.Context, in *kinesis.Deregis
 	if in == nil {
 		in = &kinesis.DeregisterStreamConsumerInput{}
 	}
-	if err := f.begin(ctx, op); err != nil {
-		return nil, err
-	}
-	if err := f.injected(op, ""); err != nil {
+	if err := f.enter(ctx, op); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()

@@ -17,10 +17,7 @@ func (f *Fake) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeSt
 	if in == nil {
 		in = &kinesis.DescribeStreamSummaryInput{}
 	}
-	if err := f.begin(ctx, op); err != nil {
-		return nil, err
-	}
-	if err := f.injected(op, ""); err != nil {
+	if err := f.enter(ctx, op); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()

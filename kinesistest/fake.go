@@ -159,6 +159,15 @@ func (f *Fake) ClearFaults() {
 	clear(f.latency)
 }
 
+// enter is begin, then the injected error of an operation that names no
+// shard: the start of most operations.
+func (f *Fake) enter(ctx context.Context, op string) error {
+	if err := f.begin(ctx, op); err != nil {
+		return err
+	}
+	return f.injected(op, "")
+}
+
 // begin does what every API call does first: count it, fail it if ctx has
 // already ended (the SDK does not send a request then), and wait out any
 // injected latency without holding the lock.
