@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -110,6 +111,10 @@ func (e *Edge) proxy(target *url.URL) *httputil.ReverseProxy {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			http.Error(w, fmt.Sprintf("shardwise edge: forwarding %s to %s: %v", r.Header.Get("X-Amz-Target"), target.Host, err), http.StatusBadGateway)
 		},
+		// A body copy cut short is what every subscription ends with when
+		// its client goes (context canceled); the client sees the cut
+		// itself, so the proxy's own log line for it is noise.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 }
 
