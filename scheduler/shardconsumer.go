@@ -233,14 +233,6 @@ func (c *shardConsumer) run() {
 // (nil).
 func (c *shardConsumer) processLoop(proc consumer.Processor, q *queue) *batch {
 	for {
-		// Asked to stop (shutdown or a graceful hand-off): the batch in
-		// hand is finished, and the ones fetched behind it are left to the
-		// next owner, which resumes at the checkpoint. pop alone would
-		// hand them out first, since it prefers a queued batch to a done
-		// context.
-		if c.stopCtx.Err() != nil {
-			return nil
-		}
 		b, err := q.pop(c.stopCtx)
 		if err != nil {
 			return nil
@@ -281,7 +273,12 @@ func (c *shardConsumer) deliver(proc consumer.Processor, b *batch) bool {
 	c.lag.busy(time.Now(), len(b.records))
 	defer c.lag.idle()
 	for {
-		if c.leaseCtx.Err() != nil {
+		// Stopped (shutdown, a graceful hand-off, or the lease lost, which
+		// ends stopCtx too): a batch not yet started is not handed out.
+		// The batch in hand is finished; those fetched behind it (pop
+		// prefers a queued batch to a done context) are left to the next
+		// owner, which resumes at the checkpoint.
+		if c.stopCtx.Err() != nil {
 			return false
 		}
 		// A worker past its fencing deadline must not hand out another

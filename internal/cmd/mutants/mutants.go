@@ -243,7 +243,7 @@ func (s *Scheduler) fenceAll() {
 		Name:   "no-batch-after-lease-lost",
 		Breaks: "a batch fetched before the lease was lost is not handed to the processor after the loss",
 		File:   "scheduler/shardconsumer.go",
-		Old: `		if c.leaseCtx.Err() != nil {
+		Old: `		if c.stopCtx.Err() != nil {
 			return false
 		}
 		// A worker past its fencing deadline`,
