@@ -94,6 +94,7 @@ type Coordinator struct {
 	assigned   map[string]assignment // lease key -> this leader's direct assignment, until its owner runs it (unstarted.go)
 	lostClaim  *leases.LeaderRecord  // the item our last claim failed over (its response may be lost), nil if none
 	lastAlive  map[string]bool       // leader: the workers alive at the previous scan
+	movesLeft  bool                  // leader: the last run planned moves it could not write; run again at the next scan
 	wake       chan struct{}
 
 	mu    sync.Mutex // guards stats
@@ -333,7 +334,7 @@ func (c *Coordinator) becomeLeader(rec, prev leases.LeaderRecord, why string) {
 	c.handoffs = map[string]time.Time{}
 	c.assigned = map[string]assignment{}
 	c.lastAssign = time.Time{}
-	c.lastAlive = nil
+	c.lastAlive, c.movesLeft = nil, false
 	c.setLeader(true)
 }
 
@@ -368,7 +369,7 @@ func (c *Coordinator) lead(ctx context.Context, force bool) error {
 	for id := range after {
 		changed = changed || !before[id]
 	}
-	if !force && !changed && now.Sub(c.lastAssign) < c.cfg.AssignmentInterval && len(c.handoffs) == 0 {
+	if !force && !changed && now.Sub(c.lastAssign) < c.cfg.AssignmentInterval && len(c.handoffs) == 0 && !c.movesLeft {
 		c.lastAlive = after
 		return nil
 	}
@@ -409,6 +410,11 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
 	moves := balancer.Plan(infos, snap.alive, cfg)
 	applied := c.applyMoves(ctx, snap.byKey, moves)
+	// A move that lost its compare-and-set (a checkpoint bumped the
+	// counter each time it was retried) is planned again at the next
+	// scan, not an AssignmentInterval later: under traffic a joining
+	// worker would otherwise wait a whole interval for its share.
+	c.movesLeft = applied < len(moves)
 	c.housekeeping(ctx, now, snap, moves, applied, expired)
 	c.removeLegacyLeader(ctx)
 	return nil
