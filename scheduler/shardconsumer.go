@@ -74,7 +74,6 @@ type shardConsumer struct {
 	children []string
 
 	mu         sync.Mutex // guards the fields below
-	outcome    string     // how the consumer ended, for logs and tests
 	lostReason string     // why discovery found the lease lost ("" when it did not)
 	newOwner   string     // who holds it now, when known
 }
@@ -160,12 +159,6 @@ func (c *shardConsumer) state() string {
 		return v
 	}
 	return "starting"
-}
-
-func (c *shardConsumer) setOutcome(o string) {
-	c.mu.Lock()
-	c.outcome = o
-	c.mu.Unlock()
 }
 
 func (c *shardConsumer) run() {
@@ -350,11 +343,9 @@ func (c *shardConsumer) initialize(proc consumer.Processor) bool {
 // shutdown) the lease is handed on to another worker at once.
 func (c *shardConsumer) finish(proc consumer.Processor) {
 	if c.s.crashed.Load() {
-		c.setOutcome("crashed")
 		return // a dead process calls nothing and writes nothing
 	}
 	if errors.Is(context.Cause(c.leaseCtx), consumer.ErrLeaseLost) || c.cp.Lost() != nil {
-		c.setOutcome("lease-lost")
 		reason, owner := c.lossReason()
 		ev := c.log.Info().Str("event", "lost").Str("reason", reason)
 		if owner != "" {
@@ -370,7 +361,6 @@ func (c *shardConsumer) finish(proc consumer.Processor) {
 		}
 		return
 	}
-	c.setOutcome("shutdown")
 	if proc != nil {
 		err := safeCall(func() error {
 			return proc.ShutdownRequested(c.leaseCtx, consumer.ShutdownRequestedInput{ShardID: c.shardID, Checkpointer: c.cp})

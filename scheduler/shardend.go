@@ -162,7 +162,6 @@ func (c *shardConsumer) shardEnded(proc consumer.Processor, end *batch) {
 func (c *shardConsumer) finishEnded(proc consumer.Processor, checkpointed bool) {
 	switch {
 	case checkpointed:
-		c.setOutcome("shard-end")
 		c.log.Info().Str("event", "finished").Str("reason", "SHARD_END checkpointed").Strs("children", c.children).Msg("shard finished")
 		c.s.mu.Lock()
 		c.s.finished[c.lease.Key] = true
@@ -171,7 +170,6 @@ func (c *shardConsumer) finishEnded(proc consumer.Processor, checkpointed bool) 
 	case errors.Is(context.Cause(c.leaseCtx), consumer.ErrLeaseLost) || c.cp.Lost() != nil:
 		c.finish(proc)
 	default:
-		c.setOutcome("shutdown")
 		c.release("worker shutting down before SHARD_END was checkpointed")
 	}
 }

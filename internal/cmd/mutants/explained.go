@@ -118,8 +118,6 @@ var explainedSurvivors = []explanation{
 		Why: "pacing only: the retries of creating the child leases start from the backoff the ListShards retries reached (at most ProcessorRetryMaxBackoff) instead of its base"},
 	{File: "scheduler/shardend.go", Func: "shardConsumer.shardEnded", Op: "boundary", Old: ">", New: ">=", Near: "if len(ids) > 0 {",
 		Why: "equivalent: a closed Kinesis shard always has children (a split's two, a merge's one); with none, the mutant only writes an empty child list under the same fence"},
-	{File: "scheduler/shardend.go", Func: "shardConsumer.finishEnded", Op: "call", Old: `c.setOutcome("shard-end")`, New: "_ = 0",
-		Why: "equivalent: the consumer's outcome field is written and never read (dead state; it can go)"},
 	{File: "scheduler/shardend.go", Func: "shardConsumer.waitForParents", Op: "negate", Old: "!", New: "", Near: "if !logged {",
 		Why: whyLogOnly},
 }
