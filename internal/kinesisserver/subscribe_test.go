@@ -211,13 +211,15 @@ func TestSubscribeFaults(t *testing.T) {
 			}
 			// Reset mid-event: no half event, and an error — except that
 			// the SDK's decoder reads a connection closed mid-message
-			// (io.ErrUnexpectedEOF from the body) as a clean end.
+			// (io.ErrUnexpectedEOF from the body) as a clean end; whether
+			// the close reaches it as that EOF or as a TCP reset (an
+			// error) depends on timing, so its error is not checked.
 			for _, f := range []Fault{FaultStreamReset, FaultConnReset} {
 				s.InjectFault(shard, f)
 				out = sub()
 				evs := readEvents(t, out, -1)
-				quiet := dec.name == "sdk" && f == FaultConnReset
-				if len(evs) != 0 || (out.GetStream().Err() == nil) != quiet {
+				sdkConnReset := dec.name == "sdk" && f == FaultConnReset
+				if len(evs) != 0 || (!sdkConnReset && out.GetStream().Err() == nil) {
 					t.Fatalf("fault %d: %d events, err %v", f, len(evs), out.GetStream().Err())
 				}
 				t.Logf("fault %d: err %v", f, out.GetStream().Err())

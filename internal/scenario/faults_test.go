@@ -621,7 +621,21 @@ func TestLostCheckpointResponseNextStepIsSafe(t *testing.T) {
 		time.Sleep(failover / 2)
 		in.worker = "w1"
 		in.on.Store(true)
-		waitFor(t, failover, "a checkpoint response lost", func() bool { return in.hits.Load() == 1 })
+		// The hit is counted when the write is done; the worker sees the
+		// error (and observe records it) only after the call's latency.
+		waitFor(t, failover, "a checkpoint response lost", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, cl := range calls {
+				if cl.worker == "w1" && cl.err != nil {
+					return true
+				}
+			}
+			return false
+		})
+		if n := in.hits.Load(); n != 1 {
+			t.Fatalf("%d checkpoint responses lost, want 1", n)
+		}
 
 		// The lost call: written on the server, an error to the worker.
 		mu.Lock()
