@@ -403,8 +403,8 @@ func (c *Coordinator) assign(ctx context.Context, now time.Time) error {
 	}
 	c.lastAssign = now
 	c.runs++
-	forced := c.expireHandoffs(ctx, now, snap)
-	infos, expired := c.planInput(now, snap, forced)
+	c.expireHandoffs(ctx, now, snap)
+	infos, expired := c.planInput(now, snap)
 	c.forgetAssigned(snap)
 	cfg := c.cfg.Plan
 	cfg.BalanceVariance = c.runs%c.cfg.BalanceEvery == 0
@@ -485,37 +485,34 @@ func (c *Coordinator) snapshot(ctx context.Context, now time.Time) (snapshot, er
 }
 
 // expireHandoffs completes the pending hand-offs that timed out or whose
-// old owner died, and forgets hand-offs no longer pending. It returns the
-// keys of the leases it completed (or tried to): they are left out of this
-// run's plan. Leases of draining workers are left alone: a draining worker
-// hands its leases on itself.
-func (c *Coordinator) expireHandoffs(ctx context.Context, now time.Time, snap snapshot) map[string]bool {
-	forced := map[string]bool{}
+// old owner died, and forgets hand-offs no longer pending. A lease it
+// completes stays in this run's plan as the snapshot read it, hand-off
+// pending: the planner pins it (never moves it) and counts it on its new
+// owner, who holds it now. Leases of draining workers are left alone: a
+// draining worker hands its leases on itself.
+func (c *Coordinator) expireHandoffs(ctx context.Context, now time.Time, snap snapshot) {
 	pending := map[string]bool{}
 	for _, l := range snap.all {
 		if snap.draining[l.Owner] || snap.draining[l.CheckpointOwner] || !l.HandoffPending() {
 			continue
 		}
 		pending[l.Key] = true
-		if c.expireHandoff(ctx, now, l) {
-			forced[l.Key] = true
-		}
+		c.expireHandoff(ctx, now, l)
 	}
 	for k := range c.handoffs {
 		if !pending[k] {
 			delete(c.handoffs, k)
 		}
 	}
-	return forced
 }
 
 // planInput turns the snapshot into the planner's leases, leaving out the
-// leases of draining workers and those in forced, and counts the leases of
-// dead workers. It writes nothing.
-func (c *Coordinator) planInput(now time.Time, snap snapshot, forced map[string]bool) (infos []balancer.LeaseInfo, expired int) {
+// leases of draining workers, and counts the leases of dead workers. It
+// writes nothing.
+func (c *Coordinator) planInput(now time.Time, snap snapshot) (infos []balancer.LeaseInfo, expired int) {
 	infos = make([]balancer.LeaseInfo, 0, len(snap.all))
 	for _, l := range snap.all {
-		if snap.draining[l.Owner] || snap.draining[l.CheckpointOwner] || forced[l.Key] {
+		if snap.draining[l.Owner] || snap.draining[l.CheckpointOwner] {
 			continue
 		}
 		if l.Owner != "" && !l.IsFinished() && !c.obs.alive(now, l.Owner) {
@@ -612,8 +609,8 @@ func (c *Coordinator) apply(ctx context.Context, l leases.Lease, m balancer.Move
 }
 
 // expireHandoff completes a hand-off the old owner did not finish in time
-// (or cannot, being dead), and reports whether it did.
-func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases.Lease) bool {
+// (or cannot, being dead).
+func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases.Lease) {
 	first, ok := c.handoffs[l.Key]
 	if !ok {
 		c.handoffs[l.Key] = now
@@ -621,13 +618,13 @@ func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases
 	}
 	oldAlive := c.obs.alive(now, l.CheckpointOwner)
 	if oldAlive && now.Sub(first) < c.cfg.HandoffTimeout {
-		return false
+		return
 	}
 	if _, err := c.cfg.Leases.CompleteHandoff(ctx, l.Key, l.CheckpointOwner); err != nil {
 		if !errors.Is(err, leases.ErrConditionFailed) && ctx.Err() == nil {
 			c.warn.Warn(&c.log, "force-handoff").Err(err).Str("lease", l.Key).Msg("forcing the hand-off failed")
 		}
-		return true
+		return
 	}
 	delete(c.handoffs, l.Key)
 	reason := "timeout"
@@ -635,7 +632,6 @@ func (c *Coordinator) expireHandoff(ctx context.Context, now time.Time, l leases
 		reason = "old owner dead"
 	}
 	c.log.Warn().Str("lease", l.Key).Str("event", "handoff-forced").Str("old_owner", l.CheckpointOwner).Str("new_owner", l.Owner).Str("reason", reason).Msg("hand-off forced")
-	return true
 }
 
 // removeFinishedLeases deletes the leases of shards processed to SHARD_END

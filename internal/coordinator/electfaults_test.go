@@ -1,0 +1,523 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/leases"
+)
+
+var errInjected = errors.New("coordinator test: injected store failure")
+
+// faultyLeaderItem fails the leader item's calls on demand. A claim can
+// fail before its write or after it (the response lost).
+type faultyLeaderItem struct {
+	leases.CoordinatorStore
+	failGet       atomic.Bool
+	failClaim     atomic.Bool // the write does not happen
+	loseClaimResp atomic.Bool // the write happens, the caller sees an error
+	claims        atomic.Int32
+}
+
+func (s *faultyLeaderItem) GetLeader(ctx context.Context) (leases.LeaderRecord, error) {
+	if s.failGet.Load() {
+		return leases.LeaderRecord{}, errInjected
+	}
+	return s.CoordinatorStore.GetLeader(ctx)
+}
+
+func (s *faultyLeaderItem) ClaimLeader(ctx context.Context, prevEpoch int64, leader, session string) (leases.LeaderRecord, error) {
+	s.claims.Add(1)
+	if s.failClaim.Load() {
+		return leases.LeaderRecord{}, errInjected
+	}
+	rec, err := s.CoordinatorStore.ClaimLeader(ctx, prevEpoch, leader, session)
+	if err == nil && s.loseClaimResp.Load() {
+		return leases.LeaderRecord{}, errInjected
+	}
+	return rec, err
+}
+
+// faultyWorkers fails worker-table reads on demand and counts Get calls.
+type faultyWorkers struct {
+	leases.WorkerStore
+	failGet  atomic.Bool
+	failList atomic.Bool
+	gets     atomic.Int32
+}
+
+func (s *faultyWorkers) Get(ctx context.Context, id string) (leases.WorkerRecord, error) {
+	s.gets.Add(1)
+	if s.failGet.Load() {
+		return leases.WorkerRecord{}, errInjected
+	}
+	return s.WorkerStore.Get(ctx, id)
+}
+
+func (s *faultyWorkers) List(ctx context.Context) ([]leases.WorkerRecord, error) {
+	if s.failList.Load() {
+		return nil, errInjected
+	}
+	return s.WorkerStore.List(ctx)
+}
+
+// electFleet is a memory fleet behind the faulty stores.
+type electFleet struct {
+	t       *testing.T
+	ctx     context.Context
+	st      leases.Stores
+	item    *faultyLeaderItem
+	workers *faultyWorkers
+	recs    map[string]leases.WorkerRecord
+}
+
+const electFailover = 10 * time.Second
+
+func newElectFleet(t *testing.T) *electFleet {
+	st := leases.NewMemoryStores()
+	return &electFleet{t: t, ctx: context.Background(), st: st,
+		item: &faultyLeaderItem{CoordinatorStore: st.Coordinator}, workers: &faultyWorkers{WorkerStore: st.Workers},
+		recs: map[string]leases.WorkerRecord{}}
+}
+
+func (f *electFleet) register(id string) {
+	f.t.Helper()
+	r, err := f.st.Workers.Register(f.ctx, leases.WorkerRecord{ID: id, SessionID: id + "-s", LeaseThroughput: map[string]float64{}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.recs[id] = r
+}
+
+func (f *electFleet) beat(ids ...string) {
+	f.t.Helper()
+	for _, id := range ids {
+		r, err := f.st.Workers.Heartbeat(f.ctx, f.recs[id])
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.recs[id] = r
+	}
+}
+
+func (f *electFleet) coordinator(id string) *Coordinator {
+	f.t.Helper()
+	c, err := NewCoordinator(CoordinatorConfig{
+		WorkerID: id, Session: fixedSession{id + "-s"},
+		Leases: f.st.Leases, Workers: f.workers, Coordinator: f.item,
+		FailoverTime: electFailover, ScanInterval: time.Second, AssignmentInterval: electFailover / 2,
+		HandoffTimeout: electFailover, BalanceEvery: 1,
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+func (f *electFleet) leader() leases.LeaderRecord {
+	f.t.Helper()
+	r, err := f.st.Coordinator.GetLeader(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return r
+}
+
+// lease creates a lease owned by owner ("" for none).
+func (f *electFleet) lease(key, owner string) {
+	f.t.Helper()
+	if _, err := f.st.Leases.Create(f.ctx, leases.Lease{Key: key, Checkpoint: consumer.TrimHorizon}); err != nil {
+		f.t.Fatal(err)
+	}
+	if owner == "" {
+		return
+	}
+	l, err := f.st.Leases.Get(f.ctx, key)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.st.Leases.Take(f.ctx, l, owner); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *electFleet) owner(key string) string {
+	f.t.Helper()
+	l, err := f.st.Leases.Get(f.ctx, key)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return l.Owner
+}
+
+func TestNewCoordinatorRejectsInvalidConfig(t *testing.T) {
+	st := leases.NewMemoryStores()
+	valid := CoordinatorConfig{
+		WorkerID: "w1", Session: fixedSession{"s"}, Leases: st.Leases, Workers: st.Workers, Coordinator: st.Coordinator,
+		FailoverTime: time.Second, ScanInterval: time.Second, AssignmentInterval: time.Second, HandoffTimeout: time.Second, BalanceEvery: 1,
+	}
+	if _, err := NewCoordinator(valid); err != nil {
+		t.Fatalf("valid config refused: %v", err)
+	}
+	for field, edit := range map[string]func(*CoordinatorConfig){
+		"WorkerID":              func(c *CoordinatorConfig) { c.WorkerID = "" },
+		"Session":               func(c *CoordinatorConfig) { c.Session = nil },
+		"Coordinator":           func(c *CoordinatorConfig) { c.Coordinator = nil },
+		"FailoverTime":          func(c *CoordinatorConfig) { c.FailoverTime = 0 },
+		"HandoffTimeout":        func(c *CoordinatorConfig) { c.HandoffTimeout = -time.Second },
+		"BalanceEvery":          func(c *CoordinatorConfig) { c.BalanceEvery = 0 },
+		"Plan.ThresholdPercent": func(c *CoordinatorConfig) { c.Plan.ThresholdPercent = -1 },
+	} {
+		cfg := valid
+		edit(&cfg)
+		c, err := NewCoordinator(cfg)
+		var ce *consumer.ConfigError
+		if c != nil || !errors.As(err, &ce) || ce.Field != field {
+			t.Errorf("%s: NewCoordinator = %v, %v; want nil and a ConfigError on %s", field, c, err, field)
+		}
+	}
+}
+
+// Wake makes Run assign at once, not at its next scan.
+func TestWakeRunsAnAssignmentAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		f.register("w1")
+		c := f.coordinator("w1")
+		ctx, cancel := context.WithCancel(f.ctx)
+		done := make(chan struct{})
+		go func() { c.Run(ctx); close(done) }()
+		synctest.Wait()
+		runs := c.Stats().AssignmentRuns
+		if !c.IsLeader() || runs != 1 {
+			t.Fatalf("after the first scan: leader %v, %d runs; want leading after one run", c.IsLeader(), runs)
+		}
+		started := time.Now()
+		c.Wake()
+		synctest.Wait()
+		if got := c.Stats().AssignmentRuns; got != runs+1 || time.Since(started) != 0 {
+			t.Errorf("Wake: %d runs after %v, want %d at once", got, time.Since(started), runs+1)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// A worker that does not lead leaves the leader item alone on Release
+// (it has read the leader's item; releasing it would end another
+// worker's leadership).
+func TestReleaseByANonLeaderLeavesTheItem(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		f.register("w1")
+		f.register("w2")
+		c1, c2 := f.coordinator("w1"), f.coordinator("w2")
+		c1.tick(f.ctx, false)
+		c2.tick(f.ctx, false)
+		if !c1.IsLeader() || c2.IsLeader() {
+			t.Fatalf("leaders: w1 %v w2 %v, want w1 only", c1.IsLeader(), c2.IsLeader())
+		}
+		before := f.leader()
+		c2.Release(f.ctx)
+		if after := f.leader(); after != before {
+			t.Errorf("w2 (not leading) released: item %+v -> %+v", before, after)
+		}
+	})
+}
+
+// A non-leader's scan assigns nothing, even with leases to assign.
+func TestNonLeaderDoesNotAssign(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		f.register("w1")
+		f.register("w2")
+		f.lease("shard-0", "")
+		if _, err := f.st.Coordinator.ClaimLeader(f.ctx, 0, "w1", "w1-s"); err != nil {
+			t.Fatal(err)
+		}
+		c2 := f.coordinator("w2")
+		for range 3 {
+			f.beat("w1", "w2")
+			c2.tick(f.ctx, true)
+			time.Sleep(time.Second)
+		}
+		if o := f.owner("shard-0"); c2.IsLeader() || o != "" || c2.Stats().AssignmentRuns != 0 {
+			t.Errorf("w2 (not leading): leader %v, %d runs, shard-0 owned by %q; want no run and no owner", c2.IsLeader(), c2.Stats().AssignmentRuns, o)
+		}
+	})
+}
+
+// While the leader item cannot be read, nobody claims it (a free item
+// included) and a leader does not assign: the read decides both.
+func TestElectionReadFailureClaimsAndAssignsNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		f.register("w1")
+		f.lease("shard-0", "")
+		c := f.coordinator("w1")
+		f.item.failGet.Store(true)
+		c.tick(f.ctx, true)
+		if n := f.item.claims.Load(); n != 0 || c.IsLeader() {
+			t.Fatalf("with the item unreadable: %d claims, leader %v; want none", n, c.IsLeader())
+		}
+		f.item.failGet.Store(false)
+		c.tick(f.ctx, false)
+		if !c.IsLeader() || c.Stats().AssignmentRuns != 1 {
+			t.Fatalf("item readable again: leader %v, %d runs; want leading after one run", c.IsLeader(), c.Stats().AssignmentRuns)
+		}
+		// Leading, the item unreadable again: no run, even forced, and
+		// the new lease stays unassigned.
+		f.lease("shard-1", "")
+		f.item.failGet.Store(true)
+		time.Sleep(electFailover)
+		f.beat("w1")
+		c.tick(f.ctx, true)
+		if runs := c.Stats().AssignmentRuns; runs != 1 || f.owner("shard-1") != "" {
+			t.Errorf("leader with the item unreadable: %d runs, shard-1 owner %q; want no run", runs, f.owner("shard-1"))
+		}
+	})
+}
+
+// A free item is claimed from what the item says alone: no worker-table
+// read (DynamoDB refuses a read by an empty key).
+func TestFreeItemClaimedWithoutReadingWorkers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		f.register("w1")
+		c := f.coordinator("w1")
+		c.tick(f.ctx, false)
+		if !c.IsLeader() || f.workers.gets.Load() != 0 {
+			t.Errorf("free item: leader %v after %d worker reads; want leading after none", c.IsLeader(), f.workers.gets.Load())
+		}
+	})
+}
+
+// A claim whose write did not happen leaves the worker a follower; one
+// whose write happened but whose response was lost makes it leader at the
+// next read, keeping what it observed of the dead leader, whose leases
+// then move in the first run (not a failover time later).
+func TestClaimFailures(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		t.Run(fmt.Sprintf("response-lost=%v", lost), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newElectFleet(t)
+				f.register("w1")
+				f.register("w2")
+				f.lease("shard-0", "w1")
+				if _, err := f.st.Coordinator.ClaimLeader(f.ctx, 0, "w1", "w1-s"); err != nil {
+					t.Fatal(err)
+				}
+				c2 := f.coordinator("w2")
+				// w1's heartbeat stops now; w2 watches it for the failover
+				// time, its claims failing.
+				if lost {
+					f.item.loseClaimResp.Store(true)
+				} else {
+					f.item.failClaim.Store(true)
+				}
+				start := time.Now()
+				for f.item.claims.Load() == 0 {
+					if time.Since(start) > 2*electFailover {
+						t.Fatal("w2 never claimed from the dead leader")
+					}
+					f.beat("w2")
+					c2.tick(f.ctx, false)
+					time.Sleep(time.Second)
+				}
+				if c2.IsLeader() {
+					t.Fatal("w2 leads after a claim that returned an error")
+				}
+				f.item.failClaim.Store(false)
+				f.item.loseClaimResp.Store(false)
+				if !lost {
+					if r := f.leader(); r.Leader != "w1" {
+						t.Fatalf("the failed claim wrote the item: %+v", r)
+					}
+					return
+				}
+				f.beat("w2")
+				c2.tick(f.ctx, false)
+				if !c2.IsLeader() {
+					t.Fatalf("the item names w2 (%+v) but w2 does not lead", f.leader())
+				}
+				if o := f.owner("shard-0"); o != "w2" {
+					t.Errorf("the dead leader's lease is owned by %q after w2's first run; want w2 (w2 saw w1 silent for the failover time already)", o)
+				}
+			})
+		})
+	}
+}
+
+// A new leader that claimed from a dead leader keeps what it observed of
+// it: the dead leader's leases move in its first run.
+func TestNewLeaderMovesTheDeadLeadersLeasesAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		f.register("w1")
+		f.register("w2")
+		f.lease("shard-0", "w1")
+		if _, err := f.st.Coordinator.ClaimLeader(f.ctx, 0, "w1", "w1-s"); err != nil {
+			t.Fatal(err)
+		}
+		c2 := f.coordinator("w2")
+		start := time.Now()
+		for !c2.IsLeader() {
+			if time.Since(start) > 2*electFailover {
+				t.Fatal("w2 never claimed from the dead leader")
+			}
+			f.beat("w2")
+			c2.tick(f.ctx, false)
+			time.Sleep(time.Second)
+		}
+		if o := f.owner("shard-0"); o != "w2" {
+			t.Errorf("the dead leader's lease is owned by %q after w2's first run; want w2", o)
+		}
+	})
+}
+
+// Failed worker-table reads neither reset a watcher's count of the
+// leader's silence nor the leader's sightings of the other workers: a
+// dead leader is replaced, and a dead worker's leases move, about a
+// failover time after the heartbeat stopped, reads failing every other
+// scan.
+func TestWorkerReadFailuresDoNotDelayFailover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		f.register("w1")
+		f.register("w2")
+		f.register("w3")
+		f.lease("shard-0", "w3")
+		if _, err := f.st.Coordinator.ClaimLeader(f.ctx, 0, "w1", "w1-s"); err != nil {
+			t.Fatal(err)
+		}
+		c2 := f.coordinator("w2")
+		scan := 0
+		beating := []string{"w2", "w3"}
+		scanUntil := func(what string, done func() bool) {
+			start := time.Now()
+			for !done() {
+				if time.Since(start) > 2*electFailover {
+					t.Fatalf("no %s %v after the heartbeat stopped", what, time.Since(start))
+				}
+				scan++
+				f.workers.failGet.Store(scan%2 == 0)
+				f.workers.failList.Store(scan%2 == 0)
+				c2.tick(f.ctx, false)
+				time.Sleep(time.Second)
+				f.beat(beating...)
+			}
+			f.workers.failGet.Store(false)
+			f.workers.failList.Store(false)
+			took := time.Since(start)
+			t.Logf("%s %v after the heartbeat stopped (failover %v)", what, took, electFailover)
+			if took > electFailover+2*time.Second {
+				t.Errorf("%s took %v, want about the failover time %v: failed reads restarted the count", what, took, electFailover)
+			}
+		}
+		// w1, the leader, stops heartbeating now.
+		scanUntil("new leader", c2.IsLeader)
+		// Then w3, holding shard-0, stops too.
+		beating = []string{"w2"}
+		scanUntil("dead worker's lease moved", func() bool { return f.owner("shard-0") == "w2" })
+	})
+}
+
+// A hand-off the leader saw completed is forgotten: a later hand-off of
+// the same lease gets its own HandoffTimeout, counted from when the
+// leader first sees it.
+func TestHandoffTimerStartsAgainForANewHandoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		for _, id := range []string{"w1", "w2", "w3"} {
+			f.register(id)
+		}
+		f.lease("shard-0", "w1")
+		c := f.coordinator("w3")
+		handoff := func(to string) {
+			l, err := f.st.Leases.Get(f.ctx, "shard-0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.st.Leases.StartHandoff(f.ctx, l, to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		scan := func() {
+			f.beat("w1", "w2", "w3")
+			c.tick(f.ctx, false)
+			time.Sleep(time.Second)
+		}
+		scan()
+		handoff("w2")
+		for range int(electFailover/time.Second) * 3 / 4 {
+			scan() // an assignment run sees it pending
+		}
+		if l, err := f.st.Leases.Get(f.ctx, "shard-0"); err != nil || !l.HandoffPending() {
+			t.Fatalf("the first hand-off is not pending before w1 completes it: %+v %v", l, err)
+		}
+		if _, err := f.st.Leases.CompleteHandoff(f.ctx, "shard-0", "w1"); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 * int(electFailover/time.Second) {
+			scan()
+		}
+		// w2 now hands it to w1; the leader must give w2 the whole timeout.
+		handoff("w1")
+		began := time.Now()
+		for time.Since(began) < electFailover-2*time.Second {
+			scan()
+			l, err := f.st.Leases.Get(f.ctx, "shard-0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !l.HandoffPending() {
+				t.Fatalf("the second hand-off was forced %v after it started; the timeout is %v", time.Since(began), electFailover)
+			}
+		}
+	})
+}
+
+// A pending hand-off from or to a draining worker is left to it: the
+// leader does not force it at the timeout while the worker is alive.
+func TestLeaderDoesNotForceADrainingWorkersHandoff(t *testing.T) {
+	for _, drainer := range []string{"w1", "w2"} {
+		t.Run("draining="+drainer, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newElectFleet(t)
+				for _, id := range []string{"w1", "w2", "w3"} {
+					f.register(id)
+				}
+				r := f.recs[drainer]
+				r.Draining = true
+				f.recs[drainer] = r
+				f.lease("shard-0", "w1")
+				l, err := f.st.Leases.Get(f.ctx, "shard-0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := f.st.Leases.StartHandoff(f.ctx, l, "w2"); err != nil {
+					t.Fatal(err)
+				}
+				c := f.coordinator("w3")
+				for range 2 * int(electFailover/time.Second) {
+					f.beat("w1", "w2", "w3")
+					c.tick(f.ctx, false)
+					time.Sleep(time.Second)
+				}
+				l, err = f.st.Leases.Get(f.ctx, "shard-0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !l.HandoffPending() {
+					t.Errorf("the leader forced the hand-off w1->w2 with %s draining: %+v", drainer, l)
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,196 @@
+package scheduler
+
+import (
+	"context"
+	"crypto/md5"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/leases"
+	"github.com/shardwise/shardwise/metrics"
+)
+
+// Stats.ProcessorErrors counts every failed ProcessRecords call (each
+// retry of the batch is one), not the batches.
+func TestStatsCountProcessorErrors(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 10, 2)
+	cfg := h.config("w1")
+	cfg.MaxRecords = 100
+	j := &journal{}
+	stop := h.start(cfg, factoryOf(j, "w1", func(p *testProcessor) {
+		p.fail = func(call int) error {
+			if call <= 3 {
+				return errors.New("injected processor failure")
+			}
+			return nil
+		}
+	}))
+	waitFor(t, 10*time.Second, "the 10 records processed after three failures", func() bool { return j.count() >= 10 })
+	st := h.sched.Stats()
+	if st.ProcessorErrors != 3 || st.RecordsProcessed != 10 {
+		t.Errorf("Stats: ProcessorErrors %d RecordsProcessed %d, want 3 and 10", st.ProcessorErrors, st.RecordsProcessed)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A lease's throughput in the worker's heartbeat (LeaseThroughput, KB/s;
+// what the leader balances on) comes from the bytes its processor
+// handled: the shard with traffic shows a rate, the idle one 0.
+func TestHeartbeatCarriesEachLeasesThroughput(t *testing.T) {
+	h := newHarness(t, 2)
+	cfg := h.config("w1")
+	j := &journal{}
+	h.start(cfg, factoryOf(j, "w1", nil))
+	waitFor(t, 10*time.Second, "both leases running", func() bool {
+		r, err := h.workers.Get(context.Background(), "w1")
+		return err == nil && len(r.LeaseThroughput) == 2
+	})
+	// 64 KB a round into shard 0 only: of two shards, it holds the lower
+	// half of the hash-key space (MD5 of the partition key).
+	var keys []string
+	for i := 0; len(keys) < 4; i++ {
+		k := "key-" + strconv.Itoa(i)
+		if sum := md5.Sum([]byte(k)); sum[0] < 0x80 {
+			keys = append(keys, k)
+		}
+	}
+	payload := make([]byte, 1024)
+	var r leases.WorkerRecord
+	waitFor(t, 20*time.Second, "a throughput figure for the busy lease", func() bool {
+		for i := range 64 {
+			if _, _, err := h.fake.PutRecord(h.stream, keys[i%len(keys)], payload); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var err error
+		r, err = h.workers.Get(context.Background(), "w1")
+		return err == nil && r.LeaseThroughput["shardId-000000000000"] > 0
+	})
+	t.Logf("heartbeat LeaseThroughput %v", r.LeaseThroughput)
+	if v, ok := r.LeaseThroughput["shardId-000000000001"]; !ok || v != 0 {
+		t.Errorf("idle lease throughput %v (listed %v), want 0 and listed", v, ok)
+	}
+}
+
+// shutdownBlocker blocks in ShutdownRequested until released.
+type shutdownBlocker struct {
+	*testProcessor
+	in      chan struct{}
+	release chan struct{}
+}
+
+func (p *shutdownBlocker) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
+	close(p.in)
+	<-p.release
+	return p.testProcessor.ShutdownRequested(ctx, in)
+}
+
+// While a shard's processor is in ShutdownRequested, Stats shows the
+// lease as "shutting-down" (not still "processing").
+func TestStatsShowShuttingDown(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 5, 1)
+	j := &journal{}
+	p := &shutdownBlocker{testProcessor: &testProcessor{j: j, shard: "shardId-000000000000", worker: "w1", checkpoint: true},
+		in: make(chan struct{}), release: make(chan struct{})}
+	stop := h.start(h.config("w1"), consumer.ProcessorFactoryFunc(func(string) consumer.Processor { return p }))
+	waitFor(t, 10*time.Second, "the records processed", func() bool { return j.count() >= 5 })
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	<-p.in
+	ls := h.sched.Stats().Leases
+	close(p.release)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 1 || ls[0].State != "shutting-down" {
+		t.Errorf("lease stats while ShutdownRequested runs: %+v, want one lease shutting-down", ls)
+	}
+}
+
+// stoppableProcessor returns from ProcessRecords only once the shard is
+// asked to stop.
+type stoppableProcessor struct{ *testProcessor }
+
+func (p stoppableProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	select {
+	case <-in.Stopping:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// A child shard whose consumer is stopped while it waits for its parent
+// never gets a processor: its lease was already handed on by then.
+func TestChildStoppedWhileWaitingGetsNoProcessor(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 5, 1)
+	const parent = "shardId-000000000000"
+	var mu sync.Mutex
+	asked := map[string]int{}
+	j := &journal{}
+	cfg := h.config("w1")
+	stop := h.start(cfg, consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor {
+		mu.Lock()
+		asked[shard]++
+		mu.Unlock()
+		return stoppableProcessor{&testProcessor{j: j, shard: shard, worker: "w1"}}
+	}))
+	waitFor(t, 10*time.Second, "the parent's processor created", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return asked[parent] == 1
+	})
+	if err := h.fake.SplitShard(h.stream, parent, "170141183460469231731687303715884105728"); err != nil {
+		t.Fatal(err)
+	}
+	// The parent's processor never returns its batch, so the parent never
+	// ends: the children's consumers start and wait for it.
+	waitFor(t, 10*time.Second, "both children's consumers waiting", func() bool {
+		return len(h.sched.Stats().Leases) == 3
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 1 {
+		t.Errorf("processors created per shard %v: a child stopped while waiting for its parent got one", asked)
+	}
+}
+
+// A graceful hand-off this worker completes is timed: LeaseHandoff.Time
+// from the leader's request to the new owner's start.
+func TestCompletedHandoffIsTimed(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 5, 1)
+	sink := metrics.NewMemory(metrics.LevelDetailed)
+	cfg := h.config("w1")
+	cfg.Metrics = sink
+	j := &journal{}
+	h.start(cfg, factoryOf(j, "w1", nil))
+	const key = "shardId-000000000000"
+	waitFor(t, 10*time.Second, "the records processed", func() bool { return j.count() >= 5 })
+	ctx := context.Background()
+	l, err := h.store.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the leader writes to move the lease to w2.
+	if _, err := h.store.StartHandoff(ctx, l, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the hand-off completed by w1", func() bool {
+		return j.hasEvent(key + ":shutdown-requested")
+	})
+	pt := []metrics.Dimension{dim(metricnames.DimensionOperation, metricnames.OperationProcessTask), dim(metricnames.DimensionShardID, key), dim(metricnames.DimensionWorkerIdentifier, "w1")}
+	waitFor(t, 10*time.Second, "a LeaseHandoff.Time sample", func() bool { return sink.Count(metricnames.MetricHandoffTime, pt...) == 1 })
+}
