@@ -294,7 +294,7 @@ func (c *Coordinator) elect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !c.watching || c.watch.rec.ID != w.ID || c.watch.rec.SessionID != w.SessionID || c.watch.rec.Heartbeat != w.Heartbeat {
+	if !c.watching || !c.watch.sameBeat(w) {
 		c.watch, c.watching = sighting{rec: w, since: now}, true
 		return nil
 	}

@@ -521,3 +521,172 @@ func TestLeaderDoesNotForceADrainingWorkersHandoff(t *testing.T) {
 		})
 	}
 }
+
+// A leader that restarted as a new session and claimed the item again
+// within the failover time is alive: a watcher that counted its old
+// session's silence starts counting again (the new session's heartbeat
+// counter may equal the value last seen of the old one).
+func TestWatcherCountsANewLeaderSessionAfresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		f.register("w1")
+		f.register("w2")
+		first, err := f.st.Coordinator.ClaimLeader(f.ctx, 0, "w1", "w1-s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2 := f.coordinator("w2")
+		c2.tick(f.ctx, false) // sees w1's heartbeat 1, session w1-s
+		time.Sleep(electFailover - time.Second)
+		// w1 crashed and restarts: a new session registers (heartbeat 1
+		// again) and claims the item it led under its old session.
+		if _, err := f.st.Workers.Register(f.ctx, leases.WorkerRecord{ID: "w1", SessionID: "w1-new"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.Coordinator.ClaimLeader(f.ctx, first.Epoch, "w1", "w1-new"); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			time.Sleep(time.Second)
+			f.beat("w2")
+			c2.tick(f.ctx, false)
+			if c2.IsLeader() || f.leader().SessionID != "w1-new" {
+				t.Fatalf("w2 claimed from w1's new session (the old one silent for the failover time): item %+v", f.leader())
+			}
+		}
+	})
+}
+
+// failingCompletes refuses CompleteHandoff with a transient error while
+// fail is set.
+type failingCompletes struct {
+	leases.Store
+	fail  atomic.Bool
+	tries atomic.Int32
+}
+
+func (s *failingCompletes) CompleteHandoff(ctx context.Context, key, from string) (leases.Lease, error) {
+	s.tries.Add(1)
+	if s.fail.Load() {
+		return leases.Lease{}, errInjected
+	}
+	return s.Store.CompleteHandoff(ctx, key, from)
+}
+
+// A forced hand-off whose write failed is forced again at the next run,
+// not a HandoffTimeout later.
+func TestForcedHandoffRetriedAfterAFailedWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		for _, id := range []string{"w1", "w2", "w3"} {
+			f.register(id)
+		}
+		f.lease("shard-0", "w1")
+		l, err := f.st.Leases.Get(f.ctx, "shard-0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.Leases.StartHandoff(f.ctx, l, "w2"); err != nil {
+			t.Fatal(err)
+		}
+		store := &failingCompletes{Store: f.st.Leases}
+		store.fail.Store(true)
+		c, err := NewCoordinator(CoordinatorConfig{
+			WorkerID: "w3", Session: fixedSession{"w3-s"},
+			Leases: store, Workers: f.st.Workers, Coordinator: f.st.Coordinator,
+			FailoverTime: electFailover, ScanInterval: time.Second, AssignmentInterval: electFailover / 2,
+			HandoffTimeout: electFailover, BalanceEvery: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for store.tries.Load() == 0 {
+			if time.Since(start) > 2*electFailover {
+				t.Fatal("the leader never forced the hand-off")
+			}
+			f.beat("w1", "w2", "w3")
+			c.tick(f.ctx, false)
+			time.Sleep(time.Second)
+		}
+		failed := time.Now()
+		store.fail.Store(false)
+		for {
+			l, err := f.st.Leases.Get(f.ctx, "shard-0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !l.HandoffPending() {
+				break
+			}
+			if time.Since(failed) > 3*time.Second {
+				t.Fatalf("the hand-off is still pending %v after the forcing write failed; want it forced again at the next scans", time.Since(failed))
+			}
+			f.beat("w1", "w2", "w3")
+			c.tick(f.ctx, false)
+			time.Sleep(time.Second)
+		}
+	})
+}
+
+// removeCounter fails Remove while fail is set.
+type removeCounter struct {
+	leases.WorkerStore
+	fail atomic.Bool
+}
+
+func (s *removeCounter) Remove(ctx context.Context, r leases.WorkerRecord) error {
+	if s.fail.Load() {
+		return errInjected
+	}
+	return s.WorkerStore.Remove(ctx, r)
+}
+
+// The record of a worker dead for two failover times is removed once it
+// owns no unfinished lease (a finished one does not keep it), and a
+// removal that failed is tried again at the next run.
+func TestDeadWorkerRecordsRemoved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newElectFleet(t)
+		for _, id := range []string{"w1", "w2"} {
+			f.register(id)
+		}
+		if _, err := f.st.Leases.Create(f.ctx, leases.Lease{Key: "done", Owner: "w2", Checkpoint: consumer.ShardEnd}); err != nil {
+			t.Fatal(err)
+		}
+		workers := &removeCounter{WorkerStore: f.st.Workers}
+		workers.fail.Store(true)
+		c, err := NewCoordinator(CoordinatorConfig{
+			WorkerID: "w1", Session: fixedSession{"w1-s"},
+			Leases: f.st.Leases, Workers: workers, Coordinator: f.st.Coordinator,
+			FailoverTime: electFailover, ScanInterval: time.Second, AssignmentInterval: electFailover / 2,
+			HandoffTimeout: electFailover, BalanceEvery: 1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := func() bool {
+			_, err := f.st.Workers.Get(f.ctx, "w2")
+			return errors.Is(err, leases.ErrNotFound)
+		}
+		// w2 is dead from the start; its removal fails until 2.5 failover
+		// times have passed, then succeeds.
+		start := time.Now()
+		for !gone() {
+			if time.Since(start) > 4*electFailover {
+				t.Fatal("the dead worker's record was never removed")
+			}
+			if time.Since(start) >= 5*electFailover/2 {
+				workers.fail.Store(false)
+			}
+			f.beat("w1")
+			c.tick(f.ctx, false)
+			time.Sleep(time.Second)
+		}
+		took := time.Since(start)
+		t.Logf("dead worker's record removed %v after its last heartbeat (removal failing until %v)", took, 5*electFailover/2)
+		if took > 5*electFailover/2+electFailover/2+time.Second {
+			t.Errorf("removed after %v; want at the first run once removal works (runs are an AssignmentInterval apart)", took)
+		}
+	})
+}

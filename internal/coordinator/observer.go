@@ -22,6 +22,12 @@ type sighting struct {
 	since time.Time // monotonic: when this session/heartbeat was first seen
 }
 
+// sameBeat reports whether r is the reading s was taken from: the same
+// worker, session and heartbeat counter (its load figures may differ).
+func (s sighting) sameBeat(r leases.WorkerRecord) bool {
+	return s.rec.ID == r.ID && s.rec.SessionID == r.SessionID && s.rec.Heartbeat == r.Heartbeat
+}
+
 func newObserver(failover time.Duration) *observer {
 	return &observer{failover: failover, seen: map[string]sighting{}}
 }
@@ -29,7 +35,7 @@ func newObserver(failover time.Duration) *observer {
 // observe records one reading of a worker's record.
 func (o *observer) observe(now time.Time, r leases.WorkerRecord) {
 	prev, ok := o.seen[r.ID]
-	if ok && prev.rec.SessionID == r.SessionID && prev.rec.Heartbeat == r.Heartbeat {
+	if ok && prev.sameBeat(r) {
 		prev.rec = r // keep the newest load figures; the pair is unchanged
 		o.seen[r.ID] = prev
 		return
