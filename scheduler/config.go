@@ -192,12 +192,14 @@ type Config struct {
 	// billed per consumer-shard hour and per GB read. Everything above the
 	// retrieval (queues, budgets, checkpoints, resharding, hand-offs,
 	// metrics) works the same in both modes. A multi-stream application
-	// (Streams or StreamTracker) polls: fan-out reads one stream for now.
-	// Default: false (polling).
+	// (Streams or StreamTracker) registers ConsumerName on each of its
+	// streams, a stream added later when it is first read. Default: false
+	// (polling).
 	FanOut bool
 	// ConsumerARN is the registered stream consumer to read with when
 	// FanOut is set; the worker then registers nothing and waits for it to
-	// be ACTIVE. Default: none (ConsumerName is registered).
+	// be ACTIVE. Single-stream applications only (a consumer belongs to
+	// one stream). Default: none (ConsumerName is registered).
 	ConsumerARN string
 	// ConsumerName is the stream consumer registered (or found already
 	// registered, by this or another worker) when FanOut is set and
@@ -560,8 +562,8 @@ func (c Config) validateFanOut() error {
 		}
 		return nil
 	}
-	if c.multiStream() {
-		return bad("FanOut", "enhanced fan-out reads one stream for now; a multi-stream application (Streams or StreamTracker) polls")
+	if c.ConsumerARN != "" && c.multiStream() {
+		return bad("ConsumerARN", "names the consumer of one stream; a multi-stream application (Streams or StreamTracker) registers ConsumerName on each of its streams")
 	}
 	if c.ConsumerARN != "" {
 		a, err := arn.Parse(c.ConsumerARN)

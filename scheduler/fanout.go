@@ -30,6 +30,7 @@ import (
 // and the transport's flow control holds the rest at the service.
 type subscriber struct {
 	s       *Scheduler
+	stream  *streamInfo
 	shardID string
 	q       *queue
 	log     zerolog.Logger
@@ -50,6 +51,8 @@ type subscriber struct {
 	cont string
 	// lastCall is when SubscribeToShard was last called on this shard.
 	lastCall time.Time
+	// consumerARN is the stream's fan-out consumer, once known.
+	consumerARN string
 }
 
 // errSilent ends a subscription that delivered no event within
@@ -63,6 +66,20 @@ func (p *subscriber) run(ctx context.Context) {
 	cfg := &p.s.cfg
 	retry := backoff.Backoff{Base: cfg.ThrottleBackoff, Max: cfg.ThrottleMaxBackoff}
 	for ctx.Err() == nil {
+		if p.consumerARN == "" {
+			arn, err := p.s.streamConsumer(ctx, p.stream)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				p.s.warn.Warn(&p.log, "stream-consumer").Err(err).Msg("no enhanced fan-out consumer for the shard's stream yet; retrying")
+				if !backoff.Sleep(ctx, retry.Next()) {
+					return
+				}
+				continue
+			}
+			p.consumerARN = arn
+		}
 		// One SubscribeToShard per second per consumer and shard.
 		if wait := subscribeInterval - time.Since(p.lastCall); wait > 0 && !backoff.Sleep(ctx, wait) {
 			return
@@ -140,13 +157,13 @@ func (p *subscriber) input() *kinesis.SubscribeToShardInput {
 		pos.Type = types.ShardIteratorTypeLatest
 	case p.after.SequenceNumber == consumer.AtTimestamp.SequenceNumber:
 		pos.Type = types.ShardIteratorTypeAtTimestamp
-		pos.Timestamp = aws.Time(p.s.cfg.InitialPosition.Timestamp)
+		pos.Timestamp = aws.Time(p.stream.pos.Timestamp)
 	default:
 		pos.Type = types.ShardIteratorTypeAtSequenceNumber
 		pos.SequenceNumber = aws.String(p.after.SequenceNumber)
 	}
 	return &kinesis.SubscribeToShardInput{
-		ConsumerARN:      aws.String(p.s.consumerARN),
+		ConsumerARN:      aws.String(p.consumerARN),
 		ShardId:          aws.String(p.shardID),
 		StartingPosition: pos,
 	}

@@ -265,7 +265,8 @@ func TestFanOutBackpressure(t *testing.T) {
 func TestFanOutStartingPosition(t *testing.T) {
 	cp := consumer.ExtendedSequenceNumber{SequenceNumber: "49000000000000000000000000000600000000000001000000000000", SubSequenceNumber: 3}
 	ts := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	s := &Scheduler{consumerARN: "arn", cfg: Config{InitialPosition: consumer.InitialPosition{Timestamp: ts}}}
+	s := &Scheduler{cfg: Config{InitialPosition: consumer.InitialPosition{Timestamp: ts}}}
+	st := singleStreamSet(&s.cfg).single
 	for _, c := range []struct {
 		after consumer.ExtendedSequenceNumber
 		cont  string
@@ -279,7 +280,7 @@ func TestFanOutStartingPosition(t *testing.T) {
 		{consumer.Latest, "4901", types.ShardIteratorTypeAtSequenceNumber, "4901"},
 		{cp, "4902", types.ShardIteratorTypeAtSequenceNumber, "4902"},
 	} {
-		p := &subscriber{s: s, shardID: "shard", after: c.after, cont: c.cont}
+		p := &subscriber{s: s, stream: st, shardID: "shard", after: c.after, cont: c.cont, consumerARN: "arn"}
 		in := p.input()
 		if in.StartingPosition.Type != c.typ || aws.ToString(in.StartingPosition.SequenceNumber) != c.seq {
 			t.Errorf("after %v cont %q: %s %q, want %s %q", c.after, c.cont, in.StartingPosition.Type, aws.ToString(in.StartingPosition.SequenceNumber), c.typ, c.seq)

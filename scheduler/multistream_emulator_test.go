@@ -48,8 +48,13 @@ func javaMultiStreamLeaseItem(st leasekey.Stream, shardID, owner, checkpoint, st
 // streams, plus a lease of a stream the application no longer consumes)
 // is taken over on kinesis-local and dynalite: every shard resumes after
 // its Java checkpoint, and no item is deleted or has an attribute retyped;
-// the foreign stream's item is not touched at all.
+// the foreign stream's item is not touched at all. In both retrieval
+// modes: in fan-out mode each stream gets its own consumer.
 func TestEmulatorJavaMultiStreamTakeover(t *testing.T) {
+	bothModes(t, testEmulatorJavaMultiStreamTakeover)
+}
+
+func testEmulatorJavaMultiStreamTakeover(t *testing.T) {
 	h := newEmuHarness(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -323,6 +323,10 @@ func TestMultiStreamTakesOverJavaLeases(t *testing.T) {
 // its leases; a split in one stream starts its children (keys with the
 // stream's prefix, parents by bare id) without disturbing the other.
 func TestMultiStreamTrackerAddRemoveAndSplit(t *testing.T) {
+	bothModes(t, testMultiStreamTrackerAddRemoveAndSplit)
+}
+
+func testMultiStreamTrackerAddRemoveAndSplit(t *testing.T) {
 	h := newHarness(t, 1)
 	for _, s := range []string{"stream-b", "stream-c"} {
 		if err := h.fake.CreateStream(s, 1); err != nil {
@@ -408,6 +412,21 @@ func TestMultiStreamTrackerAddRemoveAndSplit(t *testing.T) {
 		t.Errorf("stream-b's shard was initialized %d times, want once", bInits)
 	}
 	j.mu.Unlock()
+	if !fanOutMode(t) {
+		return
+	}
+	// One consumer named after the application on each stream read,
+	// stream-b's registered when the tracker added it.
+	for _, name := range []string{h.stream, "stream-b", "stream-c"} {
+		_, arn := streamPrefix(t, h.fake, name)
+		out, err := h.fake.ListStreamConsumers(t.Context(), &kinesis.ListStreamConsumersInput{StreamARN: aws.String(arn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Consumers) != 1 || aws.ToString(out.Consumers[0].ConsumerName) != cfg.ApplicationName {
+			t.Errorf("stream %s: consumers %+v, want one named %q", name, out.Consumers, cfg.ApplicationName)
+		}
+	}
 }
 
 // A static stream list naming a stream that does not exist fails Run with
@@ -457,6 +476,11 @@ func TestMultiStreamConfigValidation(t *testing.T) {
 			c.FormerStreamLeases = formerDeleteListed
 		}, "FormerStreamsToDelete"},
 		{"negative wait", func(c *Config) { c.FormerStreamLeasesWait = -time.Second }, "FormerStreamLeasesWait"},
+		{"one consumer ARN for several streams", func(c *Config) {
+			c.StreamName = ""
+			c.Streams = []StreamConfig{{Name: "x"}, {Name: "y"}}
+			c.FanOut, c.ConsumerARN = true, "arn:aws:kinesis:us-east-1:123456789012:stream/x/consumer/app:1"
+		}, "ConsumerARN"},
 	} {
 		cfg := h.config("w1")
 		tc.edit(&cfg)
@@ -470,6 +494,10 @@ func TestMultiStreamConfigValidation(t *testing.T) {
 	cfg.Streams = []StreamConfig{{ARN: "arn:aws:kinesis:us-east-1:999999999999:stream/cross-account"}, {Name: "local"}}
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("cross-account ARN: %v", err)
+	}
+	cfg.FanOut = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("multi-stream fan-out: %v", err)
 	}
 }
 

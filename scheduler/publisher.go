@@ -35,7 +35,7 @@ func (c *shardConsumer) newPublisher(q *queue) recordsPublisher {
 		}
 	}
 	if c.s.cfg.FanOut {
-		p := &subscriber{s: c.s, shardID: c.shardID, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope,
+		p := &subscriber{s: c.s, stream: c.stream, shardID: c.shardID, q: q, log: c.log, after: c.lease.Checkpoint, scope: c.scope,
 			fetched: &c.fetched, behind: &c.behind, lag: &c.lag}
 		p.conv.keep = keep
 		return p

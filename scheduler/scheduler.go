@@ -55,11 +55,12 @@ type Scheduler struct {
 	decoder     *fastdecode.Decoder
 	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
 	subOpt      func(*kinesis.Options) // per-call SubscribeToShard option (fan-out); nil: our decoder, gated per subscription
-	// describedARN is the stream ARN DescribeStreamSummary gave at start;
-	// consumerARN the ACTIVE fan-out consumer (FanOut only). Both are set
-	// before any consumer starts.
+	// describedARN is the stream ARN DescribeStreamSummary gave at start
+	// (single-stream mode), set before any consumer starts.
 	describedARN string
-	consumerARN  string
+	// fanOut holds the ACTIVE fan-out consumer of each stream (FanOut
+	// only).
+	fanOut streamConsumers
 	// session and coordinator are set by Run's start-up, before any
 	// consumer starts; atomic because Stats may read them at any time.
 	session     atomic.Pointer[session.Session]
@@ -327,15 +328,12 @@ func (s *Scheduler) start(ctx context.Context) error {
 		return err
 	}
 	if s.cfg.FanOut {
-		streamARN := s.cfg.StreamARN
-		if streamARN == "" {
-			streamARN = s.describedARN
-		}
-		arn, err := s.ensureStreamConsumer(ctx, streamARN)
-		if err != nil {
+		// Every stream known now has its consumer before any lease is
+		// taken (a refused registration fails Run); streams a
+		// StreamTracker adds later get theirs when first read.
+		if err := s.registerStreamConsumers(ctx); err != nil {
 			return err
 		}
-		s.consumerARN = arn
 	}
 	for _, t := range []struct {
 		name   string
