@@ -496,5 +496,5 @@ func (a *autoFlags) parse(args []string) error {
 // testArgs are the go test flags of a mutant's run: no vet (the baseline
 // vetted the same code but one operator), -p as asked.
 func (a *autoFlags) testArgs() []string {
-	return []string{"-vet=off", "-p", strconv.Itoa(a.parallel)}
+	return []string{"-vet=off", "-failfast", "-p", strconv.Itoa(a.parallel)}
 }

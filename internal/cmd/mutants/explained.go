@@ -176,6 +176,8 @@ var explainedSurvivors = []explanation{
 		Why: whyLogOnly + " (the reason named in the lease-lost line)"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.release", Op: "return", Old: "return", New: "_ = 0", Near: "c.completeHandoff(ctx) return",
 		Why: "equivalent in state: after the hand-off was completed, the hand-on Take and the Release that follow are compare-and-sets on a lease this worker no longer owns, and both are refused"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.release", Op: "return", Old: "return", New: "_ = 0", Near: "case errors.Is(err, leases.ErrConditionFailed): if c.handoffRequestedMeanwhile(ctx) { return",
+		Why: "equivalent in state: the hand-off is already completed, so the Release that follows is refused by its compare-and-set (the lease has the new owner and counter) and the second look finds no hand-off from this worker; only a refused write, a read and a warning line differ"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.handoffRequestedMeanwhile", Op: "negate", Old: "||", New: "&&",
 		Why: "equivalent in state: the CompleteHandoff it then tries is conditioned on this worker being the checkpoint owner, and is refused"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.completeHandoff", Op: "return", Old: "return", New: "_ = 0", Near: "the leader completes it after its timeout",
