@@ -721,6 +721,7 @@ func testInvalidArguments(t *testing.T, s leases.Store) {
 	_, checks["StartHandoff to nobody"] = s.StartHandoff(ctx, l, "")
 	_, checks["CompleteHandoff empty owner"] = s.CompleteHandoff(ctx, l.Key, "")
 	_, checks["Checkpoint empty owner"] = s.Checkpoint(ctx, l.Key, "", l.Counter, Seq(1))
+	_, checks["PrepareCheckpoint empty owner"] = s.PrepareCheckpoint(ctx, l.Key, "", l.Counter, Seq(1), nil)
 	_, checks["SetChildShards empty key"] = s.SetChildShards(ctx, "", "worker-a", l.Counter, nil)
 	_, checks["ListKeysByOwner empty owner"] = s.ListKeysByOwner(ctx, "")
 	checks["Delete empty key"] = s.Delete(ctx, "", 0)
