@@ -65,8 +65,8 @@ func TestFakeNoOpsWriteNothing(t *testing.T) {
 }
 
 // PrepareCheckpoint follows the checkpoint rules (nothing beyond what was
-// delivered, nothing before the last checkpoint), and an empty state is
-// kept as none.
+// delivered, nothing before the last checkpoint), a failed write prepares
+// nothing, and an empty state is kept as none.
 func TestFakePrepareCheckpointRules(t *testing.T) {
 	ctx := context.Background()
 	f := newFake(t, FakeConfig{Checkpoint: sq("10")})
@@ -77,8 +77,13 @@ func TestFakePrepareCheckpointRules(t *testing.T) {
 			t.Errorf("PrepareCheckpoint(%v) with 10 checkpointed and 20 delivered: %v, want a CheckpointError", pos, err)
 		}
 	}
+	boom := errors.New("injected")
+	f.InjectError(boom, 1)
+	if err := f.PrepareCheckpoint(ctx, sq("15"), []byte("s")); !errors.Is(err, boom) {
+		t.Errorf("PrepareCheckpoint whose write fails: %v, want the injected error", err)
+	}
 	if p, st := f.Pending(); !p.IsZero() || st != nil {
-		t.Fatalf("refused prepares left a pending checkpoint %v %q", p, st)
+		t.Fatalf("refused or failed prepares left a pending checkpoint %v %q", p, st)
 	}
 	if err := f.PrepareCheckpoint(ctx, sq("15"), []byte{}); err != nil {
 		t.Fatal(err)
