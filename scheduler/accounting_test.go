@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,4 +195,74 @@ func TestCompletedHandoffIsTimed(t *testing.T) {
 	})
 	pt := []metrics.Dimension{dim(metricnames.DimensionOperation, metricnames.OperationProcessTask), dim(metricnames.DimensionShardID, key), dim(metricnames.DimensionWorkerIdentifier, "w1")}
 	waitFor(t, 10*time.Second, "a LeaseHandoff.Time sample", func() bool { return sink.Count(metricnames.MetricHandoffTime, pt...) == 1 })
+}
+
+// countingProcessor counts ProcessRecords calls and LeaseLost on one
+// processor instance, checkpointing every batch.
+type countingProcessor struct {
+	*testProcessor
+	calls    atomic.Int32
+	lostCall atomic.Int32 // ProcessRecords calls made before LeaseLost
+}
+
+func (p *countingProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	p.calls.Add(1)
+	return p.testProcessor.ProcessRecords(ctx, in)
+}
+
+func (p *countingProcessor) LeaseLost(ctx context.Context, in consumer.LeaseLostInput) {
+	p.lostCall.Store(p.calls.Load())
+	p.testProcessor.LeaseLost(ctx, in)
+}
+
+// A checkpoint write that proves the lease lost ends the shard's
+// processing at once: no further batch is handed to the processor, which
+// gets LeaseLost, although discovery (an hour away here) has not looked
+// at the lease again.
+func TestLostCheckpointEndsProcessingAtOnce(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 4, 1)
+	cfg := h.config("w1")
+	cfg.MaxRecords = 4
+	cfg.FailoverTime, cfg.HeartbeatInterval, cfg.LeaseDiscoveryInterval = 3*time.Hour, time.Hour, time.Hour
+	j := &journal{}
+	var mu sync.Mutex
+	var procs []*countingProcessor
+	h.start(cfg, consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor {
+		p := &countingProcessor{testProcessor: &testProcessor{j: j, shard: shard, worker: "w1", checkpoint: true}}
+		p.lostCall.Store(-1)
+		mu.Lock()
+		procs = append(procs, p)
+		mu.Unlock()
+		return p
+	}))
+	waitFor(t, 10*time.Second, "the first batch processed", func() bool { return j.count() >= 4 })
+	faults, ok := h.store.(interface {
+		InjectError(op string, err error, times int)
+	})
+	if !ok {
+		t.Fatal("the memory store has no InjectError")
+	}
+	// The next checkpoint is refused as a write by a worker that no
+	// longer holds the lease would be.
+	faults.InjectError("Checkpoint", fmt.Errorf("injected: %w", consumer.ErrLeaseLost), 1)
+	for i := 1; i <= 5; i++ {
+		h.put(4*i, 4, 1)
+	}
+	mu.Lock()
+	p := procs[0]
+	mu.Unlock()
+	waitFor(t, 10*time.Second, "LeaseLost", func() bool { return p.lostCall.Load() >= 0 })
+	h.put(100, 8, 1)
+	// Batches keep arriving for a while; none may reach the processor.
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if n := p.calls.Load(); n != p.lostCall.Load() {
+			t.Fatalf("ProcessRecords called %d times, %d before LeaseLost: a batch was handed out after a checkpoint proved the lease lost", n, p.lostCall.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := p.calls.Load(); n != 2 {
+		t.Errorf("ProcessRecords called %d times, want 2 (the batch whose checkpoint was refused is the last)", n)
+	}
 }

@@ -530,7 +530,8 @@ func (s *Scheduler) discover(ctx context.Context) {
 		// A lease this worker does not consume (another stream's, a
 		// malformed key, the other key form) is never started, even
 		// when it names this worker as owner.
-		if _, _, why := s.streams.Load().lookup(key); why != resolved {
+		st, shardID, why := s.streams.Load().lookup(key)
+		if why != resolved {
 			if unknown == nil {
 				unknown = map[string][]string{}
 			}
@@ -570,7 +571,7 @@ func (s *Scheduler) discover(ctx context.Context) {
 		s.mu.Unlock()
 		s.log.Info().Str("lease", key).Str("event", "acquired").Str("reason", acquireReason(taken, resumed)).
 			Str("checkpoint", taken.Checkpoint.String()).Msg("lease acquired")
-		s.startConsumer(taken)
+		s.startConsumer(taken, st, shardID)
 	}
 	s.skipped("discover", unknown)
 	s.discovered.Store(true)
@@ -590,8 +591,10 @@ func acquireReason(l leases.Lease, resumed string) string {
 	}
 }
 
-func (s *Scheduler) startConsumer(l leases.Lease) {
-	c, err := newShardConsumer(s, l)
+// startConsumer runs a consumer of l, a lease of shard shardID of stream
+// st (as discovery resolved its key).
+func (s *Scheduler) startConsumer(l leases.Lease, st *streamInfo, shardID string) {
+	c, err := newShardConsumer(s, l, st, shardID)
 	if err != nil {
 		s.log.Error().Err(err).Str("lease", l.Key).Msg("cannot start the shard consumer")
 		return

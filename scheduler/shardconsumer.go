@@ -78,11 +78,7 @@ type shardConsumer struct {
 	newOwner   string     // who holds it now, when known
 }
 
-func newShardConsumer(s *Scheduler, l leases.Lease) (*shardConsumer, error) {
-	st, shardID, ok := s.lookupLease(l.Key)
-	if !ok {
-		return nil, fmt.Errorf("shardwise: lease %q is not of a stream this worker consumes", l.Key)
-	}
+func newShardConsumer(s *Scheduler, l leases.Lease, st *streamInfo, shardID string) (*shardConsumer, error) {
 	dims := []metrics.Dimension{
 		{Name: metricnames.DimensionOperation, Value: metricnames.OperationProcessTask},
 		{Name: metricnames.DimensionShardID, Value: shardID},

@@ -320,15 +320,6 @@ func (s *Scheduler) refreshStreams(ctx context.Context, strict bool) error {
 	return nil
 }
 
-// lookupLease resolves a lease key against the current stream set.
-func (s *Scheduler) lookupLease(key string) (*streamInfo, string, bool) {
-	st, shard, why := s.streams.Load().lookup(key)
-	if why != resolved {
-		return nil, "", false
-	}
-	return st, shard, true
-}
-
 // acceptsLease reports whether the lease is one this worker consumes; the
 // leader plans (assigns, moves, deletes) only those.
 func (s *Scheduler) acceptsLease(key string) bool {
