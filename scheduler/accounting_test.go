@@ -167,6 +167,78 @@ func TestChildStoppedWhileWaitingGetsNoProcessor(t *testing.T) {
 	if len(asked) != 1 {
 		t.Errorf("processors created per shard %v: a child stopped while waiting for its parent got one", asked)
 	}
+	// Their leases were released on the way out (no other worker to
+	// hand them to), not left to expire.
+	all, err := h.store.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		if len(l.ParentShardIDs) > 0 && l.Owner != "" {
+			t.Errorf("child lease %s still owned by %q after the worker stopped", l.Key, l.Owner)
+		}
+	}
+}
+
+// initProcessor's Initialize blocks until released, then fails while
+// failing is set; it counts its calls.
+type initProcessor struct {
+	*testProcessor
+	entered  chan struct{}
+	release  chan struct{}
+	failing  atomic.Bool
+	inits    atomic.Int32
+	shutdown atomic.Int32
+	batches  atomic.Int32
+}
+
+func (p *initProcessor) Initialize(ctx context.Context, in consumer.InitializationInput) error {
+	if p.inits.Add(1) == 1 {
+		close(p.entered)
+		<-p.release
+	}
+	if p.failing.Load() {
+		return errors.New("injected Initialize failure")
+	}
+	return nil
+}
+
+func (p *initProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	p.batches.Add(1)
+	return nil
+}
+
+func (p *initProcessor) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
+	p.shutdown.Add(1)
+	return nil
+}
+
+// While Initialize runs, Stats shows the lease "initializing". A
+// processor whose Initialize keeps failing until the worker stops gets
+// ShutdownRequested once and no batch, and its lease is released.
+func TestInitializingAndInitializeFailingUntilShutdown(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 4, 1)
+	p := &initProcessor{testProcessor: &testProcessor{j: &journal{}, worker: "w1"}, entered: make(chan struct{}), release: make(chan struct{})}
+	p.failing.Store(true)
+	stop := h.start(h.config("w1"), consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor { return p }))
+	<-p.entered
+	ls := h.sched.Stats().Leases
+	close(p.release)
+	if len(ls) != 1 || ls[0].State != "initializing" {
+		t.Errorf("lease stats while Initialize runs: %+v, want one lease initializing", ls)
+	}
+	waitFor(t, 10*time.Second, "Initialize retried", func() bool { return p.inits.Load() >= 3 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n, b := p.shutdown.Load(), p.batches.Load(); n != 1 || b != 0 {
+		t.Errorf("ShutdownRequested %d times and %d batches after Initialize never succeeded; want once and none", n, b)
+	}
+	l, err := h.store.Get(context.Background(), "shardId-000000000000")
+	if err != nil || l.Owner != "" {
+		t.Errorf("lease after the stop: %+v, %v; want it released", l, err)
+	}
 }
 
 // A graceful hand-off this worker completes is timed: LeaseHandoff.Time
