@@ -261,6 +261,11 @@ func runAuto(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mutants: -files:", err)
 		return 2
 	}
+	funcRe, err := regexp.Compile(fs.funcs)
+	if err != nil {
+		fmt.Fprintln(stderr, "mutants: -funcs:", err)
+		return 2
+	}
 	ops := map[string]bool{}
 	for _, o := range strings.Split(fs.ops, ",") {
 		ops[strings.TrimSpace(o)] = true
@@ -291,6 +296,7 @@ func runAuto(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "mutants:", err)
 			return 2
 		}
+		all = slices.DeleteFunc(all, func(s site) bool { return !funcRe.MatchString(s.Func) })
 		s := sample(all, fs.max, fs.offset)
 		plan = append(plan, planned{t: t, sites: s, all: len(all)})
 		total += len(s)
@@ -458,6 +464,7 @@ func printAutoSummary(w io.Writer, results []autoResult) {
 type autoFlags struct {
 	fs       *flag.FlagSet
 	files    string
+	funcs    string
 	ops      string
 	max      int
 	offset   int
@@ -472,6 +479,7 @@ func newAutoFlags(stderr io.Writer) *autoFlags {
 	a.fs.SetOutput(stderr)
 	a.fs.Bool("auto", true, "generate mutants from the files of autoTargets (this mode)")
 	a.fs.StringVar(&a.files, "files", "", "mutate only the target files matching this regular expression")
+	a.fs.StringVar(&a.funcs, "funcs", "", "mutate only the sites in functions matching this regular expression (as printed: Type.method or func)")
 	a.fs.StringVar(&a.ops, "ops", "boundary,negate,arith,call,return", "operators, comma-separated")
 	a.fs.IntVar(&a.max, "max", 30, "at most this many mutants per file (every kth site); 0 = all")
 	a.fs.IntVar(&a.offset, "offset", 0, "which residue mod k the sampling keeps")
