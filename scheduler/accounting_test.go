@@ -338,3 +338,52 @@ func TestLostCheckpointEndsProcessingAtOnce(t *testing.T) {
 		t.Errorf("ProcessRecords called %d times, want 2 (the batch whose checkpoint was refused is the last)", n)
 	}
 }
+
+// endBlocker blocks in ShardEnded until released.
+type endBlocker struct {
+	*testProcessor
+	in      chan struct{}
+	release chan struct{}
+}
+
+func (p *endBlocker) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
+	select {
+	case <-p.in:
+	default:
+		close(p.in)
+	}
+	<-p.release
+	return p.testProcessor.ShardEnded(ctx, in)
+}
+
+// While a finished shard's processor is in ShardEnded, Stats shows its
+// lease "shard-ended".
+func TestStatsShowShardEnded(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 4, 1)
+	const parent = "shardId-000000000000"
+	j := &journal{}
+	p := &endBlocker{testProcessor: &testProcessor{j: j, shard: parent, worker: "w1", checkpoint: true},
+		in: make(chan struct{}), release: make(chan struct{})}
+	h.start(h.config("w1"), consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor {
+		if shard == parent {
+			return p
+		}
+		return &testProcessor{j: j, shard: shard, worker: "w1", checkpoint: true}
+	}))
+	waitFor(t, 10*time.Second, "the parent's records", func() bool { return j.count() >= 4 })
+	if err := h.fake.SplitShard(h.stream, parent, "170141183460469231731687303715884105728"); err != nil {
+		t.Fatal(err)
+	}
+	<-p.in
+	var state string
+	for _, l := range h.sched.Stats().Leases {
+		if l.ShardID == parent {
+			state = l.State
+		}
+	}
+	close(p.release)
+	if state != "shard-ended" {
+		t.Errorf("the parent's state while ShardEnded runs: %q, want shard-ended", state)
+	}
+}

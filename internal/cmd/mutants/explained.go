@@ -183,6 +183,8 @@ var explainedSurvivors = []explanation{
 		Why: whyLogOnly + " (which loss reason the end-of-consumer line names)"},
 	{File: "scheduler/shardconsumer.go", Func: "newShardConsumer", Op: "return", Old: "return nil, err", New: "_ = 0",
 		Why: "unreachable: checkpointer.New fails only on a nil store, an empty lease key or an empty owner, and the store, a key read from the table and the validated WorkerID are never so"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.run", Op: "call", Old: "wg.Wait()", New: "_ = 0",
+		Why: "equivalent: the drain that follows pops until the queue is closed and empty, and the publisher closes the queue only as it returns (after its last push), so the drain already waits for it and gives back the budget of everything it pushed"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.requestHandoff", Op: "negate", Old: "!", New: "",
 		Why: "equivalent in state, as with the hand-off flag's store removed: release then tries to hand the lease on itself, the compare-and-set fails (the leader already moved it) and handoffRequestedMeanwhile completes the hand-off the same way; only a read, a refused write and the hand-off time's start (taken then) differ"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.requestHandoff", Op: "call", Old: "c.handoff.Store(true)", New: "_ = 0",
