@@ -112,3 +112,91 @@ func TestFencingStopsAProcessorMidBatch(t *testing.T) {
 		hb.cut.Store(false)
 	})
 }
+
+// gatedProcessor blocks its first batch until released (ignoring its
+// context, as a processor busy in a call that does not take one), counts
+// its batches, and records which end call it got.
+type gatedProcessor struct {
+	first    chan struct{} // closed when the first batch starts
+	release  chan struct{}
+	batches  atomic.Int32
+	lost     atomic.Bool
+	shutdown atomic.Bool
+}
+
+func (p *gatedProcessor) Initialize(context.Context, consumer.InitializationInput) error { return nil }
+
+func (p *gatedProcessor) ProcessRecords(ctx context.Context, in consumer.ProcessRecordsInput) error {
+	if p.batches.Add(1) == 1 {
+		close(p.first)
+		<-p.release
+	}
+	return nil
+}
+
+func (p *gatedProcessor) LeaseLost(context.Context, consumer.LeaseLostInput) { p.lost.Store(true) }
+
+func (p *gatedProcessor) ShardEnded(ctx context.Context, in consumer.ShardEndedInput) error {
+	return in.Checkpointer.Checkpoint(ctx)
+}
+
+func (p *gatedProcessor) ShutdownRequested(context.Context, consumer.ShutdownRequestedInput) error {
+	p.shutdown.Store(true)
+	return nil
+}
+
+// TestNoBatchPastTheFencingDeadline: a worker past its fencing deadline
+// hands out no further batch even before its session's fence callback has
+// stopped its consumers (as when a paused process resumes past the
+// deadline and a shard consumer runs before the session's timer does).
+// The callback (fenceAll) is held back here by holding the scheduler's
+// lock; the check before each batch is then the only guard, and the
+// processor gets LeaseLost, not ShutdownRequested.
+func TestNoBatchPastTheFencingDeadline(t *testing.T) {
+	// Real time: a goroutine waiting for a mutex is not durably blocked,
+	// so a synctest bubble would not advance its clock while the lock is
+	// held.
+	h := newHarness(t, 1)
+	h.put(0, 10, 2)
+	cfg := h.config("w1")
+	cfg.MaxRecords = 2
+	hb := &cutHeartbeats{WorkerStore: h.workers}
+	cfg.Stores.Workers = hb
+	p := &gatedProcessor{first: make(chan struct{}), release: make(chan struct{})}
+	stop := h.start(cfg, consumer.ProcessorFactoryFunc(func(string) consumer.Processor { return p }))
+	select {
+	case <-p.first:
+	case <-time.After(10 * cfg.FailoverTime):
+		t.Fatal("the processor never got a batch")
+	}
+	waitFor(t, 10*time.Second, "batches fetched behind the one in hand", func() bool {
+		ls := h.sched.Stats().Leases
+		return len(ls) == 1 && ls[0].PendingRecords >= 2
+	})
+	h.sched.mu.Lock()
+	hb.cut.Store(true)
+	deadline := time.Now().Add(3 * cfg.FailoverTime)
+	for h.sched.fence() == nil {
+		if time.Now().After(deadline) {
+			h.sched.mu.Unlock()
+			t.Fatal("the worker is not past its fencing deadline three failover times after its heartbeats were cut")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The first batch ends past the deadline; fenceAll is still held.
+	close(p.release)
+	// Nothing to await: the batch that must not come would come at once.
+	time.Sleep(300 * time.Millisecond)
+	n := p.batches.Load()
+	h.sched.mu.Unlock()
+	if n != 1 {
+		t.Errorf("%d batches handed out; after the first one ended past the fencing deadline none may be", n)
+	}
+	hb.cut.Store(false)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !p.lost.Load() || p.shutdown.Load() {
+		t.Errorf("end calls: LeaseLost %v, ShutdownRequested %v; a fenced worker's processor gets LeaseLost only", p.lost.Load(), p.shutdown.Load())
+	}
+}
