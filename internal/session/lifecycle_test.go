@@ -127,6 +127,15 @@ func TestReregisterCarriesTheLoad(t *testing.T) {
 		if r.SessionID != s.ID() || r.LeaseThroughput["shard-1"] != 7 {
 			t.Fatalf("re-registered record %+v carries no load figures", r)
 		}
+		// The new session heartbeats on: two failover times later it has
+		// not fenced, and its record's counter moved.
+		time.Sleep(20 * time.Second)
+		if err := s.Fence(); err != nil {
+			t.Fatalf("the re-registered session fenced: %v", err)
+		}
+		if r2, err := store.Get(context.Background(), "w1"); err != nil || r2.SessionID != s.ID() || r2.Heartbeat <= r.Heartbeat {
+			t.Fatalf("record after two failover times %+v (%v), was %+v: the new session stopped heartbeating", r2, err, r)
+		}
 	})
 }
 

@@ -65,6 +65,9 @@ var explainedSurvivors = []explanation{
 	{File: "checkpoint/fake.go", Func: "Fake.Checkpoint", Op: "boundary", Old: "<=", New: "<", Near: "if pos.IsZero() || consumer.Compare(pos, f.last) <= 0 {",
 		Why: "equivalent: checkpointLocked returns nil without writing for a position equal to the last checkpoint as well (TestFakeNoOpsWriteNothing)"},
 
+	{File: "internal/session/session.go", Func: "Session.loop", Op: "return", Old: "return", New: "_ = 0", Near: "default: if ctx.Err() != nil {",
+		Why: whyLogOnly + " (a warning for the failed heartbeat; the loop's select then returns on the ended context at once)"},
+
 	// --- internal/checkpointer
 	{File: "internal/checkpointer/checkpointer.go", Func: "Checkpointer.Delivered", Op: "boundary", Old: ">", New: ">=",
 		Why: "equivalent: when pos equals the largest delivered position, setting it again changes nothing"},
@@ -185,6 +188,8 @@ var explainedSurvivors = []explanation{
 		Why: "unreachable: checkpointer.New fails only on a nil store, an empty lease key or an empty owner, and the store, a key read from the table and the validated WorkerID are never so"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.run", Op: "call", Old: "wg.Wait()", New: "_ = 0",
 		Why: "equivalent: the drain that follows pops until the queue is closed and empty, and the publisher closes the queue only as it returns (after its last push), so the drain already waits for it and gives back the budget of everything it pushed"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.processLoop", Op: "return", Old: "return nil", New: "_ = 0", Near: "c.cp.Rewind(prev)",
+		Why: "equivalent: the stop context has ended when deliver gives up, so the loop goes on only to pop the batches fetched behind, each refused by deliver's first guard and rewound to the same position, and their budget is given back as the drain after the loop would"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.requestHandoff", Op: "negate", Old: "!", New: "",
 		Why: "equivalent in state, as with the hand-off flag's store removed: release then tries to hand the lease on itself, the compare-and-set fails (the leader already moved it) and handoffRequestedMeanwhile completes the hand-off the same way; only a read, a refused write and the hand-off time's start (taken then) differ"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.requestHandoff", Op: "call", Old: "c.handoff.Store(true)", New: "_ = 0",

@@ -252,6 +252,20 @@ func (s *Scheduler) fenceAll() {
 		Run:  "^TestNoBatchAfterTheLeaseIsLost$",
 	},
 	{
+		Name:   "no-batch-past-fencing-deadline",
+		Breaks: "a worker past its fencing deadline hands out no batch even before its session's fence callback stopped the consumers (a paused process resuming past the deadline)",
+		File:   "scheduler/shardconsumer.go",
+		Old: `		if err := c.s.fence(); err != nil {
+			c.cancelLease(err)
+			return false
+		}`,
+		New: `		if err := c.s.fence(); err != nil {
+			c.cancelLease(err)
+		}`,
+		Pkgs: []string{"./scheduler"},
+		Run:  "^TestNoBatchPastTheFencingDeadline$",
+	},
+	{
 		Name:   "shard-ended-is-last-call",
 		Breaks: "after ShardEnded a finished shard's processor gets no other call (no ShutdownRequested), and its lease is not released",
 		File:   "scheduler/shardconsumer.go",
