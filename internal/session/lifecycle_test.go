@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -101,12 +102,13 @@ func TestAbandonStopsHeartbeatingAndKeepsTheRecord(t *testing.T) {
 // anew carries the load figures at once (the leader plans with them).
 func TestReregisterCarriesTheLoad(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var fences atomic.Int32
+		var fences, alive atomic.Int32
 		store := leases.NewMemoryStores().Workers
 		s, err := StartSession(context.Background(), SessionConfig{
 			Store: store, WorkerID: "w1", FailoverTime: 10 * time.Second, HeartbeatInterval: 5 * time.Second, FenceMargin: 2 * time.Second,
 			Load:     func(r *leases.WorkerRecord) { r.LeaseThroughput = map[string]float64{"shard-1": 7} },
 			OnFenced: func() { fences.Add(1) },
+			OnAlive:  func() { alive.Add(1) },
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -133,8 +135,8 @@ func TestReregisterCarriesTheLoad(t *testing.T) {
 		// not fence again (the refusal fenced it once), and its record's
 		// counter moves.
 		time.Sleep(20 * time.Second)
-		if n := fences.Load(); n != 1 {
-			t.Fatalf("fenced %d times; want once, at the refused heartbeat", n)
+		if n, a := fences.Load(), alive.Load(); n != 1 || a != 1 {
+			t.Fatalf("fenced %d times and alive again %d times; want once each (the refused heartbeat, the re-registration)", n, a)
 		}
 		if r2, err := store.Get(context.Background(), "w1"); err != nil || r2.SessionID != s.ID() || r2.Heartbeat <= r.Heartbeat {
 			t.Fatalf("record after two failover times %+v (%v), was %+v: the new session stopped heartbeating", r2, err, r)
@@ -167,5 +169,45 @@ func TestRetryDelayHasAFloor(t *testing.T) {
 		if n < 15 {
 			t.Fatalf("%d heartbeat attempts in one second of outage, want about 20 (one per 50ms)", n)
 		}
+	})
+}
+
+// failingReregister refuses registrations once armed.
+type failingReregister struct {
+	leases.WorkerStore
+	armed atomic.Bool
+}
+
+func (s *failingReregister) Register(ctx context.Context, r leases.WorkerRecord) (leases.WorkerRecord, error) {
+	if s.armed.Load() {
+		return leases.WorkerRecord{}, errors.New("session test: injected registration failure")
+	}
+	return s.WorkerStore.Register(ctx, r)
+}
+
+// A session whose heartbeat was refused and whose re-registration fails
+// stays fenced and is not reported alive.
+func TestFailedReregistrationStaysFenced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := leases.NewMemoryStores().Workers
+		store := &failingReregister{WorkerStore: mem}
+		var alive atomic.Int32
+		s, err := StartSession(context.Background(), SessionConfig{
+			Store: store, WorkerID: "w1", FailoverTime: 10 * time.Second, HeartbeatInterval: 5 * time.Second, FenceMargin: 2 * time.Second,
+			OnAlive: func() { alive.Add(1) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close(context.Background())
+		store.armed.Store(true)
+		if _, err := mem.Register(context.Background(), leases.WorkerRecord{ID: "w1", SessionID: "other"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(6 * time.Second)
+		if err := s.Fence(); err == nil || alive.Load() != 0 {
+			t.Fatalf("after a refused heartbeat and a failed re-registration: Fence %v, OnAlive %d times; want fenced and never alive", err, alive.Load())
+		}
+		store.armed.Store(false)
 	})
 }
