@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shardwise/shardwise/consumer"
+	"github.com/shardwise/shardwise/internal/crashtest"
 	"github.com/shardwise/shardwise/internal/metricnames"
 	"github.com/shardwise/shardwise/leases"
 	"github.com/shardwise/shardwise/metrics"
@@ -35,8 +37,13 @@ func TestStatsCountProcessorErrors(t *testing.T) {
 	}))
 	waitFor(t, 10*time.Second, "the 10 records processed after three failures", func() bool { return j.count() >= 10 })
 	st := h.sched.Stats()
-	if st.ProcessorErrors != 3 || st.RecordsProcessed != 10 {
-		t.Errorf("Stats: ProcessorErrors %d RecordsProcessed %d, want 3 and 10", st.ProcessorErrors, st.RecordsProcessed)
+	ds, _ := j.snapshot()
+	bytes := 0
+	for _, d := range ds {
+		bytes += len(d.data)
+	}
+	if st.ProcessorErrors != 3 || st.RecordsProcessed != 10 || st.BytesProcessed != int64(bytes) {
+		t.Errorf("Stats: ProcessorErrors %d RecordsProcessed %d BytesProcessed %d, want 3, 10 and %d", st.ProcessorErrors, st.RecordsProcessed, st.BytesProcessed, bytes)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
@@ -337,6 +344,9 @@ func TestLostCheckpointEndsProcessingAtOnce(t *testing.T) {
 	if n := p.calls.Load(); n != 2 {
 		t.Errorf("ProcessRecords called %d times, want 2 (the batch whose checkpoint was refused is the last)", n)
 	}
+	if n := h.sched.Stats().LeasesLost; n != 1 {
+		t.Errorf("Stats.LeasesLost %d, want 1", n)
+	}
 }
 
 // endBlocker blocks in ShardEnded until released.
@@ -385,5 +395,39 @@ func TestStatsShowShardEnded(t *testing.T) {
 	close(p.release)
 	if state != "shard-ended" {
 		t.Errorf("the parent's state while ShardEnded runs: %q, want shard-ended", state)
+	}
+}
+
+// A simulated crash (Run's context ending with crashtest.ErrCrash) is a
+// dead process: its processors get no end call and its leases are not
+// released or handed on; they wait for the failover time like a killed
+// worker's.
+func TestCrashCallsNothingAndWritesNothing(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 4, 1)
+	j := &journal{}
+	s, err := New(h.config("w1"), factoryOf(j, "w1", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	waitFor(t, 10*time.Second, "records processed", func() bool { return j.count() >= 4 })
+	cancel(crashtest.ErrCrash)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after the crash")
+	}
+	_, evs := j.snapshot()
+	for _, e := range evs {
+		if strings.Contains(e, "shutdown-requested") || strings.Contains(e, "lease-lost") {
+			t.Errorf("a crashed worker's processor got %q", e)
+		}
+	}
+	l, err := h.store.Get(context.Background(), "shardId-000000000000")
+	if err != nil || l.Owner != "w1" {
+		t.Errorf("lease after the crash: %+v, %v; want it still owned by the dead w1", l, err)
 	}
 }
