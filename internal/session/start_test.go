@@ -68,3 +68,31 @@ func TestStartSession(t *testing.T) {
 		}
 	})
 }
+
+// A closed session still answers (the scheduler may check its fence and
+// last heartbeat after closing it) and its record is gone.
+func TestClosedSessionAnswers(t *testing.T) {
+	ctx := context.Background()
+	store := leases.NewMemoryStores().Workers
+	s, err := StartSession(ctx, SessionConfig{Store: store, WorkerID: "w1", FailoverTime: 10 * time.Second, HeartbeatInterval: 5 * time.Second, FenceMargin: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan struct{})
+	go func() {
+		_ = s.Fence()
+		_ = s.LastHeartbeat()
+		close(answered)
+	}()
+	select {
+	case <-answered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a closed session's Fence and LastHeartbeat did not return")
+	}
+	if _, err := store.Get(ctx, "w1"); !errors.Is(err, leases.ErrNotFound) {
+		t.Errorf("the worker record after Close: %v, want it deleted", err)
+	}
+}

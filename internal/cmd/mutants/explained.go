@@ -65,6 +65,14 @@ var explainedSurvivors = []explanation{
 	{File: "checkpoint/fake.go", Func: "Fake.Checkpoint", Op: "boundary", Old: "<=", New: "<", Near: "if pos.IsZero() || consumer.Compare(pos, f.last) <= 0 {",
 		Why: "equivalent: checkpointLocked returns nil without writing for a position equal to the last checkpoint as well (TestFakeNoOpsWriteNothing)"},
 
+	{File: "internal/session/session.go", Func: "Session.loop", Op: "call", Old: "fence.Stop()", New: "_ = 0",
+		Why: whyTimerHygiene + " (the fence timer, on the way out of the loop or after the heartbeat timer won)"},
+	{File: "internal/session/session.go", Func: "Session.loop", Op: "return", Old: "return", New: "_ = 0", Near: "fence.Stop() } return",
+		Why: "equivalent: with the context ended, the heartbeat that follows fails before any request is sent, and the loop returns on that error"},
+	{File: "internal/session/session.go", Func: "Session.loop", Op: "negate", Old: "&&", New: "||", Near: "if err := s.reregister(ctx); err != nil && ctx.Err() == nil {",
+		Why: whyLogOnly + " (the re-registration warning)"},
+	{File: "internal/session/session.go", Func: "Session.loop", Op: "negate", Old: "==", New: "!=", Near: "if err := s.reregister(ctx); err != nil && ctx.Err() == nil {",
+		Why: whyLogOnly + " (the re-registration warning)"},
 	{File: "internal/session/session.go", Func: "Session.loop", Op: "return", Old: "return", New: "_ = 0", Near: "default: if ctx.Err() != nil {",
 		Why: whyLogOnly + " (a warning for the failed heartbeat; the loop's select then returns on the ended context at once)"},
 
