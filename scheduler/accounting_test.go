@@ -431,3 +431,86 @@ func TestCrashCallsNothingAndWritesNothing(t *testing.T) {
 		t.Errorf("lease after the crash: %+v, %v; want it still owned by the dead w1", l, err)
 	}
 }
+
+// writeCounts is the memory store's count of write requests per operation.
+func writeCounts(t *testing.T, h *harness) map[string]int {
+	t.Helper()
+	c, ok := h.store.(interface{ Writes() map[string]int })
+	if !ok {
+		t.Fatal("the memory store has no Writes")
+	}
+	return c.Writes()
+}
+
+// A worker shutting down hands each lease straight to another live worker
+// (one write each, no release after it), so nobody waits for expiry.
+func TestShutdownHandsLeasesOnInOneWrite(t *testing.T) {
+	h := newHarness(t, 4)
+	h.put(0, 40, 8)
+	j := &journal{}
+	stop1 := h.start(h.config("w1"), factoryOf(j, "w1", nil))
+	s1 := h.sched
+	h.start(h.config("w2"), factoryOf(j, "w2", nil))
+	s2 := h.sched
+	owned := func() map[string][]string {
+		all, err := h.store.List(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string][]string{}
+		for _, l := range all {
+			m[l.Owner] = append(m[l.Owner], l.Key)
+		}
+		return m
+	}
+	// A settled fleet: two leases each, all running, so the leader has
+	// nothing to move while w1 shuts down.
+	waitFor(t, 20*time.Second, "two leases running on each worker", func() bool {
+		m := owned()
+		return len(m["w1"]) == 2 && len(m["w2"]) == 2 && len(s1.Stats().Leases) == 2 && len(s2.Stats().Leases) == 2
+	})
+	before := writeCounts(t, h)
+	if err := stop1(); err != nil {
+		t.Fatal(err)
+	}
+	after := writeCounts(t, h)
+	if m := owned(); len(m["w2"]) != 4 {
+		t.Errorf("leases after w1 stopped: %v; want all four on w2 at once", m)
+	}
+	if n := after["Release"] - before["Release"]; n != 0 {
+		t.Errorf("%d Release writes during the shutdown; a lease handed on is not released after", n)
+	}
+}
+
+// A lease whose loss a checkpoint in ShutdownRequested proved is neither
+// handed on nor released by the worker that lost it: no write.
+func TestLeaseLostDuringShutdownIsNotWritten(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 4, 1)
+	j := &journal{}
+	// The processor checkpoints only in ShutdownRequested.
+	stop := h.start(h.config("w1"), factoryOf(j, "w1", func(p *testProcessor) { p.checkpoint = false }))
+	waitFor(t, 10*time.Second, "records processed", func() bool { return j.count() >= 4 })
+	faults, ok := h.store.(interface {
+		InjectError(op string, err error, times int)
+	})
+	if !ok {
+		t.Fatal("the memory store has no InjectError")
+	}
+	// ShutdownRequested's checkpoint is refused as a lost lease's.
+	faults.InjectError("Checkpoint", fmt.Errorf("injected: %w", consumer.ErrLeaseLost), -1)
+	before := writeCounts(t, h)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	after := writeCounts(t, h)
+	faults.InjectError("Checkpoint", nil, 0)
+	if !j.hasEvent("shardId-000000000000:shutdown-requested") {
+		t.Fatal("ShutdownRequested was not called")
+	}
+	for _, op := range []string{"Take", "Release", "CompleteHandoff"} {
+		if n := after[op] - before[op]; n != 0 {
+			t.Errorf("%d %s writes after the lease was proved lost", n, op)
+		}
+	}
+}
