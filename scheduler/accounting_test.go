@@ -514,3 +514,45 @@ func TestLeaseLostDuringShutdownIsNotWritten(t *testing.T) {
 		}
 	}
 }
+
+// handoffInShutdown starts a hand-off of its lease to w2 (as a leader
+// would) while it is in ShutdownRequested.
+type handoffInShutdown struct {
+	*testProcessor
+	store leases.Store
+	key   string
+}
+
+func (p *handoffInShutdown) ShutdownRequested(ctx context.Context, in consumer.ShutdownRequestedInput) error {
+	if err := p.testProcessor.ShutdownRequested(ctx, in); err != nil {
+		return err
+	}
+	l, err := p.store.Get(ctx, p.key)
+	if err != nil {
+		return err
+	}
+	_, err = p.store.StartHandoff(ctx, l, "w2")
+	return err
+}
+
+// A worker shutting down with nobody to hand its lease to releases it;
+// when the leader started a hand-off of it meanwhile (the release then
+// loses its compare-and-set), the worker completes the hand-off at once
+// instead of leaving the new owner to the leader's hand-off timeout.
+func TestShutdownCompletesAHandoffRequestedMeanwhile(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 4, 1)
+	const key = "shardId-000000000000"
+	j := &journal{}
+	stop := h.start(h.config("w1"), consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor {
+		return &handoffInShutdown{testProcessor: &testProcessor{j: j, shard: shard, worker: "w1", checkpoint: true}, store: h.store, key: key}
+	}))
+	waitFor(t, 10*time.Second, "records processed", func() bool { return j.count() >= 4 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := h.store.Get(context.Background(), key)
+	if err != nil || l.Owner != "w2" || l.HandoffPending() {
+		t.Errorf("lease after the shutdown: %+v, %v; want the hand-off to w2 completed", l, err)
+	}
+}
