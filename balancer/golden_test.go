@@ -19,7 +19,8 @@ var updatePlans = flag.Bool("update-plans", false, "rewrite testdata/plans.golde
 // and how fast a fleet settles. This test records, for generated fleets of
 // every kind (count, throughput, CPU and mixed fleets; caps, orphans,
 // dead owners, pins, finished leases, fresh workers; variance balancing on
-// and off), the plan for the raw figures and the whole run of plans to a
+// and off; random figures, and figures from a few values so that ties and
+// exact thresholds are common), the plan for the raw figures and the whole run of plans to a
 // fixed point with measured figures, and fails on any difference. A
 // change to the planner that changes decisions must say so: rewrite the
 // file with -update-plans and review the diff.
@@ -32,11 +33,19 @@ func TestPlanDecisionsUnchanged(t *testing.T) {
 		t.Skipf("testdata/plans.golden is amd64's; GOARCH is %s", runtime.GOARCH)
 	}
 	var out bytes.Buffer
-	for i := range 160 {
+	// Fleets 0-159 draw every byte; fleets 160-319 draw from a few values,
+	// so that figures tie, sit exactly on the load floors, thresholds and
+	// caps, or are zero, where the planner's comparisons decide.
+	edge := []byte{0, 1, 2, 4, 20, 40, 80, 100, 180, 200}
+	for i := range 320 {
 		rng := rand.New(rand.NewPCG(uint64(i), 2026))
 		b := make([]byte, 16+rng.IntN(240))
 		for j := range b {
-			b[j] = byte(rng.Uint32())
+			if i < 160 {
+				b[j] = byte(rng.Uint32())
+			} else {
+				b[j] = edge[rng.IntN(len(edge))]
+			}
 		}
 		b[1] = byte(i % 4)
 		b[2] = byte(i % 3)
