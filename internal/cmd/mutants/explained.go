@@ -208,6 +208,8 @@ var explainedSurvivors = []explanation{
 		Why: whyLogOnly + " (lossReason only words the lost line: without the return it names the fence or the refused write instead of what discovery found)"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.release", Op: "return", Old: "return", New: "_ = 0", Near: "if errors.Is(err, leases.ErrConditionFailed) && c.handoffRequestedMeanwhile(ctx) { return",
 		Why: whyLogOnly + " (a spurious release warning after the hand-off requested meanwhile was completed)"},
+	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.handoffRequestedMeanwhile", Op: "return", Old: "return false", New: "_ = 0",
+		Why: "equivalent in state: the CompleteHandoff then made is conditioned on this worker being the hand-off's old owner, which the read just showed it is not, so it is refused (and after a failed read it completes a hand-off that is this worker's, which is what the read was to find out); only a refused write and a warning differ"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.requestHandoff", Op: "negate", Old: "!", New: "",
 		Why: "equivalent in state, as with the hand-off flag's store removed: release then tries to hand the lease on itself, the compare-and-set fails (the leader already moved it) and handoffRequestedMeanwhile completes the hand-off the same way; only a read, a refused write and the hand-off time's start (taken then) differ"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.requestHandoff", Op: "call", Old: "c.handoff.Store(true)", New: "_ = 0",
