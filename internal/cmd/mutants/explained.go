@@ -187,6 +187,17 @@ var explainedSurvivors = []explanation{
 	{File: "balancer/planner.go", Func: "planner.tryLoadMove", Op: "boundary", Old: "<", New: "<=", Near: "recv.settle(r, r.load < avg && p.hasRoom(r))",
 		Why: "tie only: a receiver whose load equals the fleet average to the last bit stays a receiver; loads are sums of measured float throughputs"},
 
+	{File: "balancer/planner.go", Func: "PlanConfig.normalized", Op: "boundary", Old: "<", New: "<=", Near: "if c.MaxLeasesForWorker < 0 {",
+		Why: "equivalent: a MaxLeasesForWorker of 0 is set to 0"},
+	{File: "balancer/planner.go", Func: "newPlanner", Op: "return", Old: "return nil", New: "_ = 0",
+		Why: "equivalent: with no live worker every step finds no receiver and no donor, so the plan is empty either way"},
+	{File: "balancer/planner.go", Func: "planner.keepsFloorSide", Op: "return", Old: "return true", New: "_ = 0",
+		Why: "equivalent: without the guard cpuSum and cpuN are 0 and belowFloor false, and 0/0 compared with the floor is false, so the expression returns true as well"},
+	{File: "balancer/planner.go", Func: "identicalCPU", Op: "boundary", Old: "<", New: "<=", Near: "if w.cpu < 0 {",
+		Why: "equivalent: figures of exactly 0 left out of the comparison only matter for a fleet whose figures are all 0, which has no CPU per KB/s (kFleet 0) and is planned without CPU either way"},
+	{File: "balancer/planner.go", Func: "keyOrder", Op: "arith", Old: "-", New: "+", Near: "return int(a - b)",
+		Why: "repeated keys only: the order among leases with the same key (which a lease table, keyed by it, never returns) decides which occurrence wins; TestPlanDuplicatesAndBadValues and TestPlanRepeatedKeyFarApartFirstWins check the first does, but a sort may never compare the two occurrences in the order that differs"},
+
 	// --- scheduler (shard consumer lifecycle)
 	{File: "scheduler/shardconsumer.go", Func: "newShardConsumer", Op: "call", Old: `c.phase.Store("waiting-for-parents")`, New: "_ = 0",
 		Why: whyMetricOnly + " (the state Stats shows before the consumer's goroutine sets its first phase)"},
