@@ -50,3 +50,16 @@ func TestPlanRepeatedKeyFarApartFirstWins(t *testing.T) {
 		t.Error("no move of k: its first occurrence, a dead worker's lease, must be taken over")
 	}
 }
+
+// Count balancing stops taking from a worker once it has no movable lease
+// left, however full its pinned leases (hand-offs under way) keep it.
+func TestPlanCountsStopAtPinnedLeases(t *testing.T) {
+	leases := []LeaseInfo{{Key: "m", Owner: "w1"}}
+	for i := range 5 {
+		leases = append(leases, LeaseInfo{Key: leaseKey("p", i), Owner: "w1", HandoffPending: true})
+	}
+	moves := checkPlan(t, planInput{leases: leases, workers: unmeasuredWorkers("w1", "w2")})
+	if len(moves) != 1 || moves[0].Key != "m" || moves[0].To != "w2" {
+		t.Errorf("plan\n%s\nwant the one movable lease moved to w2", fmtMoves(moves))
+	}
+}
