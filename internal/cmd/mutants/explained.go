@@ -243,6 +243,8 @@ var explainedSurvivors = []explanation{
 		Why: "equivalent in state: the CompleteHandoff it then tries is conditioned on this worker being the checkpoint owner, and is refused"},
 	{File: "scheduler/shardconsumer.go", Func: "shardConsumer.completeHandoff", Op: "return", Old: "return", New: "_ = 0", Near: "the leader completes it after its timeout",
 		Why: whyLogOnly + " and a metric (the hand-off time of a completion that failed)"},
+	{File: "scheduler/shardend.go", Func: "shardConsumer.unfinishedParents", Op: "negate", Old: "==", New: "!=", Near: "if c.stopCtx.Err() == nil {",
+		Why: whyLogOnly + " (the warning for a parent lease that could not be read; it counts as unfinished either way)"},
 	{File: "scheduler/shardend.go", Func: "shardConsumer.shardEnded", Op: "call", Old: "retry.Reset()", New: "_ = 0", Near: "} } retry.Reset()",
 		Why: "pacing only: the retries of creating the child leases start from the backoff the ListShards retries reached (at most ProcessorRetryMaxBackoff) instead of its base"},
 	{File: "scheduler/shardend.go", Func: "shardConsumer.shardEnded", Op: "boundary", Old: ">", New: ">=", Near: "if len(ids) > 0 {",
