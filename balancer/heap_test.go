@@ -92,3 +92,34 @@ func checkHeap(h *workerHeap, in map[*pWorker]bool, less func(a, b *pWorker) boo
 	}
 	return ""
 }
+
+// A position left over from an earlier heap of the same slot (the planner
+// builds a new one per step) does not make a worker a member, whatever
+// the new heap's length.
+func TestWorkerHeapIgnoresStalePositions(t *testing.T) {
+	less := func(a, b *pWorker) bool { return a.id < b.id }
+	ws := make([]*pWorker, 4)
+	for i := range ws {
+		ws[i] = &pWorker{id: fmt.Sprintf("w%d", i), pos: [2]int{-1, -1}}
+	}
+	old := newWorkerHeap(slotReceiver, 4, less)
+	for _, w := range ws {
+		old.push(w)
+	}
+	h := newWorkerHeap(slotReceiver, 4, less)
+	for _, w := range ws[:2] {
+		h.push(w)
+	}
+	// ws[2] and ws[3] keep positions 2 and 3 from the old heap: one equal
+	// to the new heap's length, one past it.
+	for _, w := range ws[2:] {
+		if h.contains(w) {
+			t.Errorf("%s (stale position %d) counts as a member of a heap of %d", w.id, w.pos[slotReceiver], h.len())
+		}
+		h.remove(w)
+		h.settle(w, true)
+	}
+	if h.len() != 2 || h.top() != ws[0] {
+		t.Errorf("heap after operations on non-members: len %d top %s", h.len(), h.top().id)
+	}
+}

@@ -198,6 +198,19 @@ var explainedSurvivors = []explanation{
 	{File: "balancer/planner.go", Func: "keyOrder", Op: "arith", Old: "-", New: "+", Near: "return int(a - b)",
 		Why: "repeated keys only: the order among leases with the same key (which a lease table, keyed by it, never returns) decides which occurrence wins; TestPlanDuplicatesAndBadValues and TestPlanRepeatedKeyFarApartFirstWins check the first does, but a sort may never compare the two occurrences in the order that differs"},
 
+	{File: "balancer/planner.go", Func: "workerHeap.up", Op: "boundary", Old: ">", New: ">=", Near: "for i > 0 {",
+		Why: "equivalent: at the root the parent index (0-1)/2 is 0 again, and a worker never sorts before itself, so the loop returns"},
+	{File: "balancer/planner.go", Func: "planner.balanceCounts", Op: "call", Old: "recv.remove(d)", New: "_ = 0",
+		Why: "equivalent in count balancing: a donor gives only while it is the fullest and the emptiest is two or more below it, so it is never the emptiest worker of a later step while a move is still due"},
+	{File: "balancer/planner.go", Func: "planner.balanceCounts", Op: "call", Old: "donors.remove(r)", New: "_ = 0",
+		Why: "equivalent in count balancing: a receiver takes only while it is the emptiest and the fullest is two or more above it, so it is never the fullest worker of a later step while a move is still due"},
+	{File: "balancer/planner.go", Func: "planner.balanceCounts", Op: "boundary", Old: ">", New: ">=", Near: "return a.count > b.count",
+		Why: "equivalent: the comparison runs only when the counts differ"},
+	{File: "balancer/planner.go", Func: "planner.fillNewWorkers", Op: "boundary", Old: ">", New: ">=", Near: "return ha > hb",
+		Why: "equivalent: the comparison runs only when the holdings differ"},
+	{File: "balancer/planner.go", Func: "planner.fillNewWorkers", Op: "return", Old: "return", New: "_ = 0", Near: "if len(fresh) == 0 {",
+		Why: "equivalent: with no fresh worker the loop that follows has nothing to fill"},
+
 	// --- scheduler (shard consumer lifecycle)
 	{File: "scheduler/shardconsumer.go", Func: "newShardConsumer", Op: "call", Old: `c.phase.Store("waiting-for-parents")`, New: "_ = 0",
 		Why: whyMetricOnly + " (the state Stats shows before the consumer's goroutine sets its first phase)"},
