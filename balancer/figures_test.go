@@ -63,3 +63,29 @@ func TestPlanCountsStopAtPinnedLeases(t *testing.T) {
 		t.Errorf("plan\n%s\nwant the one movable lease moved to w2", fmtMoves(moves))
 	}
 }
+
+// A quiet fleet (mean CPU under the 10% floor) is planned by counts,
+// except when a worker is above its MaxCPU: then CPU balancing runs, the
+// overloaded worker sheds, and differences of less than a point (the
+// noise floor) still move nothing: w2, 0.8 above the mean, keeps its
+// leases although it is above the 10% threshold line.
+func TestPlanQuietFleetWithAnOverloadedWorker(t *testing.T) {
+	// Mean 5.25, line max(5.25*1.1, 5.25+1) = 6.25. w3 and w4 cost 0.01
+	// a KB/s, so a 100 KB/s lease would take either to about 5.2: a move
+	// from w2 would be feasible, were w2 a donor.
+	leases := joinLeases(ownedLeases("a", "w1", 2, 100), ownedLeases("b", "w2", 2, 100), ownedLeases("c", "w3", 4, 100), ownedLeases("d", "w4", 4, 100))
+	workers := []WorkerLoad{{ID: "w1", CPU: 7, MaxCPU: 5}, workerAt("w2", 5.8), workerAt("w3", 4), workerAt("w4", 4.2)}
+	moves := checkPlan(t, planInput{leases: leases, workers: workers, cfg: PlanConfig{BalanceVariance: true, DampeningPercent: 100}})
+	shed := false
+	for _, m := range moves {
+		switch m.From {
+		case "w1":
+			shed = true
+		case "w2":
+			t.Errorf("move %v: w2 is within the noise floor of the line", m)
+		}
+	}
+	if !shed {
+		t.Errorf("plan\n%s\nwant w1, above its MaxCPU, to shed a lease", fmtMoves(moves))
+	}
+}
