@@ -89,3 +89,31 @@ func TestPlanQuietFleetWithAnOverloadedWorker(t *testing.T) {
 		t.Errorf("plan\n%s\nwant w1, above its MaxCPU, to shed a lease", fmtMoves(moves))
 	}
 }
+
+// Over the lease cap, the fullest worker sheds first: with room for only
+// two leases (on w3), both come from w2 (6 leases, cap 3), not w1 (5).
+func TestPlanOverCapFullestShedsFirst(t *testing.T) {
+	leases := joinLeases(ownedLeases("a", "w1", 5, 0), ownedLeases("b", "w2", 6, 0), ownedLeases("c", "w3", 1, 0), ownedLeases("d", "w4", 3, 0))
+	moves := checkPlan(t, planInput{leases: leases, workers: unmeasuredWorkers("w1", "w2", "w3", "w4"), cfg: PlanConfig{MaxLeasesForWorker: 3}})
+	if len(moves) != 2 {
+		t.Fatalf("plan\n%s\nwant two moves (w3 has room for two)", fmtMoves(moves))
+	}
+	for _, m := range moves {
+		if m.From != "w2" || m.Reason != ReasonOverMax {
+			t.Errorf("move %v, want the fullest worker w2 to shed over the cap", m)
+		}
+	}
+}
+
+// A worker over the cap sheds only its movable leases; pinned ones (hand-
+// offs under way) keep it over the cap until they complete.
+func TestPlanOverCapShedsOnlyMovableLeases(t *testing.T) {
+	leases := ownedLeases("a", "w1", 2, 0)
+	for i := range 3 {
+		leases = append(leases, LeaseInfo{Key: leaseKey("p", i), Owner: "w1", HandoffPending: true})
+	}
+	moves := checkPlan(t, planInput{leases: leases, workers: unmeasuredWorkers("w1", "w2"), cfg: PlanConfig{MaxLeasesForWorker: 2}})
+	if len(moves) != 2 {
+		t.Errorf("plan\n%s\nwant the two movable leases moved", fmtMoves(moves))
+	}
+}
