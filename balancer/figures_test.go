@@ -112,7 +112,7 @@ func TestPlanOverCapShedsOnlyMovableLeases(t *testing.T) {
 	for i := range 3 {
 		leases = append(leases, LeaseInfo{Key: leaseKey("p", i), Owner: "w1", HandoffPending: true})
 	}
-	moves := checkPlan(t, planInput{leases: leases, workers: unmeasuredWorkers("w1", "w2"), cfg: PlanConfig{MaxLeasesForWorker: 2}})
+	moves := checkPlan(t, planInput{leases: leases, workers: unmeasuredWorkers("w1", "w2", "w3"), cfg: PlanConfig{MaxLeasesForWorker: 2}})
 	if len(moves) != 2 {
 		t.Errorf("plan\n%s\nwant the two movable leases moved", fmtMoves(moves))
 	}
