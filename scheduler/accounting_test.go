@@ -556,3 +556,40 @@ func TestShutdownCompletesAHandoffRequestedMeanwhile(t *testing.T) {
 		t.Errorf("lease after the shutdown: %+v, %v; want the hand-off to w2 completed", l, err)
 	}
 }
+
+// A failed write of the child list on the parent's lease (a transient
+// error, not a lost lease) is logged and the shard still ends at once:
+// ShardEnded is called, SHARD_END checkpointed, the parent processed once.
+func TestChildListWriteFailureStillEndsTheShard(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 8, 2)
+	const parent = "shardId-000000000000"
+	j := &journal{}
+	h.start(h.config("w1"), factoryOf(j, "w1", nil))
+	waitFor(t, 10*time.Second, "the parent's records", func() bool { return j.count() >= 8 })
+	faults, ok := h.store.(interface {
+		InjectError(op string, err error, times int)
+	})
+	if !ok {
+		t.Fatal("the memory store has no InjectError")
+	}
+	faults.InjectError("SetChildShards", errors.New("injected: throttled"), 1)
+	if err := h.fake.SplitShard(h.stream, parent, "170141183460469231731687303715884105728"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the parent's ShardEnded", func() bool { return j.hasEvent(parent + ":shard-ended") })
+	waitFor(t, 10*time.Second, "SHARD_END checkpointed", func() bool {
+		l, err := h.store.Get(context.Background(), parent)
+		return err == nil && l.Checkpoint.IsShardEnd()
+	})
+	_, evs := j.snapshot()
+	inits := 0
+	for _, e := range evs {
+		if strings.HasPrefix(e, parent+":init:") {
+			inits++
+		}
+	}
+	if inits != 1 {
+		t.Errorf("the parent was initialized %d times; a failed child-list write must not end its consumer", inits)
+	}
+}
