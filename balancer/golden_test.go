@@ -36,15 +36,22 @@ func TestPlanDecisionsUnchanged(t *testing.T) {
 	// Fleets 0-159 draw every byte; fleets 160-319 draw from a few values,
 	// so that figures tie, sit exactly on the load floors, thresholds and
 	// caps, or are zero, where the planner's comparisons decide.
+	// Fleets 320-479 sit near the 10% CPU floor (figures of 2 to 15%,
+	// some workers far above a MaxCPU of 40), where the floor guard and
+	// its projections decide.
 	edge := []byte{0, 1, 2, 4, 20, 40, 80, 100, 180, 200}
-	for i := range 320 {
+	floor := []byte{4, 8, 14, 16, 18, 20, 22, 24, 30, 180}
+	for i := range 480 {
 		rng := rand.New(rand.NewPCG(uint64(i), 2026))
 		b := make([]byte, 16+rng.IntN(240))
 		for j := range b {
-			if i < 160 {
+			switch {
+			case i < 160:
 				b[j] = byte(rng.Uint32())
-			} else {
+			case i < 320:
 				b[j] = edge[rng.IntN(len(edge))]
+			default:
+				b[j] = floor[rng.IntN(len(floor))]
 			}
 		}
 		b[1] = byte(i % 4)
