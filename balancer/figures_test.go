@@ -117,3 +117,22 @@ func TestPlanOverCapShedsOnlyMovableLeases(t *testing.T) {
 		t.Errorf("plan\n%s\nwant the two movable leases moved", fmtMoves(moves))
 	}
 }
+
+// A worker above its MaxCPU sheds even when the move takes the fleet's
+// mean CPU across the 10% floor; the same fleet without a MaxCPU keeps
+// its side of the floor (the floor guard: a move that crosses it would be
+// undone by the next run's count balancing).
+func TestPlanOverMaxCPUShedsAcrossTheFloor(t *testing.T) {
+	leases := joinLeases(ownedLeases("a", "w1", 2, 100), ownedLeases("b", "w2", 2, 100), ownedLeases("c", "w3", 2, 100), ownedLeases("d", "w4", 2, 100))
+	cfg := PlanConfig{BalanceVariance: true, DampeningPercent: 100}
+	for _, maxCPU := range []float64{40, 0} {
+		// Mean 10.325; moving 100 KB/s from w1 (0.205 a KB/s) to an idle
+		// worker (about 0.005) projects a mean of about 5.3.
+		workers := []WorkerLoad{{ID: "w1", CPU: 41, MaxCPU: maxCPU}, workerAt("w2", 0.1), workerAt("w3", 0.1), workerAt("w4", 0.1)}
+		moves := checkPlan(t, planInput{leases: leases, workers: workers, cfg: cfg})
+		shed := len(moves) > 0 && moves[0].From == "w1"
+		if want := maxCPU > 0; shed != want {
+			t.Errorf("MaxCPU %v: plan\n%s\nwant w1 to shed: %v", maxCPU, fmtMoves(moves), want)
+		}
+	}
+}
