@@ -136,3 +136,17 @@ func TestPlanOverMaxCPUShedsAcrossTheFloor(t *testing.T) {
 		}
 	}
 }
+
+// The floor guard projects each move on top of the moves before it in the
+// run: from a mean of 11.25, each 100 KB/s lease moved from w1 (3 points)
+// to an idle worker (1.25 points) lowers the mean by 0.4375, so the third
+// would cross the floor, and only two are made although the dampened
+// budget allows six.
+func TestPlanFloorGuardCountsEarlierMovesOfTheRun(t *testing.T) {
+	leases := joinLeases(ownedLeases("a", "w1", 10, 100), ownedLeases("b", "w2", 4, 100), ownedLeases("c", "w3", 4, 100), ownedLeases("d", "w4", 4, 100))
+	workers := []WorkerLoad{workerAt("w1", 30), workerAt("w2", 5), workerAt("w3", 5.01), workerAt("w4", 5.02)}
+	moves := checkPlan(t, planInput{leases: leases, workers: workers, cfg: PlanConfig{BalanceVariance: true, DampeningPercent: 100}})
+	if len(moves) != 2 {
+		t.Errorf("plan\n%s\nwant two moves from w1, the third crossing the floor", fmtMoves(moves))
+	}
+}
