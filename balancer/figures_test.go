@@ -150,3 +150,23 @@ func TestPlanFloorGuardCountsEarlierMovesOfTheRun(t *testing.T) {
 		t.Errorf("plan\n%s\nwant two moves from w1, the third crossing the floor", fmtMoves(moves))
 	}
 }
+
+// A fresh worker gets its share from the workers that can give: one whose
+// leases are all pinned (hand-offs under way), however much it holds, is
+// passed over, not the end of the search.
+func TestPlanFreshWorkerPassesOverPinnedHolders(t *testing.T) {
+	leases := ownedLeases("b", "w2", 4, 100)
+	for i := range 6 {
+		leases = append(leases, LeaseInfo{Key: leaseKey("p", i), Owner: "w1", ThroughputKBps: 100, HandoffPending: true})
+	}
+	moves := checkPlan(t, planInput{leases: leases, workers: unmeasuredWorkers("w1", "w2", "w3"), cfg: PlanConfig{DampeningPercent: 100}})
+	got := 0
+	for _, m := range moves {
+		if m.To == "w3" && m.From == "w2" {
+			got++
+		}
+	}
+	if got == 0 {
+		t.Errorf("plan\n%s\nwant the fresh w3 to get leases from w2 (w1's are all pinned)", fmtMoves(moves))
+	}
+}
