@@ -246,6 +246,17 @@ var explainedSurvivors = []explanation{
 	{File: "balancer/planner.go", Func: "planner.tryLoadMove", Op: "boundary", Old: ">", New: ">=", Near: "if after >= d.load ||",
 		Why: "tie only: a receiver projected to end exactly on its MaxCPU, the threshold line, or the donor's own projection, to the last bit"},
 
+	{File: "balancer/planner.go", Func: "planner.fillNewWorkers", Op: "boundary", Old: "<", New: "<=", Near: "return a.id < b.id",
+		Why: "equivalent: a heap compares two different workers, whose ids differ (liveWorkers drops repeats)"},
+	{File: "balancer/planner.go", Func: "planner.fillNewWorkers", Op: "boundary", Old: "<", New: "<=", Near: "for held(r) < share-eps && p.hasRoom(r) && donors.len() > 0 {",
+		Why: "tie only: a fresh worker holding exactly its share less the 1e-9 relative epsilon, to the last bit"},
+	{File: "balancer/planner.go", Func: "planner.fillNewWorkers", Op: "arith", Old: "-", New: "+", Near: "for held(r) < share-eps && p.hasRoom(r) && donors.len() > 0 {",
+		Why: "tie only: the epsilon is 1e-9 of the share, there only so that float sums of equal leases do not fall short of it; which side of the share it sits on changes nothing but a worker within 2e-9 of its share"},
+	{File: "balancer/planner.go", Func: "planner.fillNewWorkers", Op: "boundary", Old: "<", New: "<=", Near: "if held(r)+u/2 < share-eps && held(r)+u < held(d)-eps {",
+		Why: "tie only: a lease that would leave the fresh worker exactly at its share less the epsilon, or exactly at the donor's holding less it, to the last bit"},
+	{File: "balancer/planner.go", Func: "planner.setLoads", Op: "boundary", Old: ">=", New: ">", Near: "p.belowFloor = cpuAll/float64(cpuN) < cpuLoadFloor for i, w := range p.workers { if w.cpu >= 0 {",
+		Why: "near-tie: a worker reporting exactly 0% CPU is costed by the floor guard at the clamped minimum (a tenth of the fleet's CPU per KB/s) or at nothing; only a move whose projected mean lands within that much of the 10% floor is judged differently"},
+
 	// --- scheduler (shard consumer lifecycle)
 	{File: "scheduler/shardconsumer.go", Func: "newShardConsumer", Op: "call", Old: `c.phase.Store("waiting-for-parents")`, New: "_ = 0",
 		Why: whyMetricOnly + " (the state Stats shows before the consumer's goroutine sets its first phase)"},
