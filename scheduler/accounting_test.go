@@ -593,3 +593,41 @@ func TestChildListWriteFailureStillEndsTheShard(t *testing.T) {
 		t.Errorf("the parent was initialized %d times; a failed child-list write must not end its consumer", inits)
 	}
 }
+
+// Children waiting on this worker for their parent start the moment the
+// parent's SHARD_END is checkpointed (the worker wakes them), not at
+// their next poll of the parent's lease (an hour away here).
+func TestChildrenStartWhenTheParentEndsHere(t *testing.T) {
+	h := newHarness(t, 1)
+	h.put(0, 4, 1)
+	const parent = "shardId-000000000000"
+	j := &journal{}
+	p := &endBlocker{testProcessor: &testProcessor{j: j, shard: parent, worker: "w1", checkpoint: true},
+		in: make(chan struct{}), release: make(chan struct{})}
+	cfg := h.config("w1")
+	cfg.ParentPollInterval = time.Hour
+	h.start(cfg, consumer.ProcessorFactoryFunc(func(shard string) consumer.Processor {
+		if shard == parent {
+			return p
+		}
+		return &testProcessor{j: j, shard: shard, worker: "w1", checkpoint: true}
+	}))
+	waitFor(t, 10*time.Second, "the parent's records", func() bool { return j.count() >= 4 })
+	if err := h.fake.SplitShard(h.stream, parent, "170141183460469231731687303715884105728"); err != nil {
+		t.Fatal(err)
+	}
+	<-p.in
+	// The children's consumers are waiting (shard sync leased them).
+	waitFor(t, 10*time.Second, "both children's consumers waiting", func() bool { return len(h.sched.Stats().Leases) == 3 })
+	close(p.release)
+	waitFor(t, 10*time.Second, "both children initialized", func() bool {
+		_, evs := j.snapshot()
+		n := 0
+		for _, e := range evs {
+			if strings.Contains(e, ":init:") && !strings.HasPrefix(e, parent) {
+				n++
+			}
+		}
+		return n == 2
+	})
+}
