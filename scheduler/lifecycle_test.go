@@ -403,6 +403,9 @@ func TestShardEndedWithoutCheckpointEndsOnce(t *testing.T) {
 		if n := count(j, "shard-ended"); n != 1 {
 			t.Fatalf("ShardEnded called %d times, want 1 (none after the worker began to stop)", n)
 		}
+		if n := count(j, "shutdown-requested") + count(j, "lease-lost"); n != 0 {
+			t.Fatalf("%d ShutdownRequested or LeaseLost calls after ShardEnded; a stop before SHARD_END is checkpointed only releases the lease", n)
+		}
 	})
 }
 

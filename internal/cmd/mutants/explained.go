@@ -257,6 +257,9 @@ var explainedSurvivors = []explanation{
 	{File: "balancer/planner.go", Func: "planner.setLoads", Op: "boundary", Old: ">=", New: ">", Near: "p.belowFloor = cpuAll/float64(cpuN) < cpuLoadFloor for i, w := range p.workers { if w.cpu >= 0 {",
 		Why: "near-tie: a worker reporting exactly 0% CPU is costed by the floor guard at the clamped minimum (a tenth of the fleet's CPU per KB/s) or at nothing; only a move whose projected mean lands within that much of the 10% floor is judged differently"},
 
+	{File: "balancer/planner.go", Func: "planner.setLoads", Op: "boundary", Old: ">", New: ">=", Near: "if anyCPU && kFleet > 0 && !overOpr {",
+		Why: "equivalent: with kFleet 0 every worker's floor-guard cost is 0 (the clamp's bounds are both 0), so no projection moves the mean and the guard keeps every move"},
+
 	// --- scheduler (shard consumer lifecycle)
 	{File: "scheduler/shardconsumer.go", Func: "newShardConsumer", Op: "call", Old: `c.phase.Store("waiting-for-parents")`, New: "_ = 0",
 		Why: whyMetricOnly + " (the state Stats shows before the consumer's goroutine sets its first phase)"},
