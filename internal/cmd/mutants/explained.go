@@ -260,6 +260,15 @@ var explainedSurvivors = []explanation{
 	{File: "balancer/planner.go", Func: "planner.setLoads", Op: "boundary", Old: ">", New: ">=", Near: "if anyCPU && kFleet > 0 && !overOpr {",
 		Why: "equivalent: with kFleet 0 every worker's floor-guard cost is 0 (the clamp's bounds are both 0), so no projection moves the mean and the guard keeps every move"},
 
+	{File: "balancer/planner.go", Func: "planner.balanceLoad", Op: "boundary", Old: ">", New: ">=", Near: "if !w.gained && len(w.movable) > 0 && (w.load > upper || overOpr(w)) {",
+		Why: "equivalent or tie only: a donor without a movable lease gives nothing (its loops run over an empty list), and a worker whose load equals the threshold line to the last bit becomes a donor"},
+	{File: "balancer/planner.go", Func: "planner.balanceLoad", Op: "return", Old: "return", New: "_ = 0", Near: "if len(donors) == 0 {",
+		Why: "equivalent: with no donor the loop that follows moves nothing"},
+	{File: "balancer/planner.go", Func: "planner.balanceLoad", Op: "boundary", Old: ">", New: ">=", Near: "if !w.lost && w.load < avg && p.hasRoom(w) && !(w.load > upper || overOpr(w)) {",
+		Why: "equivalent: a receiver's load is below the average, and the threshold line is at or above it, so it is never at or above the line"},
+	{File: "balancer/planner.go", Func: "planner.balanceLoad", Op: "negate", Old: "||", New: "&&", Near: "if !w.lost && w.load < avg && p.hasRoom(w) && !(w.load > upper || overOpr(w)) {",
+		Why: "equivalent in moves: a worker over its MaxCPU admitted as a receiver has negative headroom, so it tops the receiver heap only when every receiver is over its MaxCPU, and tryLoadMove refuses any move to it (the receiver would end above its MaxCPU)"},
+
 	// --- scheduler (shard consumer lifecycle)
 	{File: "scheduler/shardconsumer.go", Func: "newShardConsumer", Op: "call", Old: `c.phase.Store("waiting-for-parents")`, New: "_ = 0",
 		Why: whyMetricOnly + " (the state Stats shows before the consumer's goroutine sets its first phase)"},
