@@ -266,6 +266,13 @@ func runAuto(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mutants: -funcs:", err)
 		return 2
 	}
+	var redo map[string]bool
+	if fs.redo != "" {
+		if redo, err = survivorsOf(fs.redo); err != nil {
+			fmt.Fprintln(stderr, "mutants: -redo:", err)
+			return 2
+		}
+	}
 	ops := map[string]bool{}
 	for _, o := range strings.Split(fs.ops, ",") {
 		ops[strings.TrimSpace(o)] = true
@@ -296,7 +303,9 @@ func runAuto(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "mutants:", err)
 			return 2
 		}
-		all = slices.DeleteFunc(all, func(s site) bool { return !funcRe.MatchString(s.Func) })
+		all = slices.DeleteFunc(all, func(s site) bool {
+			return !funcRe.MatchString(s.Func) || (redo != nil && !redo[siteKey(t.File, s)])
+		})
 		s := sample(all, fs.max, fs.offset)
 		plan = append(plan, planned{t: t, sites: s, all: len(all)})
 		total += len(s)
@@ -465,6 +474,7 @@ type autoFlags struct {
 	fs       *flag.FlagSet
 	files    string
 	funcs    string
+	redo     string
 	ops      string
 	max      int
 	offset   int
@@ -480,6 +490,7 @@ func newAutoFlags(stderr io.Writer) *autoFlags {
 	a.fs.Bool("auto", true, "generate mutants from the files of autoTargets (this mode)")
 	a.fs.StringVar(&a.files, "files", "", "mutate only the target files matching this regular expression")
 	a.fs.StringVar(&a.funcs, "funcs", "", "mutate only the sites in functions matching this regular expression (as printed: Type.method or func)")
+	a.fs.StringVar(&a.redo, "redo", "", "mutate only the sites reported SURVIVED in this earlier output (matched by file, function, operator and text, not line)")
 	a.fs.StringVar(&a.ops, "ops", "boundary,negate,arith,call,return", "operators, comma-separated")
 	a.fs.IntVar(&a.max, "max", 30, "at most this many mutants per file (every kth site); 0 = all")
 	a.fs.IntVar(&a.offset, "offset", 0, "which residue mod k the sampling keeps")
@@ -505,4 +516,30 @@ func (a *autoFlags) parse(args []string) error {
 // vetted the same code but one operator), -p as asked.
 func (a *autoFlags) testArgs() []string {
 	return []string{"-vet=off", "-failfast", "-p", strconv.Itoa(a.parallel)}
+}
+
+// siteKey names a site without its line number, as a report prints it, so
+// that a survivor of an earlier run is found again after the code moved.
+func siteKey(file string, s site) string {
+	return file + " " + strings.Replace(s.String(), fmt.Sprintf(":%d ", s.Line), " ", 1)
+}
+
+// survivorsOf reads an earlier -auto output and returns the keys of the
+// sites it reported SURVIVED.
+func survivorsOf(path string) (map[string]bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	lineRe := regexp.MustCompile(`^\[\d+/\d+\] SURVIVED +(\S+) +(\S+):\d+ (.*)$`)
+	for _, l := range strings.Split(string(b), "\n") {
+		if m := lineRe.FindStringSubmatch(strings.TrimSpace(l)); m != nil {
+			out[m[1]+" "+m[2]+" "+m[3]] = true
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s reports no survivor", path)
+	}
+	return out, nil
 }
