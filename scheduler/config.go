@@ -122,8 +122,11 @@ type Config struct {
 	// given. Required unless KinesisClient is set and DynamoDBClient or
 	// Stores is. Default: none.
 	AWSConfig *aws.Config
-	// KinesisClient is the Kinesis client. Default: none (one built from
-	// AWSConfig).
+	// KinesisClient is the Kinesis client. With FanOut, one built from
+	// AWSConfig gets a 256 KB HTTP/2 receive window per subscription (what
+	// the transport reads ahead is outside MaxTotalPendingBytes); set it on
+	// a client of your own (README, Enhanced fan-out). Default: none (one
+	// built from AWSConfig).
 	KinesisClient KinesisAPI
 	// DynamoDBClient is the DynamoDB client for the three tables.
 	// Default: none (one built from AWSConfig).

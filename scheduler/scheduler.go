@@ -182,7 +182,13 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	s.workerScope = mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
 		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {
-		s.kinesis = kinesis.NewFromConfig(*cfg.AWSConfig)
+		var opts []func(*kinesis.Options)
+		if cfg.FanOut {
+			// A small HTTP/2 window per subscription: what the transport
+			// reads ahead is outside the byte budget (fanout_client.go).
+			opts = append(opts, func(o *kinesis.Options) { o.HTTPClient = fanOutHTTPClient(o.HTTPClient) })
+		}
+		s.kinesis = kinesis.NewFromConfig(*cfg.AWSConfig, opts...)
 	}
 	if s.store == nil {
 		ddb := cfg.DynamoDBClient
