@@ -240,7 +240,10 @@ type Config struct {
 	// bigger than its reservation waits for room while it holds its call
 	// slot, so the bound can be exceeded only by responses much larger
 	// than their shard's previous one, at most MaxConcurrentFetches of
-	// them. Default: 256 MiB.
+	// them. With FanOut, a subscription reads an event-stream message only
+	// once the budget has room for reading and decoding it (its buffer
+	// and 1.5 times its length, settled at its records' bytes once
+	// decoded). Default: 256 MiB.
 	MaxTotalPendingBytes int64
 	// MaxConcurrentFetches bounds GetRecords calls (and so response
 	// decodes) in flight across all shards. Their memory is bounded by
