@@ -75,7 +75,7 @@ func (p *countingProtocol) DeserializeEventMessage(schema *smithy.Schema, reg *s
 // whose decoding takes the whole budget, and one that takes a quarter of
 // it (what a decoded event keeps then matters).
 func TestFanOutWireReadsWithinTheByteBudget(t *testing.T) {
-	for _, dec := range []string{"fast"} {
+	for _, dec := range []string{"fast", "sdk"} {
 		for _, recordSize := range []int{1 << 20, 256 << 10} {
 			t.Run(fmt.Sprintf("%s/%dKB", dec, recordSize>>10), func(t *testing.T) {
 				testFanOutWireReadsWithinTheByteBudget(t, dec == "sdk", recordSize)

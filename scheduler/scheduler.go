@@ -175,8 +175,9 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 		// needless retries of responses that arrived whole.
 		s.getRecOpt = fastdecode.RequestBodyFix
 		// The SDK client keeps one event-stream codec for all its calls,
-		// which concurrent subscriptions race on: each call gets its own.
-		s.subOpt = func(fastdecode.Gate) func(*kinesis.Options) { return fastdecode.SDKSubscribeToShardOption }
+		// which concurrent subscriptions race on: each call gets its own,
+		// with the same gate on the byte budget as ours.
+		s.subOpt = fastdecode.SDKGatedSubscribeToShardOption
 	}
 	s.workerScope = mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
 		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})

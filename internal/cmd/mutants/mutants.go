@@ -531,7 +531,7 @@ func (o *observer) dead(now time.Time) []leases.WorkerRecord {
 		Name:   "fanout-shared-codec",
 		Breaks: "every SubscribeToShard call gets an event-stream codec of its own: the SDK client's one decode buffer, shared by concurrent subscriptions, corrupts their events (the SDK decoder's case: ours keeps no state)",
 		File:   "scheduler/scheduler.go",
-		Old:    `s.subOpt = func(fastdecode.Gate) func(*kinesis.Options) { return fastdecode.SDKSubscribeToShardOption }`,
+		Old:    `s.subOpt = fastdecode.SDKGatedSubscribeToShardOption`,
 		New:    `s.subOpt = func(fastdecode.Gate) func(*kinesis.Options) { return func(*kinesis.Options) {} }`,
 		Pkgs:   []string{"./scheduler"},
 		Run:    "^TestFanOutEverySubscriptionHasItsOwnCodec$/^sdk$",

@@ -34,4 +34,22 @@ var fanOutMemoryMutants = []mutant{
 		Pkgs:   []string{"./scheduler"},
 		Run:    "^TestFanOutGateSettlesTheBudget$",
 	},
+	{
+		Name:   "fanout-sdk-decoder-ungated",
+		Breaks: "with the SDK's decoder (Config.SDKDecoder) a fan-out subscription also reads a message only once the byte budget has room for decoding it, so the SDK's event-stream goroutines do not decode events ahead of the budget",
+		File:   "scheduler/scheduler.go",
+		Old:    "s.subOpt = fastdecode.SDKGatedSubscribeToShardOption",
+		New:    "s.subOpt = func(fastdecode.Gate) func(*kinesis.Options) { return fastdecode.SDKSubscribeToShardOption }",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestFanOutWireReadsWithinTheByteBudget$/^sdk$",
+	},
+	{
+		Name:   "fanout-sdk-gate-admits-message-length",
+		Breaks: "the gate in front of the SDK's event-stream decoder admits what the SDK's decoding of a message allocates (5 times its length), not just its length",
+		File:   "internal/fastdecode/sdkgate.go",
+		Old:    "func sdkMessageCost(n int) int { return 5 * n }",
+		New:    "func sdkMessageCost(n int) int { return n }",
+		Pkgs:   []string{"./internal/fastdecode"},
+		Run:    "^TestSDKGatedReadAllocatesWithinTheAdmittedCost$",
+	},
 }
