@@ -23,11 +23,13 @@ import (
 // last ContinuationSequenceNumber whenever it ends (the service ends each
 // one after 5 minutes), fails or goes silent.
 //
-// It reads the SDK client's event stream (GetStream().Events()), whatever
-// decodes it underneath. Backpressure: an event's records are pushed only
-// once the worker's byte budget and the shard's queue have room, and no
-// further event is read meanwhile, so a slow processor stops the reading
-// and the transport's flow control holds the rest at the service.
+// It reads the SDK client's event stream (GetStream().Events()), decoded
+// by ours or the SDK's decoder behind a gate (prepaid): a message is read
+// only once the worker's byte budget has room for reading and decoding it,
+// its event then keeps its records' bytes there until they are processed,
+// and an event's records are pushed only once the shard's queue has room.
+// So a slow processor stops the reading within the budget, and the
+// transport's flow control holds the rest at the service.
 type subscriber struct {
 	s       *Scheduler
 	shardID string
