@@ -52,4 +52,13 @@ var fanOutMemoryMutants = []mutant{
 		Pkgs:   []string{"./internal/fastdecode"},
 		Run:    "^TestSDKGatedReadAllocatesWithinTheAdmittedCost$",
 	},
+	{
+		Name:   "fanout-client-default-window",
+		Breaks: "a fan-out worker that builds its Kinesis client from AWSConfig gives each subscription a 256 KB HTTP/2 receive window, so what the transport reads ahead of the byte budget is 16 MB over 64 shards, not Go's default 256 MB",
+		File:   "scheduler/scheduler.go",
+		Old:    "opts = append(opts, func(o *kinesis.Options) { o.HTTPClient = fanOutHTTPClient(o.HTTPClient) })",
+		New:    "_ = fanOutHTTPClient",
+		Pkgs:   []string{"./scheduler"},
+		Run:    "^TestFanOutClientHasSmallStreamBuffer$",
+	},
 }
