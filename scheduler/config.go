@@ -122,8 +122,11 @@ type Config struct {
 	// given. Required unless KinesisClient is set and DynamoDBClient or
 	// Stores is. Default: none.
 	AWSConfig *aws.Config
-	// KinesisClient is the Kinesis client. Default: none (one built from
-	// AWSConfig).
+	// KinesisClient is the Kinesis client. With FanOut, one built from
+	// AWSConfig gets a 256 KB HTTP/2 receive window per subscription (what
+	// the transport reads ahead is outside MaxTotalPendingBytes); set it on
+	// a client of your own (README, Enhanced fan-out). Default: none (one
+	// built from AWSConfig).
 	KinesisClient KinesisAPI
 	// DynamoDBClient is the DynamoDB client for the three tables.
 	// Default: none (one built from AWSConfig).
@@ -239,7 +242,10 @@ type Config struct {
 	// bigger than its reservation waits for room while it holds its call
 	// slot, so the bound can be exceeded only by responses much larger
 	// than their shard's previous one, at most MaxConcurrentFetches of
-	// them. Default: 256 MiB.
+	// them. With FanOut, a subscription reads an event-stream message only
+	// once the budget has room for reading and decoding it (its buffer
+	// and 1.5 times its length, settled at its records' bytes once
+	// decoded). Default: 256 MiB.
 	MaxTotalPendingBytes int64
 	// MaxConcurrentFetches bounds GetRecords calls (and so response
 	// decodes) in flight across all shards. Their memory is bounded by

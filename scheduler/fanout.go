@@ -23,11 +23,13 @@ import (
 // last ContinuationSequenceNumber whenever it ends (the service ends each
 // one after 5 minutes), fails or goes silent.
 //
-// It reads the SDK client's event stream (GetStream().Events()), whatever
-// decodes it underneath. Backpressure: an event's records are pushed only
-// once the worker's byte budget and the shard's queue have room, and no
-// further event is read meanwhile, so a slow processor stops the reading
-// and the transport's flow control holds the rest at the service.
+// It reads the SDK client's event stream (GetStream().Events()), decoded
+// by ours or the SDK's decoder behind a gate (prepaid): a message is read
+// only once the worker's byte budget has room for reading and decoding it,
+// its event then keeps its records' bytes there until they are processed,
+// and an event's records are pushed only once the shard's queue has room.
+// So a slow processor stops the reading within the budget, and the
+// transport's flow control holds the rest at the service.
 type subscriber struct {
 	s       *Scheduler
 	stream  *streamInfo
@@ -87,15 +89,11 @@ func (p *subscriber) run(ctx context.Context) {
 		p.lastCall = time.Now()
 		in := p.input()
 		subCtx, cancel := context.WithCancel(ctx)
-		opt, pre := p.s.subOpt, (*prepaid)(nil)
-		if opt == nil {
-			// Our decoder reads a message only once the byte budget has
-			// room for it: what the stream reads ahead stays within the
-			// budget (the SDK's decoder reads ahead outside it).
-			pre = &prepaid{s: p.s}
-			opt = p.s.decoder.GatedSubscribeToShardOption(func(n int) error { return pre.acquire(subCtx, n) })
-		}
-		out, err := p.s.kinesis.SubscribeToShard(subCtx, in, opt)
+		// The stream's reader reads a message only once the byte budget
+		// has room for what reading and decoding it holds: what the stream
+		// reads ahead stays within the budget.
+		pre := &prepaid{s: p.s, ctx: subCtx}
+		out, err := p.s.kinesis.SubscribeToShard(subCtx, in, p.s.subOpt(pre))
 		if err != nil {
 			pre.close()
 			cancel()
@@ -248,15 +246,20 @@ func (p *subscriber) handle(ctx context.Context, ev *types.SubscribeToShardEvent
 	b := &batch{millisBehind: aws.ToInt64(ev.MillisBehindLatest), fetchedAt: time.Now()}
 	b.records, b.bytes = p.conv.appendRecords(nil, ev.Records, p.after)
 	p.behind.Store(b.millisBehind)
-	paid, prepaidOK := pre.pop()
+	paid, _ := pre.pop()
 	if n := len(b.records); n > 0 {
-		if prepaidOK {
-			// The gate held the event's message length (at least its
-			// records' bytes) before it was read: the batch keeps it.
-			b.held = paid
-		} else {
-			// A batch larger than the whole budget holds the whole budget.
-			b.held = min(b.bytes, s.cfg.MaxTotalPendingBytes)
+		// The batch holds its records' bytes (a batch larger than the
+		// whole budget holds the whole budget), settled from what the
+		// gate held for the event: the event's records' data once decoded.
+		b.held = min(b.bytes, s.cfg.MaxTotalPendingBytes)
+		switch {
+		case b.held < paid:
+			s.releaseBytes(paid - b.held)
+		case b.held > paid && !s.bytesSem.TryAcquire(b.held-paid):
+			// More than was paid (no gate ran, or the records hold more
+			// than the gate was told): wait for the whole amount without
+			// holding a part of it meanwhile.
+			s.releaseBytes(paid)
 			if err := s.acquireBytes(ctx, b.held); err != nil {
 				return false, err
 			}
@@ -282,16 +285,18 @@ func (p *subscriber) handle(ctx context.Context, ev *types.SubscribeToShardEvent
 	return false, nil
 }
 
-// prepaid is what the gate of one subscription (our decoder's
-// GatedSubscribeToShardOption) took from the worker's byte budget for the
-// messages it let the stream's reader read, in stream order: each event
-// the subscriber receives takes the first amount (its batch holds it, or
-// it is released when the event has no records). When the subscription
-// ends, close releases what no event took (messages read ahead, an
-// exception), and a gate that gets through afterwards gives its bytes back
-// at once.
+// prepaid is the gate of one subscription (fastdecode.Gate): what it took
+// from the worker's byte budget for the messages it let the stream's
+// reader read, in stream order. Admit takes the most reading and decoding
+// a message holds; Decoded gives back what the decoded event does not
+// keep; each event the subscriber receives takes the first amount (its
+// batch settles it at its records' bytes, or it is released when the
+// event has no records). When the subscription ends, close releases what
+// no event took (messages read ahead, an exception), and a gate that gets
+// through afterwards gives its bytes back at once.
 type prepaid struct {
 	s       *Scheduler
+	ctx     context.Context // the subscription's: Admit waits no longer
 	mu      sync.Mutex
 	q       []int64
 	closed  bool
@@ -303,12 +308,12 @@ func (pp *prepaid) waiting() bool { return pp != nil && pp.blocked.Load() > 0 }
 
 var errSubscriptionClosed = errors.New("shardwise: the subscription was closed")
 
-// acquire is the gate: it waits until the budget has room for a message
-// of n bytes (the whole budget for a larger one).
-func (pp *prepaid) acquire(ctx context.Context, n int) error {
+// Admit waits until the budget has room for n bytes (the whole budget for
+// more).
+func (pp *prepaid) Admit(n int) error {
 	held := min(int64(n), pp.s.cfg.MaxTotalPendingBytes)
 	pp.blocked.Add(1)
-	err := pp.s.acquireBytes(ctx, held)
+	err := pp.s.acquireBytes(pp.ctx, held)
 	pp.blocked.Add(-1)
 	if err != nil {
 		return err
@@ -321,6 +326,22 @@ func (pp *prepaid) acquire(ctx context.Context, n int) error {
 	}
 	pp.q = append(pp.q, held)
 	return nil
+}
+
+// Decoded settles the amount of the message admitted last at n, the bytes
+// its event keeps: the reader calls it before it hands the event on, so
+// that amount is still the last one queued (or close took it).
+func (pp *prepaid) Decoded(n int) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if len(pp.q) == 0 {
+		return
+	}
+	last := &pp.q[len(pp.q)-1]
+	if keep := min(int64(n), pp.s.cfg.MaxTotalPendingBytes); keep < *last {
+		pp.s.releaseBytes(*last - keep)
+		*last = keep
+	}
 }
 
 // pop takes the amount paid for the next event (ok false without a gate).

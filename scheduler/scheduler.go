@@ -53,8 +53,8 @@ type Scheduler struct {
 	sink        metrics.Sink   // never nil
 	workerScope *mscope.Scope  // Operation=RenewAllLeases
 	decoder     *fastdecode.Decoder
-	getRecOpt   func(*kinesis.Options) // per-call GetRecords option
-	subOpt      func(*kinesis.Options) // per-call SubscribeToShard option (fan-out); nil: our decoder, gated per subscription
+	getRecOpt   func(*kinesis.Options)                       // per-call GetRecords option
+	subOpt      func(fastdecode.Gate) func(*kinesis.Options) // a subscription's SubscribeToShard option (fan-out), with its gate on the byte budget
 	// describedARN is the stream ARN DescribeStreamSummary gave at start
 	// (single-stream mode), set before any consumer starts.
 	describedARN string
@@ -169,21 +169,27 @@ func New(cfg Config, factory consumer.ProcessorFactory) (*Scheduler, error) {
 	s.decoder = fastdecode.New()
 	s.getRecOpt = s.decoder.Option
 	// Our event-stream decoder keeps no state between messages; each
-	// subscription gets it with a gate on the byte budget (subOpt nil:
-	// see subscriber.run).
-	s.subOpt = nil
+	// subscription gets it with a gate on the byte budget (subscriber.run).
+	s.subOpt = s.decoder.GatedSubscribeToShardOption
 	if cfg.SDKDecoder {
 		// The request-body fix is independent of the decoder: it avoids
 		// needless retries of responses that arrived whole.
 		s.getRecOpt = fastdecode.RequestBodyFix
 		// The SDK client keeps one event-stream codec for all its calls,
-		// which concurrent subscriptions race on: each call gets its own.
-		s.subOpt = fastdecode.SDKSubscribeToShardOption
+		// which concurrent subscriptions race on: each call gets its own,
+		// with the same gate on the byte budget as ours.
+		s.subOpt = fastdecode.SDKGatedSubscribeToShardOption
 	}
 	s.workerScope = mscope.New(s.sink, metrics.Dimension{Name: metricnames.DimensionOperation, Value: metricnames.OperationRenewAllLeases},
 		metrics.Dimension{Name: metricnames.DimensionWorkerIdentifier, Value: cfg.WorkerID})
 	if s.kinesis == nil {
-		s.kinesis = kinesis.NewFromConfig(*cfg.AWSConfig)
+		var opts []func(*kinesis.Options)
+		if cfg.FanOut {
+			// A small HTTP/2 window per subscription: what the transport
+			// reads ahead is outside the byte budget (fanout_client.go).
+			opts = append(opts, func(o *kinesis.Options) { o.HTTPClient = fanOutHTTPClient(o.HTTPClient) })
+		}
+		s.kinesis = kinesis.NewFromConfig(*cfg.AWSConfig, opts...)
 	}
 	if s.store == nil {
 		ddb := cfg.DynamoDBClient

@@ -33,6 +33,9 @@
 //     the SDK's protocol on the same bytes. SDKSubscribeToShardOption is
 //     the switch back, with a protocol per call (the SDK's shared one is a
 //     data race between concurrent subscriptions).
+//     GatedSubscribeToShardOption adds a Gate: before a message's body is
+//     read, the gate admits what reading and decoding it holds (gate.go),
+//     and is told what the decoded event keeps.
 //
 // Equivalence with the SDK is the contract: for every body the SDK decodes,
 // Decode yields a deeply equal output; for every body the SDK rejects,

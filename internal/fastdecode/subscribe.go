@@ -56,13 +56,16 @@ func (d *Decoder) SubscribeToShardOption(o *kinesis.Options) {
 
 // GatedSubscribeToShardOption is SubscribeToShardOption with a gate for
 // memory: before reading the body of each message of the event stream,
-// the stream's reader calls gate with the message's length (from its
-// prelude, so nothing of the body is read yet) and reads on only once
-// gate returns nil; an error from gate ends the stream with that error.
-// A caller that admits a message only when a byte budget has room for it
-// holds what the stream has read ahead within that budget: the rest stays
-// in the transport, under HTTP/2 flow control. Make one per subscription.
-func (d *Decoder) GatedSubscribeToShardOption(gate func(n int) error) func(*kinesis.Options) {
+// the stream's reader calls gate.Admit with the most reading and decoding
+// the message will hold (its buffer and the decoded records; the
+// message's length is known from its prelude, so nothing of the body is
+// read yet) and reads on only once Admit returns nil; an error from Admit
+// ends the stream with that error. Once the message is decoded it calls
+// gate.Decoded with what the decoded value keeps. A caller that admits a
+// message only when a byte budget has room for it holds what the stream
+// has read ahead within that budget: the rest stays in the transport,
+// under HTTP/2 flow control. Make one per subscription.
+func (d *Decoder) GatedSubscribeToShardOption(gate Gate) func(*kinesis.Options) {
 	return func(o *kinesis.Options) {
 		if ep, ok := o.Protocol.(*eventProtocol); ok {
 			cp := *ep
@@ -98,7 +101,7 @@ func newSDKProtocol() smithyhttp.ClientProtocol { return awsjson.New11(schemas.K
 type eventProtocol struct {
 	smithyhttp.ClientProtocol
 	dec  *Decoder
-	gate func(n int) error // nil: none (GatedSubscribeToShardOption)
+	gate Gate // nil: none (GatedSubscribeToShardOption)
 }
 
 // readMessage reads the next message of r into a pooled buffer (the
@@ -107,13 +110,13 @@ type eventProtocol struct {
 // leaving a 14 MB one to the GC per event). The message's slices point
 // into *bp, which the caller gives back with putBuffer once it has decoded
 // what it keeps into memory of its own.
-func readMessage(r io.Reader, gate func(n int) error) (m eventstream.Message, bp *[]byte, err error) {
+func readMessage(r io.Reader, gate Gate) (m eventstream.Message, bp *[]byte, err error) {
 	pre, err := eventstream.ReadPrelude(r)
 	if err != nil {
 		return m, nil, err
 	}
 	if gate != nil {
-		if err := gate(pre.Len()); err != nil {
+		if err := gate.Admit(messageCost(pre.Len())); err != nil {
 			return m, nil, err
 		}
 	}
@@ -132,14 +135,20 @@ const (
 
 // DeserializeEventMessage reads one message of a SubscribeToShard event
 // stream.
-func (p *eventProtocol) DeserializeEventMessage(schema *smithy.Schema, reg *smithy.TypeRegistry, r io.Reader) (smithy.Deserializable, error) {
+func (p *eventProtocol) DeserializeEventMessage(schema *smithy.Schema, reg *smithy.TypeRegistry, r io.Reader) (v smithy.Deserializable, err error) {
 	m, bp, err := readMessage(r, p.gate)
-	if bp != nil {
-		defer putBuffer(bp)
-	}
 	if err != nil {
+		if bp != nil {
+			putBuffer(bp)
+		}
 		return nil, err // io.EOF itself at a clean end
 	}
+	if p.gate != nil {
+		// Decoded, the buffer given back: only the value's records are
+		// held from here on.
+		defer func() { p.gate.Decoded(keptBytes(v)) }()
+	}
+	defer putBuffer(bp)
 	if mt, _ := m.String(hdrMessageType); mt == "event" {
 		if et, _ := m.String(hdrEventType); et == eventEvent && schema == schemas.SubscribeToShardEventStream {
 			ev, err := decodeEvent(m.Payload)

@@ -247,8 +247,10 @@ func runFanOutMemoryCase(ctx context.Context, opts options, out *report) error {
 	// is outside the budget: Go's transport lets each stream run up to
 	// 4 MB ahead by default (256 MB over 64 subscriptions). The heap case
 	// is measured with the transport's default and with 256 KB a stream
-	// (http.Transport.HTTP2.MaxReceiveBufferPerStream), the setting a
-	// fan-out worker with a memory bound should use.
+	// (http.Transport.HTTP2.MaxReceiveBufferPerStream), what a fan-out
+	// worker sets on the Kinesis client it builds from AWSConfig (this
+	// case passes a client of its own, over h2c, so it sets it here, as
+	// the README tells a user with a client of their own to).
 	const streamBuffer = 256 << 10
 	out.kv("h2_stream_buffer_mb", float64(streamBuffer)/(1<<20))
 	for _, v := range []struct {

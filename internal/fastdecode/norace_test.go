@@ -1,0 +1,6 @@
+//go:build !race
+
+package fastdecode
+
+// raceEnabled: the race detector changes how much some code allocates.
+const raceEnabled = false
