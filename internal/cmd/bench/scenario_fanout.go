@@ -282,7 +282,6 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 				d    kpl.Deaggregator
 				aggs [][]byte
 				ok   []bool
-				subs []kpl.SubRecord
 			)
 			count := func(recs []types.Record) int64 {
 				if !deaggregate {
@@ -293,20 +292,7 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 					aggs = append(aggs, recs[i].Data)
 				}
 				ok = slices.Grow(ok[:0], len(aggs))[:len(aggs)]
-				d.Verify(aggs, ok)
-				n := 0
-				for i, agg := range aggs {
-					if !ok[i] {
-						n++ // delivered as one plain record
-						continue
-					}
-					var err error
-					if subs, err = d.DeaggregateVerified(agg, &keep, subs[:0]); err != nil {
-						n++
-						continue
-					}
-					n += len(subs)
-				}
+				n := countSubRecords(&d, aggs, ok, &keep)
 				clear(aggs) // do not pin the events
 				return int64(n)
 			}
@@ -353,6 +339,35 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 		return err
 	}
 	return ctx.Err()
+}
+
+// countSubRecords is what the raw loops that deaggregate do with the
+// aggregates of a response or an event, as Shardwise does (see its
+// recordConverter): the digests checked in one Verify, every aggregate's
+// framing scanned, then its sub-records decoded and those outside keep
+// dropped (kpl's Scan and Each: no copy of the sub-records); it counts the
+// records a consumer gets, an aggregate that fails as one plain record.
+// len(ok) must be at least len(aggs).
+func countSubRecords(d *kpl.Deaggregator, aggs [][]byte, ok []bool, keep *hashkey.Range) int {
+	d.Verify(aggs, ok[:len(aggs)])
+	n := 0
+	for i, agg := range aggs {
+		if !ok[i] {
+			n++ // delivered as one plain record
+			continue
+		}
+		s, err := d.Scan(agg)
+		if err != nil {
+			n++
+			continue
+		}
+		subs := 0
+		if err := d.Each(&s, keep, func(kpl.SubRecord) { subs++ }); err != nil {
+			subs = 1
+		}
+		n += subs
+	}
+	return n
 }
 
 // runFanoutLatency measures, per decoder, how long after the endpoint

@@ -773,7 +773,6 @@ func rawDeaggLoop(ctx context.Context, ep *endpoint, tc throughputCase, bound in
 				d    kpl.Deaggregator
 				aggs [][]byte
 				ok   []bool
-				subs []kpl.SubRecord
 			)
 			iter := it.ShardIterator
 			for ctx.Err() == nil {
@@ -792,19 +791,7 @@ func rawDeaggLoop(ctx context.Context, ep *endpoint, tc throughputCase, bound in
 					aggs = append(aggs, out.Records[i].Data)
 				}
 				ok = slices.Grow(ok[:0], len(aggs))[:len(aggs)]
-				d.Verify(aggs, ok)
-				n := 0
-				for i, agg := range aggs {
-					if !ok[i] {
-						n++ // delivered as one plain record
-						continue
-					}
-					if subs, err = d.DeaggregateVerified(agg, &keep, subs[:0]); err != nil {
-						n++
-						continue
-					}
-					n += len(subs)
-				}
+				n := countSubRecords(&d, aggs, ok, &keep)
 				clear(aggs) // do not pin the responses
 				c.records.Add(int64(n))
 				iter = out.NextShardIterator

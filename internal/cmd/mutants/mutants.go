@@ -176,6 +176,15 @@ var table = []mutant{
 		Run:    "^TestSubRecordsOutsideTheLeaseHashRangeAreDropped$",
 	},
 	{
+		Name:   "kpl-full-range-shortcut-skips-any-filter",
+		Breaks: "only the full hash range skips the sub-record filter (and its partition-key MD5s); any narrower lease range still drops a sibling's sub-records",
+		File:   "internal/kpl/deaggregate.go",
+		Old:    "\tif keep != nil && *keep == hashkey.Full {\n",
+		New:    "\tif keep != nil {\n",
+		Pkgs:   []string{"./internal/kpl"},
+		Run:    "^TestDeaggregateFilter$",
+	},
+	{
 		Name:   "at-timestamp",
 		Breaks: "AT_TIMESTAMP starts at the first record at or after the timestamp, not at the trim horizon",
 		File:   "scheduler/fetcher.go",
