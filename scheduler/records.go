@@ -20,24 +20,24 @@ import (
 //
 // One converter belongs to one fetcher goroutine; its scratch memory is
 // reused between calls. A response is converted in passes: find the
-// aggregates and check all their digests at once, deaggregate them into
-// scratch, then allocate the user records exactly once.
+// aggregates and check all their digests at once, check every aggregate's
+// framing and count its sub-records, then allocate the user records once
+// and decode the sub-records straight into them (no intermediate copy).
 type recordConverter struct {
 	keep  *hashkey.Range
 	deagg kpl.Deaggregator
-	subs  []kpl.SubRecord // every aggregate's sub-records, in order
-	plan  []recordPlan    // per Kinesis record
-	aggs  [][]byte        // the aggregates' data, for Verify
+	plan  []recordPlan // per Kinesis record
+	aggs  [][]byte     // the aggregates' data, for Verify
 	ok    []bool
 }
 
 // recordPlan is what a Kinesis record becomes: nothing (skip), itself
-// (plain), or subs[first:end].
+// (plain), or the sub-records of scanned.
 type recordPlan struct {
-	skip       bool
-	aggregate  bool // deliver subs[first:end]
-	first, end int
-	minSub     int64 // sub-records at or below are at or before `after`
+	skip      bool
+	aggregate bool        // deliver the sub-records of scanned
+	scanned   kpl.Scanned // when aggregate
+	minSub    int64       // sub-records at or below are at or before `after`
 }
 
 // appendRecords appends the user records of recs that come after `after`
@@ -69,7 +69,8 @@ func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Reco
 		c.ok = slices.Grow(c.ok[:0], len(c.aggs))[:len(c.aggs)]
 		c.deagg.Verify(c.aggs, c.ok)
 	}
-	c.subs = c.subs[:0]
+	// n bounds the records delivered: all sub-records of every aggregate
+	// (the filter and `after` may drop some), one per plain record.
 	n, j := 0, 0
 	for i := range c.plan {
 		p := &c.plan[i]
@@ -77,22 +78,17 @@ func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Reco
 			continue
 		}
 		if p.aggregate {
-			var err error
-			p.first = len(c.subs)
-			if c.ok[j] {
-				c.subs, err = c.deagg.DeaggregateVerified(recs[i].Data, c.keep, c.subs)
-			}
-			j++
 			// A corrupt aggregate is delivered whole, as a plain record:
 			// dropping it would lose data silently.
-			p.aggregate = c.ok[j-1] && err == nil
-			p.end = len(c.subs)
+			p.aggregate = c.ok[j]
+			j++
 			if p.aggregate {
-				for k := p.first; k < p.end; k++ {
-					if c.subs[k].Index > p.minSub {
-						n++
-					}
-				}
+				var err error
+				p.scanned, err = c.deagg.Scan(recs[i].Data)
+				p.aggregate = err == nil
+			}
+			if p.aggregate {
+				n += p.scanned.Records()
 				continue
 			}
 		}
@@ -116,40 +112,55 @@ func (c *recordConverter) appendRecords(dst []consumer.Record, recs []types.Reco
 		r := &recs[i]
 		seq := aws.ToString(r.SequenceNumber)
 		arrival := aws.ToTime(r.ApproximateArrivalTimestamp)
-		if !p.aggregate {
-			dst = append(dst, consumer.Record{
-				SequenceNumber:              seq,
-				PartitionKey:                aws.ToString(r.PartitionKey),
-				Data:                        r.Data,
-				ApproximateArrivalTimestamp: arrival,
-				EncryptionType:              string(r.EncryptionType),
+		if p.aggregate {
+			first, minSub, enc := len(dst), p.minSub, string(r.EncryptionType)
+			var aggBytes int64
+			err := c.deagg.Each(&p.scanned, c.keep, func(s kpl.SubRecord) {
+				if s.Index <= minSub {
+					return
+				}
+				if len(dst) == cap(dst) {
+					dst = slices.Grow(dst, 1) // not reached: n counted every sub-record
+				}
+				// Field by field into the slot: a composite literal would
+				// be built aside and copied in, with a bulk write barrier
+				// while the GC runs.
+				dst = dst[:len(dst)+1]
+				o := &dst[len(dst)-1]
+				o.SequenceNumber = seq
+				o.SubSequenceNumber = s.Index
+				o.Aggregated = true
+				o.PartitionKey = s.PartitionKey
+				o.ExplicitHashKey = s.ExplicitHashKey
+				o.Data = s.Data
+				o.ApproximateArrivalTimestamp = arrival
+				o.EncryptionType = enc
+				aggBytes += int64(len(s.Data))
 			})
-			bytes += int64(len(r.Data))
-			continue
-		}
-		for k := p.first; k < p.end; k++ {
-			s := &c.subs[k]
-			if s.Index <= p.minSub {
+			if err == nil {
+				bytes += aggBytes
 				continue
 			}
-			// Field by field into the slot (within the capacity counted
-			// above): a composite literal would be built aside and copied
-			// in, with a bulk write barrier while the GC runs.
-			dst = dst[:len(dst)+1]
-			o := &dst[len(dst)-1]
-			o.SequenceNumber = seq
-			o.SubSequenceNumber = s.Index
-			o.Aggregated = true
-			o.PartitionKey = s.PartitionKey
-			o.ExplicitHashKey = s.ExplicitHashKey
-			o.Data = s.Data
-			o.ApproximateArrivalTimestamp = arrival
-			o.EncryptionType = string(r.EncryptionType)
-			bytes += int64(len(s.Data))
+			// The aggregate did not decode after all: drop what it gave
+			// and deliver it whole, as a plain record (unless it is at or
+			// before `after`, as a plain record would be).
+			clear(dst[first:])
+			dst = dst[:first]
+			if p.minSub >= 0 {
+				continue
+			}
 		}
+		dst = append(dst, consumer.Record{
+			SequenceNumber:              seq,
+			PartitionKey:                aws.ToString(r.PartitionKey),
+			Data:                        r.Data,
+			ApproximateArrivalTimestamp: arrival,
+			EncryptionType:              string(r.EncryptionType),
+		})
+		bytes += int64(len(r.Data))
 	}
 	// The scratch must not pin this response's buffers.
-	clear(c.subs)
+	clear(c.plan)
 	clear(c.aggs)
 	return dst, bytes
 }

@@ -125,18 +125,78 @@ func (d *Deaggregator) deaggregate(data []byte, keep *hashkey.Range, out []SubRe
 	if !verified && md5.Sum(body) != [md5.Size]byte(data[len(data)-md5.Size:]) {
 		return out, &CorruptError{Reason: "MD5 digest does not match the message", Offset: -1}
 	}
-	dec := decoder{body: body, keep: keep, scratch: d}
-	res, cerr := dec.decode(out)
-	if cerr != nil {
+	s, err := d.Scan(data)
+	if err != nil {
+		return out, err
+	}
+	res := out
+	if err := d.Each(&s, keep, func(sub SubRecord) { res = append(res, sub) }); err != nil {
 		// Whatever was appended aliases data; clear it so a caller that
 		// reuses out does not pin the buffer through its spare capacity.
 		clear(res[len(out):])
-		if cerr.Offset >= 0 {
-			cerr.Offset += len(magic)
-		}
-		return out, cerr
+		return out, err
 	}
 	return res, nil
+}
+
+// Scanned is an aggregate whose framing Scan has checked, ready for Each.
+// It refers to the aggregate's data.
+type Scanned struct {
+	body []byte
+	lay  layout
+}
+
+// Records is the number of sub-records in the aggregate, before any
+// filter: at least as many as Each yields.
+func (s *Scanned) Records() int { return s.lay.nRecords }
+
+// Scan checks the framing of every top-level field of the aggregate in
+// data, which Verify accepted (the digest is not checked again), and
+// counts its sub-records. An error is the one DeaggregateVerified would
+// return for such a message: the caller delivers data as one plain
+// record. Scan then Each is DeaggregateVerified in two steps, so that a
+// caller can size its output from every aggregate's Records before it
+// decodes any.
+func (d *Deaggregator) Scan(data []byte) (Scanned, error) {
+	if !IsAggregated(data) {
+		return Scanned{}, ErrNotAggregate
+	}
+	dec := decoder{body: data[len(magic) : len(data)-md5.Size], scratch: d}
+	lay, cerr := dec.scan()
+	if cerr != nil {
+		return Scanned{}, cerr.shift()
+	}
+	return Scanned{body: dec.body, lay: lay}, nil
+}
+
+// Each calls yield with every sub-record of s that keep holds (all of them
+// when keep is nil), in order, as DeaggregateVerified would append them;
+// see Deaggregate for the filter and the sub-records' memory. On an error
+// (a record that does not decode, a table index out of range, a bad
+// explicit hash key) yield may have been called already: the caller must
+// drop what it got and deliver the aggregate as one plain record, as for
+// any error of Deaggregate.
+func (d *Deaggregator) Each(s *Scanned, keep *hashkey.Range, yield func(SubRecord)) error {
+	if keep != nil && *keep == hashkey.Full {
+		// Every hash key is in the full range (the lease of a stream's
+		// only shard): keeping all sub-records needs no partition-key
+		// MD5s. Explicit hash keys are still parsed, so a bad one is an
+		// error as with any range.
+		keep = nil
+	}
+	dec := decoder{body: s.body, keep: keep, scratch: d}
+	if cerr := dec.decode(s.lay, yield); cerr != nil {
+		return cerr.shift()
+	}
+	return nil
+}
+
+// shift turns an offset in the body into one in the aggregate's data.
+func (e *CorruptError) shift() *CorruptError {
+	if e.Offset >= 0 {
+		e.Offset += len(magic)
+	}
+	return e
 }
 
 // grow returns s with length n, reusing its array when it is big enough.
@@ -175,23 +235,21 @@ type layout struct {
 	tableBytes   int // total length of all table strings
 	tablesEnd    int // offset just past the last table entry
 	recordsStart int // offset of the first record's key; len(body) if none
+	nRecords     int // records fields
 }
 
 func corruptAt(off int, format string, args ...any) *CorruptError {
 	return &CorruptError{Reason: fmt.Sprintf(format, args...), Offset: off}
 }
 
-// decode makes three passes: the first validates the framing of every
-// top-level field and sizes the tables, the second fills the tables, the
-// third decodes records. Protobuf allows the tables to come after the
-// records, so records cannot be resolved in the first pass; in practice the
-// tables come first and the second and third passes each touch only their
-// own part of the message.
-func (d *decoder) decode(out []SubRecord) ([]SubRecord, *CorruptError) {
-	lay, cerr := d.scan()
-	if cerr != nil {
-		return out, cerr
-	}
+// A message is decoded in three passes: the first (scan) validates the
+// framing of every top-level field, sizes the tables and counts the
+// records, the second fills the tables, the third decodes records.
+// Protobuf allows the tables to come after the records, so records cannot
+// be resolved in the first pass; in practice the tables come first and the
+// second and third passes each touch only their own part of the message.
+// decode makes the second and third passes, over a message scan accepted.
+func (d *decoder) decode(lay layout, yield func(SubRecord)) *CorruptError {
 	d.fillTables(lay)
 	if n := lay.nEHK; n > 0 || d.keep != nil {
 		if d.keep != nil {
@@ -201,9 +259,9 @@ func (d *decoder) decode(out []SubRecord) ([]SubRecord, *CorruptError) {
 		clear(d.scratch.keys)
 		d.keys = d.scratch.keys
 	}
-	res, cerr := d.records(lay, out)
+	cerr := d.records(lay, yield)
 	clear(d.scratch.tables) // the tables' strings alias the caller's records
-	return res, cerr
+	return cerr
 }
 
 func (d *decoder) scan() (layout, *CorruptError) {
@@ -235,6 +293,7 @@ func (d *decoder) scan() (layout, *CorruptError) {
 			if lay.recordsStart == len(b) {
 				lay.recordsStart = off
 			}
+			lay.nRecords++
 		default:
 			m = consumeFieldValue(num, typ, b[off+n:], 0)
 		}
@@ -281,7 +340,7 @@ func (d *decoder) fillTables(lay layout) {
 	}
 }
 
-func (d *decoder) records(lay layout, out []SubRecord) ([]SubRecord, *CorruptError) {
+func (d *decoder) records(lay layout, yield func(SubRecord)) *CorruptError {
 	b := d.body
 	var index int64
 	for off := lay.recordsStart; off < len(b); {
@@ -309,11 +368,11 @@ func (d *decoder) records(lay layout, out []SubRecord) ([]SubRecord, *CorruptErr
 		if !ok {
 			var cerr *CorruptError
 			if r, cerr = parseRecordGeneral(v, valueOff); cerr != nil {
-				return out, cerr
+				return cerr
 			}
 		}
 		if r.pk >= uint64(len(d.pks)) {
-			return out, corruptAt(valueOff, "record %d: partition key index %d out of range of a %d-entry table", index, r.pk, len(d.pks))
+			return corruptAt(valueOff, "record %d: partition key index %d out of range of a %d-entry table", index, r.pk, len(d.pks))
 		}
 		sub := SubRecord{Index: index, PartitionKey: d.pks[r.pk], Data: r.data}
 		index++
@@ -321,14 +380,14 @@ func (d *decoder) records(lay layout, out []SubRecord) ([]SubRecord, *CorruptErr
 		var key hashkey.Key
 		if r.hasEHK {
 			if r.ehk >= uint64(len(d.ehks)) {
-				return out, corruptAt(valueOff, "record %d: explicit hash key index %d out of range of a %d-entry table", sub.Index, r.ehk, len(d.ehks))
+				return corruptAt(valueOff, "record %d: explicit hash key index %d out of range of a %d-entry table", sub.Index, r.ehk, len(d.ehks))
 			}
 			sub.ExplicitHashKey = d.ehks[r.ehk]
 			c := &d.keys[r.ehk]
 			if c.state == 0 {
 				k, err := hashkey.Parse(sub.ExplicitHashKey)
 				if err != nil {
-					return out, &CorruptError{
+					return &CorruptError{
 						Reason: fmt.Sprintf("record %d: bad explicit hash key", sub.Index),
 						Offset: valueOff, Err: err,
 					}
@@ -345,9 +404,9 @@ func (d *decoder) records(lay layout, out []SubRecord) ([]SubRecord, *CorruptErr
 		if d.keep != nil && !d.keep.Contains(key) {
 			continue
 		}
-		out = append(out, sub)
+		yield(sub)
 	}
-	return out, nil
+	return nil
 }
 
 // hashPartitionKeys computes the hash key of every partition key in the

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/shardwise/shardwise/internal/hashkey"
+	"github.com/shardwise/shardwise/internal/md5x"
 )
 
 func sub(i int64, pk, ehk, data string) SubRecord {
@@ -449,10 +450,45 @@ func TestDeaggregateFilter(t *testing.T) {
 		})
 	}
 
+	// The full range keeps everything, as no filter does, without hashing
+	// a partition key; a range short of it by one key at either end
+	// filters.
+	all, err := Deaggregate(in, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := hashkey.Full
+	hashed := 0
+	sumStrings = func(out [][16]byte, msgs []string) { hashed += len(msgs); md5x.SumStrings(out, msgs) }
+	t.Cleanup(func() { sumStrings = md5x.SumStrings })
+	if got, err := Deaggregate(in, &full, nil); err != nil || !equalSubs(got, all) || hashed != 0 {
+		t.Errorf("full range: %d records, %v, %d partition keys hashed; want all %d, no error, none hashed", len(got), err, hashed, len(all))
+	}
+	// Ranges that miss the smallest or the largest key of the 37.
+	minKey, maxKey := hashkey.Max, hashkey.Key{}
+	for i := range 37 {
+		k := hashkey.FromPartitionKey(fmt.Sprintf("user-%d", i))
+		if k.Less(minKey) {
+			minKey = k
+		}
+		if maxKey.Less(k) {
+			maxKey = k
+		}
+	}
+	above, _ := minKey.Add1()
+	below, _ := maxKey.Sub1()
+	for _, keep := range []hashkey.Range{{Start: above, End: hashkey.Max}, {Start: hashkey.Key{}, End: below}} {
+		hashed = 0
+		got, err := Deaggregate(in, &keep, nil)
+		if err != nil || len(got) >= len(all) || hashed == 0 {
+			t.Errorf("range %v: %d of %d records, %v, %d partition keys hashed; want fewer, no error, some hashed", keep, len(got), len(all), err, hashed)
+		}
+	}
+
 	// A filter must not hide a corrupt aggregate: a bad explicit hash key
 	// is an error whether or not its record would have been kept.
 	bad := seal(pb{}.str(1, "a").str(2, "x").msg(3, rec(0, 0, "d")))
-	for _, keep := range []*hashkey.Range{nil, {Start: hashkey.Max, End: hashkey.Max}} {
+	for _, keep := range []*hashkey.Range{nil, {Start: hashkey.Max, End: hashkey.Max}, &full} {
 		if _, err := Deaggregate(bad, keep, nil); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("keep %v: error = %v, want ErrCorrupt", keep, err)
 		}

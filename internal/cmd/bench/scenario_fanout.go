@@ -3,10 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net/http"
+	"os"
 	"regexp"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,13 +79,25 @@ func fanoutVariants(tc throughputCase) []variant {
 	return vs
 }
 
+// fanoutRounds overrides the number of paired rounds (profiling, or a
+// steadier figure on a busy machine).
+var fanoutRounds = flag.Int("fanout-rounds", 0, "fanout: paired rounds per case (0: 7, 3 with -quick)")
+
 func runFanout(ctx context.Context, opts options, out *report) error {
-	rounds, warmup, window := 3, time.Second, 4*time.Second
+	// Many short rounds rather than a few long ones: each round runs every
+	// variant back to back, so a round's ratios compare runs that met the
+	// same machine load, and the median over rounds shrugs off a round
+	// that another process disturbed (see runFanoutCase).
+	rounds, warmup, window := 7, time.Second, 2*time.Second
 	if opts.quick {
-		rounds, warmup, window = 1, 500*time.Millisecond, 1500*time.Millisecond
+		rounds, warmup, window = 3, 500*time.Millisecond, time.Second
+	}
+	if *fanoutRounds > 0 {
+		rounds = *fanoutRounds
 	}
 	out.kv("rounds", rounds)
 	out.kv("window_s", window.Seconds())
+	out.kv("gomaxprocs", runtime.GOMAXPROCS(0))
 	// -throughput-cases narrows this scenario too, for profiling:
 	// "latency" and the memory case's name are cases as well.
 	caseRE, err := regexp.Compile(*throughputCaseRE)
@@ -110,6 +127,33 @@ func runFanout(ctx context.Context, opts options, out *report) error {
 	return runFanOutMemoryCase(ctx, opts, out)
 }
 
+// loadAverage is the 1-minute load average (Linux), or -1: the figures of
+// a run are printed with the machine's load they met.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
+}
+
+// runFanoutCase measures every variant of tc in paired, alternating
+// rounds: each round runs all of them back to back (a, b, c, ... then the
+// next round rotated by one, so none always runs first or last), and a
+// variant's ratio is taken round by round against the baseline of the same
+// round. The headline <variant>_ratio is the median of those per-round
+// ratios; _ratio_min and _ratio_max give their spread, and
+// _ratio_of_medians the ratio of the median rates (the figure before the
+// rounds were paired). The same is printed for CPU per GB (the baseline's
+// over the variant's: above 1 the variant is cheaper).
 func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, window time.Duration, out *report) error {
 	ep, err := startEndpoint(tc.server)
 	if err != nil {
@@ -117,6 +161,7 @@ func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, w
 	}
 	defer ep.close()
 	variants := fanoutVariants(tc)
+	all := len(variants)
 	if *throughputVariantRE != "" {
 		re, err := regexp.Compile(*throughputVariantRE)
 		if err != nil {
@@ -124,6 +169,7 @@ func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, w
 		}
 		variants = slices.DeleteFunc(variants, func(v variant) bool { return !re.MatchString(v.name) })
 	}
+	load0 := loadAverage()
 	results := map[string][]measurement{}
 	for round := range rounds {
 		order := slices.Clone(variants)
@@ -140,19 +186,48 @@ func runFanoutCase(ctx context.Context, tc throughputCase, rounds int, warmup, w
 		}
 	}
 	out.kv("case", tc.name)
+	out.kv("load_avg_1m_start", load0)
+	out.kv("load_avg_1m_end", loadAverage())
 	baseline := "raw"
 	if tc.usersPer > 1 {
 		baseline = "raw_deagg"
 	}
+	if len(variants) < all {
+		// Profiling a subset: per-variant medians only, no ratios.
+		for _, v := range variants {
+			out.kv(v.name+"_records_per_s", medianOf(results[v.name], measurement.rate))
+			out.kv(v.name+"_cpu_s_per_gb", medianOf(results[v.name], func(m measurement) float64 { return m.cpuPerGB(tc) }))
+		}
+		return nil
+	}
 	out.kv("ratio_baseline", baseline)
-	base := medianOf(results[baseline], measurement.rate)
+	base := results[baseline]
+	cpuPerGB := func(m measurement) float64 { return m.cpuPerGB(tc) }
 	for _, v := range variants {
 		ms := results[v.name]
 		out.kv(v.name+"_records_per_s", medianOf(ms, measurement.rate))
 		if v.name != baseline && v.name != "raw" {
-			out.kv(v.name+"_ratio", medianOf(ms, measurement.rate)/base)
+			rate, cpu := make([]float64, rounds), make([]float64, rounds)
+			for r := range rounds {
+				rate[r] = ms[r].rate() / base[r].rate()
+				cpu[r] = base[r].cpuPerGB(tc) / ms[r].cpuPerGB(tc)
+			}
+			out.kv(v.name+"_ratio", median(rate))
+			out.kv(v.name+"_ratio_min", slices.Min(rate))
+			out.kv(v.name+"_ratio_max", slices.Max(rate))
+			out.kv(v.name+"_ratio_of_medians", medianOf(ms, measurement.rate)/medianOf(base, measurement.rate))
+			out.kv(v.name+"_cpu_ratio", median(cpu))
+			out.kv(v.name+"_cpu_ratio_min", slices.Min(cpu))
+			out.kv(v.name+"_cpu_ratio_max", slices.Max(cpu))
 		}
-		out.kv(v.name+"_cpu_s_per_gb", medianOf(ms, func(m measurement) float64 { return m.cpuPerGB(tc) }))
+		out.kv(v.name+"_cpu_s_per_gb", medianOf(ms, cpuPerGB))
+		if ep.pid != 0 {
+			// The endpoint's share: the two processes share the machine's
+			// cores, so records/s ratios are below the CPU ratios by it.
+			out.kv(v.name+"_server_cpu_s_per_gb", medianOf(ms, func(m measurement) float64 {
+				return m.serverCPU / (float64(m.records) * float64(tc.payloadPer) / 1e9)
+			}))
+		}
 		out.kv(v.name+"_allocs_per_record", medianOf(ms, measurement.allocsPerRecord))
 	}
 	return nil
@@ -207,7 +282,6 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 				d    kpl.Deaggregator
 				aggs [][]byte
 				ok   []bool
-				subs []kpl.SubRecord
 			)
 			count := func(recs []types.Record) int64 {
 				if !deaggregate {
@@ -218,20 +292,7 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 					aggs = append(aggs, recs[i].Data)
 				}
 				ok = slices.Grow(ok[:0], len(aggs))[:len(aggs)]
-				d.Verify(aggs, ok)
-				n := 0
-				for i, agg := range aggs {
-					if !ok[i] {
-						n++ // delivered as one plain record
-						continue
-					}
-					var err error
-					if subs, err = d.DeaggregateVerified(agg, &keep, subs[:0]); err != nil {
-						n++
-						continue
-					}
-					n += len(subs)
-				}
+				n := countSubRecords(&d, aggs, ok, &keep)
 				clear(aggs) // do not pin the events
 				return int64(n)
 			}
@@ -278,6 +339,35 @@ func rawSubscribeLoop(ctx context.Context, ep *endpoint, tc throughputCase, opt 
 		return err
 	}
 	return ctx.Err()
+}
+
+// countSubRecords is what the raw loops that deaggregate do with the
+// aggregates of a response or an event, as Shardwise does (see its
+// recordConverter): the digests checked in one Verify, every aggregate's
+// framing scanned, then its sub-records decoded and those outside keep
+// dropped (kpl's Scan and Each: no copy of the sub-records); it counts the
+// records a consumer gets, an aggregate that fails as one plain record.
+// len(ok) must be at least len(aggs).
+func countSubRecords(d *kpl.Deaggregator, aggs [][]byte, ok []bool, keep *hashkey.Range) int {
+	d.Verify(aggs, ok[:len(aggs)])
+	n := 0
+	for i, agg := range aggs {
+		if !ok[i] {
+			n++ // delivered as one plain record
+			continue
+		}
+		s, err := d.Scan(agg)
+		if err != nil {
+			n++
+			continue
+		}
+		subs := 0
+		if err := d.Each(&s, keep, func(kpl.SubRecord) { subs++ }); err != nil {
+			subs = 1
+		}
+		n += subs
+	}
+	return n
 }
 
 // runFanoutLatency measures, per decoder, how long after the endpoint

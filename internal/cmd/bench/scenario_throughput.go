@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -289,10 +292,11 @@ type counter struct {
 }
 
 type measurement struct {
-	records int64
-	seconds float64
-	cpu     float64 // process CPU seconds
-	mallocs uint64
+	records   int64
+	seconds   float64
+	cpu       float64 // process CPU seconds
+	serverCPU float64 // the endpoint's child process's CPU seconds (0 in-process)
+	mallocs   uint64
 }
 
 func (m measurement) rate() float64 { return float64(m.records) / m.seconds }
@@ -332,11 +336,11 @@ func measureVariant(ctx context.Context, ep *endpoint, tc throughputCase, v vari
 	if !sleepCtx(ctx, warmup) {
 		return measurement{}, ctx.Err()
 	}
-	r0, cpu0, m0, t0 := c.records.Load(), cpuSeconds(), mallocs(), time.Now()
+	r0, cpu0, m0, t0, s0 := c.records.Load(), cpuSeconds(), mallocs(), time.Now(), childCPUSeconds(ep.pid)
 	if !sleepCtx(ctx, window) {
 		return measurement{}, ctx.Err()
 	}
-	r1, cpu1, m1, t1 := c.records.Load(), cpuSeconds(), mallocs(), time.Now()
+	r1, cpu1, m1, t1, s1 := c.records.Load(), cpuSeconds(), mallocs(), time.Now(), childCPUSeconds(ep.pid)
 	cancel()
 	select {
 	case err := <-done:
@@ -346,7 +350,7 @@ func measureVariant(ctx context.Context, ep *endpoint, tc throughputCase, v vari
 	case <-time.After(time.Minute):
 		return measurement{}, errors.New("did not stop within a minute")
 	}
-	return measurement{records: r1 - r0, seconds: t1.Sub(t0).Seconds(), cpu: cpu1 - cpu0, mallocs: m1 - m0}, nil
+	return measurement{records: r1 - r0, seconds: t1.Sub(t0).Seconds(), cpu: cpu1 - cpu0, serverCPU: s1 - s0, mallocs: m1 - m0}, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -366,6 +370,35 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// childCPUSeconds is the user+system CPU time of process pid so far
+// (Linux /proc; 0 when pid is 0 or unreadable).
+func childCPUSeconds(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which is in parentheses and may hold
+	// spaces): utime and stime are the 12th and 13th of them, in clock
+	// ticks (100 a second on Linux).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return (ut + st) / 100
 }
 
 var mallocSample = []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
@@ -632,6 +665,7 @@ type endpoint struct {
 	url    string
 	shards []string
 	close  func()
+	pid    int // the child process serving it; 0 in this process
 }
 
 func startEndpoint(cfg kinesisserver.Config) (*endpoint, error) {
@@ -689,7 +723,7 @@ func startEndpoint(cfg kinesisserver.Config) (*endpoint, error) {
 		stop()
 		return nil, fmt.Errorf("the endpoint process said %q", line)
 	}
-	return &endpoint{url: url, shards: shards, close: stop}, nil
+	return &endpoint{url: url, shards: shards, close: stop, pid: cmd.Process.Pid}, nil
 }
 
 // serveChild is the endpoint process: it serves until its stdin closes.
@@ -739,7 +773,6 @@ func rawDeaggLoop(ctx context.Context, ep *endpoint, tc throughputCase, bound in
 				d    kpl.Deaggregator
 				aggs [][]byte
 				ok   []bool
-				subs []kpl.SubRecord
 			)
 			iter := it.ShardIterator
 			for ctx.Err() == nil {
@@ -758,19 +791,7 @@ func rawDeaggLoop(ctx context.Context, ep *endpoint, tc throughputCase, bound in
 					aggs = append(aggs, out.Records[i].Data)
 				}
 				ok = slices.Grow(ok[:0], len(aggs))[:len(aggs)]
-				d.Verify(aggs, ok)
-				n := 0
-				for i, agg := range aggs {
-					if !ok[i] {
-						n++ // delivered as one plain record
-						continue
-					}
-					if subs, err = d.DeaggregateVerified(agg, &keep, subs[:0]); err != nil {
-						n++
-						continue
-					}
-					n += len(subs)
-				}
+				n := countSubRecords(&d, aggs, ok, &keep)
 				clear(aggs) // do not pin the responses
 				c.records.Add(int64(n))
 				iter = out.NextShardIterator
