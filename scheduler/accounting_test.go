@@ -316,12 +316,7 @@ func TestLostCheckpointEndsProcessingAtOnce(t *testing.T) {
 		return p
 	}))
 	waitFor(t, 10*time.Second, "the first batch processed", func() bool { return j.count() >= 4 })
-	faults, ok := h.store.(interface {
-		InjectError(op string, err error, times int)
-	})
-	if !ok {
-		t.Fatal("the memory store has no InjectError")
-	}
+	faults := storeFaults(t, h)
 	// The next checkpoint is refused as a write by a worker that no
 	// longer holds the lease would be.
 	faults.InjectError("Checkpoint", fmt.Errorf("injected: %w", consumer.ErrLeaseLost), 1)
@@ -432,6 +427,20 @@ func TestCrashCallsNothingAndWritesNothing(t *testing.T) {
 	}
 }
 
+// storeFaults is the harness's memory store's fault injection.
+func storeFaults(t *testing.T, h *harness) interface {
+	InjectError(op string, err error, times int)
+} {
+	t.Helper()
+	f, ok := h.store.(interface {
+		InjectError(op string, err error, times int)
+	})
+	if !ok {
+		t.Fatal("the memory store has no InjectError")
+	}
+	return f
+}
+
 // writeCounts is the memory store's count of write requests per operation.
 func writeCounts(t *testing.T, h *harness) map[string]int {
 	t.Helper()
@@ -491,12 +500,7 @@ func TestLeaseLostDuringShutdownIsNotWritten(t *testing.T) {
 	// The processor checkpoints only in ShutdownRequested.
 	stop := h.start(h.config("w1"), factoryOf(j, "w1", func(p *testProcessor) { p.checkpoint = false }))
 	waitFor(t, 10*time.Second, "records processed", func() bool { return j.count() >= 4 })
-	faults, ok := h.store.(interface {
-		InjectError(op string, err error, times int)
-	})
-	if !ok {
-		t.Fatal("the memory store has no InjectError")
-	}
+	faults := storeFaults(t, h)
 	// ShutdownRequested's checkpoint is refused as a lost lease's.
 	faults.InjectError("Checkpoint", fmt.Errorf("injected: %w", consumer.ErrLeaseLost), -1)
 	before := writeCounts(t, h)
@@ -567,12 +571,7 @@ func TestChildListWriteFailureStillEndsTheShard(t *testing.T) {
 	j := &journal{}
 	h.start(h.config("w1"), factoryOf(j, "w1", nil))
 	waitFor(t, 10*time.Second, "the parent's records", func() bool { return j.count() >= 8 })
-	faults, ok := h.store.(interface {
-		InjectError(op string, err error, times int)
-	})
-	if !ok {
-		t.Fatal("the memory store has no InjectError")
-	}
+	faults := storeFaults(t, h)
 	faults.InjectError("SetChildShards", errors.New("injected: throttled"), 1)
 	if err := h.fake.SplitShard(h.stream, parent, "170141183460469231731687303715884105728"); err != nil {
 		t.Fatal(err)

@@ -87,12 +87,7 @@ func newElectFleet(t *testing.T) *electFleet {
 }
 
 func (f *electFleet) register(id string) {
-	f.t.Helper()
-	r, err := f.st.Workers.Register(f.ctx, leases.WorkerRecord{ID: id, SessionID: id + "-s", LeaseThroughput: map[string]float64{}})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.recs[id] = r
+	f.registerRecord(leases.WorkerRecord{ID: id, LeaseThroughput: map[string]float64{}})
 }
 
 func (f *electFleet) beat(ids ...string) {
@@ -106,18 +101,58 @@ func (f *electFleet) beat(ids ...string) {
 	}
 }
 
-func (f *electFleet) coordinator(id string) *Coordinator {
+func (f *electFleet) coordinator(id string) *Coordinator { return f.coordinatorWith(id, nil) }
+
+// coordinatorWith is worker id's coordinator on the fleet's (faulty)
+// stores, its config changed by edit (nil: none).
+func (f *electFleet) coordinatorWith(id string, edit func(*CoordinatorConfig)) *Coordinator {
 	f.t.Helper()
-	c, err := NewCoordinator(CoordinatorConfig{
+	cfg := CoordinatorConfig{
 		WorkerID: id, Session: fixedSession{id + "-s"},
 		Leases: f.st.Leases, Workers: f.workers, Coordinator: f.item,
 		FailoverTime: electFailover, ScanInterval: time.Second, AssignmentInterval: electFailover / 2,
 		HandoffTimeout: electFailover, BalanceEvery: 1,
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	c, err := NewCoordinator(cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return c
+}
+
+// registerRecord registers a worker record as given (its session id
+// defaults to id + "-s").
+func (f *electFleet) registerRecord(w leases.WorkerRecord) {
+	f.t.Helper()
+	if w.SessionID == "" {
+		w.SessionID = w.ID + "-s"
+	}
+	r, err := f.st.Workers.Register(f.ctx, w)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.recs[w.ID] = r
+}
+
+// owners maps each lease to its owner, a pending hand-off shown as
+// "from->to".
+func (f *electFleet) owners() map[string]string {
+	f.t.Helper()
+	all, err := f.st.Leases.List(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range all {
+		m[l.Key] = l.Owner
+		if l.HandoffPending() {
+			m[l.Key] = l.CheckpointOwner + "->" + l.Owner
+		}
+	}
+	return m
 }
 
 func (f *electFleet) leader() leases.LeaderRecord {
@@ -591,15 +626,7 @@ func TestForcedHandoffRetriedAfterAFailedWrite(t *testing.T) {
 		}
 		store := &failingCompletes{Store: f.st.Leases}
 		store.fail.Store(true)
-		c, err := NewCoordinator(CoordinatorConfig{
-			WorkerID: "w3", Session: fixedSession{"w3-s"},
-			Leases: store, Workers: f.st.Workers, Coordinator: f.st.Coordinator,
-			FailoverTime: electFailover, ScanInterval: time.Second, AssignmentInterval: electFailover / 2,
-			HandoffTimeout: electFailover, BalanceEvery: 1,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := f.coordinatorWith("w3", func(c *CoordinatorConfig) { c.Leases = store })
 		start := time.Now()
 		for store.tries.Load() == 0 {
 			if time.Since(start) > 2*electFailover {
@@ -656,15 +683,7 @@ func TestDeadWorkerRecordsRemoved(t *testing.T) {
 		}
 		workers := &removeCounter{WorkerStore: f.st.Workers}
 		workers.fail.Store(true)
-		c, err := NewCoordinator(CoordinatorConfig{
-			WorkerID: "w1", Session: fixedSession{"w1-s"},
-			Leases: f.st.Leases, Workers: workers, Coordinator: f.st.Coordinator,
-			FailoverTime: electFailover, ScanInterval: time.Second, AssignmentInterval: electFailover / 2,
-			HandoffTimeout: electFailover, BalanceEvery: 1,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := f.coordinatorWith("w1", func(c *CoordinatorConfig) { c.Workers = workers })
 		gone := func() bool {
 			_, err := f.st.Workers.Get(f.ctx, "w2")
 			return errors.Is(err, leases.ErrNotFound)

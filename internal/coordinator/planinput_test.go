@@ -1,104 +1,28 @@
 package coordinator
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/kclschema"
 	"github.com/shardwise/shardwise/leases"
 )
 
-// planFleet is a lease table and worker table for one leader run: leases
-// (owner "" for none) and workers' records as given.
-type planFleet struct {
-	t    *testing.T
-	ctx  context.Context
-	st   leases.Stores
-	recs map[string]leases.WorkerRecord
-}
-
-func newPlanFleet(t *testing.T, owners map[string]string, workers ...leases.WorkerRecord) *planFleet {
+// newPlanFleet is a fleet for one leader run: leases (owner "" for none)
+// and the workers' records as given.
+func newPlanFleet(t *testing.T, owners map[string]string, workers ...leases.WorkerRecord) *electFleet {
 	t.Helper()
-	f := &planFleet{t: t, ctx: context.Background(), st: leases.NewMemoryStores(), recs: map[string]leases.WorkerRecord{}}
+	f := newElectFleet(t)
 	for key, owner := range owners {
-		if _, err := f.st.Leases.Create(f.ctx, leases.Lease{Key: key, Checkpoint: consumer.TrimHorizon}); err != nil {
-			t.Fatal(err)
-		}
-		if owner == "" {
-			continue
-		}
-		l, err := f.st.Leases.Get(f.ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.st.Leases.Take(f.ctx, l, owner); err != nil {
-			t.Fatal(err)
-		}
+		f.lease(key, owner)
 	}
 	for _, w := range workers {
-		if w.SessionID == "" {
-			w.SessionID = w.ID + "-s"
-		}
-		r, err := f.st.Workers.Register(f.ctx, w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.recs[w.ID] = r
+		f.registerRecord(w)
 	}
 	return f
-}
-
-func (f *planFleet) leader(id string, cfg CoordinatorConfig) *Coordinator {
-	f.t.Helper()
-	cfg.WorkerID, cfg.Session = id, fixedSession{id + "-s"}
-	cfg.Leases, cfg.Workers, cfg.Coordinator = f.st.Leases, f.st.Workers, f.st.Coordinator
-	if cfg.FailoverTime == 0 {
-		cfg.FailoverTime = 10 * time.Second
-	}
-	cfg.ScanInterval, cfg.AssignmentInterval = time.Second, cfg.FailoverTime/2
-	cfg.HandoffTimeout = cfg.FailoverTime
-	if cfg.BalanceEvery == 0 {
-		cfg.BalanceEvery = 1
-	}
-	c, err := NewCoordinator(cfg)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return c
-}
-
-func (f *planFleet) beat(ids ...string) {
-	f.t.Helper()
-	for _, id := range ids {
-		r, err := f.st.Workers.Heartbeat(f.ctx, f.recs[id])
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		f.recs[id] = r
-	}
-}
-
-// owners maps each lease to its owner, a pending hand-off shown as
-// "from->to".
-func (f *planFleet) owners() map[string]string {
-	f.t.Helper()
-	all, err := f.st.Leases.List(f.ctx)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, l := range all {
-		m[l.Key] = l.Owner
-		if l.HandoffPending() {
-			m[l.Key] = l.CheckpointOwner + "->" + l.Owner
-		}
-	}
-	return m
 }
 
 // A lease whose key the worker does not consume (Accept refuses it:
@@ -109,7 +33,9 @@ func TestLeaderAssignsOnlyAcceptedLeases(t *testing.T) {
 		f := newPlanFleet(t, map[string]string{"mine-0": "", "mine-1": "", "theirs-0": "", "theirs-1": ""},
 			leases.WorkerRecord{ID: "w1", LeaseThroughput: map[string]float64{}},
 			leases.WorkerRecord{ID: "w2", LeaseThroughput: map[string]float64{}})
-		c := f.leader("w1", CoordinatorConfig{Accept: func(key string) bool { return strings.HasPrefix(key, "mine-") }})
+		c := f.coordinatorWith("w1", func(c *CoordinatorConfig) {
+			c.Accept = func(key string) bool { return strings.HasPrefix(key, "mine-") }
+		})
 		f.beat("w1", "w2")
 		c.tick(f.ctx, false)
 		got := f.owners()
@@ -136,7 +62,7 @@ func TestLeaderLeavesADrainingWorkersLeases(t *testing.T) {
 		f := newPlanFleet(t, owners,
 			leases.WorkerRecord{ID: "w1", LeaseThroughput: running, Draining: true},
 			leases.WorkerRecord{ID: "w2", LeaseThroughput: map[string]float64{}})
-		c := f.leader("w2", CoordinatorConfig{})
+		c := f.coordinator("w2")
 		f.beat("w1", "w2")
 		c.tick(f.ctx, false)
 		got := f.owners()
@@ -154,7 +80,7 @@ func TestLeaderLeavesADrainingWorkersLeases(t *testing.T) {
 // same 90%-against-10% fleet that a fresh figure rebalances is left alone
 // while the busy worker's figure is stale.
 func TestLeaderIgnoresStaleCPUFigures(t *testing.T) {
-	const failover = 10 * time.Second
+	const failover = electFailover
 	for _, tc := range []struct {
 		age   time.Duration // of w1's figure at the run
 		stale bool
@@ -180,7 +106,7 @@ func TestLeaderIgnoresStaleCPUFigures(t *testing.T) {
 				// Variance is balanced on every second run: the first
 				// (where this worker becomes leader and sees both fresh
 				// heartbeats) does not, the second does.
-				c := f.leader("w2", CoordinatorConfig{FailoverTime: failover, BalanceEvery: 2})
+				c := f.coordinatorWith("w2", func(c *CoordinatorConfig) { c.BalanceEvery = 2 })
 				f.beat("w1", "w2")
 				c.tick(f.ctx, false)
 				if got := c.Stats().AssignmentRuns; got != 1 {
