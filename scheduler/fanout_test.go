@@ -78,10 +78,14 @@ func TestFanOutManyWorkersRegisterOnce(t *testing.T) {
 			t.Fatalf("consumers after %d workers started: %+v, %v; want test-app only", workers, l, err)
 		}
 		// Two calls were refused (injected throttling); the spread keeps
-		// the rest to a few (without it, every worker registers).
+		// the rest to a few (without it, every worker registers: 14). The
+		// pauses are random, so the count varies from run to run: 3 to 7
+		// over 200 runs, and 8 once (several workers woke within the
+		// 100 ms a look and a registration take); the bound leaves room
+		// for that tail and still tells a herd apart.
 		reg, desc := h.fake.Calls("RegisterStreamConsumer"), h.fake.Calls("DescribeStreamConsumer")
 		t.Logf("%d workers: %d RegisterStreamConsumer, %d DescribeStreamConsumer calls", workers, reg, desc)
-		if reg > 2+workers/3 {
+		if reg > 2+workers*3/4 {
 			t.Fatalf("%d workers made %d RegisterStreamConsumer calls (2 of them throttled): a thundering herd", workers, reg)
 		}
 	})
