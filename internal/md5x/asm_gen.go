@@ -20,6 +20,8 @@ import (
 
 var groups = flag.Int("groups", 4, "independent 16-lane groups interleaved by the kernel")
 
+var prefetch = flag.Int("prefetch", 128, "prefetch each lane's data this many bytes past its next block (0: no prefetch)")
+
 // Offsets into the Go struct ctx (md5x_amd64.go), for G groups of 16 lanes
 // (L = 16G), in this order:
 //
@@ -156,6 +158,13 @@ func transposeOps(grp int, base string, regs []int) []string {
 			emit("DECQ %d(AX)", offLeft+8*lane)
 			emit("CMOVQEQ %d(AX), BX", offTailp+8*lane)
 			emit("MOVQ BX, %d(AX)", offCur+8*lane)
+			// 64 lanes are more streams than the hardware prefetchers
+			// follow: without this, a message that is not in this
+			// core's caches (a response just decoded on another core)
+			// is hashed at half the speed.
+			if *prefetch > 0 {
+				emit("PREFETCHT0 %d(BX)", *prefetch)
+			}
 		}
 		s0, s1 := alloc(), alloc()
 		emit("VPUNPCKLDQ %s, %s, %s", z(r[1]), z(r[0]), z(s0))

@@ -11,7 +11,7 @@ import (
 	"unsafe"
 )
 
-//go:generate go run asm_gen.go -groups=4
+//go:generate go run asm_gen.go -groups=4 -prefetch=128
 
 // lanes is the number of messages hashed side by side: groups registers of
 // 16 uint32 lanes.
