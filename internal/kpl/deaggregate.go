@@ -268,6 +268,27 @@ func (d *decoder) scan() (layout, *CorruptError) {
 	b := d.body
 	lay := layout{recordsStart: len(b)}
 	for off := 0; off < len(b); {
+		// The usual fields, a records entry or a table entry with a
+		// one-byte key and length, are framed here without a call.
+		if off+1 < len(b) && b[off+1] < 0x80 {
+			if end := off + 2 + int(b[off+1]); end <= len(b) {
+				switch b[off] {
+				case fieldRecords<<3 | byte(bytesType):
+					if lay.recordsStart == len(b) {
+						lay.recordsStart = off
+					}
+					lay.nRecords++
+					off = end
+					continue
+				case fieldPartitionKeyTable<<3 | byte(bytesType):
+					lay.nPK++
+					lay.tableBytes += int(b[off+1])
+					lay.tablesEnd = end
+					off = end
+					continue
+				}
+			}
+		}
 		num, typ, n := consumeTag(b[off:])
 		if n < 0 {
 			return lay, corruptAt(off, "malformed field key")
@@ -364,8 +385,8 @@ func (d *decoder) records(lay layout, yield func(SubRecord)) *CorruptError {
 			off += n + m
 		}
 
-		r, ok := parseCanonical(v)
-		if !ok {
+		var r rawRecord
+		if !parseShort(v, &r) && !parseCanonical(v, &r) {
 			var cerr *CorruptError
 			if r, cerr = parseRecordGeneral(v, valueOff); cerr != nil {
 				return cerr
@@ -480,29 +501,42 @@ func parseRecordGeneral(b []byte, base int) (rawRecord, *CorruptError) {
 // false for anything else (including valid but different encodings), which
 // parseRecordGeneral then decodes; where it reports true the general
 // parser gives the same result.
-func parseCanonical(b []byte) (rawRecord, bool) {
-	var r rawRecord
+func parseCanonical(b []byte, r *rawRecord) bool {
 	if len(b) < 4 || b[0] != fieldRecordPartitionKeyIndex<<3|byte(varintType) || b[1] >= 0x80 {
-		return r, false
+		return false
 	}
-	r.pk = uint64(b[1])
-	off := 2
+	pk, off := uint64(b[1]), 2
+	var ehk uint64
+	hasEHK := false
 	if b[off] == fieldRecordExplicitHashKeyIndex<<3|byte(varintType) {
 		if off+2 >= len(b) || b[off+1] >= 0x80 {
-			return r, false
+			return false
 		}
-		r.ehk, r.hasEHK = uint64(b[off+1]), true
+		ehk, hasEHK = uint64(b[off+1]), true
 		off += 2
 	}
 	if b[off] != fieldRecordData<<3|byte(bytesType) {
-		return r, false
+		return false
 	}
 	v, m := consumeBytes(b[off+1:])
 	if m < 0 || off+1+m != len(b) {
-		return r, false
+		return false
 	}
-	r.data = v[:len(v):len(v)]
-	return r, true
+	*r = rawRecord{pk: pk, ehk: ehk, hasEHK: hasEHK, data: v[:len(v):len(v)]}
+	return true
+}
+
+// parseShort decodes the commonest Record message, and is inlined into the
+// loop over records: a one-byte partition key index, no explicit hash key
+// and less than 128 bytes of data. Where it reports true, parseCanonical
+// and the general parser give the same result.
+func parseShort(b []byte, r *rawRecord) bool {
+	if len(b) < 4 || b[0] != fieldRecordPartitionKeyIndex<<3|byte(varintType) || b[1] >= 0x80 ||
+		b[2] != fieldRecordData<<3|byte(bytesType) || b[3] >= 0x80 || 4+int(b[3]) != len(b) {
+		return false
+	}
+	r.pk, r.data = uint64(b[1]), b[4:len(b):len(b)]
+	return true
 }
 
 // validTag reports whether b is a well-formed Tag message with its required

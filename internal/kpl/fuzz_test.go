@@ -234,9 +234,9 @@ func genRecords(in []byte) []UserRecord {
 	return recs
 }
 
-// FuzzParseRecord checks the fast path for the KPL's own layout of a Record
-// message against the general parser: wherever it accepts, the general
-// parser decodes the same fields.
+// FuzzParseRecord checks the fast paths for the KPL's own layout of a
+// Record message (parseShort and parseCanonical) against the general
+// parser: wherever one accepts, the general parser decodes the same fields.
 func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte(rec(0, -1, "x")))
 	f.Add([]byte(rec(3, 1, "data")))
@@ -246,18 +246,22 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte(rec(1, -1, "x").msg(4, pb{}.str(1, "t"))))
 	f.Add([]byte(pb{}.str(3, "x").varint(1, 0)))
 	f.Add([]byte(rec(0, -1, "x")[:3]))
+	f.Add([]byte(rec(1, -1, string(make([]byte, 127)))))
+	f.Add([]byte(rec(1, -1, string(make([]byte, 128)))))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		fast, ok := parseCanonical(b)
-		if !ok {
-			return
-		}
-		general, cerr := parseRecordGeneral(b, 0)
-		if cerr != nil {
-			t.Fatalf("fast path accepted what the general parser rejects: %v", cerr)
-		}
-		if fast.pk != general.pk || fast.hasEHK != general.hasEHK || fast.ehk != general.ehk ||
-			!bytes.Equal(fast.data, general.data) || cap(fast.data) != len(fast.data) {
-			t.Fatalf("fast path %+v, general %+v", fast, general)
+		for name, parse := range map[string]func([]byte, *rawRecord) bool{"parseShort": parseShort, "parseCanonical": parseCanonical} {
+			var fast rawRecord
+			if !parse(b, &fast) {
+				continue
+			}
+			general, cerr := parseRecordGeneral(b, 0)
+			if cerr != nil {
+				t.Fatalf("%s accepted what the general parser rejects: %v", name, cerr)
+			}
+			if fast.pk != general.pk || fast.hasEHK != general.hasEHK || fast.ehk != general.ehk ||
+				!bytes.Equal(fast.data, general.data) || cap(fast.data) != len(fast.data) {
+				t.Fatalf("%s %+v, general %+v", name, fast, general)
+			}
 		}
 	})
 }
