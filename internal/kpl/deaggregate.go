@@ -340,6 +340,15 @@ func (d *decoder) fillTables(lay layout) {
 	sb.Grow(lay.tableBytes)
 	b := d.body[:lay.tablesEnd]
 	for off := 0; off < len(b); {
+		// The usual partition key entry, a one-byte key and length,
+		// without a call (scan has checked the framing).
+		if b[off] == fieldPartitionKeyTable<<3|byte(bytesType) && off+1 < len(b) && b[off+1] < 0x80 {
+			start, end := sb.Len(), off+2+int(b[off+1])
+			sb.Write(b[off+2 : end])
+			d.pks = append(d.pks, sb.String()[start:])
+			off = end
+			continue
+		}
 		num, typ, n := consumeTag(b[off:])
 		off += n
 		if typ != bytesType || (num != fieldPartitionKeyTable && num != fieldExplicitHashKeyTable) {
