@@ -248,6 +248,9 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte(rec(0, -1, "x")[:3]))
 	f.Add([]byte(rec(1, -1, string(make([]byte, 127)))))
 	f.Add([]byte(rec(1, -1, string(make([]byte, 128)))))
+	// A two-byte data length (0x80 0x00, overlong) whose first byte, read
+	// as a one-byte length, matches the record's size.
+	f.Add(append([]byte{0x08, 0x30, 0x1a, 0x80}, make([]byte, 128)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for name, parse := range map[string]func([]byte, *rawRecord) bool{"parseShort": parseShort, "parseCanonical": parseCanonical} {
 			var fast rawRecord
