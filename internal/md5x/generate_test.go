@@ -12,10 +12,11 @@ import (
 	"testing"
 )
 
-// TestGeneratedFilesAreCurrent runs asm_gen.go with the flags of the
-// go:generate line in a scratch directory and compares its output with the
-// checked-in md5x_amd64.s and layout_amd64.go, so a change to the
-// generator cannot ship without the kernel it generates.
+// TestGeneratedFilesAreCurrent runs asm_gen.go, with the flags that
+// md5x_amd64.go's generate directive gives it, in a scratch directory and
+// compares its output with the checked-in md5x_amd64.s and
+// layout_amd64.go, so a change to the generator cannot ship without the
+// kernel it generates.
 func TestGeneratedFilesAreCurrent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go tool")
