@@ -508,20 +508,19 @@ func parseRecordGeneral(b []byte, base int) (rawRecord, *CorruptError) {
 // one with no tags: partition_key_index, then explicit_hash_key_index if
 // any, then data, each once, with one-byte keys and indexes. It reports
 // false for anything else (including valid but different encodings), which
-// parseRecordGeneral then decodes; where it reports true the general
-// parser gives the same result.
+// parseRecordGeneral then decodes (r is then to be overwritten); where it
+// reports true the general parser gives the same result.
 func parseCanonical(b []byte, r *rawRecord) bool {
 	if len(b) < 4 || b[0] != fieldRecordPartitionKeyIndex<<3|byte(varintType) || b[1] >= 0x80 {
 		return false
 	}
-	pk, off := uint64(b[1]), 2
-	var ehk uint64
-	hasEHK := false
+	*r = rawRecord{pk: uint64(b[1])}
+	off := 2
 	if b[off] == fieldRecordExplicitHashKeyIndex<<3|byte(varintType) {
 		if off+2 >= len(b) || b[off+1] >= 0x80 {
 			return false
 		}
-		ehk, hasEHK = uint64(b[off+1]), true
+		r.ehk, r.hasEHK = uint64(b[off+1]), true
 		off += 2
 	}
 	if b[off] != fieldRecordData<<3|byte(bytesType) {
@@ -531,7 +530,7 @@ func parseCanonical(b []byte, r *rawRecord) bool {
 	if m < 0 || off+1+m != len(b) {
 		return false
 	}
-	*r = rawRecord{pk: pk, ehk: ehk, hasEHK: hasEHK, data: v[:len(v):len(v)]}
+	r.data = v[:len(v):len(v)]
 	return true
 }
 
