@@ -35,8 +35,13 @@ func TestStatsCountProcessorErrors(t *testing.T) {
 			return nil
 		}
 	}))
-	waitFor(t, 10*time.Second, "the 10 records processed after three failures", func() bool { return j.count() >= 10 })
-	st := h.sched.Stats()
+	// The journal fills inside ProcessRecords; Stats counts the batch
+	// once the call has returned, so await the counter itself.
+	var st Stats
+	waitFor(t, 10*time.Second, "the 10 records processed after three failures", func() bool {
+		st = h.sched.Stats()
+		return j.count() >= 10 && st.RecordsProcessed >= 10
+	})
 	ds, _ := j.snapshot()
 	bytes := 0
 	for _, d := range ds {
