@@ -46,6 +46,29 @@ func decode(body []byte) (*kinesis.GetRecordsOutput, error) {
 	p := parserPool.Get().(*parser)
 	defer p.release()
 	p.b, p.next, p.nextKey = body, absent, "NextShardIterator"
+	return p.run()
+}
+
+// run parses p.b and builds the output, first optimistically: longStr
+// takes the first quote after a Data string's opening quote as its end,
+// without the second pass that looks for a backslash before it. Base64
+// text has no quotes or backslashes, so for every well-formed response
+// that is the string's end; and whenever it is not (an escape in Data,
+// such as the \/ that some JSON encoders write), the Data span holds a
+// backslash, which the base64 decoder rejects, so the optimistic pass
+// fails. Any failure is answered by a strict second pass, whose result
+// (output or error) is what the SDK's decoder gives. A response that
+// succeeds optimistically has no backslash in any Data span, so strict
+// parsing would have found the same string ends and the same output.
+func (p *parser) run() (*kinesis.GetRecordsOutput, error) {
+	if err := p.parse(); err == nil {
+		if out, err := p.build(); err == nil {
+			return out, nil
+		}
+	}
+	b, nextKey := p.b, p.nextKey
+	p.reset()
+	p.b, p.next, p.nextKey, p.strict = b, absent, nextKey, true
 	if err := p.parse(); err != nil {
 		return nil, err
 	}
@@ -109,8 +132,13 @@ func (p *parser) release() {
 	if cap(p.recs)*int(unsafe.Sizeof(recDesc{})) > 4*maxPooledScratch {
 		p.recs = nil
 	}
-	*p = parser{scanner: scanner{esc: p.esc[:0], kinds: p.kinds[:0]}, recs: p.recs[:0], tmp: p.tmp}
+	p.reset()
 	parserPool.Put(p)
+}
+
+// reset clears p for another parse, keeping its scratch.
+func (p *parser) reset() {
+	*p = parser{scanner: scanner{esc: p.esc[:0], kinds: p.kinds[:0]}, recs: p.recs[:0], tmp: p.tmp}
 }
 
 // toSpan records the string body[start:end], unquoting it into esc when it

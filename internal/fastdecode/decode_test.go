@@ -53,6 +53,14 @@ var edgeBodies = []string{
 	`{"Records":[{"Data":"\/\/\/\/"}]}`,
 	`{"Records":[{"Data":"\u0051Q=="}]}`,
 	`{"Records":[{"Data":"QUJD\"}]}`,
+	// Escapes in Data that the optimistic first parse (first quote ends
+	// the string) gets wrong and the strict second parse must answer: an
+	// escaped quote after which the optimistic parse reads valid JSON,
+	// escapes after a record that decoded, an escape mid-string.
+	`{"Records":[{"Data":"QUJ\","PartitionKey":"k"}]}`,
+	`{"Records":[{"Data":"QUJ\","Data":"QUJD"}]}`,
+	`{"Records":[{"Data":"QUJD"},{"Data":"\/\/\/\/"}]}`,
+	`{"Records":[{"Data":"QU\/D","SequenceNumber":"1"},{"Data":"QUJD","SequenceNumber":"2"}]}`,
 	`{"Records":[{"Data":"QUJD\x"}]}`,
 	`{"Records":[{"Data":"QU\u00e9D"}]}`,
 	"{\"Records\":[{\"Data\":\"QU\xc3\xa9D\"}]}",

@@ -7,8 +7,10 @@
 //
 //   - Decode: a two-pass decoder over a response body. The first pass is a
 //     validating JSON scanner that records where each record's fields are
-//     (and finds the end of long base64 strings with bytes.IndexByte); the
-//     second allocates every output exactly once per response — one buffer
+//     (and finds the end of long base64 strings with bytes.IndexByte,
+//     trusting the first quote: base64 has no escapes, and when a Data
+//     string does hold one, the base64 decoding fails and the body is
+//     parsed again strictly; see parser.run); the second allocates every output exactly once per response — one buffer
 //     holding all record data, one holding all strings, one array for the
 //     records, one for the pointed-to strings and one for the timestamps —
 //     and base64-decodes straight into the data buffer. Records' Data are

@@ -35,10 +35,7 @@ func decodeEvent(payload []byte) (*types.SubscribeToShardEvent, error) {
 	p := parserPool.Get().(*parser)
 	defer p.release()
 	p.b, p.next, p.nextKey = payload, absent, "ContinuationSequenceNumber"
-	if err := p.parse(); err != nil {
-		return nil, err
-	}
-	out, err := p.build()
+	out, err := p.run()
 	if err != nil {
 		return nil, err
 	}

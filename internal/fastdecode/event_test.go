@@ -173,6 +173,10 @@ var edgeEventPayloads = []string{
 	`{"NextShardIterator":"x","ContinuationSequenceNumber":"7"}`,
 	`{"Records":[{"Data":"AAEC/w==","PartitionKey":"k","SequenceNumber":"1","ApproximateArrivalTimestamp":1.7e9,"EncryptionType":"KMS"}]}`,
 	`{"Records":[{"Data":"AAE"}]}`, `{"MillisBehindLatest":1.5}`, `{} trailing`, `{"a":1}{"b":2}`,
+	// Escapes in Data (see edgeBodies): the optimistic parse is wrong,
+	// the strict one answers.
+	`{"Records":[{"Data":"QUJ\","PartitionKey":"k"}],"ContinuationSequenceNumber":"1"}`,
+	`{"Records":[{"Data":"QUJD"},{"Data":"AAEC\/w=="}],"ContinuationSequenceNumber":"1"}`,
 }
 
 func TestEventDecodeMatchesSDKOnEdgeCases(t *testing.T) {

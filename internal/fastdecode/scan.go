@@ -53,6 +53,9 @@ type scanner struct {
 	depth int    // containers open at s.i; the top-level object is depth 1
 	kinds []byte // container kinds open inside skipValue ('{' or '[')
 	esc   []byte // unescaped strings (keys, and values that had escapes)
+	// strict makes longStr look for a backslash before the closing quote;
+	// without it longStr trusts the first quote (see parser.run).
+	strict bool
 }
 
 func (s *scanner) ws() {
@@ -159,14 +162,15 @@ func hasStop(v uint64) bool {
 }
 
 // longStr is str for strings expected to be long and free of escapes (the
-// base64 of record data): it finds the closing quote with IndexByte and
-// falls back to str when there is a backslash before it. It does not look
-// for control characters; the caller's base64 decoding rejects those (see
-// decodeData).
+// base64 of record data): it finds the closing quote with IndexByte. When
+// strict, it falls back to str if there is a backslash before that quote;
+// otherwise it trusts the quote, and a backslash left in the string fails
+// its base64 decoding (see parser.run). It does not look for control
+// characters; the caller's base64 decoding rejects those (see decodeData).
 func (s *scanner) longStr() (start, end int, escaped bool, err error) {
 	start = s.i + 1
 	q := bytes.IndexByte(s.b[start:], '"')
-	if q < 0 || bytes.IndexByte(s.b[start:start+q], '\\') >= 0 {
+	if q < 0 || s.strict && bytes.IndexByte(s.b[start:start+q], '\\') >= 0 {
 		return s.str()
 	}
 	end = start + q

@@ -194,6 +194,15 @@ var table = []mutant{
 		Run:    "^FuzzParseRecord$",
 	},
 	{
+		Name:   "fastdecode-optimistic-parse-not-retried-strictly",
+		Breaks: "a body whose optimistic parse (the first quote ends a Data string) fails is parsed again with escapes honoured, so escaped Data decodes as the SDK decodes it",
+		File:   "internal/fastdecode/decode.go",
+		Old:    "p.b, p.next, p.nextKey, p.strict = b, absent, nextKey, true",
+		New:    "p.b, p.next, p.nextKey, p.strict = b, absent, nextKey, false",
+		Pkgs:   []string{"./internal/fastdecode"},
+		Run:    "^TestDecodeMatchesSDKOnEdgeCases$",
+	},
+	{
 		Name:   "kpl-failed-aggregate-partly-delivered",
 		Breaks: "an aggregate that fails to decode after its first sub-records were decoded is delivered whole as one plain record, without those sub-records",
 		File:   "scheduler/records.go",
