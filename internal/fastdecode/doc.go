@@ -10,11 +10,12 @@
 //     (and finds the end of long base64 strings with bytes.IndexByte,
 //     trusting the first quote: base64 has no escapes, and when a Data
 //     string does hold one, the base64 decoding fails and the body is
-//     parsed again strictly; see parser.run); the second allocates every output exactly once per response — one buffer
-//     holding all record data, one holding all strings, one array for the
-//     records, one for the pointed-to strings and one for the timestamps —
-//     and base64-decodes straight into the data buffer. Records' Data are
-//     slices of that buffer with their capacity clipped.
+//     parsed again strictly; see parser.run); the second allocates every
+//     output exactly once per response — one buffer holding all record
+//     data, one holding all strings, one array for the records, one for the
+//     pointed-to strings and one for the timestamps — and base64-decodes
+//     straight into the data buffer. Records' Data are slices of that
+//     buffer with their capacity clipped.
 //   - Decoder.Option: a per-operation option (func(*kinesis.Options)) that
 //     swaps the SDK's "OperationDeserializer" middleware of a GetRecords
 //     call for ours. Ours handles 2xx responses and hands everything else
