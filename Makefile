@@ -6,7 +6,8 @@
 #                against local Kinesis and DynamoDB emulators (kinesis-local,
 #                dynalite, kinesalite) listening on 127.0.0.1, then the
 #                packages with assembly and their importers again with
-#                -tags purego (pure Go only); one summary counts both runs
+#                -tags purego (pure Go only), then the allocation tests
+#                without -race; one summary counts every run
 #   make demo    the multi-worker demo against the emulators
 #   make bench   the end-to-end benchmark against the emulators
 #   make mutants break each safety property on purpose in a scratch copy
@@ -50,6 +51,12 @@ MUTANTSAUTOFLAGS ?=
 # on the pure-Go paths alone (as on other architectures).
 PUREGO_PKGS ?= ./internal/b64/... ./internal/md5x/... ./internal/fastdecode/... ./internal/kpl/...
 
+# Allocation tests skip under the race detector (it adds allocations, and
+# its sync.Pool drops a quarter of what is put back), so make test runs
+# them once more without it; make test ALLOC_PKGS= skips that run.
+ALLOC_PKGS  ?= ./internal/md5x ./internal/mscope ./internal/fastdecode ./metrics/cloudwatch ./metrics/otelmetrics ./metrics/prommetrics
+ALLOC_TESTS ?= ^(TestAllocs|TestRecordDoesNotAllocate|TestSDKGatedReadAllocatesWithinTheAdmittedCost)$$
+
 # Pinned, and run with go run so a fresh clone needs nothing installed.
 STATICCHECK := $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -78,16 +85,20 @@ $(NODE_STAMP): emulators/package-lock.json emulators/package.json
 tools:
 	$(GO) build -o $(BIN)/ ./internal/emulator/cmd/withemulators ./internal/cmd/testsum
 
-# Both go test runs feed one JSON stream, so testsum's last line counts
-# every test; the line echoed between them marks where the purego run
-# starts (its packages are reported a second time). Either run failing
-# fails the target.
+# The go test runs feed one JSON stream, so testsum's last line counts
+# every test; the lines echoed between them mark where the purego run and
+# the allocation run start (their packages are reported again). Any run
+# failing fails the target.
 test: deps vet staticcheck fmt-check tools
 	$(WITHEMULATORS) -kinesalite -- bash -o pipefail -c \
 		'{ $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -json $(TESTFLAGS) $(PKGS); rc=$$?; \
 		if [ -n "$(strip $(PUREGO_PKGS))" ]; then \
 			echo "=== again with -tags purego (no assembly): $(strip $(PUREGO_PKGS))"; \
 			$(GO) test -tags purego -race -count=1 -timeout $(TEST_TIMEOUT) -json $(TESTFLAGS) $(PUREGO_PKGS) || rc=1; \
+		fi; \
+		if [ -n "$(strip $(ALLOC_PKGS))" ]; then \
+			echo "=== again without -race, allocation tests only: $(strip $(ALLOC_PKGS))"; \
+			$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -json -run '$(ALLOC_TESTS)' $(ALLOC_PKGS) || rc=1; \
 		fi; exit $$rc; } 2>&1 | $(TESTSUM) -v'
 
 demo: deps tools

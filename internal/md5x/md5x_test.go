@@ -260,6 +260,10 @@ func TestOutTooShortPanics(t *testing.T) {
 }
 
 func TestAllocs(t *testing.T) {
+	if raceEnabled {
+		// make test runs this test again without -race.
+		t.Skip("under the race detector sync.Pool drops a quarter of the contexts put back")
+	}
 	r := rand.New(rand.NewPCG(13, 14))
 	msgs := make([][]byte, 100)
 	strs := make([]string, 100)

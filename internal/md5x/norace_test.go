@@ -1,0 +1,5 @@
+//go:build !race
+
+package md5x
+
+const raceEnabled = false
