@@ -98,7 +98,7 @@ test: deps vet staticcheck fmt-check tools
 		fi; \
 		if [ -n "$(strip $(ALLOC_PKGS))" ]; then \
 			echo "=== again without -race, allocation tests only: $(strip $(ALLOC_PKGS))"; \
-			$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -json -run '$(ALLOC_TESTS)' $(ALLOC_PKGS) || rc=1; \
+			$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -json -run "$(ALLOC_TESTS)" $(ALLOC_PKGS) || rc=1; \
 		fi; exit $$rc; } 2>&1 | $(TESTSUM) -v'
 
 demo: deps tools
