@@ -64,7 +64,7 @@ func (c *Coordinator) forgetAssigned(snap snapshot) {
 }
 
 // handoffAttempts bounds startHandoff's re-reads. Three lost often enough
-// under traffic (about one join in thirty in the scenario suite's joining
+// under traffic (one join in 15 to 30 in the scenario suite's joining
 // test, with store calls of 3-12 ms and a checkpoint every batch) that a
 // joining worker's fill was cut short: once it holds some leases it is
 // no longer filled, and load balancing, dampened and run every few
