@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/schemas"
+
+	"github.com/shardwise/shardwise/internal/racebuild"
 )
 
 // The SDK's decoder behind a gate: the gate is told, before a message's
@@ -119,7 +121,7 @@ func gatedSDKAll(stream []byte) (res []result, panicked any) {
 // and more. Not under the race detector, with which the SDK's decoding
 // allocates up to half as much again.
 func TestSDKGatedReadAllocatesWithinTheAdmittedCost(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("the race detector changes the SDK's allocations")
 	}
 	for _, c := range []struct{ n, size int }{{1000, 1 << 10}, {10000, 1 << 10}, {20, 100 << 10}, {1, 1 << 20}, {1, 10 << 20}} {

@@ -5,6 +5,8 @@ import (
 	"crypto/md5"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/shardwise/shardwise/internal/racebuild"
 )
 
 // paths runs f once per implementation: the SIMD kernel (when the CPU has
@@ -260,7 +262,7 @@ func TestOutTooShortPanics(t *testing.T) {
 }
 
 func TestAllocs(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		// make test runs this test again without -race.
 		t.Skip("under the race detector sync.Pool drops a quarter of the contexts put back")
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/racebuild"
 	"github.com/shardwise/shardwise/metrics"
 )
 
@@ -50,7 +51,7 @@ func TestScopeWithOverrides(t *testing.T) {
 // into an existing series, or at a level the sink drops, allocates nothing.
 // (The CloudWatch publisher has the same test in its package.)
 func TestRecordDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("the race detector adds allocations")
 	}
 	for name, sink := range map[string]metrics.Sink{"nop": metrics.Nop, "memory": metrics.NewMemory(metrics.LevelSummary)} {

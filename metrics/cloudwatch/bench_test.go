@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/racebuild"
 	"github.com/shardwise/shardwise/metrics"
 )
 
@@ -73,7 +74,7 @@ func BenchmarkScopeRecordParallel(b *testing.B) {
 // into an existing series, or at a level the publisher drops, allocates
 // nothing.
 func TestRecordDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("the race detector adds allocations")
 	}
 	s := shardScope(newDiscardPublisher(t, metrics.LevelSummary), "shardId-000000000001")

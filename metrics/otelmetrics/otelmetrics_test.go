@@ -18,6 +18,7 @@ import (
 	"github.com/shardwise/shardwise/consumer"
 	"github.com/shardwise/shardwise/internal/metricmap"
 	"github.com/shardwise/shardwise/internal/metricnames"
+	"github.com/shardwise/shardwise/internal/racebuild"
 	"github.com/shardwise/shardwise/metrics"
 )
 
@@ -334,7 +335,7 @@ func TestConfig(t *testing.T) {
 // TestRecordDoesNotAllocate pins the hot path: recording into an existing
 // series allocates nothing.
 func TestRecordDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if racebuild.Enabled {
 		t.Skip("the race detector adds allocations")
 	}
 	s, _ := newSink(t, metrics.LevelDetailed)

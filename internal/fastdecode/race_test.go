@@ -1,6 +1,0 @@
-//go:build race
-
-package fastdecode
-
-// raceEnabled: the race detector changes how much some code allocates.
-const raceEnabled = true

@@ -1,5 +1,0 @@
-//go:build !race
-
-package md5x
-
-const raceEnabled = false

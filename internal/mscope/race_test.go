@@ -1,5 +1,0 @@
-//go:build race
-
-package mscope
-
-const raceEnabled = true

@@ -1,5 +1,0 @@
-//go:build !race
-
-package cloudwatch
-
-const raceEnabled = false

@@ -1,5 +1,0 @@
-//go:build !race
-
-package otelmetrics
-
-const raceEnabled = false

@@ -1,5 +1,0 @@
-//go:build !race
-
-package prommetrics
-
-const raceEnabled = false
